@@ -1,0 +1,265 @@
+"""Every payload that crosses the wire, defined once for the server and the agent.
+
+The agent builds these models before it sends and the server validates with the same models, so a slot the
+agent considers valid is a slot the server accepts. docs/protocol.md describes the same shapes in prose; when
+the two disagree this module is right and the doc is a bug.
+
+Conventions: timestamps are timezone-aware and serialised as UTC ISO-8601; unknown fields are refused
+(``extra="forbid"``) so a typo in a client is a clear 422 rather than silently ignored data.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+PROTOCOL_VERSION = 1
+SLOT_SECONDS = 60
+MAX_SLOTS_PER_BATCH = 500
+
+
+def _utc(value: datetime) -> datetime:
+    """Refuse naive datetimes (their zone is a guess) and normalise the rest to UTC."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("timestamp must carry a time zone (UTC ISO-8601, e.g. 2026-01-02T03:04:00Z)")
+    return value.astimezone(UTC)
+
+
+def _minute_aligned(value: datetime) -> datetime:
+    if value.second or value.microsecond:
+        raise ValueError("slot start must be aligned to a UTC minute (seconds = 0)")
+    return value
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+SlotStart = Annotated[datetime, AfterValidator(_utc), AfterValidator(_minute_aligned)]
+Count = Annotated[int, Field(ge=0, le=10_000_000, strict=True)]
+Seconds = Annotated[int, Field(ge=0, le=SLOT_SECONDS, strict=True)]
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Role(enum.StrEnum):
+    MEMBER = "member"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+class PresenceState(enum.StrEnum):
+    """A person's state as the team sees it, most present first (see ``PRESENCE_RANK``)."""
+
+    ACTIVE = "active"
+    BREAK = "break"
+    IDLE = "idle"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+#: With several devices a user shows the most present one: lower rank wins.
+PRESENCE_RANK = {state: rank for rank, state in enumerate(PresenceState)}
+
+#: States an agent may report; ``offline`` is only ever concluded by the server.
+ReportedState = Literal["active", "break", "idle", "away"]
+
+
+# --- activity -------------------------------------------------------------------------------------------------
+
+
+class Slot(_Model):
+    """One UTC minute of one device: how it was spent, and how much input arrived.
+
+    ``tracked_s`` is the part of the minute the agent was running; every tracked second is exactly one of
+    active, idle or break. ``input_s`` counts the active seconds in which input actually arrived.
+    """
+
+    start: SlotStart
+    tracked_s: Seconds
+    active_s: Seconds
+    idle_s: Seconds
+    break_s: Seconds
+    input_s: Seconds
+    keys: Count
+    clicks: Count
+    scrolls: Count
+    mouse_px: Count
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Slot:
+        if self.active_s + self.idle_s + self.break_s != self.tracked_s:
+            raise ValueError("active_s + idle_s + break_s must equal tracked_s")
+        if self.input_s > self.active_s:
+            raise ValueError("input_s must not exceed active_s")
+        return self
+
+
+class ActivityBatch(_Model):
+    """Slots are uploaded in batches; ``batch_id`` makes a retried upload harmless."""
+
+    batch_id: uuid.UUID
+    slots: Annotated[list[Slot], Field(min_length=1, max_length=MAX_SLOTS_PER_BATCH)]
+
+    @model_validator(mode="after")
+    def _unique_starts(self) -> ActivityBatch:
+        seen: set[datetime] = set()
+        for index, slot in enumerate(self.slots):
+            if slot.start in seen:
+                raise ValueError(f"slots[{index}].start repeats a minute already in this batch")
+            seen.add(slot.start)
+        return self
+
+
+class ActivityResult(_Model):
+    accepted: int
+    duplicates: int
+
+
+class Totals(_Model):
+    """Sums over a set of slots; ``activity_pct`` is input seconds as a share of active seconds."""
+
+    tracked_s: int = 0
+    active_s: int = 0
+    idle_s: int = 0
+    break_s: int = 0
+    input_s: int = 0
+    keys: int = 0
+    clicks: int = 0
+    scrolls: int = 0
+    mouse_px: int = 0
+    activity_pct: float = 0.0
+
+
+class DayReport(_Model):
+    date: date
+    time_zone: str
+    totals: Totals
+    slots: list[Slot]
+
+
+# --- presence -------------------------------------------------------------------------------------------------
+
+
+class PresenceUpdate(_Model):
+    """A device's new state; ``seq`` grows per device so a late, older update cannot win."""
+
+    state: ReportedState
+    since: UtcDatetime
+    seq: Annotated[int, Field(ge=0, strict=True)]
+
+
+class PresenceAck(_Model):
+    applied: bool
+    state: PresenceState
+    since: datetime
+
+
+class PresenceEvent(_Model):
+    """Socket event ``presence``, sent to the team room."""
+
+    user_id: int
+    name: str
+    state: PresenceState
+    since: datetime
+
+
+class PerformanceEvent(_Model):
+    """Socket events ``performance-update`` (to the user) and ``team-performance-update`` (to managers)."""
+
+    user_id: int
+    date: date
+    totals: Totals
+
+
+# --- identity and enrollment ----------------------------------------------------------------------------------
+
+
+class Enrollment(_Model):
+    """Either a personal ``code``, or a ``deployment_key`` with the OS ``login`` — never both."""
+
+    code: Annotated[str, Field(min_length=4, max_length=100)] | None = None
+    deployment_key: Annotated[str, Field(min_length=8, max_length=200)] | None = None
+    login: Text | None = None
+    device_name: Text
+    platform: Annotated[str, Field(min_length=1, max_length=40)]
+    agent_version: Annotated[str, Field(min_length=1, max_length=40)]
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Enrollment:
+        if self.code is not None and (self.deployment_key is not None or self.login is not None):
+            raise ValueError("give either code, or deployment_key with login, not both")
+        if self.code is None and (self.deployment_key is None or self.login is None):
+            raise ValueError("give either code, or deployment_key with login")
+        return self
+
+
+class UserPublic(_Model):
+    id: int
+    name: str
+    login: str
+    role: Role
+    team_id: int
+    time_zone: str
+
+
+class TeamPublic(_Model):
+    id: int
+    name: str
+
+
+class EnrollmentResult(_Model):
+    device_id: int
+    token: str
+    user: UserPublic
+
+
+class Policy(_Model):
+    idle_threshold_s: int
+    sync_interval_s: int
+    pause_allowed: bool
+
+
+class Me(_Model):
+    user: UserPublic
+    team: TeamPublic
+    device_id: int
+    policy: Policy
+    server_time: datetime
+
+
+class TeamMember(_Model):
+    user_id: int
+    name: str
+    role: Role
+    state: PresenceState
+    since: datetime | None
+    last_seen: datetime | None
+    totals: Totals | None = None  # present only when the reader is a manager of the team
+
+
+class TeamView(_Model):
+    team: TeamPublic
+    date: date
+    members: list[TeamMember]
+
+
+class Health(_Model):
+    status: Literal["ok", "degraded"]
+    version: str
+    database: bool
+    sockets: int
+
+
+class ErrorBody(_Model):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorResponse(_Model):
+    error: ErrorBody
