@@ -1,0 +1,157 @@
+"""Roster and credential administration, as keyword-only data functions over a session.
+
+The CLI (``server.cli``) and the demo seeding call these; tests call them to set up teams directly. Each
+returns plain dicts so the CLI can print them as a table or as JSON. Bad input raises ``AdminError`` naming
+the field; nothing is written in that case.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from protocol.schema import Role
+from server import security
+from server.enrollment import normalise_login
+from server.models import DeploymentKey, Device, EnrollmentCode, Team, User
+
+
+class AdminError(Exception):
+    """A refused admin request; the message names the field."""
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+async def _team(session: AsyncSession, name: str) -> Team:
+    team = await session.scalar(select(Team).where(Team.name == name))
+    if team is None:
+        raise AdminError(f"team: no team named {name!r}")
+    return team
+
+
+async def _user(session: AsyncSession, login: str) -> User:
+    user = await session.scalar(select(User).where(User.login == normalise_login(login)))
+    if user is None:
+        raise AdminError(f"login: no user with login {login!r}")
+    return user
+
+
+def team_dict(team: Team) -> dict[str, Any]:
+    return {"id": team.id, "name": team.name, "idle_threshold_s": team.idle_threshold_s,
+            "sync_interval_s": team.sync_interval_s, "pause_allowed": team.pause_allowed}
+
+
+async def create_team(session: AsyncSession, *, name: str, now: datetime, idle_threshold_s: int = 300,
+                      sync_interval_s: int = 300, pause_allowed: bool = False) -> dict[str, Any]:
+    if not name.strip():
+        raise AdminError("name: a team needs a name")
+    if not 60 <= idle_threshold_s <= 3600:
+        raise AdminError("idle-threshold: must be between 60 and 3600 seconds")
+    if not 60 <= sync_interval_s <= 3600:
+        raise AdminError("sync-interval: must be between 60 and 3600 seconds")
+    if await session.scalar(select(Team).where(Team.name == name)) is not None:
+        raise AdminError(f"name: a team named {name!r} already exists")
+    team = Team(name=name, idle_threshold_s=idle_threshold_s, sync_interval_s=sync_interval_s,
+                pause_allowed=pause_allowed, created_at=now)
+    session.add(team)
+    await session.flush()
+    return team_dict(team)
+
+
+async def list_teams(session: AsyncSession) -> list[dict[str, Any]]:
+    return [team_dict(t) for t in await session.scalars(select(Team).order_by(Team.name))]
+
+
+def user_dict(user: User, team: Team) -> dict[str, Any]:
+    return {"id": user.id, "login": user.login, "name": user.name, "role": user.role, "team": team.name,
+            "time_zone": user.time_zone}
+
+
+async def create_user(session: AsyncSession, *, team: str, login: str, name: str, now: datetime,
+                      role: str = Role.MEMBER, time_zone: str = "UTC") -> dict[str, Any]:
+    if role not in {r.value for r in Role}:
+        raise AdminError(f"role: must be one of {', '.join(r.value for r in Role)}, not {role!r}")
+    try:
+        ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise AdminError(f"time-zone: {time_zone!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
+    login = normalise_login(login)
+    if not login:
+        raise AdminError("login: must not be empty")
+    if not name.strip():
+        raise AdminError("name: must not be empty")
+    if await session.scalar(select(User).where(User.login == login)) is not None:
+        raise AdminError(f"login: a user with login {login!r} already exists")
+    team_row = await _team(session, team)
+    user = User(team_id=team_row.id, login=login, name=name, role=role, time_zone=time_zone, created_at=now)
+    session.add(user)
+    await session.flush()
+    return user_dict(user, team_row)
+
+
+async def list_users(session: AsyncSession, *, team: str | None = None) -> list[dict[str, Any]]:
+    query = select(User, Team).join(Team, Team.id == User.team_id).order_by(Team.name, User.login)
+    if team is not None:
+        query = query.where(Team.id == (await _team(session, team)).id)
+    return [user_dict(u, t) for u, t in await session.execute(query)]
+
+
+async def issue_code(session: AsyncSession, *, login: str, now: datetime, valid_hours: int = 72) -> dict[str, Any]:
+    if not 1 <= valid_hours <= 24 * 30:
+        raise AdminError("valid-hours: must be between 1 and 720")
+    user = await _user(session, login)
+    code = security.new_enrollment_code()
+    expires = now + timedelta(hours=valid_hours)
+    session.add(EnrollmentCode(user_id=user.id, code_hash=security.digest(security.normalise_code(code)),
+                               expires_at=expires))
+    await session.flush()
+    return {"login": user.login, "code": code, "expires_at": _iso(expires)}
+
+
+async def create_key(session: AsyncSession, *, team: str, name: str, now: datetime,
+                     allow_create: bool = False) -> dict[str, Any]:
+    team_row = await _team(session, team)
+    key = security.new_deployment_key()
+    row = DeploymentKey(team_id=team_row.id, name=name, key_hash=security.digest(key), allow_create=allow_create,
+                        created_at=now)
+    session.add(row)
+    await session.flush()
+    return {"id": row.id, "team": team_row.name, "name": name, "key": key, "allow_create": allow_create}
+
+
+async def list_keys(session: AsyncSession) -> list[dict[str, Any]]:
+    rows = await session.execute(select(DeploymentKey, Team).join(Team).order_by(DeploymentKey.id))
+    return [{"id": k.id, "team": t.name, "name": k.name, "allow_create": k.allow_create,
+             "revoked_at": _iso(k.revoked_at)} for k, t in rows]
+
+
+async def revoke_key(session: AsyncSession, *, key_id: int, now: datetime) -> dict[str, Any]:
+    key = await session.get(DeploymentKey, key_id)
+    if key is None:
+        raise AdminError(f"id: no deployment key {key_id}")
+    key.revoked_at = key.revoked_at or now
+    return {"id": key.id, "revoked_at": _iso(key.revoked_at)}
+
+
+async def list_devices(session: AsyncSession, *, login: str | None = None) -> list[dict[str, Any]]:
+    query = select(Device, User).join(User, User.id == Device.user_id).order_by(Device.id)
+    if login is not None:
+        query = query.where(User.id == (await _user(session, login)).id)
+    return [{"id": d.id, "login": u.login, "name": d.name, "platform": d.platform,
+             "agent_version": d.agent_version, "last_seen": _iso(d.last_seen), "revoked_at": _iso(d.revoked_at)}
+            for d, u in await session.execute(query)]
+
+
+async def revoke_device(session: AsyncSession, *, device_id: int, now: datetime) -> dict[str, Any]:
+    """Revoked devices get 401 at once; a running server drops their socket within a sweep interval."""
+    device = await session.get(Device, device_id)
+    if device is None:
+        raise AdminError(f"id: no device {device_id}")
+    device.revoked_at = device.revoked_at or now
+    return {"id": device.id, "revoked_at": _iso(device.revoked_at)}

@@ -1,0 +1,67 @@
+"""What route handlers receive: a database session, the caller, the clock, the hub and the settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.auth import Principal, authenticate
+from server.config import Settings
+from server.limits import TokenBucket
+from server.live import LiveHub
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_hub(request: Request) -> LiveHub:
+    hub: LiveHub = request.app.state.hub
+    return hub
+
+
+def get_now(request: Request) -> datetime:
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock()
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+HubDep = Annotated[LiveHub, Depends(get_hub)]
+NowDep = Annotated[datetime, Depends(get_now)]
+
+
+def bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+async def get_principal(request: Request, session: SessionDep, now: NowDep) -> Principal:
+    principal = await authenticate(session, bearer_token(request))
+    principal.device.last_seen = now
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def writer(request: Request, principal: PrincipalDep) -> Principal:
+    """The caller, after charging one write to its device's rate budget."""
+    bucket: TokenBucket = request.app.state.write_bucket
+    bucket.take(principal.device.id)
+    return principal
+
+
+WriterDep = Annotated[Principal, Depends(writer)]

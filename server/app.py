@@ -1,0 +1,54 @@
+"""Builds the ASGI app: FastAPI for REST, python-socketio at ``/api/socket``, one lifespan for both."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+import socketio
+from fastapi import FastAPI
+from starlette.types import ASGIApp
+
+from server import __version__
+from server.api.routes import activity, enroll, health, me, presence, team
+from server.config import Settings
+from server.db import make_engine, make_sessionmaker
+from server.errors import install_handlers
+from server.limits import BodySizeLimit, TokenBucket
+from server.live import SOCKET_PATH, LiveHub
+from server.migrate import upgrade
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> ASGIApp:
+    engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+    hub = LiveHub(settings, sessions, clock)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await upgrade(engine)
+        hub.start()
+        try:
+            yield
+        finally:
+            await hub.stop()
+            await engine.dispose()
+
+    api = FastAPI(title="StaffPulse", version=__version__, lifespan=lifespan)
+    api.state.settings = settings
+    api.state.sessions = sessions
+    api.state.hub = hub
+    api.state.clock = clock
+    api.state.write_bucket = TokenBucket(burst=settings.write_burst, rate=settings.write_rate_per_s)
+    install_handlers(api)
+    for module in (enroll, me, activity, presence, team):
+        api.include_router(module.router, prefix="/api/v1")
+    api.include_router(health.router)
+    app: ASGIApp = socketio.ASGIApp(hub.sio, other_asgi_app=BodySizeLimit(api, max_bytes=settings.max_body_bytes),
+                                    socketio_path=SOCKET_PATH.lstrip("/"))
+    return app

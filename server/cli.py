@@ -1,0 +1,217 @@
+"""``staffpulse-server``: run the server, and administer teams, users, devices and deployment keys.
+
+Every admin command takes ``--database-url`` (or ``STAFFPULSE_DATABASE_URL``), brings the schema up to date
+first, and prints a table, or JSON with ``--json`` for scripts. A refused command exits with status 2 and a
+message naming the field.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import socket
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server import __version__, admin, demo
+from server.admin import AdminError
+from server.config import Settings, default_database_url
+from server.migrate import run_in_session
+
+AdminCall = Callable[[AsyncSession, argparse.Namespace, datetime], Awaitable[Any]]
+
+
+def _database_url(args: argparse.Namespace) -> str:
+    url: str | None = args.database_url or os.environ.get("STAFFPULSE_DATABASE_URL")
+    return url or default_database_url()
+
+
+def _safe_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# --- serve ------------------------------------------------------------------------------------------------
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind ourselves so ``--port 0`` works: the kernel picks a free port and we print which."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.app import create_app
+
+    settings = Settings(database_url=_database_url(args), offline_grace_s=args.offline_grace,
+                        sweep_interval_s=args.sweep_interval, retention_days=args.retention_days,
+                        write_burst=args.write_burst, write_rate_per_s=args.write_rate)
+    if args.demo:
+        print(json.dumps(asyncio.run(_seed_demo(settings.database_url)), indent=2))
+    sock = _listen(args.host, args.port)
+    host, port = sock.getsockname()[:2]
+    print(f"StaffPulse server {__version__} listening on http://{host}:{port} "
+          f"(database {_safe_url(settings.database_url)}, socket.io at /api/socket)", flush=True)
+    config = uvicorn.Config(create_app(settings), log_level=args.log_level, lifespan="on",
+                            timeout_graceful_shutdown=3)
+    asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
+    return 0
+
+
+async def _seed_demo(url: str) -> dict[str, Any]:
+    seeded: dict[str, Any] = await run_in_session(url, lambda session, now: demo.seed(session, now=now))
+    return seeded
+
+
+# --- admin ------------------------------------------------------------------------------------------------
+
+
+def _print(result: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    rows = result if isinstance(result, list) else [result]
+    if not rows:
+        print("(none)")
+        return
+    columns = list(rows[0])
+    widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in columns]
+    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for row in rows:
+        print("  ".join(str(row[c]).ljust(w) for c, w in zip(columns, widths, strict=True)))
+
+
+def _admin(call: AdminCall) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            result = asyncio.run(run_in_session(_database_url(args), lambda s, now: call(s, args, now)))
+        except AdminError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        _print(result, args.json)
+        return 0
+
+    return run
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--database-url", help="SQLAlchemy URL: sqlite:///file.db or postgresql://… "
+                        "(default: $STAFFPULSE_DATABASE_URL, else SQLite in the platform data dir)")
+    common.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
+
+    parser = argparse.ArgumentParser(prog="staffpulse-server", description=(
+        "StaffPulse team server: REST API at /api/v1, live socket.io at /api/socket, and the admin "
+        "commands for teams, users, devices and deployment keys."))
+    parser.add_argument("--version", action="version", version=__version__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("serve", parents=[common], help="run the server (migrates the database first)",
+                            description="Run the server with uvicorn; the schema is migrated at start.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8400, help="port; 0 picks a free one and prints it (default 8400)")
+    p.add_argument("--offline-grace", type=float, default=60.0, metavar="SECONDS",
+                   help="show a user offline after this long without a socket (default 60)")
+    p.add_argument("--sweep-interval", type=float, default=5.0, metavar="SECONDS",
+                   help="how often to check for offline users and revoked devices (default 5)")
+    p.add_argument("--retention-days", type=int, default=30, metavar="DAYS",
+                   help="refuse slots older than this (default 30, as the agent's outbox)")
+    p.add_argument("--write-burst", type=int, default=60, metavar="N",
+                   help="writes a device may make at once before rate limiting (default 60)")
+    p.add_argument("--write-rate", type=float, default=2.0, metavar="PER_S",
+                   help="writes per second a device's budget refills by (default 2)")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--demo", action="store_true", help="create the demo team first and print its codes")
+    p.set_defaults(run=serve)
+
+    p = commands.add_parser("migrate", parents=[common], help="bring the database schema up to date")
+    p.set_defaults(run=_admin(lambda s, a, now: _migrated(_safe_url(_database_url(a)))))
+
+    teams = commands.add_parser("teams", help="create and list teams").add_subparsers(dest="action", required=True)
+    p = teams.add_parser("create", parents=[common], help="create a team and its tracking policy")
+    p.add_argument("name", help="team name, unique")
+    p.add_argument("--idle-threshold", type=int, default=300, metavar="SECONDS",
+                   help="no input for this long counts as idle (60-3600, default 300)")
+    p.add_argument("--sync-interval", type=int, default=300, metavar="SECONDS",
+                   help="how often agents upload (60-3600, default 300)")
+    p.add_argument("--pause-allowed", action="store_true", help="let members pause tracking")
+    p.set_defaults(run=_admin(lambda s, a, now: admin.create_team(
+        s, name=a.name, now=now, idle_threshold_s=a.idle_threshold, sync_interval_s=a.sync_interval,
+        pause_allowed=a.pause_allowed)))
+    p = teams.add_parser("list", parents=[common], help="list teams")
+    p.set_defaults(run=_admin(lambda s, a, now: admin.list_teams(s)))
+
+    users = commands.add_parser("users", help="create and list users, issue enrollment codes").add_subparsers(
+        dest="action", required=True)
+    p = users.add_parser("create", parents=[common], help="add a user to a team")
+    p.add_argument("--team", required=True, help="the team's name")
+    p.add_argument("--login", required=True, help="e-mail, DOMAIN\\user or UPN; what the agent reports")
+    p.add_argument("--name", required=True, help="display name shown to the team")
+    p.add_argument("--role", default="member", choices=["member", "manager", "admin"])
+    p.add_argument("--time-zone", default="UTC", help="IANA zone the user's days are cut in (default UTC)")
+    p.set_defaults(run=_admin(lambda s, a, now: admin.create_user(
+        s, team=a.team, login=a.login, name=a.name, role=a.role, time_zone=a.time_zone, now=now)))
+    p = users.add_parser("list", parents=[common], help="list users")
+    p.add_argument("--team", help="only this team")
+    p.set_defaults(run=_admin(lambda s, a, now: admin.list_users(s, team=a.team)))
+    p = users.add_parser("code", parents=[common], help="issue a one-time personal enrollment code")
+    p.add_argument("login", help="the user's login")
+    p.add_argument("--valid-hours", type=int, default=72, help="hours until the code expires (default 72)")
+    p.set_defaults(run=_admin(lambda s, a, now: admin.issue_code(s, login=a.login, now=now,
+                                                                 valid_hours=a.valid_hours)))
+
+    devices = commands.add_parser("devices", help="list and revoke enrolled devices").add_subparsers(
+        dest="action", required=True)
+    p = devices.add_parser("list", parents=[common], help="list devices")
+    p.add_argument("--login", help="only this user's devices")
+    p.set_defaults(run=_admin(lambda s, a, now: admin.list_devices(s, login=a.login)))
+    p = devices.add_parser("revoke", parents=[common], help="revoke a device: its token stops working and "
+                           "its socket is closed by the running server")
+    p.add_argument("id", type=int, help="device id (see devices list)")
+    p.set_defaults(run=_admin(lambda s, a, now: admin.revoke_device(s, device_id=a.id, now=now)))
+
+    keys = commands.add_parser("keys", help="deployment keys for silent installs").add_subparsers(
+        dest="action", required=True)
+    p = keys.add_parser("create", parents=[common], help="create a deployment key (IT's ENROLLTOKEN)")
+    p.add_argument("--team", required=True, help="the team enrolled devices join")
+    p.add_argument("--name", default="deployment", help="a label for the key")
+    p.add_argument("--allow-create", action="store_true",
+                   help="logins not on the roster become new members of the team")
+    p.set_defaults(run=_admin(lambda s, a, now: admin.create_key(s, team=a.team, name=a.name, now=now,
+                                                                 allow_create=a.allow_create)))
+    p = keys.add_parser("list", parents=[common], help="list deployment keys (never the secret)")
+    p.set_defaults(run=_admin(lambda s, a, now: admin.list_keys(s)))
+    p = keys.add_parser("revoke", parents=[common], help="revoke a deployment key")
+    p.add_argument("id", type=int)
+    p.set_defaults(run=_admin(lambda s, a, now: admin.revoke_key(s, key_id=a.id, now=now)))
+    return parser
+
+
+async def _migrated(url: str) -> dict[str, str]:
+    return {"database": url, "schema": "up to date"}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    # Admin commands print results; only the server itself needs routine log lines.
+    logging.basicConfig(level=logging.INFO if args.command == "serve" else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""Server settings, built once by the CLI (or a test) and passed down — never read at import time."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import platformdirs
+
+
+def default_database_url() -> str:
+    """SQLite in the platform data dir, so a plain ``serve`` works on any machine without setup."""
+    data_dir = Path(platformdirs.user_data_dir("StaffPulse Server", appauthor=False))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite+aiosqlite:///{data_dir / 'staffpulse.db'}"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Settings:
+    database_url: str = dataclasses.field(default_factory=default_database_url)
+    #: A user with no socket for this long is shown offline.
+    offline_grace_s: float = 60.0
+    #: How often the sweeper looks for users to mark offline and sockets of revoked devices.
+    sweep_interval_s: float = 5.0
+    #: Largest request body accepted, in bytes.
+    max_body_bytes: int = 512 * 1024
+    #: Slots older than this are refused (the agent drops them from its outbox at the same age).
+    retention_days: int = 30
+    #: Slots starting further than this in the future are refused (clock skew tolerance).
+    future_skew_s: int = 300
+    #: Per-device write budget: ``write_burst`` requests at once, refilled at ``write_rate_per_s``.
+    write_burst: int = 60
+    write_rate_per_s: float = 2.0
+    #: Engine.IO ping settings: a dead socket is noticed within interval + timeout.
+    ping_interval_s: float = 20.0
+    ping_timeout_s: float = 20.0

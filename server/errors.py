@@ -1,0 +1,132 @@
+"""The server's one exception tree, and how it becomes the protocol's error body.
+
+    ApiError                  (any refusal the client should read: status + code + message [+ field])
+    ├── Unauthorized          401: no, bad or revoked token
+    ├── Forbidden             403: authenticated, but not allowed
+    ├── NotFound              404
+    ├── Conflict              409: e.g. a batch id reused with other content
+    ├── Invalid               422: a field's value is refused; ``field`` names it (``slots[3].active_s``)
+    ├── TooLarge              413: body or batch beyond the caps
+    └── RateLimited           429: with ``retry_after`` seconds
+
+Every error leaves the server as ``{"error": {"code", "message", "field"?}}`` (``protocol.schema.ErrorResponse``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from protocol.schema import ErrorBody, ErrorResponse
+
+
+class ApiError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code is not None:
+            self.code = code
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class Unauthorized(ApiError):
+    status = 401
+    code = "unauthorized"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(ApiError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(ApiError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(ApiError):
+    status = 409
+    code = "conflict"
+
+
+class Invalid(ApiError):
+    status = 422
+    code = "invalid"
+
+
+class TooLarge(ApiError):
+    status = 413
+    code = "too_large"
+
+
+class RateLimited(ApiError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    body = ErrorResponse(error=ErrorBody(code=code, message=message, field=field))
+    return JSONResponse(body.model_dump(mode="json", exclude_none=True), status_code=status, headers=headers)
+
+
+def field_path(loc: Sequence[Any]) -> str:
+    """``("body", "slots", 3, "active_s")`` → ``slots[3].active_s``: the path as the client wrote it."""
+    path = ""
+    for part in loc:
+        if part == "body" and not path:
+            continue
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "body"
+
+
+def _validation_message(error: dict[str, Any]) -> str:
+    message = str(error.get("msg", "invalid value"))
+    return message.removeprefix("Value error, ")
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.field, exc.headers())
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        field = field_path(first.get("loc", ()))
+        kind = first.get("type", "")
+        if kind == "json_invalid":
+            return error_response(400, "malformed_json", "request body is not valid JSON", "body")
+        message = _validation_message(first)
+        if kind == "extra_forbidden":
+            message = "unknown field"
+        return error_response(422, "invalid", f"{field}: {message}", field)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail))

@@ -1,0 +1,89 @@
+"""Day totals, with the day cut in the user's own IANA time zone.
+
+A local day is not always 24 hours: across a DST change it is 23 or 25. ``day_bounds`` asks zoneinfo for
+local midnight at both ends, so the sums are right on those days too.
+
+A user with two devices running in the same minute must not get two minutes of work for it, so minutes are
+merged per user first (``merge_minute``): the seconds come from the most present device, the input counts
+from all of them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from protocol.schema import Slot, Totals
+from server.models import ActivitySlot
+
+SECONDS = ("tracked_s", "active_s", "idle_s", "break_s", "input_s")
+COUNTS = ("keys", "clicks", "scrolls", "mouse_px")
+
+
+def day_bounds(day: date, time_zone: str) -> tuple[datetime, datetime]:
+    """UTC start (inclusive) and end (exclusive) of ``day`` as lived in ``time_zone``."""
+    zone = ZoneInfo(time_zone)
+    start = datetime.combine(day, time(0), zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
+    return start, end
+
+
+def local_date(moment: datetime, time_zone: str) -> date:
+    return moment.astimezone(ZoneInfo(time_zone)).date()
+
+
+def merge_minute(slots: list[Slot]) -> Slot:
+    """One user-minute from its device slots: seconds of the most present device, counts of all."""
+    best = max(slots, key=lambda s: (s.active_s, s.break_s, s.tracked_s))
+    if len(slots) == 1:
+        return best
+    counts = {name: sum(getattr(s, name) for s in slots) for name in COUNTS}
+    return best.model_copy(update=counts)
+
+
+def make_totals(slots: Iterable[Slot]) -> Totals:
+    sums = dict.fromkeys(SECONDS + COUNTS, 0)
+    for slot in slots:
+        for name in sums:
+            sums[name] += getattr(slot, name)
+    active = sums["active_s"]
+    pct = round(100.0 * sums["input_s"] / active, 1) if active else 0.0
+    return Totals(**sums, activity_pct=pct)
+
+
+def _as_slot(row: ActivitySlot) -> Slot:
+    return Slot.model_construct(start=row.start, **{name: getattr(row, name) for name in SECONDS + COUNTS})
+
+
+async def user_minutes(session: AsyncSession, windows: dict[int, tuple[datetime, datetime]]) -> dict[int, list[Slot]]:
+    """Each user's merged minutes within that user's own [start, end) window, in one query."""
+    minutes: dict[int, list[Slot]] = {uid: [] for uid in windows}
+    if not windows:
+        return minutes
+    lowest = min(start for start, _ in windows.values())
+    highest = max(end for _, end in windows.values())
+    rows = await session.scalars(
+        select(ActivitySlot)
+        .where(ActivitySlot.user_id.in_(list(windows)), ActivitySlot.start >= lowest,
+               ActivitySlot.start < highest)
+        .order_by(ActivitySlot.user_id, ActivitySlot.start)
+    )
+    grouped: dict[tuple[int, datetime], list[Slot]] = defaultdict(list)
+    for row in rows:
+        start, end = windows[row.user_id]
+        if start <= row.start < end:
+            grouped[(row.user_id, row.start)].append(_as_slot(row))
+    for (user_id, _start), slots in grouped.items():
+        minutes[user_id].append(merge_minute(slots))
+    return minutes
+
+
+async def today_totals(session: AsyncSession, zones: dict[int, str], now: datetime) -> dict[int, Totals]:
+    """Each user's totals for the local day that ``now`` falls in, in that user's time zone."""
+    windows = {uid: day_bounds(local_date(now, zone), zone) for uid, zone in zones.items()}
+    return {uid: make_totals(slots) for uid, slots in (await user_minutes(session, windows)).items()}
