@@ -77,12 +77,12 @@ class LiveHub:
     async def _on_connect(self, sid: str, _environ: dict[str, Any], auth: Any) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
         if not isinstance(token, str):
-            raise ConnectionRefusedError("missing token: connect with auth={'token': '<device token>'}")
+            raise socketio.exceptions.ConnectionRefusedError("missing token: connect with auth={'token': '<device token>'}")
         async with self.sessions() as session:
             try:
                 principal = await authenticate(session, token)
             except ApiError as exc:
-                raise ConnectionRefusedError(exc.message) from None
+                raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
             user, device_id = principal.user, principal.device.id
             principal.device.last_seen = self.clock()
             previous = self.socket_of_device.get(device_id)

@@ -1,0 +1,129 @@
+"""A real ``staffpulse-server serve`` process on an ephemeral loopback port, and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+SERVER_START_TIMEOUT_S = 30
+
+
+class ServerProcess:
+    """``staffpulse-server serve --port 0``; restartable on the same port so clients can reconnect."""
+
+    def __init__(self, database_url: str, log_path: Path, *extra: str) -> None:
+        self.database_url, self.log_path, self.extra = database_url, log_path, list(extra)
+        self.port = 0
+        self.proc: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ServerProcess:
+        log = self.log_path.open("a")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port), "--database-url",
+             self.database_url, "--log-level", "warning", *self.extra],
+            stdout=subprocess.PIPE, stderr=log, text=True)
+        log.close()
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if "listening on http://" not in line:
+            self.proc.kill()
+            raise RuntimeError(f"server did not start: {line!r}; see {self.log_path}:\n{self.log_path.read_text()}")
+        self.port = int(line.split("listening on http://", 1)[1].split()[0].rsplit(":", 1)[1])
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).ok:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"server not healthy in time; see {self.log_path}")
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.proc is None:
+            return
+        if kill:
+            self.proc.kill()
+        else:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _pg_bin(name: str) -> str:
+    for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True):
+        return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        raise RuntimeError(f"PostgreSQL binary {name!r} not found: apt-get install postgresql")
+    return found
+
+
+class PostgresCluster:
+    """A throwaway PostgreSQL cluster on a free loopback port, trust auth, removed on stop.
+
+    PostgreSQL refuses to run as root, and CI runs as root: then the cluster runs as the unprivileged
+    ``postgres`` user (Debian's package creates it) on a data dir that user owns.
+    """
+
+    def __init__(self) -> None:
+        # Not under pytest's tmp dir: that is private to root, and the postgres user must reach the data dir.
+        self.base = Path(tempfile.mkdtemp(prefix="staffpulse-pg-"))
+        self.data = self.base / "data"
+        self.port = free_port()
+        self._as: list[str] = []
+
+    def _run(self, *cmd: str) -> None:
+        done = subprocess.run([*self._as, *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if done.returncode:
+            raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr}")
+
+    def start(self) -> PostgresCluster:
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam("postgres")
+            os.chown(self.base, owner.pw_uid, owner.pw_gid)
+            self._as = ["runuser", "-u", "postgres", "--"]
+        self._run(_pg_bin("initdb"), "-D", str(self.data), "-U", "staffpulse", "--auth=trust", "-E", "UTF8")
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.base / "pg.log"), "-w", "-o",
+                  f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off "
+                  "-c max_connections=300", "start")
+        return self
+
+    def create_database(self, name: str) -> str:
+        self._run(_pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "staffpulse", name)
+        return f"postgresql+asyncpg://staffpulse@127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(self.base, ignore_errors=True)
