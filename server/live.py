@@ -77,7 +77,8 @@ class LiveHub:
     async def _on_connect(self, sid: str, _environ: dict[str, Any], auth: Any) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
         if not isinstance(token, str):
-            raise socketio.exceptions.ConnectionRefusedError("missing token: connect with auth={'token': '<device token>'}")
+            raise socketio.exceptions.ConnectionRefusedError(
+                "missing token: connect with auth={'token': '<device token>'}")
         async with self.sessions() as session:
             try:
                 principal = await authenticate(session, token)

@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-
 from support.servers import PostgresCluster, ServerProcess
 from support.team import Team, make_team
 

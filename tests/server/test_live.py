@@ -1,0 +1,144 @@
+"""Live events: who hears what (the isolation matrix), presence ordering and offline after the grace period."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from support.servers import ServerProcess
+from support.team import (
+    LiveClient,
+    Person,
+    Team,
+    enroll,
+    get,
+    issue_code,
+    make_team,
+    post_batch,
+    put_presence,
+    recent_minutes,
+    settle,
+    slot,
+)
+
+
+@pytest.fixture
+def two_teams(server: ServerProcess) -> tuple[Team, Team]:
+    return make_team(server, roles=["manager", "member", "member"]), make_team(server, roles=["manager", "member"])
+
+
+@pytest.fixture
+def clients(server: ServerProcess, two_teams: tuple[Team, Team]) -> Iterator[dict[int, LiveClient]]:
+    live = {p.user_id: LiveClient(server, p.token).connect() for team in two_teams for p in team.people}
+    yield live
+    for client in live.values():
+        client.close()
+
+
+def about(user_id: int) -> object:
+    return lambda data: data["user_id"] == user_id
+
+
+def test_isolation_matrix(server: ServerProcess, two_teams: tuple[Team, Team],
+                          clients: dict[int, LiveClient]) -> None:
+    (manager, alice, bob), (other_manager, carol) = two_teams[0].people, two_teams[1].people
+    # Bob tries the seed's room-joining events for Alice and for the other team: the server must ignore them.
+    bob_client = clients[bob.user_id]
+    bob_client.sio.emit("join-user", alice.user_id)
+    bob_client.sio.emit("join-team", carol.user_id)
+    bob_client.sio.emit("join-user", {"userId": alice.user_id})
+
+    noon = (datetime.now(UTC) - timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
+    assert post_batch(server, alice, [slot(noon), slot(noon + timedelta(minutes=1))]).status_code == 200
+    assert put_presence(server, alice, "break", seq=1).status_code == 200
+
+    own = clients[alice.user_id].wait_for("performance-update", about(alice.user_id))
+    assert own["totals"]["active_s"] == 120
+    team_update = clients[manager.user_id].wait_for("team-performance-update", about(alice.user_id))
+    assert team_update == own
+    for teammate in (manager, bob):
+        event = clients[teammate.user_id].wait_for(
+            "presence", lambda d: d["user_id"] == alice.user_id and d["state"] == "break")
+        assert set(event) == {"user_id", "name", "state", "since"}, "presence must carry no metrics"
+
+    settle(0.5)
+    for listener in (bob, manager):
+        assert clients[listener.user_id].received("performance-update", about(alice.user_id)) == []
+    for listener in (alice, bob):
+        assert clients[listener.user_id].received("team-performance-update") == []
+    for outsider in (other_manager, carol):
+        client = clients[outsider.user_id]
+        assert client.received("presence", about(alice.user_id)) == []
+        assert client.received("performance-update") == []
+        assert client.received("team-performance-update") == []
+
+
+def test_managers_see_totals_members_do_not(server: ServerProcess, team: Team) -> None:
+    manager, member = team.people[0], team.people[1]
+    assert post_batch(server, member, [slot(recent_minutes(1, ago=1)[0], active=40, idle=20)]).status_code == 200
+    as_manager = {m["user_id"]: m for m in get(server, manager, "/api/v1/team").json()["members"]}
+    as_member = {m["user_id"]: m for m in get(server, member, "/api/v1/team").json()["members"]}
+    assert set(as_manager) == set(as_member) == {p.user_id for p in team.people}
+    assert as_manager[member.user_id]["totals"]["active_s"] >= 40
+    assert all(m["totals"] is None for m in as_member.values())
+
+
+def test_presence_older_seq_is_ignored(server: ServerProcess, team: Team) -> None:
+    member = team.people[1]
+    assert put_presence(server, member, "break", seq=5).json()["applied"] is True
+    stale = put_presence(server, member, "active", seq=3).json()
+    assert (stale["applied"], stale["state"]) == (False, "break")
+    view = {m["user_id"]: m for m in get(server, member, "/api/v1/team").json()["members"]}
+    assert view[member.user_id]["state"] == "break"
+
+
+def test_user_shows_most_present_device(server: ServerProcess, team: Team) -> None:
+    member = team.people[1]
+    body = enroll(server, issue_code(server, member.login), device_name="laptop")
+    laptop = Person(member.user_id, member.login, member.name, member.role, body["token"], body["device_id"])
+    since = datetime.now(UTC) - timedelta(minutes=5)
+    put_presence(server, member, "break", seq=1, since=since)
+    put_presence(server, laptop, "active", seq=1, since=since + timedelta(minutes=1))
+
+    def shown() -> str:
+        view = {m["user_id"]: m for m in get(server, team.people[0], "/api/v1/team").json()["members"]}
+        return str(view[member.user_id]["state"])
+
+    assert shown() == "active"
+    put_presence(server, laptop, "idle", seq=2)
+    assert shown() == "break"
+
+
+def test_offline_after_grace_without_a_socket(server: ServerProcess, team: Team) -> None:
+    manager, member = team.people[0], team.people[1]
+    watcher = LiveClient(server, manager.token).connect()
+    leaver = LiveClient(server, member.token).connect()
+    try:
+        watcher.wait_for("presence", lambda d: d["user_id"] == member.user_id and d["state"] == "active")
+        leaver.close()
+        gone = watcher.wait_for("presence", lambda d: d["user_id"] == member.user_id and d["state"] == "offline",
+                                timeout=5)
+        assert datetime.fromisoformat(gone["since"]) <= datetime.now(UTC)
+        view = {m["user_id"]: m for m in get(server, manager, "/api/v1/team").json()["members"]}
+        assert view[member.user_id]["state"] == "offline"
+    finally:
+        watcher.close()
+
+
+def test_socket_without_or_with_garbage_token_is_refused(server: ServerProcess) -> None:
+    import socketio
+
+    for token in ("", "garbage", None):
+        client = LiveClient(server, token or "", reconnection=False)
+        if token is None:
+            client.sio = socketio.Client(reconnection=False)
+            client.sio.on("connect_error", lambda data=None, c=client: c._record("connect_error", data))
+            with pytest.raises(socketio.exceptions.ConnectionError):
+                client.sio.connect(server.url, socketio_path="/api/socket", transports=["websocket"],
+                                   wait_timeout=5)
+        else:
+            with pytest.raises(socketio.exceptions.ConnectionError):
+                client.connect()
+        [refusal] = client.received("connect_error")
+        assert "token" in refusal["message"]

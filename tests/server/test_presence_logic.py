@@ -1,0 +1,46 @@
+"""The pure presence rule, edge by edge: most present device wins; offline only after the grace period."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from protocol.schema import PresenceState as S
+from server.presence import DeviceStatus, effective
+
+NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
+GRACE = timedelta(seconds=60)
+
+
+def device(*, connected: bool = False, seen_ago: float | None = None, state: S | None = None,
+           since: datetime | None = None) -> DeviceStatus:
+    last_seen = None if seen_ago is None else NOW - timedelta(seconds=seen_ago)
+    return DeviceStatus(connected=connected, last_seen=last_seen, state=state, since=since)
+
+
+def test_never_seen_is_offline() -> None:
+    shown = effective([], NOW, GRACE)
+    assert (shown.state, shown.since, shown.last_seen) == (S.OFFLINE, None, None)
+
+
+def test_grace_edge() -> None:
+    assert effective([device(seen_ago=60, state=S.IDLE)], NOW, GRACE).state is S.IDLE
+    gone = effective([device(seen_ago=60.001, state=S.IDLE)], NOW, GRACE)
+    assert (gone.state, gone.since) == (S.OFFLINE, NOW - timedelta(seconds=60.001))
+
+
+def test_connected_without_report_counts_as_active_since_seen() -> None:
+    shown = effective([device(connected=True, seen_ago=30)], NOW, GRACE)
+    assert (shown.state, shown.since, shown.last_seen) == (S.ACTIVE, NOW - timedelta(seconds=30), NOW)
+
+
+def test_most_present_device_wins() -> None:
+    t = NOW - timedelta(minutes=5)
+    for states, expected in [((S.BREAK, S.ACTIVE), S.ACTIVE), ((S.IDLE, S.BREAK), S.BREAK),
+                             ((S.AWAY, S.IDLE), S.IDLE), ((S.AWAY, S.AWAY), S.AWAY)]:
+        shown = effective([device(connected=True, state=s, since=t) for s in states], NOW, GRACE)
+        assert shown.state is expected
+
+
+def test_stale_device_does_not_count() -> None:
+    shown = effective([device(seen_ago=600, state=S.ACTIVE), device(connected=True, state=S.BREAK)], NOW, GRACE)
+    assert shown.state is S.BREAK
