@@ -48,9 +48,12 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else None
 
 
-async def get_principal(request: Request, session: SessionDep, now: NowDep) -> Principal:
+async def get_principal(request: Request, session: SessionDep, now: NowDep, settings: SettingsDep) -> Principal:
     principal = await authenticate(session, bearer_token(request))
-    principal.device.last_seen = now
+    # last_seen keeps a REST-only device present; a write per request would be waste, a few per grace do.
+    seen = principal.device.last_seen
+    if seen is None or (now - seen).total_seconds() >= settings.offline_grace_s / 4:
+        principal.device.last_seen = now
     return principal
 
 

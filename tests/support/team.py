@@ -126,6 +126,7 @@ class LiveClient:
         self._changed = threading.Condition()
         self.sio.on("*", self._record)
         self.sio.on("connect", self._connected)
+        self.sio.on("disconnect", self._disconnected)
         # The server's refusal reason arrives here; connect() itself only says a namespace failed.
         self.sio.on("connect_error", lambda data=None: self._record("connect_error", data))
 
@@ -137,6 +138,10 @@ class LiveClient:
     def _connected(self) -> None:
         with self._changed:
             self.connects += 1
+            self._changed.notify_all()
+
+    def _disconnected(self, _reason: Any = None) -> None:
+        with self._changed:
             self._changed.notify_all()
 
     def connect(self) -> LiveClient:

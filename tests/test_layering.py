@@ -1,0 +1,41 @@
+"""The core never imports the GUI: agent/, sync/, server/ and protocol/ load without touching Qt.
+
+Run in a fresh interpreter so modules imported by other tests cannot hide an import.
+"""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# Packages appear as their issues land; each one present is checked.
+CORE = [name for name in ("agent", "sync", "server", "protocol") if (ROOT / name / "__init__.py").exists()]
+
+
+def modules_of(package: str) -> list[str]:
+    found = [package]
+    for info in pkgutil.walk_packages([str(ROOT / package)], prefix=f"{package}."):
+        if ".migrations" not in info.name and not info.name.endswith("__main__"):
+            found.append(info.name)
+    return found
+
+
+def test_core_packages_are_found() -> None:
+    assert {"server", "protocol"} <= set(CORE)
+
+
+@pytest.mark.parametrize("package", CORE)
+def test_core_package_does_not_import_qt(package: str) -> None:
+    names = modules_of(package)
+    code = ("import importlib, sys\n"
+            f"for name in {names!r}: importlib.import_module(name)\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in "
+            "('PySide6', 'shiboken6', 'PyQt5', 'PyQt6')}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", f"{package} pulled in Qt: {done.stdout}"
