@@ -4,8 +4,8 @@ The agent builds these models before it sends and the server validates with the 
 agent considers valid is a slot the server accepts. docs/protocol.md describes the same shapes in prose; when
 the two disagree this module is right and the doc is a bug.
 
-Conventions: timestamps are timezone-aware and serialised as UTC ISO-8601; unknown fields are refused
-(``extra="forbid"``) so a typo in a client is a clear 422 rather than silently ignored data.
+Conventions: timestamps are timezone-aware and serialised as UTC ISO-8601. Requests refuse unknown fields
+(``_Model``); answers ignore them (``_Answer``), so the server can add fields without breaking older agents.
 """
 
 from __future__ import annotations
@@ -43,7 +43,15 @@ Text = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class _Model(BaseModel):
+    """What a client sends: unknown fields are refused, so a typo is a 422 and not silently lost data."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Answer(BaseModel):
+    """What the server sends: unknown fields are ignored, so an older agent keeps working with a newer server."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 class Role(enum.StrEnum):
@@ -115,12 +123,12 @@ class ActivityBatch(_Model):
         return self
 
 
-class ActivityResult(_Model):
+class ActivityResult(_Answer):
     accepted: int
     duplicates: int
 
 
-class Totals(_Model):
+class Totals(_Answer):
     """Sums over a set of slots; ``activity_pct`` is input seconds as a share of active seconds."""
 
     tracked_s: int = 0
@@ -135,7 +143,7 @@ class Totals(_Model):
     activity_pct: float = 0.0
 
 
-class DayReport(_Model):
+class DayReport(_Answer):
     date: date
     time_zone: str
     totals: Totals
@@ -153,13 +161,13 @@ class PresenceUpdate(_Model):
     seq: Annotated[int, Field(ge=0, strict=True)]
 
 
-class PresenceAck(_Model):
+class PresenceAck(_Answer):
     applied: bool
     state: PresenceState
     since: datetime
 
 
-class PresenceEvent(_Model):
+class PresenceEvent(_Answer):
     """Socket event ``presence``, sent to the team room."""
 
     user_id: int
@@ -168,7 +176,7 @@ class PresenceEvent(_Model):
     since: datetime
 
 
-class PerformanceEvent(_Model):
+class PerformanceEvent(_Answer):
     """Socket events ``performance-update`` (to the user) and ``team-performance-update`` (to managers)."""
 
     user_id: int
@@ -198,7 +206,7 @@ class Enrollment(_Model):
         return self
 
 
-class UserPublic(_Model):
+class UserPublic(_Answer):
     id: int
     name: str
     login: str
@@ -207,24 +215,24 @@ class UserPublic(_Model):
     time_zone: str
 
 
-class TeamPublic(_Model):
+class TeamPublic(_Answer):
     id: int
     name: str
 
 
-class EnrollmentResult(_Model):
+class EnrollmentResult(_Answer):
     device_id: int
     token: str
     user: UserPublic
 
 
-class Policy(_Model):
+class Policy(_Answer):
     idle_threshold_s: int
     sync_interval_s: int
     pause_allowed: bool
 
 
-class Me(_Model):
+class Me(_Answer):
     user: UserPublic
     team: TeamPublic
     device_id: int
@@ -232,7 +240,7 @@ class Me(_Model):
     server_time: datetime
 
 
-class TeamMember(_Model):
+class TeamMember(_Answer):
     user_id: int
     name: str
     role: Role
@@ -242,24 +250,24 @@ class TeamMember(_Model):
     totals: Totals | None = None  # present only when the reader is a manager of the team
 
 
-class TeamView(_Model):
+class TeamView(_Answer):
     team: TeamPublic
     date: date
     members: list[TeamMember]
 
 
-class Health(_Model):
+class Health(_Answer):
     status: Literal["ok", "degraded"]
     version: str
     database: bool
     sockets: int
 
 
-class ErrorBody(_Model):
+class ErrorBody(_Answer):
     code: str
     message: str
     field: str | None = None
 
 
-class ErrorResponse(_Model):
+class ErrorResponse(_Answer):
     error: ErrorBody

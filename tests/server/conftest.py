@@ -6,12 +6,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from support.servers import PostgresCluster, ServerProcess
-from support.team import Team, make_team
 
-#: Short grace and sweep so offline and revocation tests take a second, not a minute. Old fixed dates (DST
-#: days) must be accepted, so retention is long.
-TEST_SERVER_ARGS = ("--offline-grace", "1", "--sweep-interval", "0.2", "--retention-days", "3650")
+from support.servers import TEST_SERVER_ARGS, PostgresCluster, ServerProcess
+from support.team import Team, make_team
 
 
 @pytest.fixture(scope="session")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from support.servers import ServerProcess
-from support.team import get, make_team, post_batch, slot
 
 from server.totals import day_bounds, local_date
+from support.servers import ServerProcess
+from support.team import get, make_team, post_batch, slot
 
 
 @pytest.mark.parametrize("day, zone, start, hours", [

@@ -10,11 +10,11 @@ import pytest
 import requests
 import socketio
 from sqlalchemy import text
-from support.servers import ServerProcess
-from support.team import LiveClient, Team, enroll, get, issue_code, make_team
 
 from server import admin
 from server.migrate import run_in_session
+from support.servers import ServerProcess
+from support.team import LiveClient, Team, enroll, get, issue_code, make_team
 
 
 def enroll_raw(server: ServerProcess, **body: Any) -> requests.Response:

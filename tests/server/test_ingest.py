@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import requests
+
 from support.servers import ServerProcess
 from support.team import Person, Team, get, post_batch, recent_minutes, slot
 

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.servers import ServerProcess
-from support.team import make_team, put_presence
 
 from server.errors import RateLimited
 from server.limits import TokenBucket
+from support.servers import ServerProcess
+from support.team import make_team, put_presence
 
 
 def test_token_bucket_with_injected_clock() -> None:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from support.servers import ServerProcess
 from support.team import (
     LiveClient,

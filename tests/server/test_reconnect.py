@@ -7,6 +7,7 @@ import time
 
 import requests
 import socketio
+
 from support.servers import ServerProcess
 from support.team import LiveClient, Team, make_team, put_presence
 

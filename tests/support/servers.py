@@ -17,6 +17,10 @@ import requests
 
 SERVER_START_TIMEOUT_S = 30
 
+#: Short grace and sweep so offline and revocation tests take a second, not a minute. Old fixed dates (DST
+#: days) must be accepted, so retention is long.
+TEST_SERVER_ARGS = ("--offline-grace", "1", "--sweep-interval", "0.2", "--retention-days", "3650")
+
 
 class ServerProcess:
     """``staffpulse-server serve --port 0``; restartable on the same port so clients can reconnect."""

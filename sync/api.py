@@ -1,0 +1,114 @@
+"""The REST client for the team server: typed requests and answers, server errors as ``sync.errors``.
+
+TLS verification is always on; ``ca_bundle`` adds a corporate CA (TLS-inspecting proxies), and the system's
+or environment's proxy settings are honoured because ``requests`` reads them (``trust_env``). The session
+is injected, so tests can point it anywhere and the uploader and the live client share one connection pool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from datetime import date
+from typing import Any, TypeVar
+
+import requests
+from pydantic import BaseModel, ValidationError
+
+from protocol.schema import (
+    ActivityBatch,
+    ActivityResult,
+    DayReport,
+    Enrollment,
+    EnrollmentResult,
+    Me,
+    PresenceAck,
+    PresenceUpdate,
+    TeamView,
+)
+from sync.errors import NotEnrolled, Refused, SyncError, Transient
+
+Answer = TypeVar("Answer", bound=BaseModel)
+
+CONNECT_TIMEOUT_S = 5.0
+READ_TIMEOUT_S = 30.0
+
+
+class ApiClient:
+    def __init__(self, server_url: str, token: Callable[[], str | None], *,
+                 session: requests.Session | None = None, ca_bundle: str | None = None,
+                 timeouts: tuple[float, float] = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S)) -> None:
+        if not server_url.startswith(("https://", "http://")):
+            raise SyncError(f"server URL must start with https:// (got {server_url!r})")
+        self.server_url = server_url.rstrip("/")
+        self._token = token
+        self._session = session or requests.Session()
+        self._session.verify = ca_bundle or True
+        self._timeouts = timeouts
+
+    def enroll(self, request: Enrollment) -> EnrollmentResult:
+        return self._call("POST", "/api/v1/enroll", EnrollmentResult, body=request, auth=False)
+
+    def me(self) -> Me:
+        return self._call("GET", "/api/v1/me", Me)
+
+    def post_activity(self, batch: ActivityBatch) -> ActivityResult:
+        return self._call("POST", "/api/v1/activity", ActivityResult, body=batch)
+
+    def put_presence(self, update: PresenceUpdate) -> PresenceAck:
+        return self._call("PUT", "/api/v1/presence", PresenceAck, body=update)
+
+    def team(self) -> TeamView:
+        return self._call("GET", "/api/v1/team", TeamView)
+
+    def day(self, day: date) -> DayReport:
+        return self._call("GET", f"/api/v1/me/days/{day.isoformat()}", DayReport)
+
+    def _call(self, method: str, path: str, answer: type[Answer], *, body: BaseModel | None = None,
+              auth: bool = True) -> Answer:
+        headers = {"Accept": "application/json"}
+        if auth:
+            token = self._token()
+            if not token:
+                raise NotEnrolled("this device is not enrolled yet")
+            headers["Authorization"] = f"Bearer {token}"
+        data = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            data = body.model_dump_json().encode()
+        try:
+            response = self._session.request(method, self.server_url + path, data=data, headers=headers,
+                                             timeout=self._timeouts)
+        except requests.exceptions.SSLError as exc:
+            raise Transient(f"TLS check of {self.server_url} failed (set a CA bundle for a proxy?): {exc}") from exc
+        except requests.RequestException as exc:
+            raise Transient(f"cannot reach {self.server_url}: {type(exc).__name__}") from exc
+        if response.status_code >= 400:
+            raise _error_for(response)
+        try:
+            return answer.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise Transient(f"unexpected answer from the server for {path}: {exc.error_count()} problems") from exc
+
+
+def _error_for(response: requests.Response) -> SyncError:
+    status = response.status_code
+    error: dict[str, Any] = {}
+    with contextlib.suppress(ValueError, AttributeError, TypeError):  # not our JSON error body: use the reason
+        error = dict(response.json().get("error", {}))
+    message = str(error.get("message") or response.reason or f"HTTP {status}")
+    if status == 401:
+        return NotEnrolled(f"the server no longer accepts this device: {message}")
+    if status == 429 or status >= 500:
+        return Transient(f"server busy or failing (HTTP {status}): {message}", _retry_after(response))
+    return Refused(status, str(error.get("code", "http_error")), message, error.get("field"))
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
