@@ -20,7 +20,7 @@ class NotEnrolled(SyncError):
 
 class Refused(SyncError):
     def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
-        where = f" ({field})" if field else ""
+        where = f" ({field})" if field and field not in message else ""
         super().__init__(f"server refused: {message}{where}")
         self.status, self.code, self.reason, self.field = status, code, message, field
 

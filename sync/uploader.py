@@ -1,0 +1,171 @@
+"""Moves final slots from the outbox to the server: every few minutes, or at once on "Sync Now".
+
+``Uploader.drain`` uploads batch after batch until the outbox is empty. Each batch is acknowledged in the
+outbox only after the server answered 200, so a crash or a cut connection at any moment means the same batch
+(same id) goes again, and the server's idempotency makes that harmless. Per failure:
+
+- connection error, timeout, 5xx, 429: retry with ``backoff_delay`` (``Retry-After`` honoured), a few times;
+  then give up until the next scheduled run — never a tight loop;
+- 401: stop; the device needs enrollment, and retrying would only hammer the server;
+- any other 4xx: that batch can never succeed as it is; it is set aside in the outbox with the server's reason
+  (shown in the status and the log) and draining goes on with the next batch.
+
+``SyncScheduler`` owns the one thread that uploads, so uploads never overlap; triggers while it runs
+coalesce into one more run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, tzinfo
+from typing import Protocol
+
+from protocol.schema import ActivityBatch, Slot
+from sync.api import ApiClient
+from sync.backoff import backoff_delay, jittered
+from sync.errors import NotEnrolled, Refused, Transient
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL_S = 300.0
+RETRIES_PER_RUN = 4
+
+
+class PendingBatch(Protocol):
+    batch_id: uuid.UUID
+    slots: list[Slot]
+
+
+class Outbox(Protocol):
+    """What the uploader needs of ``agent.outbox.Outbox``."""
+
+    def take_batch(self) -> PendingBatch | None: ...
+    def acknowledge(self, batch_id: uuid.UUID) -> None: ...
+    def set_aside(self, batch_id: uuid.UUID, reason: str) -> None: ...
+    def pending_count(self) -> int: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class SyncStatus:
+    """The uploader's result for the UI and CLI."""
+
+    last_attempt: datetime | None = None
+    last_success: datetime | None = None
+    last_sent: int = 0  # slots (minutes) sent by the last successful run
+    pending: int = 0
+    set_aside: int = 0  # batches refused by the server since the agent started
+    last_error: str | None = None
+    needs_enrollment: bool = False
+
+    def summary(self, zone: tzinfo | None = None) -> str:
+        """One line in words, e.g. "Sent 12 minutes at 14:05"."""
+        if self.needs_enrollment:
+            return f"Not syncing: this device must be enrolled again ({self.last_error})"
+        if self.last_error is not None:
+            return f"Last sync failed: {self.last_error}"
+        if self.last_success is None:
+            return "Not synced yet"
+        at = self.last_success.astimezone(zone).strftime("%H:%M")
+        if self.last_sent == 0:
+            return f"Up to date at {at}"
+        return f"Sent {self.last_sent} minute{'s' if self.last_sent != 1 else ''} at {at}"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Uploader:
+    def __init__(self, outbox: Outbox, api: ApiClient, *, now: Callable[[], datetime] = utc_now,
+                 rng: random.Random | None = None) -> None:
+        self._outbox, self._api, self._now, self._rng = outbox, api, now, rng
+        self._lock = threading.Lock()
+        self.status = SyncStatus(pending=outbox.pending_count())
+
+    def drain(self, wait: Callable[[float], bool], retries: int = RETRIES_PER_RUN) -> SyncStatus:
+        """Upload until the outbox is empty. ``wait(seconds)`` sleeps between retries; True means stop."""
+        with self._lock:
+            started = self._now()
+            sent = failures = 0
+            transient: str | None = None  # cleared by the next success
+            refused: str | None = None  # stays: the user should see that minutes were set aside
+            needs_enrollment = False
+            set_aside = self.status.set_aside
+            while (batch := self._outbox.take_batch()) is not None:
+                try:
+                    self._api.post_activity(ActivityBatch(batch_id=batch.batch_id, slots=batch.slots))
+                except Transient as exc:
+                    transient = str(exc)
+                    if failures >= retries:
+                        break
+                    delay = backoff_delay(failures, retry_after=exc.retry_after, rng=self._rng)
+                    failures += 1
+                    log.info("upload failed (%s); retry %d in %.1f s", exc, failures, delay)
+                    if wait(delay):
+                        break
+                    continue
+                except NotEnrolled as exc:
+                    transient, needs_enrollment = str(exc), True
+                    break
+                except Refused as exc:
+                    log.warning("server refused batch %s of %d minutes: %s", batch.batch_id, len(batch.slots), exc)
+                    self._outbox.set_aside(batch.batch_id, str(exc))
+                    set_aside += 1
+                    refused = f"{len(batch.slots)} minutes set aside: {exc}"
+                    continue
+                self._outbox.acknowledge(batch.batch_id)
+                sent += len(batch.slots)
+                failures, transient = 0, None
+            error = transient or refused
+            success = transient is None
+            self.status = SyncStatus(
+                last_attempt=started, last_success=self._now() if success else self.status.last_success,
+                last_sent=sent if success else self.status.last_sent, pending=self._outbox.pending_count(),
+                set_aside=set_aside, last_error=error, needs_enrollment=needs_enrollment)
+            return self.status
+
+
+class SyncScheduler:
+    """The upload thread: runs ``drain`` every ``interval_s`` (± 10 %) and whenever ``sync_now`` is called."""
+
+    def __init__(self, uploader: Uploader, *, interval_s: float = DEFAULT_INTERVAL_S,
+                 on_status: Callable[[SyncStatus], None] = lambda _status: None,
+                 rng: random.Random | None = None) -> None:
+        self._uploader, self._interval, self._on_status, self._rng = uploader, interval_s, on_status, rng
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="uploader", daemon=True)
+
+    def start(self) -> None:
+        """Start the thread with a run at once: minutes left from before a restart go out now."""
+        self._wake.set()
+        self._thread.start()
+
+    def sync_now(self) -> None:
+        """Ask for a run at once; calls while one is running fold into one more run (or cut a retry wait)."""
+        self._wake.set()
+
+    def stop(self, *, flush: bool = False, timeout: float = 10.0) -> None:
+        """End the thread; with ``flush`` try one last upload without retries (on Quit)."""
+        self._stopping.set()
+        self._wake.set()
+        self._thread.join(timeout)
+        if flush:
+            self._on_status(self._uploader.drain(lambda _seconds: True, retries=0))
+
+    def _wait(self, seconds: float) -> bool:
+        self._wake.wait(seconds)
+        self._wake.clear()
+        return self._stopping.is_set()
+
+    def _run(self) -> None:
+        while not self._wait(jittered(self._interval, rng=self._rng)):
+            try:
+                self._on_status(self._uploader.drain(self._wait))
+            except Exception:  # a bug in one run must not end syncing for the rest of the day
+                log.exception("upload run failed")
