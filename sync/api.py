@@ -84,20 +84,21 @@ class ApiClient:
         except requests.RequestException as exc:
             raise Transient(f"cannot reach {self.server_url}: {type(exc).__name__}") from exc
         if response.status_code >= 400:
-            raise _error_for(response)
+            raise _error_for(response, authenticated=auth)
         try:
             return answer.model_validate_json(response.content)
         except ValidationError as exc:
             raise Transient(f"unexpected answer from the server for {path}: {exc.error_count()} problems") from exc
 
 
-def _error_for(response: requests.Response) -> SyncError:
+def _error_for(response: requests.Response, *, authenticated: bool) -> SyncError:
+    """A 401 means "enroll again" only for a request made with a token; for enrollment it is a bad secret."""
     status = response.status_code
     error: dict[str, Any] = {}
     with contextlib.suppress(ValueError, AttributeError, TypeError):  # not our JSON error body: use the reason
         error = dict(response.json().get("error", {}))
     message = str(error.get("message") or response.reason or f"HTTP {status}")
-    if status == 401:
+    if status == 401 and authenticated:
         return NotEnrolled(f"the server no longer accepts this device: {message}")
     if status == 429 or status >= 500:
         return Transient(f"server busy or failing (HTTP {status}): {message}", _retry_after(response))
