@@ -7,36 +7,15 @@ import logging
 import stat
 from pathlib import Path
 
-import keyring.backend
 import pytest
 from keyring.backends import fail
 
+from support.keyrings import MemoryKeyring
 from sync.credentials import SERVICE, CredentialStore
 from sync.errors import KeyringUnavailable
 
 URL = "https://pulse.example.com"
 TOKEN = "tok_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    """Stands in for the OS keyring service, which this Linux CI machine does not run."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if (service, username) not in self.items:
-            raise keyring.errors.PasswordDeleteError(username)
-        del self.items[(service, username)]
 
 
 def test_token_round_trips_through_the_keyring(tmp_path: Path) -> None:

@@ -9,13 +9,13 @@ import pytest
 
 from server import admin
 from server.migrate import run_in_session
+from support.keyrings import MemoryKeyring
 from support.servers import ServerProcess
 from support.team import Team, issue_code
 from sync.api import ApiClient
 from sync.credentials import CredentialStore
 from sync.enrollment import enroll, os_login
 from sync.errors import NotEnrolled, Refused
-from test_credentials import MemoryKeyring
 
 
 def store() -> tuple[CredentialStore, MemoryKeyring]:
@@ -50,7 +50,7 @@ def test_deployment_key_uses_the_os_login(server: ServerProcess, team: Team, mon
 
 
 def test_used_code_is_refused_with_the_servers_reason(server: ServerProcess, team: Team) -> None:
-    credentials, backend = store()
+    credentials, _ = store()
     code = issue_code(server, team.people[1].login)
     enroll(api(server, credentials), credentials, code=code)
     again, again_backend = store()
