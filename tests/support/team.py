@@ -117,7 +117,8 @@ def put_presence(server: ServerProcess, person: Person, state: str, seq: int,
 class LiveClient:
     """A real python-socketio client that records every event it receives, for waiting and asserting."""
 
-    def __init__(self, server: ServerProcess, token: str, *, reconnection: bool = True) -> None:
+    def __init__(self, server: ServerProcess, token: str | None, *, reconnection: bool = True) -> None:
+        """``token=None`` connects without any ``auth``, as a misbehaving client would."""
         self.server, self.token = server, token
         self.sio = socketio.Client(reconnection=reconnection, reconnection_delay=0.1, reconnection_delay_max=0.5,
                                    randomization_factor=0.1)
@@ -145,7 +146,8 @@ class LiveClient:
             self._changed.notify_all()
 
     def connect(self) -> LiveClient:
-        self.sio.connect(self.server.url, socketio_path="/api/socket", auth=lambda: {"token": self.token},
+        self.sio.connect(self.server.url, socketio_path="/api/socket",
+                         auth=None if self.token is None else (lambda: {"token": self.token}),
                          transports=["websocket"], wait_timeout=10)
         return self
 
