@@ -26,9 +26,8 @@ Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def _address(data_dir: Path) -> str:
-    if sys.platform == "win32":
-        return rf"\\.\pipe\StaffPulse-{getpass.getuser()}"
-    return str(data_dir / "control.sock")
+    """A named pipe per user on Windows, a socket file in the data dir elsewhere; the key keeps others out."""
+    return rf"\\.\pipe\StaffPulse-{getpass.getuser()}" if sys.platform == "win32" else str(data_dir / "control.sock")
 
 
 def _family() -> str:

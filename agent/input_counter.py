@@ -1,0 +1,96 @@
+"""Counts keyboard and mouse input with pynput listeners: how many, never which.
+
+The callbacks run on pynput's threads for every event (a moving mouse sends hundreds a second), so each one
+only bumps a number: the key argument is dropped on the spot, nothing is logged per event. Each counter has a
+single writer thread and only grows; the sampler reads totals and takes differences, so no lock is needed.
+
+Input can only be counted under X11, Windows and macOS. On Wayland, or with no display at all, the counter
+says so once and stays at zero; the agent keeps running on the OS idle time alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from agent.slots import InputCounts
+
+log = logging.getLogger(__name__)
+
+
+def unavailable_reason(environ: Mapping[str, str] = os.environ, system: str = sys.platform) -> str | None:
+    """Why input cannot be counted on this session, or None when it can."""
+    if system in ("win32", "darwin"):
+        return None
+    if environ.get("WAYLAND_DISPLAY") or environ.get("XDG_SESSION_TYPE") == "wayland":
+        return "this is a Wayland session, which does not let applications observe global input"
+    if not environ.get("DISPLAY"):
+        return "there is no X display (DISPLAY is not set)"
+    return None
+
+
+class InputCounter:
+    def __init__(self, monotonic: Callable[[], float]) -> None:
+        self._monotonic = monotonic
+        self._keys = 0
+        self._clicks = 0
+        self._scrolls = 0
+        self._distance = 0.0
+        self._position: tuple[int, int] | None = None
+        self.last_event: float | None = None  # monotonic time of the latest event, for the fallback idle time
+        self._listeners: list[Any] = []
+
+    def start(self) -> bool:
+        """Start the listeners; False (after one clear warning) when input cannot be counted here."""
+        reason = unavailable_reason()
+        if reason is None:
+            try:
+                from pynput import keyboard, mouse
+            except ImportError as error:
+                reason = f"pynput cannot reach the input system ({error})"
+        if reason is not None:
+            log.warning("input counting unavailable: %s; keys, clicks and mouse movement will read 0", reason)
+            return False
+        self._listeners = [
+            keyboard.Listener(on_press=self._on_press),
+            mouse.Listener(on_move=self._on_move, on_click=self._on_click, on_scroll=self._on_scroll),
+        ]
+        for listener in self._listeners:
+            listener.daemon = True
+            listener.start()
+        for listener in self._listeners:
+            listener.wait()
+        return True
+
+    def stop(self) -> None:
+        for listener in self._listeners:
+            listener.stop()
+
+    def totals(self) -> InputCounts:
+        """Counts since start; the sampler subtracts the previous totals to get one step's input."""
+        return InputCounts(self._keys, self._clicks, self._scrolls, round(self._distance))
+
+    # pynput callbacks. Extra arguments (the key, the button, `injected`) are accepted and ignored.
+
+    def _on_press(self, *_: object) -> None:
+        self._keys += 1
+        self.last_event = self._monotonic()
+
+    def _on_click(self, _x: int, _y: int, _button: object, pressed: bool, *_: object) -> None:
+        if pressed:
+            self._clicks += 1
+            self.last_event = self._monotonic()
+
+    def _on_scroll(self, _x: int, _y: int, dx: int, dy: int, *_: object) -> None:
+        self._scrolls += abs(dx) + abs(dy)
+        self.last_event = self._monotonic()
+
+    def _on_move(self, x: int, y: int, *_: object) -> None:
+        if self._position is not None:
+            self._distance += math.hypot(x - self._position[0], y - self._position[1])
+        self._position = (x, y)
+        self.last_event = self._monotonic()

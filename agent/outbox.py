@@ -1,0 +1,174 @@
+"""The crash-safe outbox: final slots wait here (SQLite, WAL) until the server acknowledges them.
+
+One transaction writes newly closed minutes *and* the tracker checkpoint, so after a kill -9 the restarted
+agent resumes exactly where the last commit left it: every closed minute is stored once (the slot start is
+the primary key) and none is written again. Uploads take a batch whose id is stored with its slots; until
+``acknowledge`` the same batch (same id, same slots) comes back, so a retried upload is a duplicate the server
+can recognise. A batch the server refuses for good is set aside with the server's reason: kept for a person to
+see, never retried. Unsent data older than the retention window is dropped with a warning so the file stays
+bounded. The sampler and the uploader use one outbox from two threads; a lock serialises them.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from protocol.schema import MAX_SLOTS_PER_BATCH, Slot
+
+log = logging.getLogger(__name__)
+
+FILE_NAME = "outbox.sqlite3"
+_PRUNE_EVERY = timedelta(hours=1)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS slot (
+    start INTEGER PRIMARY KEY,      -- UTC epoch seconds of the minute
+    body TEXT NOT NULL,             -- the Slot as JSON, exactly as it will be sent
+    batch_id TEXT,                  -- set when taken for upload
+    sent INTEGER NOT NULL DEFAULT 0, -- set when the server acknowledged the batch
+    refused TEXT                    -- the server's reason, when it refused the batch for good
+);
+CREATE INDEX IF NOT EXISTS slot_unsent ON slot (sent, batch_id);
+CREATE TABLE IF NOT EXISTS checkpoint (
+    name TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Batch:
+    batch_id: uuid.UUID
+    slots: list[Slot]
+
+
+class Outbox:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        retention: timedelta = timedelta(days=30),
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.path = directory / FILE_NAME
+        self._retention = retention
+        self._now = now
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a commit is on disk before we call the minute written
+        self._db.executescript(_SCHEMA)
+        self._pruned_at = self._now()
+        self.prune()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def commit(self, slots: Iterable[Slot], checkpoint: str) -> None:
+        """Store closed minutes and the tracker checkpoint in one transaction."""
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO slot (start, body) VALUES (?, ?) ON CONFLICT (start) DO NOTHING",
+                [(int(slot.start.timestamp()), slot.model_dump_json()) for slot in slots],
+            )
+            self._db.execute(
+                "INSERT INTO checkpoint (name, body) VALUES ('tracker', ?)"
+                " ON CONFLICT (name) DO UPDATE SET body = excluded.body",
+                (checkpoint,),
+            )
+        if self._now() - self._pruned_at >= _PRUNE_EVERY:
+            self.prune()
+
+    def checkpoint(self) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT body FROM checkpoint WHERE name = 'tracker'").fetchone()
+        return None if row is None else str(row[0])
+
+    def pending_count(self) -> int:
+        """Minutes still to upload (set-aside ones are not pending: they will not be sent)."""
+        with self._lock:
+            row = self._db.execute("SELECT count(*) FROM slot WHERE sent = 0 AND refused IS NULL").fetchone()
+        return int(row[0])
+
+    def take_batch(self, limit: int = MAX_SLOTS_PER_BATCH) -> Batch | None:
+        """The batch to upload next: the unacknowledged one if any (same id), else up to ``limit`` oldest slots."""
+        with self._transaction():
+            row = self._db.execute(
+                "SELECT batch_id FROM slot WHERE sent = 0 AND refused IS NULL AND batch_id IS NOT NULL").fetchone()
+            if row is None:
+                batch_id = str(uuid.uuid4())
+                self._db.execute(
+                    "UPDATE slot SET batch_id = ? WHERE start IN"
+                    " (SELECT start FROM slot WHERE sent = 0 AND batch_id IS NULL ORDER BY start LIMIT ?)",
+                    (batch_id, min(limit, MAX_SLOTS_PER_BATCH)),
+                )
+            else:
+                batch_id = row[0]
+            bodies = self._db.execute(
+                "SELECT body FROM slot WHERE batch_id = ? AND sent = 0 ORDER BY start", (batch_id,)
+            ).fetchall()
+        if not bodies:
+            return None
+        return Batch(uuid.UUID(batch_id), [Slot.model_validate_json(body) for (body,) in bodies])
+
+    def acknowledge(self, batch_id: uuid.UUID) -> None:
+        with self._transaction():
+            self._db.execute("UPDATE slot SET sent = 1 WHERE batch_id = ?", (str(batch_id),))
+
+    def set_aside(self, batch_id: uuid.UUID, reason: str) -> None:
+        """The server refused this batch for good: keep it with the reason, and never offer it again."""
+        with self._transaction():
+            self._db.execute("UPDATE slot SET refused = ? WHERE batch_id = ? AND sent = 0", (reason, str(batch_id)))
+
+    def set_aside_reasons(self) -> dict[str, int]:
+        """Each distinct refusal reason with how many minutes it holds back, for the status display."""
+        with self._lock:
+            rows = self._db.execute("SELECT refused, count(*) FROM slot WHERE refused IS NOT NULL GROUP BY refused")
+            return {str(reason): int(count) for reason, count in rows}
+
+    def prune(self) -> None:
+        """Drop slots older than the retention window; unsent ones are lost, so say so."""
+        self._pruned_at = self._now()
+        cutoff = int((self._pruned_at - self._retention).timestamp())
+        with self._transaction():
+            self._db.execute("DELETE FROM slot WHERE start < ? AND sent = 1", (cutoff,))
+            self._db.execute("DELETE FROM slot WHERE start < ? AND refused IS NOT NULL", (cutoff,))
+            dropped = self._db.execute(
+                "DELETE FROM slot WHERE start < ? AND sent = 0 AND batch_id IS NULL", (cutoff,)
+            ).rowcount
+        if dropped:
+            log.warning(
+                "dropped %d unsent minutes older than the %d-day retention window", dropped, self._retention.days
+            )
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db, self._lock)
+
+
+class _Transaction:
+    """Under the lock, BEGIN IMMEDIATE ... COMMIT, rolled back on error (sqlite3's own context manager does not
+    BEGIN)."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
+        self._db, self._lock = db, lock
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        try:
+            self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+        finally:
+            self._lock.release()

@@ -1,0 +1,76 @@
+"""Helpers for tests that run the real agent as a subprocess and inject X input."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def need_tool(name: str) -> str:
+    """Fail, never skip: the tools are one ``apt-get install xvfb xdotool`` away (scripts/test does it)."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed: apt-get install xvfb xdotool")
+    return path
+
+
+def xdotool(env: dict[str, str], *args: str) -> None:
+    subprocess.run([need_tool("xdotool"), *args], env=env, check=True, timeout=30)
+
+
+@dataclass
+class Agent:
+    """A headless agent subprocess with its own data and log directories."""
+
+    process: subprocess.Popen[bytes]
+    data: Path
+    logs: Path
+
+    def log_text(self) -> str:
+        path = self.logs / "agent.log"
+        return path.read_text(encoding="utf-8") if path.exists() else ""
+
+    def wait_for_log(self, text: str, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log_text():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"agent never logged {text!r}; log:\n{self.log_text()}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        assert self.process.wait(15) == 0
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(15)
+
+
+def start_agent(base: Path, env: dict[str, str], *args: str) -> Agent:
+    data, logs = base / "data", base / "logs"
+    base.mkdir(parents=True, exist_ok=True)
+    with (base / "stderr.txt").open("ab") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "agent.cli", "--headless", "--data-dir", str(data), "--log-dir", str(logs), *args],
+            cwd=ROOT,
+            env=env,
+            stdout=stderr,
+            stderr=stderr,
+        )
+    return Agent(process, data, logs)
+
+
+def read_slots(data: Path) -> dict[int, str]:
+    """Every stored slot by start second, read the way any other process could (WAL included)."""
+    with sqlite3.connect(data / "outbox.sqlite3") as db:
+        return dict(db.execute("SELECT start, body FROM slot").fetchall())

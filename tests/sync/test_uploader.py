@@ -1,0 +1,186 @@
+"""The uploader against a real server: everything arrives once, faults are retried with backoff, 401 stops,
+and a refused batch is set aside with the server's reason instead of being dropped or retried forever."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from agent.outbox import Outbox
+from protocol.schema import Slot
+from server import admin
+from server.migrate import run_in_session
+from support.proxy import FaultProxy, Scripted
+from support.servers import ServerProcess
+from support.team import Person, Team, get
+from sync.api import ApiClient
+from sync.uploader import SyncScheduler, Uploader
+
+NOON = (datetime.now(UTC) - timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
+
+
+def minutes(count: int, start: datetime = NOON) -> list[Slot]:
+    return [Slot(start=start + timedelta(minutes=i), tracked_s=60, active_s=50, idle_s=10, break_s=0, input_s=40,
+                 keys=3, clicks=1, scrolls=0, mouse_px=80) for i in range(count)]
+
+
+@pytest.fixture
+def outbox(tmp_path: Path) -> Iterator[Outbox]:
+    box = Outbox(tmp_path)
+    yield box
+    box.close()
+
+
+@pytest.fixture
+def proxy(server: ServerProcess) -> Iterator[FaultProxy]:
+    front = FaultProxy(server.url).start()
+    yield front
+    front.stop()
+
+
+def client(url: str, person: Person) -> ApiClient:
+    return ApiClient(url, lambda: person.token)
+
+
+def stored_keys(server: ServerProcess, person: Person) -> int:
+    keys: int = get(server, person, f"/api/v1/me/days/{NOON.date().isoformat()}").json()["totals"]["keys"]
+    return keys
+
+
+class Waits:
+    """Records the retry waits the uploader asks for, without sleeping them."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    def __call__(self, seconds: float) -> bool:
+        self.delays.append(seconds)
+        return False
+
+
+def test_drain_sends_everything_once_in_batches(server: ServerProcess, team: Team, outbox: Outbox) -> None:
+    person = team.people[1]
+    outbox.commit(minutes(1200), checkpoint="{}")
+    status = Uploader(outbox, client(server.url, person)).drain(Waits())
+    assert (status.last_sent, status.pending, status.last_error) == (1200, 0, None)
+    assert status.summary().startswith("Sent 1200 minutes at ")
+    assert outbox.take_batch() is None
+    report = get(server, person, f"/api/v1/me/days/{NOON.date().isoformat()}").json()
+    assert len(report["slots"]) == 660  # Berlin's day ends at 23:00 UTC; the rest is the next local day
+    assert stored_keys(server, person) == 3 * 660
+
+
+def test_crash_before_acknowledge_resends_the_same_batch_harmlessly(server: ServerProcess, team: Team,
+                                                                    tmp_path: Path) -> None:
+    person = team.people[1]
+    first = Outbox(tmp_path)
+    first.commit(minutes(30), checkpoint="{}")
+    batch = first.take_batch()
+    assert batch is not None
+    from protocol.schema import ActivityBatch
+
+    client(server.url, person).post_activity(ActivityBatch(batch_id=batch.batch_id, slots=batch.slots))
+    first.close()  # "killed" after the server stored the batch but before the outbox heard of it
+    again = Outbox(tmp_path)
+    try:
+        retried = again.take_batch()
+        assert retried is not None and retried.batch_id == batch.batch_id
+        assert Uploader(again, client(server.url, person)).drain(Waits()).pending == 0
+    finally:
+        again.close()
+    assert stored_keys(server, person) == 3 * 30
+
+
+def test_5xx_429_and_dropped_connections_are_retried_with_backoff(server: ServerProcess, team: Team,
+                                                                    outbox: Outbox, proxy: FaultProxy) -> None:
+    person = team.people[1]
+    outbox.commit(minutes(5), checkpoint="{}")
+    proxy.fail_next(Scripted(503), Scripted(0), Scripted(429, (("Retry-After", "7"),)))
+    waits = Waits()
+    status = Uploader(outbox, client(proxy.url, person)).drain(waits)
+    assert (status.last_error, status.pending, status.last_sent) == (None, 0, 5)
+    assert [s for _, _, s in proxy.seen] == [503, 0, 429, 200]
+    assert len(waits.delays) == 3
+    assert waits.delays[2] >= 7, "Retry-After must be honoured"
+    assert stored_keys(server, person) == 15
+
+
+def test_gives_up_after_a_few_retries_and_keeps_the_minutes(server: ServerProcess, team: Team, outbox: Outbox,
+                                                            proxy: FaultProxy) -> None:
+    outbox.commit(minutes(5), checkpoint="{}")
+    proxy.fail_next(*[Scripted(502)] * 10)
+    waits = Waits()
+    status = Uploader(outbox, client(proxy.url, team.people[1])).drain(waits, retries=3)
+    assert len(proxy.seen) == 4 and len(waits.delays) == 3
+    assert status.pending == 5 and status.last_success is None
+    assert status.last_error is not None and "502" in status.last_error
+    assert waits.delays == sorted(waits.delays) or max(waits.delays) <= 8  # exponential ceiling 1, 2, 4
+
+
+def test_401_stops_at_once_and_asks_for_enrollment(server: ServerProcess, team: Team, outbox: Outbox,
+                                                   proxy: FaultProxy) -> None:
+    person = team.people[1]
+    outbox.commit(minutes(5), checkpoint="{}")
+    import asyncio
+
+    asyncio.run(run_in_session(server.database_url,
+                               lambda s, now: admin.revoke_device(s, device_id=person.device_id, now=now)))
+    waits = Waits()
+    status = Uploader(outbox, client(proxy.url, person)).drain(waits)
+    assert status.needs_enrollment and status.pending == 5
+    assert len(proxy.seen) == 1 and waits.delays == [], "no retry storm on 401"
+    assert "enrolled again" in status.summary()
+
+
+def test_refused_batch_is_set_aside_with_the_reason(server: ServerProcess, team: Team, outbox: Outbox) -> None:
+    person = team.people[1]
+    # The test server keeps 10 years; a minute from 11 years ago is refused for good (422).
+    ancient = minutes(3, start=NOON.replace(year=NOON.year - 11))
+    outbox.commit(ancient, checkpoint="{}")
+    status = Uploader(outbox, client(server.url, person)).drain(Waits())
+    assert status.set_aside == 1 and status.pending == 0
+    assert status.last_error is not None and "retention window" in status.last_error
+    outbox.commit(minutes(2), checkpoint="{}")
+    status = Uploader(outbox, client(server.url, person)).drain(Waits())
+    assert status.last_sent == 2
+
+
+def test_scheduler_runs_at_start_on_sync_now_and_coalesces(server: ServerProcess, team: Team,
+                                                           outbox: Outbox) -> None:
+    person = team.people[1]
+    runs: list[int] = []
+    done = threading.Condition()
+
+    def on_status(status: object) -> None:
+        with done:
+            runs.append(outbox.pending_count())
+            done.notify_all()
+
+    scheduler = SyncScheduler(Uploader(outbox, client(server.url, person)), interval_s=3600, on_status=on_status)
+    scheduler.start()
+    try:
+        with done:
+            assert done.wait_for(lambda: len(runs) == 1, timeout=5), "no run at start"
+        outbox.commit(minutes(3, start=NOON + timedelta(hours=1)), checkpoint="{}")
+        for _ in range(5):
+            scheduler.sync_now()
+        with done:
+            assert done.wait_for(lambda: len(runs) >= 2, timeout=5), "sync_now did not run"
+        time.sleep(0.3)
+        assert len(runs) in (2, 3), f"five triggers must coalesce, got {len(runs)} runs"
+        assert runs[-1] == 0
+    finally:
+        scheduler.stop()
+    assert stored_keys(server, person) == 9
+
+
+def test_batch_ids_are_uuids(outbox: Outbox) -> None:
+    outbox.commit(minutes(2), checkpoint="{}")
+    batch = outbox.take_batch()
+    assert batch is not None and isinstance(batch.batch_id, uuid.UUID)
