@@ -41,13 +41,24 @@ class Runner:
         self._idle_threshold = idle_threshold
         self._checkpoint_every = checkpoint_every
         self._on_change = on_change
-        saved = outbox.checkpoint()
-        self._tracker = None if saved is None else Tracker.restore(saved, idle_threshold=idle_threshold)
+        self._tracker = self._restore(outbox.checkpoint(), idle_threshold)
         self._timeline = Timeline(floor=None if self._tracker is None else self._tracker.cursor, sleep_gap=sleep_gap)
         self._totals = InputCounts()
         self._mono: float | None = None
         self._saved_at = clock.monotonic()
         self._breaks: queue.SimpleQueue[bool] = queue.SimpleQueue()
+
+    @staticmethod
+    def _restore(saved: str | None, idle_threshold: int) -> Tracker | None:
+        """The tracker as last checkpointed; an unreadable checkpoint costs the open minute, not the agent."""
+        if saved is None:
+            return None
+        try:
+            return Tracker.restore(saved, idle_threshold=idle_threshold)
+        except (KeyError, ValueError, TypeError) as error:
+            log.warning("ignoring an unreadable tracker checkpoint (%s: %s); starting afresh",
+                        type(error).__name__, error)
+            return None
 
     def request_break(self, on: bool) -> None:
         """Start (``on``) or end a declared break at the next sample; safe from any thread."""

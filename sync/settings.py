@@ -26,7 +26,6 @@ class AgentSettings(BaseModel):
     server_url: str | None = None
     ca_bundle: str | None = None  # a PEM file with the corporate CA, for TLS-inspecting proxies
     idle_threshold_s: Annotated[int, Field(ge=60, le=3600)] = 300
-    allow_plaintext_token: bool = False
 
     @field_validator("server_url")
     @classmethod

@@ -20,12 +20,11 @@ import dataclasses
 import logging
 import random
 import threading
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
-from typing import Protocol
 
-from protocol.schema import ActivityBatch, Slot
+from agent.outbox import Outbox
+from protocol.schema import ActivityBatch
 from sync.api import ApiClient
 from sync.backoff import backoff_delay, jittered
 from sync.errors import NotEnrolled, Refused, Transient
@@ -34,20 +33,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL_S = 300.0
 RETRIES_PER_RUN = 4
-
-
-class PendingBatch(Protocol):
-    batch_id: uuid.UUID
-    slots: list[Slot]
-
-
-class Outbox(Protocol):
-    """What the uploader needs of ``agent.outbox.Outbox``."""
-
-    def take_batch(self) -> PendingBatch | None: ...
-    def acknowledge(self, batch_id: uuid.UUID) -> None: ...
-    def set_aside(self, batch_id: uuid.UUID, reason: str) -> None: ...
-    def pending_count(self) -> int: ...
 
 
 @dataclasses.dataclass(frozen=True)

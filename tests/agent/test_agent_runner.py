@@ -6,6 +6,8 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from agent.outbox import Outbox
 from agent.runner import Runner
 from agent.slots import InputCounts
@@ -149,3 +151,19 @@ def test_a_restart_inside_an_already_written_minute_waits_for_the_next(tmp_path:
     batch = box.take_batch()
     assert batch is not None
     assert [(s.start, s.tracked_s) for s in batch.slots] == [(T0, 9), (T0 + timedelta(minutes=1), 15)]
+
+
+def test_unreadable_checkpoint_costs_the_open_minute_not_the_agent(tmp_path: Path,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    clock, idle, keyboard, changes = FakeClock(), FakeIdle(), FakeKeyboard(), []
+    box = Outbox(tmp_path, now=clock.now)
+    box.commit([], '{"not": "a tracker"}')
+    box.close()
+    runner = make_runner(tmp_path, clock, idle, keyboard, changes)
+    for _ in range(70):
+        clock.tick()
+        keyboard.press()
+        runner.sample()
+    runner.close()
+    assert "unreadable tracker checkpoint" in caplog.text
+    assert stored(tmp_path), "the agent went on and wrote minutes"

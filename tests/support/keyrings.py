@@ -3,6 +3,10 @@ boundary this Linux CI machine does not run, so tests stand in for it here."""
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import keyring.backend
 import keyring.errors
 
@@ -26,3 +30,29 @@ class MemoryKeyring(keyring.backend.KeyringBackend):
         if (service, username) not in self.items:
             raise keyring.errors.PasswordDeleteError(username)
         del self.items[(service, username)]
+
+
+class FileKeyring(keyring.backend.KeyringBackend):
+    """The same stand-in for agent subprocesses: ``PYTHON_KEYRING_BACKEND=support.keyrings.FileKeyring`` with
+    ``STAFFPULSE_TEST_KEYRING`` naming a JSON file, so a test can run ``staffpulse enroll`` for real."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def _path(self) -> Path:
+        return Path(os.environ["STAFFPULSE_TEST_KEYRING"])
+
+    def _items(self) -> dict[str, str]:
+        path = self._path()
+        return dict(json.loads(path.read_text())) if path.exists() else {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self._items().get(f"{service}\n{username}")
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self._path().write_text(json.dumps(self._items() | {f"{service}\n{username}": password}))
+
+    def delete_password(self, service: str, username: str) -> None:
+        items = self._items()
+        if items.pop(f"{service}\n{username}", None) is None:
+            raise keyring.errors.PasswordDeleteError(username)
+        self._path().write_text(json.dumps(items))

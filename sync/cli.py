@@ -1,0 +1,197 @@
+"""``staffpulse``: the agent, and the commands scripts and IT use with it.
+
+    staffpulse [--headless]          run the agent (the tray app when there is one; headless otherwise)
+    staffpulse enroll --server URL (--code CODE | --deployment-key KEY [--login LOGIN])
+    staffpulse status [--json]       state, pending minutes, last sync, connection
+    staffpulse sync-now              upload now: through the running agent, or by itself if none runs
+    staffpulse break start|end       declare a break (tells the team at once)
+
+Exit status: 0 done, 1 failed (the message says why), 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from agent import paths
+from agent.assembly import Sampler, configure_logging
+from agent.cli import add_sampler_arguments, stop_on_signals
+from agent.outbox import Outbox
+from agent.states import PresenceChange
+from sync import control
+from sync.api import ApiClient
+from sync.credentials import CredentialStore
+from sync.enrollment import enroll
+from sync.errors import SyncError
+from sync.service import AgentService, CachedToken, Connected
+from sync.settings import AgentSettings, SettingsError, load, save
+from sync.uploader import DEFAULT_INTERVAL_S, Uploader
+
+log = logging.getLogger("staffpulse")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", type=Path, help="the agent's data dir (default: the platform data dir)")
+    parser = argparse.ArgumentParser(prog="staffpulse", description="StaffPulse activity agent. Counts "
+                                     "keyboard and mouse activity (never which key or text) and shares it with "
+                                     "your team's StaffPulse server.")
+    add_sampler_arguments(parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    p = commands.add_parser("enroll", parents=[common], help="connect this device to a StaffPulse server")
+    p.add_argument("--server", help="the server's URL, https://… (default: the one already configured)")
+    way = p.add_mutually_exclusive_group(required=True)
+    way.add_argument("--code", help="a personal enrollment code from your admin")
+    way.add_argument("--deployment-key", help="IT's deployment key; enrolls the OS login (or --login)")
+    p.add_argument("--login", help="with --deployment-key: the login to enroll (default: this OS account)")
+    p.add_argument("--ca-bundle", help="PEM file of a corporate CA, for TLS-inspecting proxies")
+    p.add_argument("--device-name", help="how this device is listed (default: the host name)")
+    p = commands.add_parser("status", parents=[common], help="show state, pending minutes, last sync")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    commands.add_parser("sync-now", parents=[common], help="upload pending minutes now")
+    p = commands.add_parser("break", parents=[common], help="start or end a break")
+    p.add_argument("action", choices=["start", "end"])
+    return parser
+
+
+def _settings(data_dir: Path) -> AgentSettings:
+    try:
+        return load(data_dir)
+    except SettingsError as exc:
+        print(f"staffpulse: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def run_agent(args: argparse.Namespace) -> int:
+    data_dir = paths.data_dir(args.data_dir)
+    configure_logging(paths.log_dir(args.log_dir))
+    if control.send(data_dir, {"command": "status"}) is not None:
+        print("staffpulse: the agent is already running for this user", file=sys.stderr)
+        return 1
+    if not args.headless:
+        log.warning("the tray app is not part of this build yet; running headless")
+    settings = _settings(data_dir)
+    idle_threshold = args.idle_threshold or settings.idle_threshold_s
+    connected: Callable[[Sampler], Connected] | None = None
+    if settings.server_url is None:
+        log.warning("no server configured")
+    else:
+        url = settings.server_url
+        token = CachedToken(CredentialStore(), url)
+        try:
+            enrolled = token() is not None
+        except SyncError as exc:
+            log.error("%s", exc)
+            enrolled = False
+        if enrolled:
+            def connected(sampler: Sampler) -> Connected:
+                return Connected(sampler, url, token, ca_bundle=settings.ca_bundle,
+                                 sync_interval_s=DEFAULT_INTERVAL_S)
+
+    def sampler(on_change: Callable[[PresenceChange], None]) -> Sampler:
+        return Sampler.open(data_dir, idle_threshold=idle_threshold, time_scale=args.time_scale,
+                            on_change=on_change)
+
+    AgentService(data_dir, connected).run(sampler, stop_on_signals())
+    return 0
+
+
+def run_enroll(args: argparse.Namespace) -> int:
+    data_dir = paths.data_dir(args.data_dir)
+    settings = _settings(data_dir)
+    url = args.server or settings.server_url
+    if not url:
+        print("staffpulse enroll: give --server https://… (no server is configured yet)", file=sys.stderr)
+        return 2
+    try:
+        settings = AgentSettings.model_validate(settings.model_dump() | {
+            "server_url": url, "ca_bundle": args.ca_bundle or settings.ca_bundle})
+        api = ApiClient(settings.server_url or url, lambda: None, ca_bundle=settings.ca_bundle)
+        user = enroll(api, CredentialStore(), code=args.code, deployment_key=args.deployment_key, login=args.login,
+                      device_name=args.device_name)
+    except (SyncError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        print(f"staffpulse enroll: {exc}", file=sys.stderr)
+        return 1
+    save(data_dir, settings)
+    print(f"Enrolled as {user.name} ({user.login}) on {settings.server_url}. "
+          "A running agent starts syncing within a minute.")
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    data_dir = paths.data_dir(args.data_dir)
+    answer: dict[str, Any] | None = control.send(data_dir, {"command": "status"})
+    if answer is None:
+        outbox = Outbox(data_dir)
+        try:
+            answer = {"running": False, "pending": outbox.pending_count(), "set_aside": outbox.set_aside_reasons()}
+        finally:
+            outbox.close()
+    else:
+        answer = {"running": True, **{k: v for k, v in answer.items() if k != "ok"}}
+    answer["server"] = _settings(data_dir).server_url
+    if args.json:
+        print(json.dumps(answer, indent=2))
+    else:
+        for key, value in answer.items():
+            print(f"{key.replace('_', ' ')}: {value}")
+    return 0
+
+
+def run_sync_now(args: argparse.Namespace) -> int:
+    data_dir = paths.data_dir(args.data_dir)
+    answer = control.send(data_dir, {"command": "sync-now"})
+    if answer is not None:
+        print(answer.get("summary") or answer.get("error"))
+        return 0 if answer.get("ok") else 1
+    settings = _settings(data_dir)
+    if settings.server_url is None:
+        print("staffpulse sync-now: not enrolled: run 'staffpulse enroll' first", file=sys.stderr)
+        return 1
+    outbox = Outbox(data_dir)
+    try:
+        token = CachedToken(CredentialStore(), settings.server_url)
+        uploader = Uploader(outbox, ApiClient(settings.server_url, token, ca_bundle=settings.ca_bundle))
+        status = uploader.drain(_sleep)
+    except SyncError as exc:
+        print(f"staffpulse sync-now: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        outbox.close()
+    print(status.summary())
+    return 0 if status.last_error is None else 1
+
+
+def _sleep(seconds: float) -> bool:
+    """Retry waits for a one-off ``sync-now``: really sleep, and never be told to stop."""
+    time.sleep(seconds)
+    return False
+
+
+def run_break(args: argparse.Namespace) -> int:
+    answer = control.send(paths.data_dir(args.data_dir), {"command": "break", "on": args.action == "start"})
+    if answer is None:
+        print("staffpulse break: the agent is not running", file=sys.stderr)
+        return 1
+    print("Break started" if args.action == "start" else "Break ended")
+    return 0
+
+
+COMMANDS = {None: run_agent, "enroll": run_enroll, "status": run_status, "sync-now": run_sync_now,
+            "break": run_break}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return COMMANDS[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""``staffpulse`` end to end: enroll with a code, run headless against the real server, and drive it with
+``status``, ``sync-now`` and ``break`` from other processes, as a script or IT would."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.outbox import Outbox
+from protocol.schema import Slot
+from support.servers import ServerProcess
+from support.team import LiveClient, Team, get, issue_code
+
+ROOT = Path(__file__).resolve().parents[2]
+NOON = (datetime.now(UTC) - timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
+
+
+def minutes(count: int, start: datetime) -> list[Slot]:
+    return [Slot(start=start + timedelta(minutes=i), tracked_s=60, active_s=60, idle_s=0, break_s=0, input_s=30,
+                 keys=2, clicks=1, scrolls=0, mouse_px=10) for i in range(count)]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """An agent's world: its own data and log dirs, a stand-in keyring, and no display (headless)."""
+    base = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    return base | {"STAFFPULSE_DATA_DIR": str(tmp_path / "data"), "STAFFPULSE_LOG_DIR": str(tmp_path / "logs"),
+                   "PYTHON_KEYRING_BACKEND": "support.keyrings.FileKeyring",
+                   "STAFFPULSE_TEST_KEYRING": str(tmp_path / "keyring.json"),
+                   "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+
+
+def staffpulse(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sync.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+
+
+@pytest.fixture
+def agent(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    processes: list[subprocess.Popen[str]] = []
+
+    def start() -> subprocess.Popen[str]:
+        process = subprocess.Popen([sys.executable, "-m", "sync.cli", "--headless"], env=env, cwd=ROOT,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        processes.append(process)
+        deadline = time.monotonic() + 20
+        while staffpulse(env, "status", "--json").stdout.find('"running": true') < 0:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline, "agent did not start"
+            time.sleep(0.2)
+        return process
+
+    yield start  # type: ignore[misc]
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(30)
+        if process.stderr:
+            process.stderr.close()
+
+
+def status(env: dict[str, str]) -> dict[str, Any]:
+    done = staffpulse(env, "status", "--json")
+    assert done.returncode == 0, done.stderr
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
+
+
+def test_enroll_run_sync_now_break_and_status(server: ServerProcess, team: Team, env: dict[str, str],
+                                              agent: Any) -> None:
+    member, manager = team.people[1], team.people[0]
+    done = staffpulse(env, "enroll", "--server", server.url, "--code", issue_code(server, member.login))
+    assert done.returncode == 0, done.stderr
+    assert f"Enrolled as {member.name}" in done.stdout
+    keyring_file = Path(env["STAFFPULSE_TEST_KEYRING"])
+    assert len(json.loads(keyring_file.read_text())) == 1
+    settings = Path(env["STAFFPULSE_DATA_DIR"]) / "settings.json"
+    assert "token" not in settings.read_text().lower(), "the token belongs in the keyring only"
+
+    outbox = Outbox(Path(env["STAFFPULSE_DATA_DIR"]))
+    outbox.commit(minutes(4, NOON), checkpoint="{}")
+    outbox.close()
+    watcher = LiveClient(server, manager.token).connect()
+    try:
+        process = agent()
+        answer = status(env)
+        assert answer["running"] and answer["enrolled"] and answer["server"] == server.url
+        deadline = time.monotonic() + 10
+        while status(env).get("connection") != "live":
+            assert time.monotonic() < deadline, status(env)
+            time.sleep(0.2)
+
+        more = Outbox(Path(env["STAFFPULSE_DATA_DIR"]))
+        more.commit(minutes(3, NOON + timedelta(hours=1)), checkpoint=more.checkpoint() or "{}")
+        more.close()
+        synced = staffpulse(env, "sync-now")
+        assert synced.returncode == 0, synced.stderr + synced.stdout
+        assert synced.stdout.startswith("Sent") or synced.stdout.startswith("Up to date"), synced.stdout
+        report = get(server, member, f"/api/v1/me/days/{NOON.date().isoformat()}").json()
+        assert report["totals"]["keys"] == 2 * 7, "each pre-filled minute arrives exactly once"
+        assert status(env)["pending"] <= 1  # at most the minute being sampled right now
+
+        assert staffpulse(env, "break", "start").returncode == 0
+        event = watcher.wait_for("presence", lambda d: d["user_id"] == member.user_id and d["state"] == "break",
+                                 timeout=3)
+        assert event["name"] == member.name
+        assert status(env)["state"] == "break"
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+        stopped = status(env)
+        assert stopped["running"] is False
+    finally:
+        watcher.close()
+
+
+def test_sync_now_without_a_running_agent_syncs_itself(server: ServerProcess, team: Team,
+                                                       env: dict[str, str]) -> None:
+    member = team.people[2]
+    assert staffpulse(env, "enroll", "--server", server.url, "--code",
+                      issue_code(server, member.login)).returncode == 0
+    outbox = Outbox(Path(env["STAFFPULSE_DATA_DIR"]))
+    outbox.commit(minutes(5, NOON), checkpoint="{}")
+    outbox.close()
+    done = staffpulse(env, "sync-now")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().startswith("Sent 5 minutes at ")
+    assert status(env)["pending"] == 0
+
+
+def test_commands_fail_clearly(env: dict[str, str], server: ServerProcess) -> None:
+    not_enrolled = staffpulse(env, "sync-now")
+    assert (not_enrolled.returncode, "not enrolled" in not_enrolled.stderr) == (1, True)
+    wrong = staffpulse(env, "enroll", "--server", server.url, "--code", "AAAAA-BBBBB")
+    assert wrong.returncode == 1 and "unknown enrollment code" in wrong.stderr
+    bad_url = staffpulse(env, "enroll", "--server", "ftp://nope", "--code", "AAAAA-BBBBB")
+    assert bad_url.returncode == 1 and "server_url" in bad_url.stderr
+    assert staffpulse(env, "break", "start").returncode == 1
+    settings = Path(env["STAFFPULSE_DATA_DIR"]) / "settings.json"
+    settings.write_text('{"idle_threshold_s": 1}')
+    broken = staffpulse(env, "status")
+    assert broken.returncode == 2 and f"{settings}: idle_threshold_s" in broken.stderr

@@ -1,0 +1,339 @@
+"""The live team view against a real server and real python-socketio: snapshot after every connect, events
+applied on top, polling while the socket is down, and a refused token ending the retries for good.
+
+``TeamModel``'s rules (at the end) are checked without a network."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from protocol.schema import (
+    DayReport,
+    PerformanceEvent,
+    PresenceEvent,
+    PresenceState,
+    Role,
+    TeamMember,
+    TeamPublic,
+    TeamView,
+    Totals,
+)
+from server import admin
+from server.migrate import run_in_session
+from support.proxy import FaultProxy
+from support.servers import ServerProcess, free_port
+from support.team import Person, Team, enroll, issue_code, post_batch, put_presence, recent_minutes, slot
+from sync.api import ApiClient
+from sync.live import LinkState, LiveConnection, LiveStatus, TeamModel, TeamSnapshot
+
+BERLIN = ZoneInfo("Europe/Berlin")  # make_team's zone
+
+
+class Ceiling(random.Random):
+    """Every random draw at its upper bound, so backoff and poll intervals are exact."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+class Recorder:
+    """Everything a ``LiveConnection`` reports, in order, with waiting."""
+
+    def __init__(self, person: Person) -> None:
+        self.person = person
+        self.views: list[tuple[str, TeamSnapshot]] = []  # ("snapshot" | "change", view)
+        self.statuses: list[LiveStatus] = []
+        self.token_calls = 0
+        self.team_reads: list[float] = []  # monotonic times of GET /api/v1/team
+        self._changed = threading.Condition()
+
+    def token(self) -> str:
+        with self._changed:
+            self.token_calls += 1
+        return self.person.token
+
+    def read_team(self) -> None:
+        self._record(lambda: self.team_reads.append(time.monotonic()))
+
+    def snapshot(self, view: TeamSnapshot) -> None:
+        self._record(lambda: self.views.append(("snapshot", view)))
+
+    def change(self, view: TeamSnapshot) -> None:
+        self._record(lambda: self.views.append(("change", view)))
+
+    def status(self, status: LiveStatus) -> None:
+        self._record(lambda: self.statuses.append(status))
+
+    def _record(self, add: Callable[[], None]) -> None:
+        with self._changed:
+            add()
+            self._changed.notify_all()
+
+    @property
+    def latest(self) -> TeamSnapshot:
+        with self._changed:
+            return self.views[-1][1]
+
+    def snapshots(self) -> int:
+        with self._changed:
+            return sum(kind == "snapshot" for kind, _view in self.views)
+
+    def states(self) -> list[LinkState]:
+        with self._changed:
+            return [status.state for status in self.statuses]
+
+    def wait(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
+        with self._changed:
+            if not self._changed.wait_for(condition, timeout):
+                raise AssertionError(f"not within {timeout} s: {what}; states {self.states()}")
+
+    def member(self, user_id: int) -> TeamMember:
+        return next(m for m in self.latest.members if m.user_id == user_id)
+
+
+class CountingApi(ApiClient):
+    def __init__(self, url: str, recorder: Recorder) -> None:
+        super().__init__(url, recorder.token)
+        self._recorder = recorder
+
+    def team(self) -> TeamView:
+        self._recorder.read_team()
+        return super().team()
+
+
+Open = Callable[..., tuple[LiveConnection, Recorder]]
+
+
+@pytest.fixture
+def open_live(server: ServerProcess) -> Iterator[Open]:
+    opened: list[LiveConnection] = []
+
+    def open_(person: Person, *, url: str | None = None, **options: Any) -> tuple[LiveConnection, Recorder]:
+        recorder = Recorder(person)
+        options = {"retry_base_s": 0.2, "retry_cap_s": 1.0, "rng": Ceiling(), **options}
+        connection = LiveConnection(url or server.url, recorder.token, CountingApi(server.url, recorder),
+                                    on_snapshot=recorder.snapshot, on_change=recorder.change,
+                                    on_status=recorder.status, **options)
+        opened.append(connection)
+        connection.start()
+        return connection, recorder
+
+    yield open_
+    for connection in opened:
+        connection.stop()
+
+
+def wait_live(connection: LiveConnection, recorder: Recorder, timeout: float = 5.0) -> None:
+    recorder.wait(lambda: connection.status.state is LinkState.LIVE, timeout, "live")
+
+
+def db(server: ServerProcess, work: Any) -> Any:
+    return asyncio.run(run_in_session(server.database_url, work))
+
+
+def test_connects_live_and_delivers_a_snapshot_first(open_live: Open, team: Team) -> None:
+    manager = team.by_role("manager")[0]
+    connection, recorder = open_live(manager)
+    wait_live(connection, recorder)
+    assert recorder.states() == [LinkState.RECONNECTING, LinkState.LIVE]
+    kind, view = recorder.views[0]
+    assert kind == "snapshot"
+    assert {m.user_id for m in view.members} == {p.user_id for p in team.people}
+    assert all(m.totals is not None for m in view.members)  # a manager's view carries totals
+    assert view.own_date == datetime.now(BERLIN).date()  # "today" from me().user.time_zone
+    assert connection.status.last_update == view.updated
+    assert connection.transport == "websocket"
+
+
+def test_teammate_break_shows_within_a_second(server: ServerProcess, open_live: Open, team: Team) -> None:
+    member, teammate = team.by_role("member")
+    connection, recorder = open_live(member, time_zone="Europe/Berlin")
+    wait_live(connection, recorder)
+    assert put_presence(server, teammate, "break", seq=1).status_code == 200
+    recorder.wait(lambda: recorder.member(teammate.user_id).state is PresenceState.BREAK, 1.0, "teammate on break")
+    assert recorder.views[-1][0] == "change"
+    assert recorder.member(teammate.user_id).totals is None  # members never see others' metrics
+
+
+def test_performance_updates_own_totals_and_managers_member_totals(server: ServerProcess, open_live: Open,
+                                                                    team: Team) -> None:
+    manager, member = team.by_role("manager")[0], team.by_role("member")[0]
+    own, own_recorder = open_live(member)
+    boss, boss_recorder = open_live(manager)
+    wait_live(own, own_recorder)
+    wait_live(boss, boss_recorder)
+    before = boss_recorder.member(member.user_id).totals
+    assert before is not None and own_recorder.latest.own_totals.keys == 0
+    answer = post_batch(server, member, [slot(start, keys=7) for start in recent_minutes(3, ago=1)])
+    assert answer.status_code == 200, answer.text
+    own_recorder.wait(lambda: own_recorder.latest.own_totals.keys == 21, 2.0, "own totals updated")
+    boss_recorder.wait(lambda: (boss_recorder.member(member.user_id).totals or Totals()).keys == 21, 2.0,
+                       "the manager sees the member's totals")
+    assert boss_recorder.latest.own_totals.keys == 0  # the manager's own day is untouched
+
+
+def test_event_for_a_user_not_in_the_snapshot_rereads_the_team(server: ServerProcess, open_live: Open,
+                                                               team: Team) -> None:
+    member = team.by_role("member")[0]
+    connection, recorder = open_live(member)
+    wait_live(connection, recorder)
+    login = f"late@{team.name}.example"
+    db(server, lambda s, now: admin.create_user(s, team=team.name, login=login, name="Late", now=now,
+                                                time_zone="Europe/Berlin"))
+    body = enroll(server, issue_code(server, login))
+    late = Person(user_id=body["user"]["id"], login=login, name="Late", role="member", token=body["token"],
+                  device_id=body["device_id"])
+    put_presence(server, late, "idle", seq=1)
+    recorder.wait(lambda: any(m.user_id == late.user_id for m in recorder.latest.members), 2.0,
+                  "the new teammate appears")
+    assert recorder.member(late.user_id).state is PresenceState.IDLE
+    assert recorder.snapshots() == 2
+
+
+def test_server_restart_reconnects_rereads_and_polls_meanwhile(server: ServerProcess, open_live: Open,
+                                                               team: Team) -> None:
+    member = team.by_role("member")[0]
+    connection, recorder = open_live(member, poll_interval_s=0.2)
+    wait_live(connection, recorder)
+    server.stop(kill=True)
+    try:
+        recorder.wait(lambda: connection.status.state is LinkState.RECONNECTING, 3.0, "reconnecting")
+        down_since = time.monotonic()
+        recorder.wait(lambda: sum(t > down_since for t in recorder.team_reads) >= 3, 3.0, "polls while down")
+        assert connection.status.state is LinkState.RECONNECTING
+        reads = [t for t in recorder.team_reads if t > down_since]
+        assert all(0.15 < later - earlier < 0.6 for earlier, later in itertools.pairwise(reads)), reads
+    finally:
+        server.start()
+    # Most likely before the socket is back, so only the re-read after reconnecting can see it.
+    assert post_batch(server, member, [slot(start, keys=4) for start in recent_minutes(2, ago=1)]).status_code == 200
+    wait_live(connection, recorder, timeout=10.0)
+    recorder.wait(lambda: recorder.latest.own_totals.keys == 8, 2.0, "totals uploaded after the restart")
+    assert recorder.snapshots() >= 2
+    assert recorder.states()[-2:] == [LinkState.RECONNECTING, LinkState.LIVE]
+
+
+def test_polls_the_team_view_while_the_socket_cannot_connect(server: ServerProcess, open_live: Open,
+                                                             team: Team) -> None:
+    member, teammate = team.by_role("member")
+    dead = f"http://127.0.0.1:{free_port()}"
+    connection, recorder = open_live(member, url=dead, poll_interval_s=0.2)
+    recorder.wait(lambda: recorder.snapshots() >= 1, 2.0, "a polled snapshot")
+    put_presence(server, teammate, "break", seq=1)
+    recorder.wait(lambda: recorder.member(teammate.user_id).state is PresenceState.BREAK, 2.0, "polled change")
+    assert connection.status.state is LinkState.RECONNECTING
+    assert all(kind == "snapshot" for kind, _view in recorder.views)
+
+
+def test_falls_back_to_polling_when_websockets_are_blocked(server: ServerProcess, open_live: Open,
+                                                           team: Team) -> None:
+    proxy = FaultProxy(server.url).start()  # plain HTTP only: a websocket upgrade through it fails
+    try:
+        member, teammate = team.by_role("member")
+        connection, recorder = open_live(member, url=proxy.url)
+        wait_live(connection, recorder)
+        assert connection.transport == "polling"
+        put_presence(server, teammate, "idle", seq=1)
+        recorder.wait(lambda: recorder.member(teammate.user_id).state is PresenceState.IDLE, 2.0, "event")
+        connection.stop()
+    finally:
+        proxy.stop()
+
+
+def test_revoked_device_goes_offline_with_the_reason_and_stops_retrying(server: ServerProcess, open_live: Open,
+                                                                        team: Team) -> None:
+    member = team.by_role("member")[0]
+    connection, recorder = open_live(member)  # polls every 30 s: the refusal comes from the socket's reconnect
+    wait_live(connection, recorder)
+    db(server, lambda s, now: admin.revoke_device(s, device_id=member.device_id, now=now))
+    recorder.wait(lambda: connection.status.refused is not None, 3.0, "refused")
+    assert connection.status == LiveStatus(state=LinkState.OFFLINE, last_update=connection.status.last_update,
+                                           refused="this device was revoked: enroll it again")
+    calls = recorder.token_calls
+    threading.Event().wait(1.0)  # a retrying client would ask for the token every 0.2 s
+    assert recorder.token_calls == calls
+    assert connection.status.state is LinkState.OFFLINE
+
+
+def test_unknown_token_is_refused_at_once(open_live: Open, team: Team) -> None:
+    stranger = Person(user_id=0, login="x", name="x", role="member", token="garbage-token", device_id=0)
+    connection, recorder = open_live(stranger, time_zone="UTC")
+    recorder.wait(lambda: connection.status.refused is not None, 3.0, "refused")
+    assert connection.status.refused == "unknown token: enroll this device again"
+    assert LinkState.LIVE not in recorder.states()
+    assert recorder.views == []
+
+
+# --- TeamModel, no network ------------------------------------------------------------------------------------
+
+TODAY = date(2026, 11, 25)
+NOON = datetime(2026, 11, 25, 12, tzinfo=UTC)
+
+
+def member(user_id: int, *, totals: Totals | None = None) -> TeamMember:
+    return TeamMember(user_id=user_id, name=f"U{user_id}", role=Role.MEMBER, state=PresenceState.ACTIVE,
+                      since=NOON, last_seen=NOON, totals=totals)
+
+
+def loaded(*members: TeamMember) -> TeamModel:
+    model = TeamModel()
+    model.load(TeamView(team=TeamPublic(id=1, name="t"), date=TODAY, members=list(members)),
+               DayReport(date=TODAY, time_zone="UTC", totals=Totals(keys=5), slots=[]))
+    return model
+
+
+def performance(user_id: int, day: date, keys: int) -> PerformanceEvent:
+    return PerformanceEvent(user_id=user_id, date=day, totals=Totals(keys=keys))
+
+
+def test_model_applies_presence_on_top_of_the_snapshot() -> None:
+    model = loaded(member(1), member(2))
+    later = NOON + timedelta(minutes=5)
+    assert model.apply_presence(PresenceEvent(user_id=2, name="U2", state=PresenceState.BREAK, since=later))
+    view = model.snapshot(later)
+    assert [(m.user_id, m.state, m.since) for m in view.members] == [
+        (1, PresenceState.ACTIVE, NOON), (2, PresenceState.BREAK, later)]
+    assert view.updated == later
+
+
+def test_model_cannot_place_events_for_unknown_users_or_before_a_snapshot() -> None:
+    event = PresenceEvent(user_id=9, name="U9", state=PresenceState.IDLE, since=NOON)
+    empty = TeamModel()
+    assert not empty.apply_presence(event)
+    assert not empty.apply_own_totals(performance(1, TODAY, 1))
+    with pytest.raises(RuntimeError):
+        empty.snapshot(NOON)
+    model = loaded(member(1))
+    assert not model.apply_presence(event)
+    assert not model.apply_member_totals(performance(9, TODAY, 1))
+    assert [m.user_id for m in model.snapshot(NOON).members] == [1]
+
+
+def test_model_member_totals_for_managers_never_go_back_a_day() -> None:
+    model = loaded(member(1, totals=Totals(keys=10)))
+    assert model.apply_member_totals(performance(1, TODAY, 12))
+    assert model.apply_member_totals(performance(1, TODAY - timedelta(days=1), 99))  # a late upload: ignored
+    assert model.snapshot(NOON).members[0].totals == Totals(keys=12)
+    assert model.apply_member_totals(performance(1, TODAY + timedelta(days=1), 1))  # their midnight passed
+    assert model.snapshot(NOON).members[0].totals == Totals(keys=1)
+
+
+def test_model_own_totals_follow_the_newest_day() -> None:
+    model = loaded(member(1))
+    assert model.apply_own_totals(performance(1, TODAY, 8))
+    assert model.apply_own_totals(performance(1, TODAY - timedelta(days=1), 99))
+    view = model.snapshot(NOON)
+    assert (view.own_date, view.own_totals) == (TODAY, Totals(keys=8))
+    model.apply_own_totals(performance(1, TODAY + timedelta(days=1), 2))
+    view = model.snapshot(NOON)
+    assert (view.own_date, view.own_totals) == (TODAY + timedelta(days=1), Totals(keys=2))
