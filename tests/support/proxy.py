@@ -9,14 +9,18 @@ from __future__ import annotations
 import collections
 import dataclasses
 import threading
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
+DROP = 0  # close the connection without an answer
+FORWARD_THEN_DROP = -1  # let the server handle the request, then lose its answer (a crash "mid-upload")
+
 
 @dataclasses.dataclass(frozen=True)
 class Scripted:
-    status: int  # 0 = drop the connection without an answer
+    status: int  # an HTTP status to answer with, or DROP / FORWARD_THEN_DROP
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b'{"error": {"code": "scripted", "message": "scripted failure"}}'
 
@@ -38,8 +42,10 @@ class FaultProxy:
                 body = self.rfile.read(length) if length else None
                 with proxy._lock:
                     scripted = proxy.script.popleft() if proxy.script else None
-                if scripted is not None and scripted.status == 0:
-                    proxy.seen.append((self.command, self.path, 0))
+                if scripted is not None and scripted.status in (DROP, FORWARD_THEN_DROP):
+                    if scripted.status == FORWARD_THEN_DROP:
+                        proxy._forward(self.command, self.path, body, self.headers.items())
+                    proxy.seen.append((self.command, self.path, scripted.status))
                     self.close_connection = True
                     self.connection.close()
                     return
@@ -47,13 +53,7 @@ class FaultProxy:
                     status, headers, content = scripted.status, list(scripted.headers), scripted.body
                     headers.append(("Content-Type", "application/json"))
                 else:
-                    forwarded = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-                    answer = requests.request(self.command, proxy.target + self.path, data=body, headers=forwarded,
-                                              timeout=30)
-                    status, content = answer.status_code, answer.content
-                    headers = [(k, v) for k, v in answer.headers.items()
-                               if k.lower() not in ("content-length", "transfer-encoding", "connection",
-                                                    "content-encoding")]
+                    status, headers, content = proxy._forward(self.command, self.path, body, self.headers.items())
                 proxy.seen.append((self.command, self.path, status))
                 self.send_response(status)
                 for name, value in headers:
@@ -67,6 +67,18 @@ class FaultProxy:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def _forward(self, method: str, path: str, body: bytes | None,
+                 headers: Iterable[tuple[str, str]]) -> tuple[int, list[tuple[str, str]], bytes]:
+        """Pass the request to the real server; a server that is down is a 502, as from a real proxy."""
+        forwarded = {k: v for k, v in headers if k.lower() not in ("host", "connection")}
+        try:
+            answer = requests.request(method, self.target + path, data=body, headers=forwarded, timeout=30)
+        except requests.ConnectionError:
+            return 502, [("Content-Type", "application/json")], b'{"error": {"code": "bad_gateway", "message": "down"}}'
+        kept = [(k, v) for k, v in answer.headers.items()
+                if k.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding")]
+        return answer.status_code, kept, answer.content
 
     @property
     def url(self) -> str:

@@ -101,13 +101,14 @@ def test_enroll_run_sync_now_break_and_status(server: ServerProcess, team: Team,
             time.sleep(0.2)
 
         more = Outbox(Path(env["STAFFPULSE_DATA_DIR"]))
-        more.commit(minutes(3, NOON + timedelta(hours=1)), checkpoint=more.checkpoint() or "{}")
+        more.commit(minutes(37, NOON + timedelta(hours=1)), checkpoint=more.checkpoint() or "{}")
         more.close()
         synced = staffpulse(env, "sync-now")
         assert synced.returncode == 0, synced.stderr + synced.stdout
-        assert synced.stdout.startswith("Sent") or synced.stdout.startswith("Up to date"), synced.stdout
+        assert synced.stdout.startswith("Sent 37 minutes at "), synced.stdout
         report = get(server, member, f"/api/v1/me/days/{NOON.date().isoformat()}").json()
-        assert report["totals"]["keys"] == 2 * 7, "each pre-filled minute arrives exactly once"
+        assert report["totals"]["keys"] == 2 * (4 + 37), "each pre-filled minute arrives exactly once"
+        assert report["totals"]["tracked_s"] == 60 * (4 + 37)
         assert status(env)["pending"] <= 1  # at most the minute being sampled right now
 
         assert staffpulse(env, "break", "start").returncode == 0
@@ -122,6 +123,11 @@ def test_enroll_run_sync_now_break_and_status(server: ServerProcess, team: Team,
         assert stopped["running"] is False
     finally:
         watcher.close()
+    [token] = json.loads(keyring_file.read_text()).values()
+    written = [p for d in ("STAFFPULSE_DATA_DIR", "STAFFPULSE_LOG_DIR") for p in Path(env[d]).rglob("*") if p.is_file()]
+    assert any(p.name == "agent.log" for p in written)
+    for path in written:
+        assert token.encode() not in path.read_bytes(), f"the device token leaked into {path}"
 
 
 def test_sync_now_without_a_running_agent_syncs_itself(server: ServerProcess, team: Team,

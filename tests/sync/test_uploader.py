@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from agent.outbox import Outbox
-from protocol.schema import Slot
+from protocol.schema import ActivityBatch, Slot
 from server import admin
 from server.migrate import run_in_session
-from support.proxy import FaultProxy, Scripted
+from support.proxy import DROP, FORWARD_THEN_DROP, FaultProxy, Scripted
 from support.servers import ServerProcess
 from support.team import Person, Team, get
 from sync.api import ApiClient
@@ -76,17 +76,26 @@ def test_drain_sends_everything_once_in_batches(server: ServerProcess, team: Tea
     assert stored_keys(server, person) == 3 * 660
 
 
-def test_crash_before_acknowledge_resends_the_same_batch_harmlessly(server: ServerProcess, team: Team,
-                                                                    tmp_path: Path) -> None:
+def test_answer_lost_after_the_server_committed_stores_nothing_twice(server: ServerProcess, team: Team,
+                                                                      outbox: Outbox, proxy: FaultProxy) -> None:
+    person = team.people[1]
+    outbox.commit(minutes(30), checkpoint="{}")
+    proxy.fail_next(Scripted(FORWARD_THEN_DROP))  # the server stores the batch; its answer never arrives
+    status = Uploader(outbox, client(proxy.url, person)).drain(Waits())
+    assert (status.pending, status.last_error) == (0, None)
+    posts = [(path, code) for method, path, code in proxy.seen if method == "POST"]
+    assert posts == [("/api/v1/activity", FORWARD_THEN_DROP), ("/api/v1/activity", 200)]
+    assert stored_keys(server, person) == 3 * 30
+
+
+def test_crash_before_acknowledge_resends_the_same_batch(server: ServerProcess, team: Team, tmp_path: Path) -> None:
     person = team.people[1]
     first = Outbox(tmp_path)
     first.commit(minutes(30), checkpoint="{}")
     batch = first.take_batch()
     assert batch is not None
-    from protocol.schema import ActivityBatch
-
     client(server.url, person).post_activity(ActivityBatch(batch_id=batch.batch_id, slots=batch.slots))
-    first.close()  # "killed" after the server stored the batch but before the outbox heard of it
+    first.close()  # the agent is killed after the server stored the batch, before the outbox heard of it
     again = Outbox(tmp_path)
     try:
         retried = again.take_batch()
@@ -97,11 +106,37 @@ def test_crash_before_acknowledge_resends_the_same_batch_harmlessly(server: Serv
     assert stored_keys(server, person) == 3 * 30
 
 
+def test_server_down_for_several_periods_then_back(server: ServerProcess, team: Team, outbox: Outbox,
+                                                   proxy: FaultProxy) -> None:
+    """No busy loop while the server is down: the attempts stay few; once it is back, everything arrives once."""
+    person = team.people[1]
+    outbox.commit(minutes(12), checkpoint="{}")
+    runs: list[object] = []
+    scheduler = SyncScheduler(Uploader(outbox, client(proxy.url, person)), interval_s=0.5, on_status=runs.append)
+    server.stop()
+    try:
+        scheduler.start()
+        time.sleep(4)  # eight upload periods
+        down_attempts = len(proxy.seen)
+        assert all(code == 502 for _, _, code in proxy.seen)
+        assert 2 <= down_attempts <= 12, f"{down_attempts} attempts in 4 s: backoff is not holding back"
+        assert outbox.pending_count() == 12
+    finally:
+        server.start()
+    deadline = time.monotonic() + 20
+    while outbox.pending_count() and time.monotonic() < deadline:
+        scheduler.sync_now()
+        time.sleep(0.2)
+    scheduler.stop()
+    assert outbox.pending_count() == 0
+    assert stored_keys(server, person) == 3 * 12
+
+
 def test_5xx_429_and_dropped_connections_are_retried_with_backoff(server: ServerProcess, team: Team,
                                                                     outbox: Outbox, proxy: FaultProxy) -> None:
     person = team.people[1]
     outbox.commit(minutes(5), checkpoint="{}")
-    proxy.fail_next(Scripted(503), Scripted(0), Scripted(429, (("Retry-After", "7"),)))
+    proxy.fail_next(Scripted(503), Scripted(DROP), Scripted(429, (("Retry-After", "7"),)))
     waits = Waits()
     status = Uploader(outbox, client(proxy.url, person)).drain(waits)
     assert (status.last_error, status.pending, status.last_sent) == (None, 0, 5)
