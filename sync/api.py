@@ -43,7 +43,9 @@ class ApiClient:
         self.server_url = server_url.rstrip("/")
         self._token = token
         self._session = session or requests.Session()
-        self._session.verify = ca_bundle or True
+        # Passed with every request: a session-level verify loses to $REQUESTS_CA_BUNDLE, so a configured
+        # corporate CA would be silently ignored on machines that set it.
+        self._verify: str | bool = ca_bundle or True
         self._timeouts = timeouts
 
     def enroll(self, request: Enrollment) -> EnrollmentResult:
@@ -78,7 +80,7 @@ class ApiClient:
             data = body.model_dump_json().encode()
         try:
             response = self._session.request(method, self.server_url + path, data=data, headers=headers,
-                                             timeout=self._timeouts)
+                                             timeout=self._timeouts, verify=self._verify)
         except requests.exceptions.SSLError as exc:
             raise Transient(f"TLS check of {self.server_url} failed (set a CA bundle for a proxy?): {exc}") from exc
         except requests.RequestException as exc:

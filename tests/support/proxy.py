@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import ssl
 import threading
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import requests
 
@@ -26,8 +28,10 @@ class Scripted:
 
 
 class FaultProxy:
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, *, tls: tuple[Path, Path] | None = None) -> None:
+        """``tls`` = (certificate, key) serves HTTPS, like a TLS-terminating corporate proxy."""
         self.target = target.rstrip("/")
+        self._scheme = "https" if tls else "http"
         self.script: collections.deque[Scripted] = collections.deque()
         self.seen: list[tuple[str, str, int]] = []  # method, path, status answered
         self._lock = threading.Lock()
@@ -66,6 +70,10 @@ class FaultProxy:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def _forward(self, method: str, path: str, body: bytes | None,
@@ -82,7 +90,7 @@ class FaultProxy:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"{self._scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     def start(self) -> FaultProxy:
         self._thread.start()
