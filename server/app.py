@@ -18,6 +18,7 @@ from server.errors import install_handlers
 from server.limits import BodySizeLimit, TokenBucket
 from server.live import SOCKET_PATH, LiveHub
 from server.migrate import upgrade
+from server.registry import make_registry
 
 
 def utc_now() -> datetime:
@@ -27,7 +28,8 @@ def utc_now() -> datetime:
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> ASGIApp:
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
-    hub = LiveHub(settings, sessions, clock)
+    hub = LiveHub(settings, sessions, clock,
+                  make_registry(settings.redis_url, sweep_interval_s=settings.sweep_interval_s))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

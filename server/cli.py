@@ -58,22 +58,17 @@ def serve(args: argparse.Namespace) -> int:
 
     settings = Settings(database_url=_database_url(args), offline_grace_s=args.offline_grace,
                         sweep_interval_s=args.sweep_interval, retention_days=args.retention_days,
-                        write_burst=args.write_burst, write_rate_per_s=args.write_rate)
-    if args.demo:
-        print(json.dumps(asyncio.run(_seed_demo(settings.database_url)), indent=2))
+                        write_burst=args.write_burst, write_rate_per_s=args.write_rate,
+                        redis_url=args.redis_url or os.environ.get("STAFFPULSE_REDIS_URL") or None)
     sock = _listen(args.host, args.port)
     host, port = sock.getsockname()[:2]
     print(f"StaffPulse server {__version__} listening on http://{host}:{port} "
-          f"(database {_safe_url(settings.database_url)}, socket.io at /api/socket)", flush=True)
+          f"(database {_safe_url(settings.database_url)}, socket.io at /api/socket"
+          f"{f', redis {_safe_url(settings.redis_url)}' if settings.redis_url else ''})", flush=True)
     config = uvicorn.Config(create_app(settings), log_level=args.log_level, lifespan="on",
                             timeout_graceful_shutdown=3)
     asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
     return 0
-
-
-async def _seed_demo(url: str) -> dict[str, Any]:
-    seeded: dict[str, Any] = await run_in_session(url, lambda session, now: demo.seed(session, now=now))
-    return seeded
 
 
 # --- admin ------------------------------------------------------------------------------------------------
@@ -133,12 +128,19 @@ def _parser() -> argparse.ArgumentParser:
                    help="writes a device may make at once before rate limiting (default 60)")
     p.add_argument("--write-rate", type=float, default=2.0, metavar="PER_S",
                    help="writes per second a device's budget refills by (default 2)")
+    p.add_argument("--redis-url", metavar="URL",
+                   help="redis://host:6379/0 shared by every server process behind one load balancer: events, "
+                   "one socket per device and presence then work across processes (default: "
+                   "$STAFFPULSE_REDIS_URL, else one self-contained process)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    p.add_argument("--demo", action="store_true", help="create the demo team first and print its codes")
     p.set_defaults(run=serve)
 
     p = commands.add_parser("migrate", parents=[common], help="bring the database schema up to date")
     p.set_defaults(run=_admin(lambda s, a, now: _migrated(_safe_url(_database_url(a)))))
+
+    p = commands.add_parser("demo", parents=[common], help="create the demo team (once) and print fresh "
+                            "enrollment codes and a deployment key for it")
+    p.set_defaults(run=_admin(lambda s, a, now: demo.seed(s, now=now)))
 
     teams = commands.add_parser("teams", help="create and list teams").add_subparsers(dest="action", required=True)
     p = teams.add_parser("create", parents=[common], help="create a team and its tracking policy")

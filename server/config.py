@@ -34,3 +34,6 @@ class Settings:
     #: Engine.IO ping settings: a dead socket is noticed within interval + timeout.
     ping_interval_s: float = 20.0
     ping_timeout_s: float = 20.0
+    #: Redis shared by several server processes (events, one socket per device, presence leases); ``None``
+    #: runs one self-contained process.
+    redis_url: str | None = None

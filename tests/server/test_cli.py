@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-COMMANDS = [[], ["serve"], ["migrate"], ["teams", "create"], ["teams", "list"], ["users", "create"],
+COMMANDS = [[], ["serve"], ["migrate"], ["demo"], ["teams", "create"], ["teams", "list"], ["users", "create"],
             ["users", "list"], ["users", "code"], ["devices", "list"], ["devices", "revoke"], ["keys", "create"],
             ["keys", "list"], ["keys", "revoke"]]
 

@@ -33,6 +33,16 @@ def test_connected_without_report_counts_as_active_since_seen() -> None:
     assert (shown.state, shown.since, shown.last_seen) == (S.ACTIVE, NOW - timedelta(seconds=30), NOW)
 
 
+def test_connected_without_report_counts_as_active_since_it_connected() -> None:
+    # Not since last_seen, which the sweeper refreshes every pass; and flagged as an estimate.
+    connected_at = NOW - timedelta(minutes=3)
+    status = DeviceStatus(connected=True, last_seen=NOW, connected_since=connected_at)
+    shown = effective([status], NOW, GRACE)
+    assert (shown.state, shown.since, shown.since_estimated) == (S.ACTIVE, connected_at, True)
+    reported = device(connected=True, state=S.ACTIVE, since=NOW - timedelta(minutes=9))
+    assert effective([status, reported], NOW, GRACE).since_estimated is False, "a report beats an estimate"
+
+
 def test_most_present_device_wins() -> None:
     t = NOW - timedelta(minutes=5)
     for states, expected in [((S.BREAK, S.ACTIVE), S.ACTIVE), ((S.IDLE, S.BREAK), S.BREAK),

@@ -23,7 +23,7 @@ async def put_presence(update: PresenceUpdate, principal: WriterDep, session: Se
     elif applied:
         row.state, row.since, row.seq = update.state, update.since, update.seq
     await session.flush()
-    events = await presence.refresh(session, [principal.user.id], hub.connected_devices(), now, hub.grace)
+    events = await presence.refresh(session, [principal.user.id], hub.connected, now, hub.grace)
     await session.commit()
     await hub.emit_presence(events)
     return PresenceAck(applied=applied, state=PresenceState(row.state), since=row.since)

@@ -20,7 +20,7 @@ async def get_team(principal: PrincipalDep, session: SessionDep, now: NowDep, hu
     if team is None:
         raise NotFound("team not found")
     members = list(await session.scalars(select(User).where(User.team_id == team.id).order_by(User.name)))
-    shown = await presence.shown_for(session, [u.id for u in members], hub.connected_devices(), now, hub.grace)
+    shown = await presence.shown_for(session, [u.id for u in members], hub.connected, now, hub.grace)
     totals = (await today_totals(session, {u.id: u.time_zone for u in members}, now)
               if principal.is_manager else {})
     await session.commit()

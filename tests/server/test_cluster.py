@@ -1,0 +1,115 @@
+"""Two server processes behind one Redis act as one server: events, one socket per device, presence leases."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from server.registry import KEY_PREFIX
+from support.servers import ServerProcess
+from support.team import LiveClient, get, make_team, post_batch, put_presence, recent_minutes, settle, slot
+
+Cluster = tuple[ServerProcess, ServerProcess]
+
+#: From TEST_SERVER_ARGS: --offline-grace 1, --sweep-interval 0.2; a lease lasts three sweeps.
+GRACE_S, SWEEP_S = 1.0, 0.2
+LEASE_S = 3 * SWEEP_S
+
+
+def presence_of(user_id: int, state: str) -> Callable[[Any], bool]:
+    return lambda data: data["user_id"] == user_id and data["state"] == state
+
+
+def shown_state(server: ServerProcess, viewer: Any, user_id: int) -> str:
+    members = {m["user_id"]: m for m in get(server, viewer, "/api/v1/team").json()["members"]}
+    return str(members[user_id]["state"])
+
+
+def wait_disconnected(client: LiveClient, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while client.sio.connected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not client.sio.connected
+
+
+def test_events_reach_sockets_on_every_process(cluster: Cluster) -> None:
+    a, b = cluster
+    manager, member = make_team(a, roles=["manager", "member"]).people
+    on_a = LiveClient(a, manager.token).connect()
+    on_b = LiveClient(b, member.token).connect()
+    try:
+        assert put_presence(b, member, "break", seq=1).status_code == 200
+        on_a.wait_for("presence", presence_of(member.user_id, "break"))
+        assert post_batch(a, member, [slot(recent_minutes(1)[0], active=30, idle=30)]).status_code == 200
+        own = on_b.wait_for("performance-update", lambda d: d["user_id"] == member.user_id)
+        assert on_a.wait_for("team-performance-update", lambda d: d["user_id"] == member.user_id) == own
+    finally:
+        on_a.close()
+        on_b.close()
+
+
+def test_a_device_reconnecting_elsewhere_replaces_its_old_socket(cluster: Cluster) -> None:
+    a, b = cluster
+    manager, member = make_team(a, roles=["manager", "member"]).people
+    watcher = LiveClient(a, manager.token).connect()
+    old = LiveClient(b, member.token, reconnection=False).connect()
+    new = LiveClient(a, member.token, reconnection=False)
+    try:
+        watcher.wait_for("presence", presence_of(member.user_id, "active"))
+        new.connect()
+        assert wait_disconnected(old, timeout=3), "the socket on the other process was not replaced"
+        assert new.sio.connected
+        # The old socket's goodbye must not take the new socket's lease with it: the user stays online.
+        settle(GRACE_S + 3 * SWEEP_S)
+        assert new.sio.connected
+        assert watcher.received("presence", presence_of(member.user_id, "offline")) == []
+        assert shown_state(b, manager, member.user_id) == "active"
+    finally:
+        for client in (watcher, old, new):
+            client.close()
+
+
+def test_users_of_a_crashed_process_go_offline(cluster: Cluster, redis_url: str) -> None:
+    a, b = cluster
+    manager, member = make_team(a, roles=["manager", "member"]).people
+    watcher = LiveClient(a, manager.token).connect()
+    victim = LiveClient(b, member.token, reconnection=False).connect()
+    leases = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        watcher.wait_for("presence", presence_of(member.user_id, "active"))  # emitted by B, heard on A
+        assert leases.get(f"{KEY_PREFIX}{member.device_id}") is not None
+        b.stop(kill=True)  # kill -9: no disconnect handler runs, the lease is left to expire
+        crashed = time.monotonic()
+        watcher.wait_for("presence", presence_of(member.user_id, "offline"), timeout=GRACE_S + LEASE_S + 3)
+        assert time.monotonic() - crashed >= GRACE_S - SWEEP_S, "offline before the grace period ended"
+        assert leases.get(f"{KEY_PREFIX}{member.device_id}") is None
+        assert shown_state(a, manager, member.user_id) == "offline"
+    finally:
+        leases.close()
+        watcher.close()
+        victim.close()
+        b.start()
+
+
+def test_both_sweepers_announce_each_change_once(cluster: Cluster) -> None:
+    a, b = cluster
+    manager, *leavers = make_team(a, roles=["manager"] + ["member"] * 6).people
+    watcher = LiveClient(b, manager.token).connect()
+    sockets = [LiveClient(server, person.token, reconnection=False).connect()
+               for server, person in zip([a, b] * 3, leavers, strict=True)]
+    try:
+        for person in leavers:
+            watcher.wait_for("presence", presence_of(person.user_id, "active"))
+        for client in sockets:
+            client.close()
+        for person in leavers:
+            watcher.wait_for("presence", presence_of(person.user_id, "offline"), timeout=GRACE_S + LEASE_S + 3)
+        settle(3 * SWEEP_S)
+        for person in leavers:
+            heard = [d["state"] for d in watcher.received("presence", lambda d, p=person: d["user_id"] == p.user_id)]
+            assert heard == ["active", "offline"], f"each change must be announced once: {heard}"
+    finally:
+        watcher.close()
