@@ -8,7 +8,6 @@ import shutil
 import string
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import pytest
 import requests
 import socketio
 
-from support.servers import SERVER_START_TIMEOUT_S, ServerProcess, free_port
+from support.servers import ServerProcess, free_port, wait_healthy
 from support.team import LiveClient, get, make_team, put_presence
 
 TEMPLATE = Path(__file__).parents[2] / "docs" / "nginx.conf"
@@ -68,14 +67,9 @@ class NginxFront(ServerProcess):
         main = self.render()
         self.nginx = subprocess.Popen([binary, "-e", str(self.log_path), "-p", str(self.workdir), "-c", str(main)],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while time.monotonic() < deadline and self.nginx.poll() is None:
-            try:
-                if requests.get(self.url + "/healthz", timeout=1).ok:
-                    return self
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.05)
+        nginx = self.nginx
+        if wait_healthy(self.url, alive=lambda: nginx.poll() is None):
+            return self
         raise RuntimeError(f"nginx did not serve; see {self.log_path}:\n{self.log_path.read_text()}")
 
     def stop(self, *, kill: bool = False) -> None:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -47,15 +48,9 @@ class ServerProcess:
             self.proc.kill()
             raise RuntimeError(f"server did not start: {line!r}; see {self.log_path}:\n{self.log_path.read_text()}")
         self.port = int(line.split("listening on http://", 1)[1].split()[0].rsplit(":", 1)[1])
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + "/healthz", timeout=1).ok:
-                    return self
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"server not healthy in time; see {self.log_path}")
+        if not wait_healthy(self.url, alive=lambda: self.proc is not None and self.proc.poll() is None):
+            raise RuntimeError(f"server not healthy in time; see {self.log_path}")
+        return self
 
     def stop(self, *, kill: bool = False) -> None:
         if self.proc is None:
@@ -76,6 +71,19 @@ class ServerProcess:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+
+def wait_healthy(url: str, *, alive: Callable[[], bool], timeout: float = SERVER_START_TIMEOUT_S) -> bool:
+    """Poll ``url``/healthz until it answers 200 (True), the process dies or time runs out (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive():
+        try:
+            if requests.get(url + "/healthz", timeout=1).ok:
+                return True
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.05)
+    return False
 
 
 def free_port() -> int:
