@@ -79,14 +79,22 @@ def drive_input(env: dict[str, str], seconds: float, rate: int) -> int:
     return sent
 
 
-def one_run(duration: float, rate: int) -> tuple[float, float, float]:
+ENTRIES = {
+    # The sampler alone: what issue 3's targets are about.
+    "sampler": ["-m", "agent.cli"],
+    # The whole agent as shipped (sync, live client and control channel loaded; not enrolled, so no traffic).
+    "staffpulse": ["-m", "sync.cli"],
+}
+
+
+def one_run(duration: float, rate: int, entry: str) -> tuple[float, float, float]:
     server, display = start_xvfb()
     env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "XDG_SESSION_TYPE")}
     env["DISPLAY"] = display
     with tempfile.TemporaryDirectory() as tmp:
         logs = Path(tmp) / "logs"
         agent = subprocess.Popen(
-            [sys.executable, "-m", "agent.cli", "--headless", "--data-dir", f"{tmp}/data", "--log-dir", str(logs)],
+            [sys.executable, *ENTRIES[entry], "--headless", "--data-dir", f"{tmp}/data", "--log-dir", str(logs)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -118,8 +126,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds per window (idle, then load)")
     parser.add_argument("--rate", type=int, default=200, help="input events per second in the load window")
+    parser.add_argument("--entry", choices=sorted(ENTRIES), default="sampler", help="which agent to measure")
     args = parser.parse_args()
-    results = [one_run(args.duration, args.rate) for _ in range(args.runs)]
+    print(f"{args.entry}: {args.runs} runs x ({args.duration:.0f} s idle + {args.duration:.0f} s at {args.rate}/s)")
+    results = [one_run(args.duration, args.rate, args.entry) for _ in range(args.runs)]
     idle, load, rss = (statistics.median(column) for column in zip(*results, strict=True))
     print(
         f"median of {args.runs}: idle {idle:.3f} % (target 0.13)  load {load:.3f} % (target 2)"
