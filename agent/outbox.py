@@ -118,6 +118,20 @@ class Outbox:
             return None
         return Batch(uuid.UUID(batch_id), [Slot.model_validate_json(body) for (body,) in bodies])
 
+    def peek(self, limit: int = MAX_SLOTS_PER_BATCH) -> list[Slot]:
+        """The slots the next upload will send, read-only (no batch is formed): for showing what leaves the
+        machine. The unacknowledged batch if there is one, else up to ``limit`` oldest unsent slots."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM slot WHERE sent = 0 AND refused IS NULL AND batch_id ="
+                " (SELECT batch_id FROM slot WHERE sent = 0 AND refused IS NULL AND batch_id IS NOT NULL LIMIT 1)"
+                " ORDER BY start LIMIT ?", (limit,)).fetchall()
+            if not rows:
+                rows = self._db.execute(
+                    "SELECT body FROM slot WHERE sent = 0 AND refused IS NULL AND batch_id IS NULL"
+                    " ORDER BY start LIMIT ?", (min(limit, MAX_SLOTS_PER_BATCH),)).fetchall()
+        return [Slot.model_validate_json(body) for (body,) in rows]
+
     def acknowledge(self, batch_id: uuid.UUID) -> None:
         with self._transaction():
             self._db.execute("UPDATE slot SET sent = 1 WHERE batch_id = ?", (str(batch_id),))

@@ -1,6 +1,7 @@
 """``staffpulse``: the agent, and the commands scripts and IT use with it.
 
-    staffpulse [--headless]          run the agent (the tray app when there is one; headless otherwise)
+    staffpulse [--headless]          run the agent: the tray app when there is a display, else headless;
+                                     again while it runs: show its window
     staffpulse enroll --server URL (--code CODE | --deployment-key KEY [--login LOGIN])
     staffpulse status [--json]       state, pending minutes, last sync, connection
     staffpulse sync-now              upload now: through the running agent, or by itself if none runs
@@ -12,8 +13,10 @@ Exit status: 0 done, 1 failed (the message says why), 2 bad usage or configurati
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -30,9 +33,9 @@ from sync.api import ApiClient
 from sync.credentials import CredentialStore
 from sync.enrollment import enroll
 from sync.errors import SyncError
-from sync.service import AgentService, CachedToken, Connected
+from sync.service import AgentService, CachedToken, connector
 from sync.settings import AgentSettings, SettingsError, load, save
-from sync.uploader import DEFAULT_INTERVAL_S, Uploader
+from sync.uploader import Uploader
 
 log = logging.getLogger("staffpulse")
 
@@ -73,34 +76,37 @@ def run_agent(args: argparse.Namespace) -> int:
     data_dir = paths.data_dir(args.data_dir)
     configure_logging(paths.log_dir(args.log_dir))
     if control.send(data_dir, {"command": "status"}) is not None:
+        if not args.headless and (control.send(data_dir, {"command": "show"}) or {}).get("ok"):
+            print("staffpulse: already running; its window is shown")
+            return 0
         print("staffpulse: the agent is already running for this user", file=sys.stderr)
         return 1
-    if not args.headless:
-        log.warning("the tray app is not part of this build yet; running headless")
     settings = _settings(data_dir)
     idle_threshold = args.idle_threshold or settings.idle_threshold_s
-    connected: Callable[[Sampler], Connected] | None = None
-    if settings.server_url is None:
-        log.warning("no server configured")
-    else:
-        url = settings.server_url
-        token = CachedToken(CredentialStore(), url)
-        try:
-            enrolled = token() is not None
-        except SyncError as exc:
-            log.error("%s", exc)
-            enrolled = False
-        if enrolled:
-            def connected(sampler: Sampler) -> Connected:
-                return Connected(sampler, url, token, ca_bundle=settings.ca_bundle,
-                                 sync_interval_s=DEFAULT_INTERVAL_S)
 
     def sampler(on_change: Callable[[PresenceChange], None]) -> Sampler:
         return Sampler.open(data_dir, idle_threshold=idle_threshold, time_scale=args.time_scale,
                             on_change=on_change)
 
-    AgentService(data_dir, connected).run(sampler, stop_on_signals())
+    if not args.headless:
+        reason = _no_gui_reason()
+        if reason is None:
+            from ui.app import run_tray_app  # Qt loads only when there is a display to show it on
+
+            return run_tray_app(data_dir, settings, sampler)
+        log.warning("%s; running headless", reason)
+    AgentService(data_dir, connector(settings)).run(sampler, stop_on_signals())
     return 0
+
+
+def _no_gui_reason(environ: dict[str, str] | None = None, system: str = sys.platform) -> str | None:
+    """Why the tray app cannot start here, or None when it can."""
+    env = os.environ if environ is None else environ
+    if system.startswith("linux") and not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")):
+        return "no display (neither DISPLAY nor WAYLAND_DISPLAY is set)"
+    if importlib.util.find_spec("PySide6") is None:
+        return "the tray app needs PySide6, which is not installed"
+    return None
 
 
 def run_enroll(args: argparse.Namespace) -> int:

@@ -3,11 +3,17 @@
 ``AgentService`` owns the threads besides the sampler's: uploads (``SyncScheduler``), presence pushes
 (``PresencePusher``), the live team connection (``LiveConnection``) and the control channel that
 ``staffpulse sync-now`` / ``status`` / ``break`` reach. Without a server or a token it still samples and
-answers ``status``, saying the device is not enrolled; minutes wait in the outbox until it is.
+answers ``status``, saying the device is not enrolled; minutes wait in the outbox until it is (``attach``
+connects a device enrolled while the agent runs).
+
+A front end (the tray app in ``ui/``) hears about changes through ``Listeners``. Every listener runs on the
+thread that produced the change (the sampler's, the uploader's, the live connection's), never the caller's:
+a Qt front end hands them to its GUI thread with signals.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -15,15 +21,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from agent.assembly import Sampler
 from agent.states import PresenceChange, WorkState
 from protocol.schema import PresenceUpdate
 from sync.api import ApiClient
 from sync.control import ControlServer
 from sync.credentials import CredentialStore
-from sync.live import LinkState, LiveConnection, LiveStatus
+from sync.errors import SyncError
+from sync.live import LinkState, LiveConnection, LiveStatus, TeamSnapshot
 from sync.presence_push import PresencePusher
-from sync.uploader import SyncScheduler, SyncStatus, Uploader
+from sync.settings import AgentSettings
+from sync.uploader import DEFAULT_INTERVAL_S, SyncScheduler, SyncStatus, Uploader
 
 log = logging.getLogger(__name__)
 
@@ -48,30 +58,53 @@ class CachedToken:
             return self._value
 
 
+def _ignore(_value: object) -> None:
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Listeners:
+    """What a front end hears from the running agent; each runs on the thread that produced it (keep it short)."""
+
+    state: Callable[[PresenceChange], None] = _ignore  # the user's own work state changed
+    sync: Callable[[SyncStatus], None] = _ignore  # an upload run ended
+    link: Callable[[LiveStatus], None] = _ignore  # the live connection's state changed
+    team: Callable[[TeamSnapshot], None] = _ignore  # the team view changed (a full read or one live event)
+    ready: Callable[[bool], None] = _ignore  # the sampler runs and the control channel answers; enrolled or not
+    show: Callable[[], None] | None = None  # the ``show`` control command; None when there is no window
+
+
 class Connected:
     """The parts that exist only once a server is configured."""
 
     def __init__(self, sampler: Sampler, server_url: str, token: CachedToken, *, ca_bundle: str | None,
-                 sync_interval_s: float) -> None:
-        self.api = ApiClient(server_url, token, ca_bundle=ca_bundle)
+                 sync_interval_s: float, listeners: Listeners = Listeners()) -> None:
+        # One session per client (a requests.Session is not thread-safe), closed on stop so no socket leaks.
+        self._sessions = [requests.Session() for _ in range(3)]
+        self.api = ApiClient(server_url, token, ca_bundle=ca_bundle, session=self._sessions[0])
+        self._listeners = listeners
         self.sync_done = threading.Condition()
-        self.sync_status = SyncStatus()
+        self.sync_status = SyncStatus(pending=sampler.outbox.pending_count())
         self.scheduler = SyncScheduler(Uploader(sampler.outbox, self.api), interval_s=sync_interval_s,
                                        on_status=self._synced)
-        self.pusher = PresencePusher(ApiClient(server_url, token, ca_bundle=ca_bundle))
-        self.live = LiveConnection(server_url, token, ApiClient(server_url, token, ca_bundle=ca_bundle),
-                                   ca_bundle=ca_bundle, on_status=self._link_changed)
+        self.pusher = PresencePusher(ApiClient(server_url, token, ca_bundle=ca_bundle, session=self._sessions[1]))
+        self.live = LiveConnection(server_url, token,
+                                   ApiClient(server_url, token, ca_bundle=ca_bundle, session=self._sessions[2]),
+                                   ca_bundle=ca_bundle, on_status=self._link_changed,
+                                   on_snapshot=listeners.team, on_change=listeners.team)
 
     def _synced(self, status: SyncStatus) -> None:
         with self.sync_done:
             self.sync_status = status
             self.sync_done.notify_all()
         log.info("sync: %s (%d pending)", status.summary(), status.pending)
+        self._listeners.sync(status)
 
     def _link_changed(self, status: LiveStatus) -> None:
         log.info("live connection %s%s", status.state, f" (refused: {status.refused})" if status.refused else "")
         if status.state is LinkState.LIVE:
             self.pusher.connection_restored()
+        self._listeners.link(status)
 
     def start(self) -> None:
         self.scheduler.start()
@@ -82,6 +115,8 @@ class Connected:
         self.live.stop()
         self.pusher.stop()
         self.scheduler.stop(flush=True)
+        for session in self._sessions:
+            session.close()
 
     def sync_now(self, timeout: float = SYNC_NOW_TIMEOUT_S) -> SyncStatus:
         """Run an upload at once and wait for its result."""
@@ -92,19 +127,55 @@ class Connected:
             return self.sync_status
 
 
+ConnectedFactory = Callable[[Sampler, Listeners], Connected]
+
+
+def connector(settings: AgentSettings) -> ConnectedFactory | None:
+    """How to build the server side for these settings; None without a server or a stored token."""
+    if settings.server_url is None:
+        log.warning("no server configured")
+        return None
+    url = settings.server_url
+    token = CachedToken(CredentialStore(), url)
+    try:
+        if token() is None:
+            return None
+    except SyncError as exc:
+        log.error("%s", exc)
+        return None
+
+    def connected(sampler: Sampler, listeners: Listeners) -> Connected:
+        return Connected(sampler, url, token, ca_bundle=settings.ca_bundle, sync_interval_s=DEFAULT_INTERVAL_S,
+                         listeners=listeners)
+
+    return connected
+
+
 class AgentService:
-    def __init__(self, data_dir: Path, connected: Callable[[Sampler], Connected] | None) -> None:
+    def __init__(self, data_dir: Path, connected: ConnectedFactory | None,
+                 listeners: Listeners = Listeners()) -> None:
         """``connected`` builds the server side once the sampler exists; None when not enrolled."""
         self._data_dir = data_dir
         self._make_connected = connected
+        self._listeners = listeners
         self._connected: Connected | None = None
         self._state: PresenceChange | None = None
+        self._attach_lock = threading.Lock()
+
+    @property
+    def connected(self) -> Connected | None:
+        return self._connected
+
+    @property
+    def sampler(self) -> Sampler:
+        return self._sampler
 
     def _changed(self, change: PresenceChange) -> None:
         self._state = change
         if self._connected is not None:
             self._connected.pusher.submit(PresenceUpdate(state=change.state.value, since=change.since,
                                                          seq=change.seq))
+        self._listeners.state(change)
 
     def run(self, sampler_factory: Callable[[Callable[[PresenceChange], None]], Sampler],
             stop: threading.Event) -> None:
@@ -112,23 +183,49 @@ class AgentService:
         sampler = sampler_factory(self._changed)
         self._sampler = sampler
         if self._make_connected is not None:
-            self._connected = self._make_connected(sampler)
-            self._connected.start()
+            self.attach(self._make_connected)
         else:
             log.warning("not enrolled: tracking only; run 'staffpulse enroll' to start uploading")
         control = ControlServer(self._data_dir, self.handle)
         control.start()
+        self._listeners.ready(self._connected is not None)
         try:
             sampler.run(stop)
         finally:
             control.close()
-            if self._connected is not None:
-                self._connected.stop()
+            with self._attach_lock:
+                if self._connected is not None:
+                    self._connected.stop()
             sampler.close()
 
+    def attach(self, make_connected: ConnectedFactory) -> bool:
+        """Start the server side (e.g. right after enrolling in the tray app); False if it already runs."""
+        with self._attach_lock:
+            if self._connected is not None:
+                return False
+            self._connected = make_connected(self._sampler, self._listeners)
+            self._connected.start()
+            return True
+
+    def request_sync(self) -> bool:
+        """Ask for an upload without waiting; the result reaches ``Listeners.sync``. False when not enrolled."""
+        if self._connected is None:
+            return False
+        self._connected.scheduler.sync_now()
+        return True
+
+    def request_break(self, on: bool) -> None:
+        """Start or end a declared break at the next sample; the change reaches ``Listeners.state``."""
+        self._sampler.runner.request_break(on)
+
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Answer the control channel: ``status``, ``sync-now``, ``break`` (``on``: bool)."""
+        """Answer the control channel: ``status``, ``sync-now``, ``break`` (``on``: bool), ``show``."""
         command = request.get("command")
+        if command == "show":
+            if self._listeners.show is None:
+                return {"ok": False, "error": "the agent runs headless: there is no window to show"}
+            self._listeners.show()
+            return {"ok": True}
         if command == "status":
             return {"ok": True, **self.status()}
         if command == "sync-now":
@@ -138,7 +235,7 @@ class AgentService:
             return {"ok": status.last_error is None, "summary": status.summary(), "pending": status.pending,
                     "error": status.last_error}
         if command == "break":
-            self._sampler.runner.request_break(bool(request.get("on")))
+            self.request_break(bool(request.get("on")))
             return {"ok": True}
         return {"ok": False, "error": f"unknown command {command!r}"}
 

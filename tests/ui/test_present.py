@@ -1,0 +1,83 @@
+"""The presentation rules, without Qt: words, the tray icon's look, per-hour buckets, notifications."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from protocol.schema import PresenceState, Role, Slot, TeamMember
+from sync.live import LinkState
+from ui import preferences, present
+from ui.present import TrayLook
+
+NOW = datetime(2026, 11, 25, 14, 30, tzinfo=UTC)
+
+
+def test_durations_percent_and_times() -> None:
+    assert [present.duration(s) for s in (0, 59, 60, 2699, 3600, 11100)] == [
+        "0 min", "0 min", "1 min", "44 min", "1 h 00 min", "3 h 05 min"]
+    assert present.percent(63.4) == "63 %"
+    assert present.clock_time(None, NOW) == "—"
+    assert present.clock_time(NOW - timedelta(minutes=25), NOW, UTC) == "14:05"
+    assert present.clock_time(NOW - timedelta(days=1), NOW, UTC) == "Tue 14:30"
+    assert present.clock_time(NOW - timedelta(days=30), NOW, UTC) == "2026-10-26"
+    assert [present.ago(NOW - timedelta(seconds=s), NOW) for s in (5, 300, 7300, 200000)] == [
+        "just now", "5 min ago", "2 h ago", "2 days ago"]
+    assert present.ago(None, NOW) == "never"
+
+
+def test_tray_look_puts_problems_before_the_state() -> None:
+    live = LinkState.LIVE
+    assert present.tray_look(PresenceState.BREAK, live, sync_failed=False, refused=False) is TrayLook.BREAK
+    assert present.tray_look(PresenceState.ACTIVE, LinkState.RECONNECTING, sync_failed=False,
+                             refused=False) is TrayLook.OFFLINE
+    assert present.tray_look(PresenceState.ACTIVE, live, sync_failed=True, refused=False) is TrayLook.ERROR
+    assert present.tray_look(PresenceState.IDLE, LinkState.OFFLINE, sync_failed=False, refused=True) is TrayLook.ERROR
+    colours = {look.colour for look in TrayLook}
+    assert len(colours) == len(TrayLook), "every look must be told apart by its colour"
+
+
+def slot(start: datetime, active: int, typed: int) -> Slot:
+    return Slot(start=start, tracked_s=60, active_s=active, idle_s=60 - active, break_s=0, input_s=typed, keys=1,
+                clicks=0, scrolls=0, mouse_px=0)
+
+
+def test_hourly_buckets_use_the_local_hour_also_on_dst_days() -> None:
+    # 2026-10-25 in Berlin has 25 hours: 02:00-02:59 happens twice (00:xx and 01:xx UTC).
+    slots = [slot(datetime(2026, 10, 25, 0, 10, tzinfo=UTC), 60, 30),
+             slot(datetime(2026, 10, 25, 1, 10, tzinfo=UTC), 40, 10),
+             slot(datetime(2026, 10, 25, 12, 0, tzinfo=UTC), 20, 20)]
+    hours = present.hourly_active(slots, "Europe/Berlin")
+    assert len(hours) == 24
+    assert hours[2] == (100, 40)
+    assert hours[13] == (20, 20)
+    assert sum(active for active, _ in hours) == 120
+
+
+def member(user_id: int, state: PresenceState) -> TeamMember:
+    return TeamMember(user_id=user_id, name=f"P{user_id}", role=Role.MEMBER, state=state, since=NOW, last_seen=NOW)
+
+
+def test_break_notices_name_teammates_only() -> None:
+    before = [member(1, PresenceState.ACTIVE), member(2, PresenceState.BREAK), member(3, PresenceState.IDLE),
+              member(4, PresenceState.ACTIVE)]
+    after = [member(1, PresenceState.BREAK), member(2, PresenceState.ACTIVE), member(3, PresenceState.ACTIVE),
+             member(4, PresenceState.BREAK), member(5, PresenceState.BREAK)]
+    assert present.break_notices(before, after, me=4) == ["P1 started a break", "P2 ended their break"]
+
+
+def test_payload_preview_is_the_batch_as_sent() -> None:
+    assert present.payload_preview([]) == "Nothing is waiting to be sent."
+    body = json.loads(present.payload_preview([slot(NOW.replace(minute=0), 30, 10)]))
+    assert set(body) == {"batch_id", "slots"}
+    assert set(body["slots"][0]) == set(Slot.model_fields)
+    assert body["slots"][0]["start"].startswith("2026-11-25T14:00:00")
+
+
+def test_preferences_round_trip_and_survive_a_broken_file(tmp_path: Path) -> None:
+    assert preferences.load(tmp_path) == preferences.Preferences()
+    preferences.save(tmp_path, preferences.Preferences(notify_breaks=False))
+    assert preferences.load(tmp_path).notify_breaks is False
+    (tmp_path / preferences.FILE_NAME).write_text("{not json")
+    assert preferences.load(tmp_path) == preferences.Preferences()

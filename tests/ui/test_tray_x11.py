@@ -1,0 +1,115 @@
+"""The tray icon on a real X server (Xvfb) with a real tray host (trayer): it exists, it is minimised to the
+tray at start, and its menu works — Sync Now calls through without blocking, Start break changes the state
+(and the server is told), Open shows the window, closing the window keeps the app, a second launch's ``show``
+arrives, and Quit stops the agent cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from support.servers import ServerProcess
+from support.team import make_team
+from sync import control
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def need_tool(name: str) -> str:
+    """Fail, never skip: scripts/test installs these (apt-get install xvfb trayer)."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed: apt-get install xvfb trayer")
+    return path
+
+
+@pytest.fixture(scope="module")
+def x_display() -> Iterator[str]:
+    """A private Xvfb server on a free display number (as tests/agent/conftest.py), with trayer as tray host."""
+    read_end, write_end = os.pipe()
+    xvfb = subprocess.Popen([need_tool("Xvfb"), "-displayfd", str(write_end), "-screen", "0", "1280x1024x24",
+                             "-nolisten", "tcp"], pass_fds=(write_end,), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    os.close(write_end)
+    number = b""
+    deadline = time.monotonic() + 15
+    while not number.endswith(b"\n"):
+        ready, _, _ = select.select([read_end], [], [], max(0.0, deadline - time.monotonic()))
+        chunk = os.read(read_end, 16) if ready else b""
+        if not chunk:
+            xvfb.kill()
+            pytest.fail("Xvfb did not report a display number")
+        number += chunk
+    os.close(read_end)
+    display = f":{number.decode().strip()}"
+    tray_host = subprocess.Popen([need_tool("trayer"), "--edge", "top", "--align", "right", "--height", "24",
+                                  "--widthtype", "request"], env={**os.environ, "DISPLAY": display},
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    yield display
+    for process in (tray_host, xvfb):
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.mark.x11
+def test_tray_icon_and_menu(x_display: str, server: ServerProcess, tmp_path: Path) -> None:
+    member = make_team(server).people[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "XDG_SESSION_TYPE")}
+    env |= {"DISPLAY": x_display, "QT_QPA_PLATFORM": "xcb", "STAFFPULSE_PROBE_TOKEN": member.token,
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+    (tmp_path / "data").mkdir()
+    done = subprocess.run([sys.executable, str(ROOT / "tests" / "ui" / "tray_probe.py"), str(tmp_path / "data"),
+                           server.url], env=env, capture_output=True, text=True, timeout=90, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["tray_available"] and seen["has_tray"], seen
+    assert seen["live"] and seen["icon_visible"] and seen["window_hidden_at_start"], seen
+    assert seen["menu"][1:] == ["Sync Now", "Start break", "Open StaffPulse", "Settings…", "Quit"], seen
+    assert seen["tooltip"].startswith("StaffPulse: "), seen
+    assert seen["sync_trigger_ms"] < 50 and seen["sync_busy"] and seen["synced"], seen
+    assert seen["sync_result"].startswith(("Up to date at ", "Sent ")), seen
+    assert seen["on_break"] and seen["break_pushed"] and seen["break_action_after"] == "End break", seen
+    assert seen["state_line"].startswith("Break since ") and "Break" in seen["tooltip_on_break"], seen
+    assert seen["window_opened"] and seen["closed_keeps_running"] and seen["show_forwarded"], seen
+    assert seen["quit_finished"] and seen["stopped"] and seen["control_closed"], seen
+
+
+@pytest.mark.x11
+def test_staffpulse_is_the_tray_app_once_per_user(x_display: str, tmp_path: Path) -> None:
+    """The real entry point: ``staffpulse`` starts the tray app, a second launch shows its window and exits,
+    and SIGTERM (as at logout) ends it cleanly through the Qt loop."""
+    env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "XDG_SESSION_TYPE")}
+    env |= {"DISPLAY": x_display, "QT_QPA_PLATFORM": "xcb", "STAFFPULSE_DATA_DIR": str(tmp_path / "data"),
+            "STAFFPULSE_LOG_DIR": str(tmp_path / "logs"), "PYTHONPATH": str(ROOT)}
+    settings = tmp_path / "data" / "settings.json"
+    settings.parent.mkdir()
+    settings.write_text('{"server_url": "http://127.0.0.1:9"}')  # configured but not enrolled: no dialog
+    agent = subprocess.Popen([sys.executable, "-m", "sync.cli"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while control.send(tmp_path / "data", {"command": "status"}) is None:
+            assert agent.poll() is None, agent.stderr.read() if agent.stderr else ""
+            assert time.monotonic() < deadline, "the tray app did not start"
+            time.sleep(0.1)
+        second = subprocess.run([sys.executable, "-m", "sync.cli"], env=env, cwd=ROOT, capture_output=True,
+                                text=True, timeout=60)
+        assert (second.returncode, second.stdout.strip()) == (0, "staffpulse: already running; its window is shown")
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        code = agent.wait(30)
+        if agent.stderr:
+            agent.stderr.close()
+    assert code == 0
+    log = (tmp_path / "logs" / "agent.log").read_text()
+    assert "running headless" not in log and "quit requested" in log and "agent stopped" in log

@@ -1,0 +1,106 @@
+"""Runs the tray app on a real X display with a tray host and drives its menu; prints what it saw as JSON.
+
+A subprocess of ``test_tray_x11.py``: the pytest process already has its one QApplication on the offscreen
+platform, and a tray icon needs the xcb platform. Usage: ``tray_probe.py DATA_DIR SERVER_URL`` with the
+device token in ``$STAFFPULSE_PROBE_TOKEN``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keyring
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+
+from agent.assembly import Sampler
+from protocol.schema import PresenceState
+from support.keyrings import MemoryKeyring
+from sync import control
+from sync.credentials import CredentialStore
+from sync.live import LinkState
+from sync.settings import AgentSettings, save
+from ui.app import TrayApp
+
+
+def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        QApplication.processEvents()
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def main(data_dir: Path, server_url: str) -> dict[str, Any]:
+    keyring.set_keyring(MemoryKeyring())
+    CredentialStore().save(server_url, os.environ["STAFFPULSE_PROBE_TOKEN"])
+    settings = AgentSettings(server_url=server_url)
+    save(data_dir, settings)
+    qt = QApplication([])
+    qt.setQuitOnLastWindowClosed(False)
+    seen: dict[str, Any] = {"tray_available": QSystemTrayIcon.isSystemTrayAvailable()}
+
+    def sampler(on_change: Callable[..., None]) -> Sampler:
+        return Sampler.open(data_dir, idle_threshold=300, on_change=on_change)
+
+    app = TrayApp(data_dir, settings, sampler)
+    finished: list[bool] = []
+    app.finished.connect(lambda: finished.append(True))
+    app.start()
+    seen["has_tray"] = app.tray is not None
+    if app.tray is None:
+        return seen
+    tray = app.tray
+    seen["live"] = wait_until(lambda: app.link.state is LinkState.LIVE and app.sync_status.last_attempt is not None,
+                              15)
+    seen["icon_visible"] = tray.icon.isVisible() and not tray.icon.geometry().isEmpty()
+    seen["window_hidden_at_start"] = not app.window.isVisible()
+    seen["menu"] = [action.text() for action in tray.menu.actions() if action.text()]
+    seen["tooltip"] = tray.icon.toolTip()
+
+    before = app.sync_status
+    started = time.perf_counter()
+    tray.sync_action.trigger()
+    seen["sync_trigger_ms"] = (time.perf_counter() - started) * 1000
+    seen["sync_busy"] = not app.window.sync.button.isEnabled()
+    seen["synced"] = wait_until(lambda: app.sync_status is not before, 10)
+    seen["sync_result"] = app.window.sync.result.text()
+
+    tray.break_action.trigger()
+    seen["on_break"] = wait_until(lambda: app.own_state is PresenceState.BREAK, 5)
+    connected = app.service.connected if app.service is not None else None
+    seen["break_pushed"] = connected is not None and wait_until(
+        lambda: connected.pusher.status.sent is not None and connected.pusher.status.sent.state == "break", 5)
+    seen["break_action_after"] = tray.break_action.text()
+    seen["state_line"] = tray.state_action.text()
+    seen["tooltip_on_break"] = tray.icon.toolTip()
+
+    tray.open_action.trigger()
+    seen["window_opened"] = wait_until(app.window.isVisible, 2)
+    app.window.close()
+    seen["closed_keeps_running"] = not app.window.isVisible() and tray.icon.isVisible()
+
+    answers: list[dict[str, Any] | None] = []
+    asking = threading.Thread(target=lambda: answers.append(control.send(data_dir, {"command": "show"})))
+    asking.start()  # as a second ``staffpulse`` would; answered on the control thread, shown on this one
+    seen["show_forwarded"] = wait_until(lambda: app.window.isVisible() and bool(answers), 5) and answers[0] == {
+        "ok": True}
+    asking.join()
+
+    tray.quit_action.trigger()
+    seen["quit_finished"] = wait_until(lambda: bool(finished), 2)
+    seen["stopped"] = app.wait_stopped(30)
+    seen["control_closed"] = control.send(data_dir, {"command": "status"}) is None
+    return seen
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(Path(sys.argv[1]), sys.argv[2])))

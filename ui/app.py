@@ -1,0 +1,356 @@
+"""The tray app: the agent on a background thread, the window and tray icon on the GUI thread.
+
+``TrayApp`` is the one place that decides what the widgets show. It owns no policy (uploading, presence and
+reconnecting are ``sync.service.AgentService``'s) and never waits on the network or the disk: the agent's
+callbacks arrive through ``ui.bridge.Bridge`` signals, and reads (a day report, a look into the outbox, an
+enrollment) run through ``ui.worker.background``.
+
+``run_tray_app`` is the process: one QApplication that does not quit when the window closes, Ctrl+C and
+SIGTERM handled inside the Qt loop (``signal.set_wakeup_fd`` + ``QSocketNotifier``), and on Quit the agent's
+own stop path (the open minute written, one last upload, the socket closed).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+
+from agent.assembly import Sampler
+from agent.states import PresenceChange
+from protocol.schema import DayReport, Me, PresenceState
+from sync.live import LinkState, LiveStatus, TeamSnapshot
+from sync.service import AgentService, connector
+from sync.settings import AgentSettings
+from sync.uploader import SyncStatus
+from ui import preferences as ui_preferences
+from ui import present
+from ui.bridge import Bridge
+from ui.present import TrayLook
+from ui.settings_dialog import Saved, SettingsDialog
+from ui.tray import Tray
+from ui.window import MainWindow
+from ui.worker import background
+
+log = logging.getLogger(__name__)
+
+SamplerFactory = Callable[[Callable[[PresenceChange], None]], Sampler]
+REFRESH_MS = 30_000  # relative times ("2 min ago") and the outbox preview go stale slowly
+NO_TRAY = ("There is no system tray on this desktop, so StaffPulse runs in this window. Closing it keeps "
+           "StaffPulse running; start StaffPulse again to bring the window back.")
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
+
+
+class TrayApp(QObject):
+    finished = Signal()  # Quit chosen: the event loop may end (the agent thread is stopping)
+    failed = Signal(object)  # the agent thread ended with an error
+
+    def __init__(self, data_dir: Path, settings: AgentSettings, sampler_factory: SamplerFactory) -> None:
+        super().__init__()
+        self.data_dir, self._settings, self._sampler_factory = data_dir, settings, sampler_factory
+        self.preferences = ui_preferences.load(data_dir)  # a tiny file, read once before the loop runs
+        self.bridge = Bridge(self)
+        self.service: AgentService | None = None  # set on the agent thread
+        self.running = False  # ``ready`` arrived: the sampler is open, commands can reach it
+        self.own_state: PresenceState = PresenceState.ACTIVE
+        self.own_since: datetime | None = None
+        self.link, self.sync_status = LiveStatus(), SyncStatus()
+        self.snapshot: TeamSnapshot | None = None
+        self.me: Me | None = None
+        self._day_running = self._day_wanted = False
+        self._enrollment_told = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="agent", daemon=True)
+        self.dialog: SettingsDialog | None = None
+
+        self.window = MainWindow()
+        self.tray = Tray(self) if QSystemTrayIcon.isSystemTrayAvailable() else None
+        if self.tray is not None:
+            self.tray.sync_action.triggered.connect(self.sync_now)
+            self.tray.break_action.triggered.connect(self.toggle_break)
+            self.tray.open_action.triggered.connect(self.open_window)
+            self.tray.settings_action.triggered.connect(self.open_settings)
+            self.tray.quit_action.triggered.connect(self.quit)
+            self.tray.icon.activated.connect(self._tray_clicked)
+        self.window.sync.button.clicked.connect(self.sync_now)
+        for signal_, slot in ((self.bridge.state, self._state_changed), (self.bridge.sync, self._synced),
+                              (self.bridge.link, self._link_changed), (self.bridge.team, self._team_changed),
+                              (self.bridge.ready, self._ready), (self.bridge.show, self.open_window),
+                              (self.failed, self._failed)):
+            signal_.connect(slot)
+        self._timer = QTimer(self)
+        self._timer.setInterval(REFRESH_MS)
+        self._timer.timeout.connect(self.refresh)
+
+    # --- life cycle ----------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the agent thread; minimised to the tray, or in the window when there is no tray."""
+        self._thread.start()
+        self._timer.start()
+        self._show_look()
+        if self.tray is not None:
+            self.tray.show()
+        else:
+            log.warning("no system tray available: showing the window instead")
+            self.window.show_notice(NO_TRAY)
+            self.window.bring_up()
+
+    def _serve(self) -> None:
+        """The agent thread. The service is built here too: ``connector`` reads the OS keyring, which can be
+        slow (a locked Secret Service or Keychain prompt) and must not hold up the window."""
+        try:
+            service = AgentService(self.data_dir, connector(self._settings), self.bridge.listeners())
+            self.service = service
+            service.run(self._sampler_factory, self._stop)
+        except Exception as exc:
+            log.exception("the agent stopped with an error")
+            self.failed.emit(exc)
+
+    def quit(self) -> None:
+        """Stop the agent (it writes the open minute, uploads once more, closes the socket), end the loop."""
+        log.info("quit requested")
+        self._timer.stop()
+        self._stop.set()
+        self.bridge.blockSignals(True)  # what the stopping agent still reports has no one left to show it to
+        if self.tray is not None:
+            self.tray.hide()
+        self.window.hide()
+        self.finished.emit()
+
+    def _background(self, work: Callable[[], object], done: Callable[[object], None], name: str) -> None:
+        """``ui.worker.background``, with results that arrive after Quit dropped."""
+        background(work, lambda result: None if self._stop.is_set() else done(result), name=name)
+
+    def wait_stopped(self, timeout: float = 60.0) -> bool:
+        """After the loop ended: wait for the agent thread's stop path; False if it overran ``timeout``."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    # --- commands --------------------------------------------------------------------------------------------
+
+    def sync_now(self) -> None:
+        """Ask the uploader for a run and return at once; the result arrives with ``bridge.sync``."""
+        if self.service is None or not self.running:
+            self.window.sync.result.setText("Starting…")
+        elif not self.service.request_sync():
+            self.window.sync.result.setText("Not syncing: this device is not enrolled (Settings… to enroll)")
+        else:
+            self.window.sync.set_busy(True)
+
+    def toggle_break(self) -> None:
+        if self.service is not None and self.running:
+            self.service.request_break(self.own_state is not PresenceState.BREAK)
+
+    def open_window(self) -> None:
+        self.window.bring_up()
+
+    def open_settings(self) -> None:
+        if self.dialog is not None and self.dialog.isVisible():
+            self.dialog.raise_()
+            return
+        enrolled = self.service is not None and self.service.connected is not None
+        self.dialog = SettingsDialog(self.data_dir, self._settings, self.preferences, enrolled=enrolled)
+        self.dialog.saved.connect(self._settings_saved)
+        self.dialog.open()
+
+    def _tray_clicked(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason in (QSystemTrayIcon.ActivationReason.Trigger, QSystemTrayIcon.ActivationReason.DoubleClick):
+            self.open_window()
+
+    # --- what the agent reports (GUI thread, through the bridge) ----------------------------------------------
+
+    def _ready(self, enrolled: bool) -> None:
+        self.running = True
+        self._refresh_outbox()
+        if not enrolled:
+            self._enrollment_needed("This device is not enrolled yet: choose Settings… to enroll it.")
+            if self._settings.server_url is None:
+                self.open_settings()  # first run
+
+    def _failed(self, error: object) -> None:
+        self.window.show_notice(f"StaffPulse stopped tracking because of an error: {error}")
+        self.window.bring_up()
+
+    def _state_changed(self, change: PresenceChange) -> None:
+        self.own_state, self.own_since = PresenceState(change.state.value), change.since
+        self._show_look()
+
+    def _synced(self, status: SyncStatus) -> None:
+        self.sync_status = status
+        tab = self.window.sync
+        tab.set_busy(False)
+        tab.result.setText(status.summary())
+        tab.pending.setText(f"{status.pending} minutes")
+        tab.error.setText(status.last_error or "none")
+        if status.needs_enrollment:
+            self._enrollment_needed(status.summary())
+        self._show_look()
+        self._refresh_outbox()
+
+    def _link_changed(self, status: LiveStatus) -> None:
+        self.link = status
+        words = present.LINK_WORDS[status.state]
+        colour = present.STATE_COLOURS[PresenceState.ACTIVE if status.state is LinkState.LIVE
+                                       else PresenceState.OFFLINE]
+        self.window.badge.setText(f'<span style="color:{colour}">●</span> {words}')
+        self.window.badge.setToolTip(status.refused or "")
+        if status.refused:
+            self._enrollment_needed(f"The server refused this device: {status.refused}")
+        self._show_look()
+
+    def _team_changed(self, snapshot: TeamSnapshot) -> None:
+        previous, self.snapshot = self.snapshot, snapshot
+        if previous is not None and self.me is not None and self.preferences.notify_breaks:
+            for notice in present.break_notices(previous.members, snapshot.members, self.me.user.id):
+                self._notify("StaffPulse", notice)
+        self.window.team.model.set_members(snapshot.members, _now())
+        self.window.team.empty.hide()
+        self.window.me.show_totals(snapshot.own_totals)
+        self.window.updated.setText(f"updated {snapshot.updated.astimezone().strftime('%H:%M:%S')}")
+        if previous is None or previous.own_totals != snapshot.own_totals or previous.own_date != snapshot.own_date:
+            self._fetch_day()
+
+    def _settings_saved(self, saved: Saved) -> None:
+        self._settings, self.preferences = saved.settings, saved.preferences
+        if saved.enrolled is None or self.service is None or not self.running:
+            return
+        service, settings, name = self.service, saved.settings, saved.enrolled.name
+
+        def attach() -> bool:
+            factory = connector(settings)
+            return factory is not None and service.attach(factory)
+
+        def attached(result: object) -> None:
+            if result is True:
+                self._enrollment_told = False
+                self.window.show_notice(f"Enrolled as {name}: syncing.")
+            else:
+                self.window.show_notice(f"Enrolled as {name}. Restart StaffPulse to use the new enrollment.")
+
+        self._background(attach, attached, "attach")
+
+    # --- reads off the GUI thread ------------------------------------------------------------------------------
+
+    def _fetch_day(self) -> None:
+        """Today's slots for the per-hour chart; one read at a time, one more if asked meanwhile."""
+        connected = self.service.connected if self.service is not None else None
+        if connected is None or self.snapshot is None:
+            return
+        if self._day_running:
+            self._day_wanted = True
+            return
+        self._day_running, self._day_wanted = True, False
+        api, day, me = connected.api, self.snapshot.own_date, self.me
+
+        def read() -> tuple[Me, DayReport]:
+            return (me or api.me()), api.day(day)
+
+        self._background(read, self._day_read, "day-report")
+
+    def _day_read(self, result: object) -> None:
+        self._day_running = False
+        if isinstance(result, tuple):
+            self.me, report = result
+            self.window.me.chart.set_hours(present.hourly_active(report.slots, report.time_zone))
+        else:
+            log.info("day report not read: %s", result)
+        if self._day_wanted:
+            self._fetch_day()
+
+    def _refresh_outbox(self) -> None:
+        """How many minutes wait, and the exact next upload, read from the outbox on a worker."""
+        if self.service is None or not self.running:
+            return
+        outbox = self.service.sampler.outbox
+
+        def read() -> tuple[int, str]:
+            return outbox.pending_count(), present.payload_preview(outbox.peek())
+
+        self._background(read, self._outbox_read, "outbox-peek")
+
+    def _outbox_read(self, result: object) -> None:
+        if isinstance(result, tuple):
+            pending, preview = result
+            self.window.sync.pending.setText(f"{pending} minutes")
+            self.window.sync.payload.setPlainText(preview)
+
+    def refresh(self) -> None:
+        """Re-read what goes stale by itself: relative times in the table, the outbox preview."""
+        if self.snapshot is not None:
+            self.window.team.model.set_members(self.snapshot.members, _now())
+        self._refresh_outbox()
+
+    # --- presentation ----------------------------------------------------------------------------------------
+
+    def _show_look(self) -> None:
+        look = present.tray_look(self.own_state, self.link.state, sync_failed=self.sync_status.last_error is not None,
+                                 refused=self.link.refused is not None)
+        state = self.own_state.value.capitalize()
+        since = f" since {present.clock_time(self.own_since, _now())}" if self.own_since else ""
+        problem = {TrayLook.ERROR: " (not syncing)", TrayLook.OFFLINE: " (offline)"}.get(look, "")
+        self.window.own_state.setText(html.escape(f"{state}{since}{problem}"))
+        if self.tray is not None:
+            tooltip = (f"StaffPulse: {state}{problem}\n{present.LINK_WORDS[self.link.state]}; "
+                       f"{self.sync_status.summary()}")
+            self.tray.update(look, f"{state}{since}", tooltip, on_break=self.own_state is PresenceState.BREAK)
+
+    def _enrollment_needed(self, text: str) -> None:
+        self.window.show_notice(text)
+        if not self._enrollment_told:
+            self._enrollment_told = True
+            self._notify("StaffPulse: enrollment needed", text)
+
+    def _notify(self, title: str, text: str) -> None:
+        log.info("notification: %s", text)
+        if self.tray is not None:
+            self.tray.notify(title, text)
+
+
+class _SignalWakeup:
+    """SIGINT/SIGTERM end the app cleanly even while Qt's C++ loop runs: the signal's byte wakes a notifier,
+    which gives Python the chance to run the handler (a polling timer would wake the process all day)."""
+
+    def __init__(self, quit_: Callable[[], None]) -> None:
+        self._reader, self._writer = socket.socketpair()
+        for end in (self._reader, self._writer):
+            end.setblocking(False)
+        signal.set_wakeup_fd(self._writer.fileno())
+        self._notifier = QSocketNotifier(self._reader.fileno(), QSocketNotifier.Type.Read)
+        self._notifier.activated.connect(self._drain)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: quit_())
+
+    def _drain(self) -> None:
+        self._reader.recv(64)
+
+    def close(self) -> None:
+        signal.set_wakeup_fd(-1)
+        self._notifier.setEnabled(False)
+        self._reader.close()
+        self._writer.close()
+
+
+def run_tray_app(data_dir: Path, settings: AgentSettings, sampler_factory: SamplerFactory) -> int:
+    app = QApplication(sys.argv[:1])
+    app.setApplicationName("StaffPulse")
+    app.setQuitOnLastWindowClosed(False)
+    shell = TrayApp(data_dir, settings, sampler_factory)
+    shell.finished.connect(app.quit)
+    wakeup = _SignalWakeup(shell.quit)
+    shell.start()
+    app.exec()
+    wakeup.close()
+    return 0 if shell.wait_stopped() else 1

@@ -1,0 +1,44 @@
+"""The tray app's own preferences (``ui.json`` in the data dir), kept apart from ``settings.json``.
+
+``sync.settings`` refuses unknown fields so a typo there is an error; preferences only the window uses do not
+belong in that file. A missing or unreadable file means the defaults: these are conveniences, not policy.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+FILE_NAME = "ui.json"
+
+
+@dataclass(frozen=True)
+class Preferences:
+    notify_breaks: bool = True  # a tray message when a teammate starts or ends a break
+
+
+def load(data_dir: Path) -> Preferences:
+    path = data_dir / FILE_NAME
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return Preferences(notify_breaks=bool(raw.get("notify_breaks", True)))
+    except FileNotFoundError:
+        return Preferences()
+    except (OSError, ValueError, AttributeError) as exc:
+        log.warning("ignoring unreadable %s (%s); using defaults", path, exc)
+        return Preferences()
+
+
+def save(data_dir: Path, preferences: Preferences) -> None:
+    """Through a temporary file and a rename, so a crash mid-write keeps the old file."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=data_dir, prefix=".ui-", suffix=".json")
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(asdict(preferences), handle)
+    os.replace(temporary, data_dir / FILE_NAME)

@@ -1,0 +1,116 @@
+"""Settings and first-run enrollment: server URL, enrollment code, idle threshold, notifications.
+
+Saving checks the values first (``AgentSettings`` says what is wrong in words). With a code it enrolls on a
+worker thread (``sync.enrollment.enroll``: the token goes straight to the keyring), and only a successful
+enrollment saves the new server; without one it saves at once. The dialog stays responsive throughout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import requests
+from pydantic import ValidationError
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from protocol.schema import UserPublic
+from sync import settings as agent_settings
+from sync.api import ApiClient
+from sync.credentials import CredentialStore
+from sync.enrollment import enroll
+from sync.settings import AgentSettings
+from ui import preferences as ui_preferences
+from ui.preferences import Preferences
+from ui.worker import background
+
+
+@dataclasses.dataclass(frozen=True)
+class Saved:
+    settings: AgentSettings
+    preferences: Preferences
+    enrolled: UserPublic | None  # who this device now belongs to, when the dialog enrolled it
+
+
+class SettingsDialog(QDialog):
+    saved = Signal(object)  # Saved
+
+    def __init__(self, data_dir: Path, settings: AgentSettings, preferences: Preferences, *, enrolled: bool,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("StaffPulse settings")
+        self._data_dir, self._settings = data_dir, settings
+        self.server = QLineEdit(settings.server_url or "")
+        self.server.setPlaceholderText("https://pulse.example.com")
+        self.code = QLineEdit()
+        self.code.setPlaceholderText("ABCDE-FGHIJ" if not enrolled else "only to enroll this device again")
+        self.idle = QSpinBox()
+        self.idle.setRange(60, 3600)
+        self.idle.setSuffix(" s")
+        self.idle.setValue(settings.idle_threshold_s)
+        self.notify = QCheckBox("Tell me when a teammate starts or ends a break")
+        self.notify.setChecked(preferences.notify_breaks)
+        self.message = QLabel("" if enrolled else "This device is not enrolled yet: enter your server and the "
+                              "enrollment code your admin gave you.")
+        self.message.setWordWrap(True)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self.submit)
+        self.buttons.rejected.connect(self.reject)
+        form = QFormLayout()
+        form.addRow("Server:", self.server)
+        form.addRow("Enrollment code:", self.code)
+        form.addRow("Idle after:", self.idle)
+        form.addRow(self.notify)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(QLabel("A new idle threshold applies from the next start of StaffPulse."))
+        layout.addWidget(self.message)
+        layout.addWidget(self.buttons)
+
+    def submit(self) -> None:
+        try:
+            new = AgentSettings.model_validate(self._settings.model_dump() | {
+                "server_url": self.server.text().strip() or None, "idle_threshold_s": self.idle.value()})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            self.message.setText(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
+            return
+        prefs = Preferences(notify_breaks=self.notify.isChecked())
+        code = self.code.text().strip()
+        if code and new.server_url is None:
+            self.message.setText("Enter the server's address to enroll.")
+            return
+        self.buttons.setEnabled(False)
+        self.message.setText("Enrolling…" if code else "Saving…")
+        data_dir = self._data_dir
+
+        def work() -> Saved:
+            user = None
+            if code and new.server_url is not None:
+                with requests.Session() as session:
+                    api = ApiClient(new.server_url, lambda: None, ca_bundle=new.ca_bundle, session=session)
+                    user = enroll(api, CredentialStore(), code=code)
+            agent_settings.save(data_dir, new)
+            ui_preferences.save(data_dir, prefs)
+            return Saved(new, prefs, user)
+
+        background(work, self._done, name="save-settings")
+
+    def _done(self, result: object) -> None:
+        self.buttons.setEnabled(True)
+        if isinstance(result, Saved):
+            self.saved.emit(result)
+            self.accept()
+        else:
+            self.message.setText(f"Not saved: {result}")

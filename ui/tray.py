@@ -1,0 +1,47 @@
+"""The tray icon and its menu. It only shows and offers: what the actions do is wired by ``ui.app``."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from ui.icons import dot_icon
+from ui.present import TrayLook
+
+
+class Tray(QObject):
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.menu = QMenu()
+        self.state_action = self.menu.addAction("Starting…")
+        self.state_action.setEnabled(False)  # a line to read, not a command
+        self.menu.addSeparator()
+        self.sync_action = self.menu.addAction("Sync Now")
+        self.break_action = self.menu.addAction("Start break")
+        self.menu.addSeparator()
+        self.open_action = self.menu.addAction("Open StaffPulse")
+        self.settings_action = self.menu.addAction("Settings…")
+        self.menu.addSeparator()
+        self.quit_action: QAction = self.menu.addAction("Quit")
+        self.icon = QSystemTrayIcon(dot_icon(TrayLook.OFFLINE.colour), self)
+        self.icon.setContextMenu(self.menu)
+        self._tooltip = "StaffPulse"
+        self.icon.setToolTip(self._tooltip)
+
+    def show(self) -> None:
+        self.icon.show()
+        self.icon.setToolTip(self._tooltip)  # Windows 11 drops a tooltip set before the icon was shown
+
+    def hide(self) -> None:
+        self.icon.hide()
+
+    def update(self, look: TrayLook, state_line: str, tooltip: str, *, on_break: bool) -> None:
+        self.icon.setIcon(dot_icon(look.colour))
+        self.state_action.setText(state_line)
+        self.break_action.setText("End break" if on_break else "Start break")
+        self._tooltip = tooltip
+        self.icon.setToolTip(tooltip)
+
+    def notify(self, title: str, text: str) -> None:
+        self.icon.showMessage(title, text, QSystemTrayIcon.MessageIcon.Information, 8000)
