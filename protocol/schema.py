@@ -26,7 +26,10 @@ def _utc(value: datetime) -> datetime:
     """Refuse naive datetimes (their zone is a guess) and normalise the rest to UTC."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("timestamp must carry a time zone (UTC ISO-8601, e.g. 2026-01-02T03:04:00Z)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-05:00 is past year 9999 in UTC; a crash, not a refusal, without this
+        raise ValueError("timestamp out of range") from None
 
 
 def _minute_aligned(value: datetime) -> datetime:
@@ -158,7 +161,7 @@ class PresenceUpdate(_Model):
 
     state: ReportedState
     since: UtcDatetime
-    seq: Annotated[int, Field(ge=0, strict=True)]
+    seq: Annotated[int, Field(ge=0, le=2**63 - 1, strict=True)]  # the database's BIGINT
 
 
 class PresenceAck(_Answer):

@@ -40,7 +40,7 @@ def check_window(batch: ActivityBatch, now: datetime, settings: Settings) -> Non
         field = f"slots[{index}].start"
         if slot.start < oldest:
             raise Invalid(f"{field}: older than the {settings.retention_days}-day retention window", field=field)
-        if slot.start + timedelta(seconds=SLOT_SECONDS) > newest:
+        if slot.start > newest - timedelta(seconds=SLOT_SECONDS):  # start + 60 s overflows on 9999-12-31T23:59
             raise Invalid(f"{field}: minute has not ended yet by the server's clock", field=field)
 
 

@@ -2,16 +2,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from protocol.schema import ActivityBatch, ActivityResult, ErrorResponse
+from protocol.schema import ActivityBatch, ActivityResult
 from server.api.deps import HubDep, NowDep, SessionDep, SettingsDep, WriterDep
+from server.api.routes import errors
 from server.ingest import store_batch
 from server.totals import day_bounds, make_totals, user_minutes
 
 router = APIRouter()
 
 
-@router.post("/activity", responses={409: {"model": ErrorResponse}, 413: {"model": ErrorResponse},
-                                     422: {"model": ErrorResponse}, 429: {"model": ErrorResponse}})
+@router.post("/activity", responses=errors(400, 401, 409, 413, 422, 429))
 async def post_activity(batch: ActivityBatch, principal: WriterDep, session: SessionDep, now: NowDep,
                         settings: SettingsDep, hub: HubDep) -> ActivityResult:
     """Store a batch of minutes (idempotent), then tell the user and their managers the new totals."""

@@ -5,12 +5,13 @@ from fastapi import APIRouter
 from protocol.schema import PresenceAck, PresenceState, PresenceUpdate
 from server import presence
 from server.api.deps import HubDep, NowDep, SessionDep, WriterDep
+from server.api.routes import errors
 from server.models import DevicePresence
 
 router = APIRouter()
 
 
-@router.put("/presence")
+@router.put("/presence", responses=errors(400, 401, 413, 422, 429))
 async def put_presence(update: PresenceUpdate, principal: WriterDep, session: SessionDep, now: NowDep,
                        hub: HubDep) -> PresenceAck:
     """Record this device's state; an update older (by ``seq``) than the stored one is ignored."""

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from protocol.schema import Role, TeamMember, TeamPublic, TeamView
 from server import presence
 from server.api.deps import HubDep, NowDep, PrincipalDep, SessionDep
+from server.api.routes import errors
 from server.errors import NotFound
 from server.models import Team, User
 from server.totals import local_date, today_totals
@@ -13,7 +14,7 @@ from server.totals import local_date, today_totals
 router = APIRouter()
 
 
-@router.get("/team")
+@router.get("/team", responses=errors(401))
 async def get_team(principal: PrincipalDep, session: SessionDep, now: NowDep, hub: HubDep) -> TeamView:
     """The caller's team with live states; managers also get each member's totals for today."""
     team = await session.get(Team, principal.user.team_id)
