@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -13,15 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from support.xdisplay import need_tool
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def need_tool(name: str) -> str:
-    """Fail, never skip: the tools are one ``apt-get install xvfb xdotool`` away (scripts/test does it)."""
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"{name} is not installed: apt-get install xvfb xdotool")
-    return path
 
 
 def xdotool(env: dict[str, str], *args: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import requests
@@ -139,3 +140,13 @@ class PostgresCluster:
     def stop(self) -> None:
         self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def sqlite_server(base: Path) -> Iterator[ServerProcess]:
+    """A test server (``TEST_SERVER_ARGS``) on a fresh SQLite file in ``base``, stopped afterwards."""
+    process = ServerProcess(f"sqlite:///{base / 'server.db'}", base / "server.log", *TEST_SERVER_ARGS).start()
+    try:
+        yield process
+    finally:
+        process.stop()

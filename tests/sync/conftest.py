@@ -6,16 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from support.servers import TEST_SERVER_ARGS, ServerProcess
+from support.servers import ServerProcess, sqlite_server
 from support.team import Team, make_team
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    base = tmp_path_factory.mktemp("sync-server")
-    process = ServerProcess(f"sqlite:///{base / 'server.db'}", base / "server.log", *TEST_SERVER_ARGS).start()
-    yield process
-    process.stop()
+    with sqlite_server(tmp_path_factory.mktemp("sync-server")) as process:
+        yield process
 
 
 @pytest.fixture

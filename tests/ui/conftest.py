@@ -17,7 +17,7 @@ from pytestqt.qtbot import QtBot
 
 from agent.assembly import Sampler
 from support.keyrings import MemoryKeyring
-from support.servers import TEST_SERVER_ARGS, ServerProcess
+from support.servers import ServerProcess, sqlite_server
 from support.team import Person
 from sync.credentials import CredentialStore
 from sync.settings import AgentSettings, save
@@ -31,10 +31,8 @@ def qapp_args() -> list[str]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    base = tmp_path_factory.mktemp("ui-server")
-    process = ServerProcess(f"sqlite:///{base / 'server.db'}", base / "server.log", *TEST_SERVER_ARGS).start()
-    yield process
-    process.stop()
+    with sqlite_server(tmp_path_factory.mktemp("ui-server")) as process:
+        yield process
 
 
 @pytest.fixture

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,38 +18,16 @@ import pytest
 
 from support.servers import ServerProcess
 from support.team import make_team
+from support.xdisplay import need_tool, start_xvfb
 from sync import control
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def need_tool(name: str) -> str:
-    """Fail, never skip: scripts/test installs these (apt-get install xvfb trayer)."""
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"{name} is not installed: apt-get install xvfb trayer")
-    return path
-
-
 @pytest.fixture(scope="module")
 def x_display() -> Iterator[str]:
     """A private Xvfb server on a free display number (as tests/agent/conftest.py), with trayer as tray host."""
-    read_end, write_end = os.pipe()
-    xvfb = subprocess.Popen([need_tool("Xvfb"), "-displayfd", str(write_end), "-screen", "0", "1280x1024x24",
-                             "-nolisten", "tcp"], pass_fds=(write_end,), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    os.close(write_end)
-    number = b""
-    deadline = time.monotonic() + 15
-    while not number.endswith(b"\n"):
-        ready, _, _ = select.select([read_end], [], [], max(0.0, deadline - time.monotonic()))
-        chunk = os.read(read_end, 16) if ready else b""
-        if not chunk:
-            xvfb.kill()
-            pytest.fail("Xvfb did not report a display number")
-        number += chunk
-    os.close(read_end)
-    display = f":{number.decode().strip()}"
+    xvfb, display = start_xvfb()
     tray_host = subprocess.Popen([need_tool("trayer"), "--edge", "top", "--align", "right", "--height", "24",
                                   "--widthtype", "request"], env={**os.environ, "DISPLAY": display},
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
