@@ -15,7 +15,7 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 PROTOCOL_VERSION = 1
 SLOT_SECONDS = 60
@@ -38,8 +38,15 @@ def _minute_aligned(value: datetime) -> datetime:
     return value
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
-SlotStart = Annotated[datetime, AfterValidator(_utc), AfterValidator(_minute_aligned)]
+def _not_a_number(value: object) -> object:
+    """Pydantic would read a bare number as Unix seconds; the protocol's timestamps are ISO-8601 text only."""
+    if isinstance(value, int | float):
+        raise ValueError("timestamp must be an ISO-8601 string with a time zone, not a number")
+    return value
+
+
+UtcDatetime = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator(_utc)]
+SlotStart = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator(_utc), AfterValidator(_minute_aligned)]
 Count = Annotated[int, Field(ge=0, le=10_000_000, strict=True)]
 Seconds = Annotated[int, Field(ge=0, le=SLOT_SECONDS, strict=True)]
 Text = Annotated[str, Field(min_length=1, max_length=200)]

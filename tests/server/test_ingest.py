@@ -99,6 +99,7 @@ BAD_SLOTS = [
                  id="input-over-active"),
     pytest.param({"start": _now_minute(-3), "colour": "red"}, "slots[1].colour", id="unknown-field"),
     pytest.param({"start": _now_minute(-3)[:-6]}, "slots[1].start", id="naive-time"),
+    pytest.param({"start": 1767225600}, "slots[1].start", id="numeric-time"),
     pytest.param({"start": _now_minute(-3).replace(":00+", ":30+")}, "slots[1].start", id="unaligned"),
     pytest.param({"start": _now_minute(24 * 60)}, "slots[1].start", id="future"),
     pytest.param({"start": "2001-01-01T00:00:00Z"}, "slots[1].start", id="ancient"),

@@ -135,3 +135,12 @@ def test_socket_without_or_with_garbage_token_is_refused(server: ServerProcess) 
             client.connect()
         [refusal] = client.received("connect_error")
         assert "token" in refusal["message"]
+
+
+def test_presence_since_must_be_iso_text_not_a_number(server: ServerProcess, team: Team) -> None:
+    import requests
+
+    answer = requests.put(server.url + "/api/v1/presence", headers=team.people[1].headers, timeout=10,
+                          json={"state": "away", "since": 458002, "seq": 1})
+    assert answer.status_code == 422
+    assert answer.json()["error"]["field"] == "since"
