@@ -3,20 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
-
-from support.xdisplay import start_xvfb
-
-
-@pytest.fixture(scope="session")
-def x_display() -> Iterator[str]:
-    """A private Xvfb server on a free display number (Xvfb picks it and reports it through -displayfd)."""
-    server, display = start_xvfb()
-    yield display
-    server.terminate()
-    server.wait(10)
 
 
 @pytest.fixture

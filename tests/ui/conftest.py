@@ -1,10 +1,5 @@
-"""UI tests: Qt on the offscreen platform (no display needed), a real server process, a stand-in keyring.
-
-The platform is chosen with pytest-qt's ``qapp_args`` (``-platform offscreen``, the same as
-``QT_QPA_PLATFORM=offscreen``) rather than by changing ``os.environ``, so the agent subprocesses of the other
-suites in the same session are not affected. A process has one platform: tray tests that need a real X server
-and tray host run the app in a subprocess of their own (test_tray_x11.py).
-"""
+"""UI tests: Qt on the offscreen platform (``qapp_args`` in tests/conftest.py; no display needed), a real
+server process, a stand-in keyring."""
 
 from __future__ import annotations
 
@@ -22,11 +17,6 @@ from support.team import Person
 from sync.credentials import CredentialStore
 from sync.settings import AgentSettings, save
 from ui.app import TrayApp
-
-
-@pytest.fixture(scope="session")
-def qapp_args() -> list[str]:
-    return ["staffpulse-tests", "-platform", "offscreen"]
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +40,14 @@ Launch = Callable[..., TrayApp]
 @pytest.fixture
 def launch(qtbot: QtBot, tmp_path: Path, server: ServerProcess, memory_keyring: MemoryKeyring,
            monkeypatch: pytest.MonkeyPatch) -> Iterator[Launch]:
-    """Start the tray app in this process, as ``person`` (enrolled), or not enrolled at all (``None``)."""
+    """Start the tray app in this process, as ``person`` (enrolled), or not enrolled at all (``None``);
+    ``sampler(data_dir, on_change)`` replaces the real sampler (tests that drive the clock and input)."""
     monkeypatch.delenv("DISPLAY", raising=False)  # no input counting here: the sampler falls back quietly
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     apps: list[TrayApp] = []
 
-    def start(person: Person | None) -> TrayApp:
+    def start(person: Person | None,
+              sampler: Callable[[Path, Callable[..., None]], Sampler] | None = None) -> TrayApp:
         data = tmp_path / f"data-{len(apps)}"
         data.mkdir()
         settings = AgentSettings()
@@ -64,10 +56,12 @@ def launch(qtbot: QtBot, tmp_path: Path, server: ServerProcess, memory_keyring: 
             save(data, settings)
             CredentialStore().save(server.url, person.token)
 
-        def sampler(on_change: Callable[..., None]) -> Sampler:
+        def open_sampler(on_change: Callable[..., None]) -> Sampler:
+            if sampler is not None:
+                return sampler(data, on_change)
             return Sampler.open(data, idle_threshold=300, on_change=on_change)
 
-        app = TrayApp(data, settings, sampler)
+        app = TrayApp(data, settings, open_sampler)
         qtbot.addWidget(app.window)
         app.start()
         apps.append(app)

@@ -1,0 +1,30 @@
+"""Fixtures every suite may use: one private Xvfb for the session, and Qt's offscreen platform.
+
+A process has one QApplication, and whichever suite creates it first decides its platform, so the platform is
+set here once for all of them (pytest-qt's ``qapp_args``: ``-platform offscreen``, not ``QT_QPA_PLATFORM`` in
+``os.environ``, which would leak into the agent subprocesses other suites start). Tests that need Qt on a real X
+server with a tray host run the app in a subprocess of their own (tests/ui/test_tray_x11.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from support.xdisplay import start_xvfb
+
+
+@pytest.fixture(scope="session")
+def x_display() -> Iterator[str]:
+    """A private Xvfb server on a free display number (Xvfb picks it and reports it through -displayfd), for
+    xdotool to inject input into and the agent to count it."""
+    server, display = start_xvfb()
+    yield display
+    server.terminate()
+    server.wait(10)
+
+
+@pytest.fixture(scope="session")
+def qapp_args() -> list[str]:
+    return ["staffpulse-tests", "-platform", "offscreen"]
