@@ -5,8 +5,10 @@ agent resumes exactly where the last commit left it: every closed minute is stor
 the primary key) and none is written again. Uploads take a batch whose id is stored with its slots; until
 ``acknowledge`` the same batch (same id, same slots) comes back, so a retried upload is a duplicate the server
 can recognise. A batch the server refuses for good is set aside with the server's reason: kept for a person to
-see, never retried. Unsent data older than the retention window is dropped with a warning so the file stays
-bounded. The sampler and the uploader use one outbox from two threads; a lock serialises them.
+see, never retried. A *held* minute (idle time the person has not yet called work, a break or nothing:
+``agent.returning``) is stored but not offered for upload until ``settle_held``. Unsent data older than the
+retention window is dropped with a warning so the file stays bounded. The sampler and the uploader use one
+outbox from two threads; a lock serialises them.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from protocol.schema import MAX_SLOTS_PER_BATCH, Slot
+from protocol.schema import MAX_SLOTS_PER_BATCH, SLOT_SECONDS, Slot
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,8 @@ CREATE TABLE IF NOT EXISTS slot (
     body TEXT NOT NULL,             -- the Slot as JSON, exactly as it will be sent
     batch_id TEXT,                  -- set when taken for upload
     sent INTEGER NOT NULL DEFAULT 0, -- set when the server acknowledged the batch
-    refused TEXT                    -- the server's reason, when it refused the batch for good
+    refused TEXT,                   -- the server's reason, when it refused the batch for good
+    held INTEGER NOT NULL DEFAULT 0 -- idle minutes waiting for the person's answer (agent.returning): not sent
 );
 CREATE INDEX IF NOT EXISTS slot_unsent ON slot (sent, batch_id);
 CREATE TABLE IF NOT EXISTS checkpoint (
@@ -65,18 +68,29 @@ class Outbox:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a commit is on disk before we call the minute written
         self._db.executescript(_SCHEMA)
+        self._add_held_column()
         self._pruned_at = self._now()
         self.prune()
 
     def close(self) -> None:
         self._db.close()
 
-    def commit(self, slots: Iterable[Slot], checkpoint: str) -> None:
-        """Store closed minutes and the tracker checkpoint in one transaction."""
+    def _add_held_column(self) -> None:
+        """An outbox written before held minutes existed gets the column in place (its rows are not held)."""
+        with self._lock:
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(slot)")}
+            if "held" not in columns:
+                self._db.execute("ALTER TABLE slot ADD COLUMN held INTEGER NOT NULL DEFAULT 0")
+
+    def commit(self, slots: Iterable[Slot], checkpoint: str, *,
+               hold: Callable[[Slot], bool] | None = None) -> None:
+        """Store closed minutes and the tracker checkpoint in one transaction; ``hold`` picks minutes to keep
+        back until ``settle_held``."""
         with self._transaction():
             self._db.executemany(
-                "INSERT INTO slot (start, body) VALUES (?, ?) ON CONFLICT (start) DO NOTHING",
-                [(int(slot.start.timestamp()), slot.model_dump_json()) for slot in slots],
+                "INSERT INTO slot (start, body, held) VALUES (?, ?, ?) ON CONFLICT (start) DO NOTHING",
+                [(int(slot.start.timestamp()), slot.model_dump_json(), hold is not None and hold(slot))
+                 for slot in slots],
             )
             self._db.execute(
                 "INSERT INTO checkpoint (name, body) VALUES ('tracker', ?)"
@@ -92,22 +106,49 @@ class Outbox:
         return None if row is None else str(row[0])
 
     def pending_count(self) -> int:
-        """Minutes still to upload (set-aside ones are not pending: they will not be sent)."""
+        """Minutes still to upload (set-aside ones are not pending: they will not be sent; held ones not yet)."""
         with self._lock:
-            row = self._db.execute("SELECT count(*) FROM slot WHERE sent = 0 AND refused IS NULL").fetchone()
+            row = self._db.execute(
+                "SELECT count(*) FROM slot WHERE sent = 0 AND refused IS NULL AND held = 0").fetchone()
         return int(row[0])
 
-    def take_batch(self, limit: int = MAX_SLOTS_PER_BATCH) -> Batch | None:
-        """The batch to upload next: the unacknowledged one if any (same id), else up to ``limit`` oldest slots."""
+    def held_count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM slot WHERE held = 1").fetchone()[0])
+
+    def settle_held(self, rewrite: Callable[[Slot], Slot | None] = lambda slot: slot) -> int:
+        """Rewrite every held minute (None deletes it) and release them for upload, in one transaction;
+        without ``rewrite`` they go out unchanged. Returns how many minutes were held."""
+        with self._transaction():
+            rows = self._db.execute("SELECT start, body FROM slot WHERE held = 1").fetchall()
+            for start, body in rows:
+                slot = rewrite(Slot.model_validate_json(body))
+                if slot is None:
+                    self._db.execute("DELETE FROM slot WHERE start = ?", (start,))
+                else:
+                    self._db.execute("UPDATE slot SET body = ?, held = 0 WHERE start = ?",
+                                     (slot.model_dump_json(), start))
+        return len(rows)
+
+    def take_batch(self, limit: int = MAX_SLOTS_PER_BATCH, *, ended_by: datetime | None = None) -> Batch | None:
+        """The batch to upload next: the unacknowledged one if any (same id), else up to ``limit`` oldest slots.
+
+        ``ended_by`` (the wall clock now) leaves out minutes that have not ended by it. The timeline never runs
+        backwards, so after the wall clock was stepped forward and then back, minutes are stamped ahead of real
+        time for a while; the server would refuse them as "not ended yet" and they would be set aside, lost.
+        Kept here, they go out once their time has come.
+        """
+        latest = (int(ended_by.timestamp()) - SLOT_SECONDS) if ended_by is not None else None
         with self._transaction():
             row = self._db.execute(
                 "SELECT batch_id FROM slot WHERE sent = 0 AND refused IS NULL AND batch_id IS NOT NULL").fetchone()
             if row is None:
                 batch_id = str(uuid.uuid4())
                 self._db.execute(
-                    "UPDATE slot SET batch_id = ? WHERE start IN"
-                    " (SELECT start FROM slot WHERE sent = 0 AND batch_id IS NULL ORDER BY start LIMIT ?)",
-                    (batch_id, min(limit, MAX_SLOTS_PER_BATCH)),
+                    "UPDATE slot SET batch_id = ? WHERE start IN (SELECT start FROM slot"
+                    " WHERE sent = 0 AND batch_id IS NULL AND held = 0 AND (? IS NULL OR start <= ?)"
+                    " ORDER BY start LIMIT ?)",
+                    (batch_id, latest, latest, min(limit, MAX_SLOTS_PER_BATCH)),
                 )
             else:
                 batch_id = row[0]
@@ -128,7 +169,7 @@ class Outbox:
                 " ORDER BY start LIMIT ?", (limit,)).fetchall()
             if not rows:
                 rows = self._db.execute(
-                    "SELECT body FROM slot WHERE sent = 0 AND refused IS NULL AND batch_id IS NULL"
+                    "SELECT body FROM slot WHERE sent = 0 AND refused IS NULL AND batch_id IS NULL AND held = 0"
                     " ORDER BY start LIMIT ?", (min(limit, MAX_SLOTS_PER_BATCH),)).fetchall()
         return [Slot.model_validate_json(body) for (body,) in rows]
 

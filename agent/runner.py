@@ -1,22 +1,43 @@
 """The sampler: once a step it reads input totals, the OS idle time and lock state, feeds the tracker and
 commits what it produced to the outbox *before* telling anyone, so a reported change is never lost or reissued
 with the same ``seq`` after a crash. It owns no thread: ``run`` loops on the caller's thread until told to stop.
+
+With someone to ask (``ask_on_return``, the tray app; never headless) it also holds back idle time: from the
+start of an idle spell until the person answered what it was (``agent.returning``), minutes with idle seconds
+are written *held*. The answer is applied once the minute of the return is closed, so that minute's idle
+seconds are covered too. No answer within ``ANSWER_WAIT_S``, a quit, or a restart after a crash release the
+held minutes unchanged: idle time is never lost, only delayed.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 from agent.clock import Clock, Timeline
 from agent.idle import IdleBackend
 from agent.outbox import Outbox
-from agent.slots import InputCounts
-from agent.states import PresenceChange, Sample, Step, Tracker
+from agent.returning import ANSWER_WAIT_S, IdleAnswer, IdleReturn, rewrite
+from agent.slots import InputCounts, minute_of
+from agent.states import PresenceChange, Sample, Step, Tracker, WorkState
+from protocol.schema import SLOT_SECONDS, Slot
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Spell:
+    """An idle spell whose minutes are held: ``until`` is set when the person came back and was asked."""
+
+    since: datetime
+    until: datetime | None = None
+    deadline: float = 0.0  # monotonic: no answer by then releases the minutes unchanged
+    answer: IdleAnswer | None = None
 
 
 class Runner:
@@ -46,7 +67,19 @@ class Runner:
         self._totals = InputCounts()
         self._mono: float | None = None
         self._saved_at = clock.monotonic()
-        self._breaks: queue.SimpleQueue[bool] = queue.SimpleQueue()
+        self._requests: queue.SimpleQueue[Callable[[Tracker], Step]] = queue.SimpleQueue()
+        self._answers: queue.SimpleQueue[IdleAnswer] = queue.SimpleQueue()
+        self._ask: Callable[[IdleReturn], None] | None = None
+        self._settled: Callable[[IdleAnswer | None], None] = lambda _answer: None
+        self._spell: _Spell | None = None
+        # What a failed outbox write (disk full, I/O error) left in memory; every save retries it first.
+        self._unsaved: list[Slot] = []
+        self._undelivered: list[PresenceChange] = []
+        #: Why the outbox cannot be written right now (names the file), for status displays; None when fine.
+        self.write_error: str | None = None
+        released = outbox.settle_held()
+        if released:
+            log.info("released %d held idle minutes unchanged (no answer before the last stop)", released)
 
     @staticmethod
     def _restore(saved: str | None, idle_threshold: int) -> Tracker | None:
@@ -62,7 +95,22 @@ class Runner:
 
     def request_break(self, on: bool) -> None:
         """Start (``on``) or end a declared break at the next sample; safe from any thread."""
-        self._breaks.put(on)
+        self._requests.put(lambda tracker: tracker.set_break(on))
+
+    def request_pause(self, on: bool) -> None:
+        """Pause (``on``) or resume tracking at the next sample; safe from any thread. Whether a pause is
+        allowed is the team's policy, checked by the caller (``sync.service``)."""
+        self._requests.put(lambda tracker: tracker.set_pause(on))
+
+    def ask_on_return(self, ask: Callable[[IdleReturn], None],
+                      settled: Callable[[IdleAnswer | None], None] = lambda _answer: None) -> None:
+        """Hold idle minutes and call ``ask`` when the person returns; ``settled`` gets the answer applied (None:
+        released unchanged). Both run on the sampler's thread. Call before ``run``."""
+        self._ask, self._settled = ask, settled
+
+    def answer_idle(self, answer: IdleAnswer) -> None:
+        """The person's answer to the last ``ask``; applied on the sampler's thread; safe from any thread."""
+        self._answers.put(answer)
 
     def run(self, stop: threading.Event, every: float) -> None:
         """Sample every ``every`` seconds of real time until ``stop`` is set, then flush and settle."""
@@ -87,22 +135,103 @@ class Runner:
             self._tracker = Tracker.start(idle_threshold=self._idle_threshold, wall=advance.wall, last_input=last_input)
         tracker = self._tracker
         steps = [tracker.tick(Sample(advance, seen, last_input, self._idle.locked(), counts))]
-        while not self._breaks.empty():
-            steps.append(tracker.set_break(self._breaks.get_nowait()))
+        while not self._requests.empty():
+            steps.append(self._requests.get_nowait()(tracker))
         self._save(tracker, steps, force=mono - self._saved_at >= self._checkpoint_every)
+        self._take_answers()
+        self._settle_when_due(tracker, mono)
 
     def close(self) -> None:
-        """Settle the open period and write every minute, including the current one."""
+        """Settle the open period and write every minute, including the current one; held minutes go out
+        unchanged (a quit is no answer)."""
+        spell, self._spell = self._spell, None
         if self._tracker is not None:
             self._save(self._tracker, [self._tracker.shutdown()], force=True)
+        if spell is not None:
+            self._settle(None)
 
     def _save(self, tracker: Tracker, steps: list[Step], *, force: bool) -> None:
         slots = [slot for step in steps for slot in step.slots]
         changes = [change for step in steps for change in step.changes]
-        if slots or changes or force:
-            self._outbox.commit(slots, tracker.checkpoint())
-            self._saved_at = self._clock.monotonic()
+        questions = self._follow_spell(changes)
+        if slots or changes or force or self._unsaved or self._undelivered:
+            changes = self._commit(self._unsaved + slots, self._undelivered + changes, tracker.checkpoint())
         for change in changes:
             log.info("state %s since %s (seq %d)", change.state, change.since.isoformat(), change.seq)
             if self._on_change is not None:
                 self._on_change(change)
+        if self._ask is not None:
+            for question in questions:
+                self._ask(question)
+
+    def _commit(self, slots: list[Slot], changes: list[PresenceChange], checkpoint: str) -> list[PresenceChange]:
+        """Write, and return the changes now safe to deliver. When the disk is full or failing, keep sampling
+        and hold everything unwritten in memory (a change is delivered only once written, so its ``seq``
+        cannot repeat after a crash); the next save writes the same minutes again (duplicates are ignored)."""
+        try:
+            self._outbox.commit(slots, checkpoint, hold=self._held)
+        except sqlite3.OperationalError as error:
+            self._unsaved, self._undelivered = slots, changes
+            if self.write_error is None:
+                log.error("cannot write the outbox %s: %s; keeping minutes in memory until it can",
+                          self._outbox.path, error)
+            self.write_error = f"cannot write {self._outbox.path}: {error}"
+            return []
+        if self.write_error is not None:
+            log.warning("the outbox %s is writable again: %d minutes kept in memory are stored",
+                        self._outbox.path, len(self._unsaved))
+        self._unsaved, self._undelivered, self.write_error = [], [], None
+        self._saved_at = self._clock.monotonic()
+        return changes
+
+    # --- idle spells held for the person's answer ------------------------------------------------------------
+
+    def _held(self, slot: Slot) -> bool:
+        return self._spell is not None and slot.idle_s > 0
+
+    def _follow_spell(self, changes: list[PresenceChange]) -> list[IdleReturn]:
+        """Start holding when idle begins; ask when the person is back (active, or a break declared). A new
+        spell while a question is still open joins it (one question, one answer for all held minutes)."""
+        questions: list[IdleReturn] = []
+        if self._ask is None:
+            return questions
+        for change in changes:
+            spell = self._spell
+            if change.state is WorkState.IDLE:
+                if spell is not None and spell.answer is not None:
+                    self._settle(spell.answer)  # answered, the return minute not closed yet: apply now
+                    spell = None
+                self._spell = spell or _Spell(change.since)
+            elif change.state in (WorkState.ACTIVE, WorkState.BREAK) and spell is not None and spell.answer is None:
+                spell.until, spell.deadline = change.since, self._clock.monotonic() + ANSWER_WAIT_S
+                questions.append(IdleReturn(spell.since, change.since))
+        return questions
+
+    def _take_answers(self) -> None:
+        while not self._answers.empty():
+            answer = self._answers.get_nowait()
+            spell = self._spell
+            if spell is None or spell.until is None or spell.answer is not None:
+                log.info("ignoring the answer %r: no question about an idle spell is open", answer.value)
+                continue
+            spell.answer = answer
+
+    def _settle_when_due(self, tracker: Tracker, mono: float) -> None:
+        spell = self._spell
+        if spell is None or spell.until is None:
+            return
+        if spell.answer is not None:
+            if tracker.decided >= minute_of(int(spell.until.timestamp())) + SLOT_SECONDS:
+                self._settle(spell.answer)
+        elif mono >= spell.deadline:
+            log.info("no answer about the idle spell within %.0f min: it stays idle", ANSWER_WAIT_S / 60)
+            self._settle(None)
+
+    def _settle(self, answer: IdleAnswer | None) -> None:
+        chosen = answer
+        count = self._outbox.settle_held() if chosen is None else self._outbox.settle_held(
+            lambda slot: rewrite(slot, chosen))
+        self._spell = None
+        log.info("idle spell settled (%s): %d held minutes released", "unchanged" if answer is None else answer.value,
+                 count)
+        self._settled(answer)

@@ -3,8 +3,11 @@
 States: ``active``; ``idle`` once no input arrived for the idle threshold, *backdated* to the last input (as
 ActivityWatch does), so the seconds since that input are idle, not active; ``break`` from the user's start to
 end; ``away`` while the screen is locked or after the machine slept, until input arrives again. Away time is
-not tracked at all. Seconds after the last input stay undecided until the next input or the threshold decides
-them, which is why a minute closes only once every one of its seconds is decided.
+not tracked at all. A *pause* (when the team's policy allows one) is away by the person's choice: nothing is
+counted or classified until they resume, and the team sees ``away``. A pause is deliberately not part of the
+checkpoint: a restarted agent must never stay paused without the person knowing. Seconds after the last
+input stay undecided until the next input or the threshold decides them, which is why a minute closes only
+once every one of its seconds is decided.
 
 Activity marks (input, break start and end) separate quiet spells; a spell shorter than the threshold is active.
 """
@@ -30,11 +33,15 @@ class WorkState(enum.StrEnum):
 
 @dataclass(frozen=True)
 class PresenceChange:
-    """A new state, the UTC time it began (earlier than now for a backdated idle) and an ever-growing ``seq``."""
+    """A new state, the UTC time it began (earlier than now for a backdated idle) and an ever-growing ``seq``.
+
+    ``paused``: this ``away`` is a pause the person chose (the team only sees ``away``; the tray says paused).
+    """
 
     state: WorkState
     since: datetime
     seq: int
+    paused: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,7 @@ class Tracker:
         self._changes: list[PresenceChange] = []
         self._carry = InputCounts()
         self._carry_seen = False
+        self._paused = False
 
     @classmethod
     def start(cls, *, idle_threshold: int, wall: int, last_input: int | None) -> Tracker:
@@ -143,6 +151,15 @@ class Tracker:
     def state(self) -> WorkState:
         return self._state
 
+    @property
+    def decided(self) -> int:
+        """Every second before this one is classified (and the minutes before its minute are closed)."""
+        return self._decided
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
     def tick(self, sample: Sample) -> Step:
         """Advance to ``sample.advance.wall``, classifying what can be decided; return newly final slots."""
         wall, gap_from = sample.advance.wall, sample.advance.gap_from
@@ -152,6 +169,9 @@ class Tracker:
             self._carry, self._carry_seen = counts, seen
             return self._step()
         self._carry, self._carry_seen = InputCounts(), False
+        if self._paused:  # nothing is counted or classified; the time passes untracked
+            self._cursor = self._decided = wall
+            return self._step()
         self._book.add_counts(wall - 1, counts)
         start = self._cursor
         if gap_from is not None and gap_from < wall:
@@ -174,13 +194,29 @@ class Tracker:
         return self._step()
 
     def set_break(self, on: bool) -> Step:
-        """The user declared a break start (``on``) or end, taking effect now (at the cursor)."""
+        """The user declared a break start (``on``) or end, taking effect now (at the cursor). Ignored while
+        paused: a break is tracked time, a pause is not, and only resuming ends a pause."""
         now = self._cursor
+        if self._paused:
+            return self._step()
         if on and self._state is not WorkState.BREAK:
             self._settle_active(now)
             self._set_state(WorkState.BREAK, now)
         elif not on and self._state is WorkState.BREAK:
             self._mark = now
+            self._set_state(WorkState.ACTIVE, now)
+        return self._step()
+
+    def set_pause(self, on: bool) -> Step:
+        """Pause (``on``) or resume tracking now (at the cursor). A pause ends a break; resuming is active."""
+        now = self._cursor
+        if on and not self._paused:
+            self._settle_active(now)
+            self._paused = True
+            self._set_state(WorkState.AWAY, now)
+        elif not on and self._paused:
+            self._paused = False
+            self._mark = self._decided = now
             self._set_state(WorkState.ACTIVE, now)
         return self._step()
 
@@ -190,8 +226,9 @@ class Tracker:
         The cursor moves to the next minute boundary so a restart cannot add seconds to a minute already sent.
         """
         self._go_away(self._cursor)
-        carried = bool(self._carry)  # input from a last sample too short to reach the next second
-        self._book.add_counts(self._cursor, self._carry)
+        carried = bool(self._carry) and not self._paused  # input from a last sample too short for a second
+        if carried:
+            self._book.add_counts(self._cursor, self._carry)
         self._carry = InputCounts()
         end = minute_of(self._cursor + (SLOT_SECONDS if carried else SLOT_SECONDS - 1))
         self._cursor = self._decided = end
@@ -207,7 +244,7 @@ class Tracker:
     def _set_state(self, state: WorkState, since: int) -> None:
         self._state = state
         self._seq += 1
-        self._changes.append(PresenceChange(state, datetime.fromtimestamp(since, UTC), self._seq))
+        self._changes.append(PresenceChange(state, datetime.fromtimestamp(since, UTC), self._seq, self._paused))
 
     def _advance(self, to: int) -> None:
         """Let time pass to ``to`` in the current state."""

@@ -6,6 +6,8 @@
     staffpulse status [--json]       state, pending minutes, last sync, connection
     staffpulse sync-now              upload now: through the running agent, or by itself if none runs
     staffpulse break start|end       declare a break (tells the team at once)
+    staffpulse pause | resume        stop tracking for a while, and start again (if the team's policy allows)
+    staffpulse --self-test [REPORT]  check this build without a server (docs/installer.md); REPORT: a file
 
 Exit status: 0 done, 1 failed (the message says why), 2 bad usage or configuration.
 """
@@ -23,21 +25,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agent import paths
+from agent import paths, recovery
 from agent.assembly import Sampler, configure_logging
 from agent.cli import add_sampler_arguments, stop_on_signals
-from agent.outbox import Outbox
+from agent.outbox import FILE_NAME, Outbox
+from agent.policy import MachinePolicy, load_policy
 from agent.states import PresenceChange
-from sync import control
+from sync import control, selftest
 from sync.api import ApiClient
 from sync.credentials import CredentialStore
-from sync.enrollment import enroll
+from sync.enrollment import enroll, enroll_by_policy
 from sync.errors import SyncError
+from sync.instance import InstanceLock
 from sync.service import AgentService, CachedToken, connector
-from sync.settings import AgentSettings, SettingsError, load, save
+from sync.settings import AgentSettings, SettingsError, effective, load, save
 from sync.uploader import Uploader
 
 log = logging.getLogger("staffpulse")
+ALREADY_RUNNING_WAIT_S = 10.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
                                      "keyboard and mouse activity (never which key or text) and shares it with "
                                      "your team's StaffPulse server.")
     add_sampler_arguments(parser)
+    parser.add_argument("--self-test", nargs="?", const="-", metavar="REPORT",
+                        help="check this build (input, idle time, keyring, websocket, Qt) without a server; "
+                        "write the report to REPORT instead of stdout")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = commands.add_parser("enroll", parents=[common], help="connect this device to a StaffPulse server")
     p.add_argument("--server", help="the server's URL, https://… (default: the one already configured)")
@@ -61,13 +69,17 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("sync-now", parents=[common], help="upload pending minutes now")
     p = commands.add_parser("break", parents=[common], help="start or end a break")
     p.add_argument("action", choices=["start", "end"])
+    commands.add_parser("pause", parents=[common], help="pause tracking (if your team's policy allows it)")
+    commands.add_parser("resume", parents=[common], help="resume tracking after a pause")
     return parser
 
 
-def _settings(data_dir: Path) -> AgentSettings:
+def _settings(data_dir: Path, policy: MachinePolicy | None = None) -> AgentSettings:
+    """The user's settings with IT's policy on top (read here unless given)."""
     try:
-        return load(data_dir)
+        return effective(load(data_dir), load_policy() if policy is None else policy).settings
     except SettingsError as exc:
+        log.error("%s", exc)  # the log too: a windowed agent started at login has no console to print to
         print(f"staffpulse: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
 
@@ -75,14 +87,14 @@ def _settings(data_dir: Path) -> AgentSettings:
 def run_agent(args: argparse.Namespace) -> int:
     data_dir = paths.data_dir(args.data_dir)
     configure_logging(paths.log_dir(args.log_dir))
-    if control.send(data_dir, {"command": "status"}) is not None:
-        if not args.headless and (control.send(data_dir, {"command": "show"}) or {}).get("ok"):
-            print("staffpulse: already running; its window is shown")
-            return 0
-        print("staffpulse: the agent is already running for this user", file=sys.stderr)
-        return 1
-    settings = _settings(data_dir)
-    idle_threshold = args.idle_threshold or settings.idle_threshold_s
+    lock = InstanceLock(data_dir)  # held until this process ends
+    if not lock.acquire():
+        return _already_running(data_dir, show=not args.headless)
+    policy = load_policy()
+    settings = _settings(data_dir, policy)
+    enroll_by_policy(policy, settings, CredentialStore())  # first start of an IT-deployed agent
+    locked_idle = "idle_threshold_s" in policy.locked  # IT's policy beats --idle-threshold too
+    idle_threshold = settings.idle_threshold_s if locked_idle else args.idle_threshold or settings.idle_threshold_s
 
     def sampler(on_change: Callable[[PresenceChange], None]) -> Sampler:
         return Sampler.open(data_dir, idle_threshold=idle_threshold, time_scale=args.time_scale,
@@ -93,10 +105,29 @@ def run_agent(args: argparse.Namespace) -> int:
         if reason is None:
             from ui.app import run_tray_app  # Qt loads only when there is a display to show it on
 
-            return run_tray_app(data_dir, settings, sampler)
+            return run_tray_app(data_dir, settings, sampler, locked=policy.locked)
         log.warning("%s; running headless", reason)
     AgentService(data_dir, connector(settings)).run(sampler, stop_on_signals())
     return 0
+
+
+def _already_running(data_dir: Path, *, show: bool) -> int:
+    """Another agent holds the lock. A tray launch asks it to show its window, waiting a little for its control
+    channel: the two may have started at the same moment."""
+    deadline = time.monotonic() + ALREADY_RUNNING_WAIT_S
+    while show and time.monotonic() < deadline:
+        try:
+            answer = control.send(data_dir, {"command": "show"})
+        except (OSError, EOFError, TimeoutError):  # its channel is still being set up
+            answer = None
+        if answer is not None:
+            if answer.get("ok"):
+                print("staffpulse: already running; its window is shown")
+                return 0
+            break  # a headless agent: there is no window to show
+        time.sleep(0.2)
+    print("staffpulse: the agent is already running for this user", file=sys.stderr)
+    return 1
 
 
 def _no_gui_reason(environ: dict[str, str] | None = None, system: str = sys.platform) -> str | None:
@@ -134,7 +165,10 @@ def run_enroll(args: argparse.Namespace) -> int:
 def run_status(args: argparse.Namespace) -> int:
     data_dir = paths.data_dir(args.data_dir)
     answer: dict[str, Any] | None = control.send(data_dir, {"command": "status"})
-    if answer is None:
+    if answer is None and (damage := recovery.problem(data_dir)) is not None:
+        answer = {"running": False, "outbox_error": f"{data_dir / FILE_NAME} is damaged ({damage}); the agent "
+                  "moves it aside and starts a fresh one when it starts"}
+    elif answer is None:
         outbox = Outbox(data_dir)
         try:
             answer = {"running": False, "pending": outbox.pending_count(), "set_aside": outbox.set_aside_reasons()}
@@ -190,13 +224,42 @@ def run_break(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_pause(args: argparse.Namespace) -> int:
+    """``pause`` / ``resume``: only through the running agent, which checks the team's policy."""
+    on = args.command == "pause"
+    answer = control.send(paths.data_dir(args.data_dir), {"command": "pause", "on": on})
+    if answer is None:
+        print(f"staffpulse {args.command}: the agent is not running", file=sys.stderr)
+        return 1
+    if not answer.get("ok"):
+        print(f"staffpulse {args.command}: {answer.get('error')}", file=sys.stderr)
+        return 1
+    print("Tracking paused: nothing is counted until 'staffpulse resume'" if on else "Tracking resumed")
+    return 0
+
+
 COMMANDS = {None: run_agent, "enroll": run_enroll, "status": run_status, "sync-now": run_sync_now,
-            "break": run_break}
+            "break": run_break, "pause": run_pause, "resume": run_pause}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.self_test is not None:
+        return _self_test(args.self_test)
     return COMMANDS[args.command](args)
+
+
+def _self_test(report: str) -> int:
+    """A windowed Windows build has no stdout, so the report can go to a file too."""
+    if report == "-":
+        return selftest.run(sys.stdout)
+    try:
+        out = open(report, "w", encoding="utf-8")  # noqa: SIM115 - closed below; the error names the file
+    except OSError as exc:
+        print(f"staffpulse --self-test: cannot write the report: {exc}", file=sys.stderr)
+        return 2
+    with out:
+        return selftest.run(out)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,16 @@
 """The running agent: the sampler plus everything that talks to the server, and the control channel.
 
 ``AgentService`` owns the threads besides the sampler's: uploads (``SyncScheduler``), presence pushes
-(``PresencePusher``), the live team connection (``LiveConnection``) and the control channel that
-``staffpulse sync-now`` / ``status`` / ``break`` reach. Without a server or a token it still samples and
-answers ``status``, saying the device is not enrolled; minutes wait in the outbox until it is (``attach``
-connects a device enrolled while the agent runs).
+(``PresencePusher``), the live team connection (``LiveConnection``), the team's policy (``PolicyReader``) and
+the control channel that ``staffpulse sync-now`` / ``status`` / ``break`` / ``pause`` reach. It enforces the
+policy: a pause is refused unless the team allows it, and a pause in progress ends when the policy stops
+allowing it. Without a server or a token it still samples and answers ``status``, saying the device is not
+enrolled; minutes wait in the outbox until it is (``attach`` connects a device enrolled while the agent runs).
 
 A front end (the tray app in ``ui/``) hears about changes through ``Listeners``. Every listener runs on the
 thread that produced the change (the sampler's, the uploader's, the live connection's), never the caller's:
-a Qt front end hands them to its GUI thread with signals.
+a Qt front end hands them to its GUI thread with signals. A front end that can ask the person (``Listeners.
+idle_return``) makes the sampler hold idle minutes until they say what the spell was (``agent.returning``).
 """
 
 from __future__ import annotations
@@ -24,13 +26,15 @@ from typing import Any
 import requests
 
 from agent.assembly import Sampler
+from agent.returning import IdleAnswer, IdleReturn
 from agent.states import PresenceChange, WorkState
-from protocol.schema import PresenceUpdate
+from protocol.schema import Me, Policy, PresenceUpdate
 from sync.api import ApiClient
 from sync.control import ControlServer
 from sync.credentials import CredentialStore
 from sync.errors import SyncError
 from sync.live import LinkState, LiveConnection, LiveStatus, TeamSnapshot
+from sync.policy import PolicyReader
 from sync.presence_push import PresencePusher
 from sync.settings import AgentSettings
 from sync.uploader import DEFAULT_INTERVAL_S, SyncScheduler, SyncStatus, Uploader
@@ -71,7 +75,12 @@ class Listeners:
     link: Callable[[LiveStatus], None] = _ignore  # the live connection's state changed
     team: Callable[[TeamSnapshot], None] = _ignore  # the team view changed (a full read or one live event)
     ready: Callable[[bool], None] = _ignore  # the sampler runs and the control channel answers; enrolled or not
+    policy: Callable[[Policy], None] = _ignore  # the team's policy was read (at start, after each reconnect)
     show: Callable[[], None] | None = None  # the ``show`` control command; None when there is no window
+    #: Back from an idle spell: ask the person what it was and call ``AgentService.answer_idle``. None (headless)
+    #: when no one can be asked: idle minutes are then never held.
+    idle_return: Callable[[IdleReturn], None] | None = None
+    idle_settled: Callable[[IdleAnswer | None], None] = _ignore  # the answer applied (None: no answer, kept idle)
 
 
 class Connected:
@@ -80,7 +89,7 @@ class Connected:
     def __init__(self, sampler: Sampler, server_url: str, token: CachedToken, *, ca_bundle: str | None,
                  sync_interval_s: float, listeners: Listeners = Listeners()) -> None:
         # One session per client (a requests.Session is not thread-safe), closed on stop so no socket leaks.
-        self._sessions = [requests.Session() for _ in range(3)]
+        self._sessions = [requests.Session() for _ in range(4)]
         self.api = ApiClient(server_url, token, ca_bundle=ca_bundle, session=self._sessions[0])
         self._listeners = listeners
         self.sync_done = threading.Condition()
@@ -92,6 +101,12 @@ class Connected:
                                    ApiClient(server_url, token, ca_bundle=ca_bundle, session=self._sessions[2]),
                                    ca_bundle=ca_bundle, on_status=self._link_changed,
                                    on_snapshot=listeners.team, on_change=listeners.team)
+        self.policy = PolicyReader(ApiClient(server_url, token, ca_bundle=ca_bundle, session=self._sessions[3]),
+                                   on_read=self._policy_read)
+
+    def _policy_read(self, me: Me) -> None:
+        log.info("team policy: pause %s", "allowed" if me.policy.pause_allowed else "not allowed")
+        self._listeners.policy(me.policy)
 
     def _synced(self, status: SyncStatus) -> None:
         with self.sync_done:
@@ -104,14 +119,17 @@ class Connected:
         log.info("live connection %s%s", status.state, f" (refused: {status.refused})" if status.refused else "")
         if status.state is LinkState.LIVE:
             self.pusher.connection_restored()
+            self.policy.refresh()
         self._listeners.link(status)
 
     def start(self) -> None:
         self.scheduler.start()
         self.pusher.start()
         self.live.start()
+        self.policy.start()
 
     def stop(self) -> None:
+        self.policy.stop()
         self.live.stop()
         self.pusher.stop()
         self.scheduler.stop(flush=True)
@@ -157,7 +175,9 @@ class AgentService:
         """``connected`` builds the server side once the sampler exists; None when not enrolled."""
         self._data_dir = data_dir
         self._make_connected = connected
-        self._listeners = listeners
+        self._front = listeners  # the front end's own listeners
+        # What the server side calls: the front end's, except that policy reads pass through the service first.
+        self._listeners = dataclasses.replace(listeners, policy=self._policy_changed)
         self._connected: Connected | None = None
         self._state: PresenceChange | None = None
         self._attach_lock = threading.Lock()
@@ -177,11 +197,24 @@ class AgentService:
                                                          seq=change.seq))
         self._listeners.state(change)
 
+    def _policy_changed(self, policy: Policy) -> None:
+        if not policy.pause_allowed and self._state is not None and self._state.paused:
+            log.info("the team's policy no longer allows pausing: tracking resumes")
+            self._sampler.runner.request_pause(False)
+        self._front.policy(policy)
+
+    def _idle_settled(self, answer: IdleAnswer | None) -> None:
+        """Held minutes were released: send them now rather than at the next scheduled upload."""
+        self.request_sync()
+        self._front.idle_settled(answer)
+
     def run(self, sampler_factory: Callable[[Callable[[PresenceChange], None]], Sampler],
             stop: threading.Event) -> None:
         """Open the sampler (handing it our change callback), start the network side, sample until ``stop``."""
         sampler = sampler_factory(self._changed)
         self._sampler = sampler
+        if self._front.idle_return is not None:
+            sampler.runner.ask_on_return(self._front.idle_return, self._idle_settled)
         if self._make_connected is not None:
             self.attach(self._make_connected)
         else:
@@ -218,8 +251,28 @@ class AgentService:
         """Start or end a declared break at the next sample; the change reaches ``Listeners.state``."""
         self._sampler.runner.request_break(on)
 
+    @property
+    def pause_allowed(self) -> bool:
+        """The team's policy allows pausing; False until the policy was read (unknown is not allowed)."""
+        me = self._connected.policy.me if self._connected is not None else None
+        return me is not None and me.policy.pause_allowed
+
+    def request_pause(self, on: bool) -> str | None:
+        """Pause or resume tracking at the next sample; the refusal in words when the policy does not allow a
+        pause (resuming is always allowed)."""
+        if on and not self.pause_allowed:
+            if self._connected is None or self._connected.policy.me is None:
+                return "cannot pause: your team's policy has not been read from the server yet"
+            return "pausing is not allowed by your team's policy"
+        self._sampler.runner.request_pause(on)
+        return None
+
+    def answer_idle(self, answer: IdleAnswer) -> None:
+        """The person's answer to ``Listeners.idle_return``; applied by the sampler, then uploaded."""
+        self._sampler.runner.answer_idle(answer)
+
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Answer the control channel: ``status``, ``sync-now``, ``break`` (``on``: bool), ``show``."""
+        """Answer the control channel: ``status``, ``sync-now``, ``break`` / ``pause`` (``on``: bool), ``show``."""
         command = request.get("command")
         if command == "show":
             if self._listeners.show is None:
@@ -237,14 +290,23 @@ class AgentService:
         if command == "break":
             self.request_break(bool(request.get("on")))
             return {"ok": True}
+        if command == "pause":
+            refusal = self.request_pause(bool(request.get("on")))
+            return {"ok": True} if refusal is None else {"ok": False, "error": refusal}
         return {"ok": False, "error": f"unknown command {command!r}"}
 
     def status(self) -> dict[str, Any]:
         state = self._state.state if self._state else WorkState.ACTIVE
         answer: dict[str, Any] = {
             "state": state.value, "since": self._state.since.isoformat() if self._state else None,
+            "paused": self._state.paused if self._state else False, "pause_allowed": self.pause_allowed,
             "pending": self._sampler.outbox.pending_count(), "set_aside": self._sampler.outbox.set_aside_reasons(),
             "enrolled": self._connected is not None}
+        # Only when there is something to tell: a damaged outbox moved aside at start, a disk that is full now.
+        if self._sampler.notice is not None:
+            answer["notice"] = self._sampler.notice
+        if self._sampler.runner.write_error is not None:
+            answer["outbox_error"] = self._sampler.runner.write_error
         if self._connected is not None:
             sync, live = self._connected.sync_status, self._connected.live.status
             answer |= {"sync": sync.summary(), "last_sync": sync.last_success.isoformat() if sync.last_success

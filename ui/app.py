@@ -26,8 +26,9 @@ from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from agent.assembly import Sampler
+from agent.returning import IdleAnswer, IdleReturn
 from agent.states import PresenceChange
-from protocol.schema import DayReport, Me, PresenceState
+from protocol.schema import DayReport, Me, Policy, PresenceState
 from sync.live import LinkState, LiveStatus, TeamSnapshot
 from sync.service import AgentService, connector
 from sync.settings import AgentSettings
@@ -35,6 +36,8 @@ from sync.uploader import SyncStatus
 from ui import preferences as ui_preferences
 from ui import present
 from ui.bridge import Bridge
+from ui.idle_prompt import IdlePrompt
+from ui.permission_prompt import ask_for_permissions
 from ui.present import TrayLook
 from ui.settings_dialog import Saved, SettingsDialog
 from ui.tray import Tray
@@ -45,6 +48,7 @@ log = logging.getLogger(__name__)
 
 SamplerFactory = Callable[[Callable[[PresenceChange], None]], Sampler]
 REFRESH_MS = 30_000  # relative times ("2 min ago") and the outbox preview go stale slowly
+TRAY_WAIT_MS = 5_000  # without a tray at start, look for one this often (a tray host started after login)
 NO_TRAY = ("There is no system tray on this desktop, so StaffPulse runs in this window. Closing it keeps "
            "StaffPulse running; start StaffPulse again to bring the window back.")
 
@@ -57,8 +61,11 @@ class TrayApp(QObject):
     finished = Signal()  # Quit chosen: the event loop may end (the agent thread is stopping)
     failed = Signal(object)  # the agent thread ended with an error
 
-    def __init__(self, data_dir: Path, settings: AgentSettings, sampler_factory: SamplerFactory) -> None:
+    def __init__(self, data_dir: Path, settings: AgentSettings, sampler_factory: SamplerFactory,
+                 locked: frozenset[str] = frozenset()) -> None:
+        """``settings`` have IT's policy applied; ``locked`` names the fields it sets (the dialog locks them)."""
         super().__init__()
+        self._locked = locked
         self.data_dir, self._settings, self._sampler_factory = data_dir, settings, sampler_factory
         self.preferences = ui_preferences.load(data_dir)  # a tiny file, read once before the loop runs
         self.bridge = Bridge(self)
@@ -66,6 +73,10 @@ class TrayApp(QObject):
         self.running = False  # ``ready`` arrived: the sampler is open, commands can reach it
         self.own_state: PresenceState = PresenceState.ACTIVE
         self.own_since: datetime | None = None
+        self.paused = False
+        self.policy: Policy | None = None  # the team's, once read: whether Pause tracking is offered
+        self._started = _now()
+        self._stall_told = False
         self.link, self.sync_status = LiveStatus(), SyncStatus()
         self.snapshot: TeamSnapshot | None = None
         self.me: Me | None = None
@@ -76,19 +87,20 @@ class TrayApp(QObject):
         self.dialog: SettingsDialog | None = None
 
         self.window = MainWindow()
-        self.tray = Tray(self) if QSystemTrayIcon.isSystemTrayAvailable() else None
-        if self.tray is not None:
-            self.tray.sync_action.triggered.connect(self.sync_now)
-            self.tray.break_action.triggered.connect(self.toggle_break)
-            self.tray.open_action.triggered.connect(self.open_window)
-            self.tray.settings_action.triggered.connect(self.open_settings)
-            self.tray.quit_action.triggered.connect(self.quit)
-            self.tray.icon.activated.connect(self._tray_clicked)
+        self.idle_prompt = IdlePrompt(self.window)  # owned by the window, so it goes when the window goes
+        self.idle_prompt.answered.connect(self.answer_idle)
+        self.tray: Tray | None = None
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            self._make_tray()
+        self._tray_wait = QTimer(self)
+        self._tray_wait.setInterval(TRAY_WAIT_MS)
+        self._tray_wait.timeout.connect(self._look_for_tray)
         self.window.sync.button.clicked.connect(self.sync_now)
         for signal_, slot in ((self.bridge.state, self._state_changed), (self.bridge.sync, self._synced),
                               (self.bridge.link, self._link_changed), (self.bridge.team, self._team_changed),
                               (self.bridge.ready, self._ready), (self.bridge.show, self.open_window),
-                              (self.failed, self._failed)):
+                              (self.bridge.policy, self._policy_read), (self.bridge.idle_return, self._ask_idle),
+                              (self.bridge.idle_settled, self._idle_settled), (self.failed, self._failed)):
             signal_.connect(slot)
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
@@ -107,6 +119,29 @@ class TrayApp(QObject):
             log.warning("no system tray available: showing the window instead")
             self.window.show_notice(NO_TRAY)
             self.window.bring_up()
+            self._tray_wait.start()
+
+    def _make_tray(self) -> Tray:
+        tray = self.tray = Tray(self)
+        tray.sync_action.triggered.connect(self.sync_now)
+        tray.break_action.triggered.connect(self.toggle_break)
+        tray.pause_action.triggered.connect(self.toggle_pause)
+        tray.open_action.triggered.connect(self.open_window)
+        tray.settings_action.triggered.connect(self.open_settings)
+        tray.quit_action.triggered.connect(self.quit)
+        tray.icon.activated.connect(self._tray_clicked)
+        return tray
+
+    def _look_for_tray(self) -> None:
+        """A tray host that started after us (a panel still loading at login): move into it. The window stays
+        as it is; the person closes it when they like."""
+        if not QSystemTrayIcon.isSystemTrayAvailable():
+            return
+        self._tray_wait.stop()
+        log.info("a system tray appeared: showing the tray icon")
+        tray = self._make_tray()
+        self._show_look()
+        tray.show()
 
     def _serve(self) -> None:
         """The agent thread. The service is built here too: ``connector`` reads the OS keyring, which can be
@@ -123,6 +158,8 @@ class TrayApp(QObject):
         """Stop the agent (it writes the open minute, uploads once more, closes the socket), end the loop."""
         log.info("quit requested")
         self._timer.stop()
+        self._tray_wait.stop()
+        self.idle_prompt.hide()
         self._stop.set()
         self.bridge.blockSignals(True)  # what the stopping agent still reports has no one left to show it to
         if self.tray is not None:
@@ -154,6 +191,20 @@ class TrayApp(QObject):
         if self.service is not None and self.running:
             self.service.request_break(self.own_state is not PresenceState.BREAK)
 
+    def toggle_pause(self) -> None:
+        """Pause or resume; the agent checks the team's policy and the change arrives with ``bridge.state``."""
+        if self.service is None or not self.running:
+            return
+        refusal = self.service.request_pause(not self.paused)
+        if refusal is not None:
+            self.window.show_notice(refusal.capitalize())
+
+    def answer_idle(self, answer: IdleAnswer) -> None:
+        """The prompt's answer, handed to the agent on a worker; it applies it and uploads the minutes."""
+        service = self.service
+        if service is not None:
+            self._background(lambda: service.answer_idle(answer), lambda _result: None, "idle-answer")
+
     def open_window(self) -> None:
         self.window.bring_up()
 
@@ -162,7 +213,8 @@ class TrayApp(QObject):
             self.dialog.raise_()
             return
         enrolled = self.service is not None and self.service.connected is not None
-        self.dialog = SettingsDialog(self.data_dir, self._settings, self.preferences, enrolled=enrolled)
+        self.dialog = SettingsDialog(self.data_dir, self._settings, self.preferences, enrolled=enrolled,
+                                     locked=self._locked)
         self.dialog.saved.connect(self._settings_saved)
         self.dialog.open()
 
@@ -186,7 +238,22 @@ class TrayApp(QObject):
 
     def _state_changed(self, change: PresenceChange) -> None:
         self.own_state, self.own_since = PresenceState(change.state.value), change.since
+        self.paused = change.paused
         self._show_look()
+
+    def _policy_read(self, policy: Policy) -> None:
+        self.policy = policy
+        self._show_look()
+
+    def _ask_idle(self, spell: IdleReturn) -> None:
+        question = present.idle_question(spell, _now())
+        self.idle_prompt.ask(question)
+        self._notify("StaffPulse: welcome back", question)
+
+    def _idle_settled(self, answer: IdleAnswer | None) -> None:
+        if answer is None:  # no answer in time: the agent kept it as idle
+            self.idle_prompt.hide()
+        self._refresh_outbox()
 
     def _synced(self, status: SyncStatus) -> None:
         self.sync_status = status
@@ -197,8 +264,18 @@ class TrayApp(QObject):
         tab.error.setText(status.last_error or "none")
         if status.needs_enrollment:
             self._enrollment_needed(status.summary())
+        self._check_stalled()
         self._show_look()
         self._refresh_outbox()
+
+    def _check_stalled(self) -> None:
+        """Say once when uploads have failed for long (``present.sync_stalled``); again after the next success."""
+        if self.sync_status.last_error is None:
+            self._stall_told = False
+        elif not self._stall_told and present.sync_stalled(self.sync_status, self._started, _now()):
+            self._stall_told = True
+            self._notify("StaffPulse: not syncing", f"Your time has not reached the server for a while. "
+                         f"{self.sync_status.summary()}")
 
     def _link_changed(self, status: LiveStatus) -> None:
         self.link = status
@@ -291,21 +368,23 @@ class TrayApp(QObject):
         """Re-read what goes stale by itself: relative times in the table, the outbox preview."""
         if self.snapshot is not None:
             self.window.team.model.set_members(self.snapshot.members, _now())
+        self._check_stalled()
         self._refresh_outbox()
 
     # --- presentation ----------------------------------------------------------------------------------------
 
     def _show_look(self) -> None:
         look = present.tray_look(self.own_state, self.link.state, sync_failed=self.sync_status.last_error is not None,
-                                 refused=self.link.refused is not None)
-        state = self.own_state.value.capitalize()
+                                 refused=self.link.refused is not None, paused=self.paused)
+        state = "Paused" if self.paused else self.own_state.value.capitalize()
         since = f" since {present.clock_time(self.own_since, _now())}" if self.own_since else ""
         problem = {TrayLook.ERROR: " (not syncing)", TrayLook.OFFLINE: " (offline)"}.get(look, "")
         self.window.own_state.setText(html.escape(f"{state}{since}{problem}"))
         if self.tray is not None:
             tooltip = (f"StaffPulse: {state}{problem}\n{present.LINK_WORDS[self.link.state]}; "
                        f"{self.sync_status.summary()}")
-            self.tray.update(look, f"{state}{since}", tooltip, on_break=self.own_state is PresenceState.BREAK)
+            self.tray.update(look, f"{state}{since}", tooltip, on_break=self.own_state is PresenceState.BREAK,
+                             paused=self.paused, pause_allowed=self.policy is not None and self.policy.pause_allowed)
 
     def _enrollment_needed(self, text: str) -> None:
         self.window.show_notice(text)
@@ -343,14 +422,16 @@ class _SignalWakeup:
         self._writer.close()
 
 
-def run_tray_app(data_dir: Path, settings: AgentSettings, sampler_factory: SamplerFactory) -> int:
+def run_tray_app(data_dir: Path, settings: AgentSettings, sampler_factory: SamplerFactory, *,
+                 locked: frozenset[str] = frozenset()) -> int:
     app = QApplication(sys.argv[:1])
     app.setApplicationName("StaffPulse")
     app.setQuitOnLastWindowClosed(False)
-    shell = TrayApp(data_dir, settings, sampler_factory)
+    shell = TrayApp(data_dir, settings, sampler_factory, locked)
     shell.finished.connect(app.quit)
     wakeup = _SignalWakeup(shell.quit)
     shell.start()
+    ask_for_permissions(shell.window)  # macOS, Accessibility or Input Monitoring missing: a modeless prompt
     app.exec()
     wakeup.close()
     return 0 if shell.wait_stopped() else 1

@@ -6,11 +6,13 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
+from agent.returning import IdleReturn
 from protocol.schema import PresenceState, Slot, TeamMember
 from sync.live import LinkState
+from sync.uploader import SyncStatus
 
 #: One colour per shown state, used for the tray icon, the table's dots and the legend.
 STATE_COLOURS = {
@@ -21,6 +23,9 @@ STATE_COLOURS = {
     PresenceState.OFFLINE: "#c8ccd2",
 }
 ERROR_COLOUR = "#d0342c"
+PAUSED_COLOUR = "#7a5cc2"
+#: No successful upload for this long while minutes wait: worth a notification, not only a red dot.
+SYNC_STALLED_AFTER = timedelta(minutes=30)
 
 LINK_WORDS = {LinkState.LIVE: "Live", LinkState.RECONNECTING: "Reconnecting", LinkState.OFFLINE: "Offline"}
 
@@ -34,19 +39,42 @@ class TrayLook(enum.StrEnum):
     AWAY = "away"
     OFFLINE = "offline"  # not connected (or never enrolled): the team does not see this state
     ERROR = "error"  # the last upload failed or the server refused the device
+    PAUSED = "paused"  # the person paused tracking (the team sees away)
 
     @property
     def colour(self) -> str:
-        return ERROR_COLOUR if self is TrayLook.ERROR else STATE_COLOURS[PresenceState(self.value)]
+        if self is TrayLook.ERROR:
+            return ERROR_COLOUR
+        if self is TrayLook.PAUSED:
+            return PAUSED_COLOUR
+        return STATE_COLOURS[PresenceState(self.value)]
 
 
-def tray_look(state: PresenceState, link: LinkState, *, sync_failed: bool, refused: bool) -> TrayLook:
-    """Problems win over the state: a green dot must never suggest the team sees a state it does not."""
+def tray_look(state: PresenceState, link: LinkState, *, sync_failed: bool, refused: bool,
+              paused: bool = False) -> TrayLook:
+    """Problems win over the state: a green dot must never suggest the team sees a state it does not. A pause
+    wins over being offline: nothing is tracked while paused, and the person must not forget it."""
     if refused or sync_failed:
         return TrayLook.ERROR
+    if paused:
+        return TrayLook.PAUSED
     if link is not LinkState.LIVE:
         return TrayLook.OFFLINE
     return TrayLook(state.value)
+
+
+def sync_stalled(status: SyncStatus, started: datetime, now: datetime) -> bool:
+    """Minutes wait and nothing got through for ``SYNC_STALLED_AFTER`` (counted from the start when nothing
+    ever did): the team is not seeing this person's time, and a red dot alone is easy to miss."""
+    if status.pending == 0:
+        return False
+    return now - (status.last_success or started) >= SYNC_STALLED_AFTER
+
+
+def idle_question(spell: IdleReturn, now: datetime, zone: tzinfo | None = None) -> str:
+    """``You were away from 10:02 to 10:41 (39 min). What was it?``"""
+    return (f"You were away from {clock_time(spell.since, now, zone)} to {clock_time(spell.until, now, zone)} "
+            f"({duration((spell.until - spell.since).total_seconds())}). What was it?")
 
 
 def duration(seconds: float) -> str:

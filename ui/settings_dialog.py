@@ -3,6 +3,9 @@
 Saving checks the values first (``AgentSettings`` says what is wrong in words). With a code it enrolls on a
 worker thread (``sync.enrollment.enroll``: the token goes straight to the keyring), and only a successful
 enrollment saves the new server; without one it saves at once. The dialog stays responsive throughout.
+
+Fields that IT's policy sets (``locked``, from ``agent.policy``) show the policy's value, disabled, with "Set
+by your organisation"; saving never writes them to the user's file (``sync.settings.save_unlocked``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QSpinBox,
@@ -35,6 +39,8 @@ from ui import preferences as ui_preferences
 from ui.preferences import Preferences
 from ui.worker import background
 
+LOCKED_NOTE = "Set by your organisation"
+
 
 @dataclasses.dataclass(frozen=True)
 class Saved:
@@ -47,10 +53,11 @@ class SettingsDialog(QDialog):
     saved = Signal(object)  # Saved
 
     def __init__(self, data_dir: Path, settings: AgentSettings, preferences: Preferences, *, enrolled: bool,
-                 parent: QWidget | None = None) -> None:
+                 locked: frozenset[str] = frozenset(), parent: QWidget | None = None) -> None:
+        """``settings`` are the effective ones (policy applied); ``locked`` names the fields policy sets."""
         super().__init__(parent)
         self.setWindowTitle("StaffPulse settings")
-        self._data_dir, self._settings = data_dir, settings
+        self._data_dir, self._settings, self._locked = data_dir, settings, locked
         self.server = QLineEdit(settings.server_url or "")
         self.server.setPlaceholderText("https://pulse.example.com")
         self.code = QLineEdit()
@@ -61,22 +68,36 @@ class SettingsDialog(QDialog):
         self.idle.setValue(settings.idle_threshold_s)
         self.notify = QCheckBox("Tell me when a teammate starts or ends a break")
         self.notify.setChecked(preferences.notify_breaks)
-        self.message = QLabel("" if enrolled else "This device is not enrolled yet: enter your server and the "
-                              "enrollment code your admin gave you.")
+        what = "the" if "server_url" in locked else "your server and the"
+        self.message = QLabel("" if enrolled else f"This device is not enrolled yet: enter {what} enrollment code "
+                              "your admin gave you.")
         self.message.setWordWrap(True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
         form = QFormLayout()
-        form.addRow("Server:", self.server)
+        form.addRow("Server:", self._lockable(self.server, "server_url"))
         form.addRow("Enrollment code:", self.code)
-        form.addRow("Idle after:", self.idle)
+        form.addRow("Idle after:", self._lockable(self.idle, "idle_threshold_s"))
         form.addRow(self.notify)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(QLabel("A new idle threshold applies from the next start of StaffPulse."))
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
+
+    def _lockable(self, field: QWidget, name: str) -> QWidget:
+        """``field`` as it is, or disabled beside a note when policy sets it."""
+        if name not in self._locked:
+            return field
+        field.setEnabled(False)
+        field.setToolTip(LOCKED_NOTE)
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(field, 1)
+        layout.addWidget(QLabel(LOCKED_NOTE))
+        return row
 
     def submit(self) -> None:
         try:
@@ -93,7 +114,7 @@ class SettingsDialog(QDialog):
             return
         self.buttons.setEnabled(False)
         self.message.setText("Enrolling…" if code else "Saving…")
-        data_dir = self._data_dir
+        data_dir, locked = self._data_dir, self._locked
 
         def work() -> Saved:
             user = None
@@ -101,7 +122,7 @@ class SettingsDialog(QDialog):
                 with requests.Session() as session:
                     api = ApiClient(new.server_url, lambda: None, ca_bundle=new.ca_bundle, session=session)
                     user = enroll(api, CredentialStore(), code=code)
-            agent_settings.save(data_dir, new)
+            agent_settings.save_unlocked(data_dir, new, locked)
             ui_preferences.save(data_dir, prefs)
             return Saved(new, prefs, user)
 

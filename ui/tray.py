@@ -19,6 +19,8 @@ class Tray(QObject):
         self.menu.addSeparator()
         self.sync_action = self.menu.addAction("Sync Now")
         self.break_action = self.menu.addAction("Start break")
+        self.pause_action = self.menu.addAction("Pause tracking")
+        self.pause_action.setVisible(False)  # only once the team's policy is known to allow it
         self.menu.addSeparator()
         self.open_action = self.menu.addAction("Open StaffPulse")
         self.settings_action = self.menu.addAction("Settings…")
@@ -36,10 +38,14 @@ class Tray(QObject):
     def hide(self) -> None:
         self.icon.hide()
 
-    def update(self, look: TrayLook, state_line: str, tooltip: str, *, on_break: bool) -> None:
+    def update(self, look: TrayLook, state_line: str, tooltip: str, *, on_break: bool, paused: bool = False,
+               pause_allowed: bool = False) -> None:
         self.icon.setIcon(dot_icon(look.colour))
         self.state_action.setText(state_line)
         self.break_action.setText("End break" if on_break else "Start break")
+        self.break_action.setEnabled(not paused)  # a break is tracked time: resume first
+        self.pause_action.setText("Resume tracking" if paused else "Pause tracking")
+        self.pause_action.setVisible(pause_allowed or paused)  # resuming is always possible
         self._tooltip = tooltip
         self.icon.setToolTip(tooltip)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -73,6 +74,20 @@ def test_batch_is_reused_until_acknowledged_even_across_a_restart(tmp_path: Path
     assert box.pending_count() == 0
 
 
+def test_minutes_stamped_ahead_of_the_clock_wait_for_their_time(tmp_path: Path) -> None:
+    """After the wall clock stepped forward and back, the timeline is ahead: its minutes wait, none is lost."""
+    box = open_outbox(tmp_path)
+    box.commit([slot(m) for m in range(4)], "{}")
+    assert box.take_batch(ended_by=T0 + timedelta(minutes=2, seconds=59)) is not None
+    first = box.take_batch(ended_by=T0 + timedelta(minutes=2, seconds=59))  # the same batch, not yet acknowledged
+    assert first is not None and [s.start for s in first.slots] == [slot(0).start, slot(1).start]
+    box.acknowledge(first.batch_id)
+    assert box.take_batch(ended_by=T0 + timedelta(minutes=2, seconds=59)) is None
+    assert box.pending_count() == 2
+    later = box.take_batch(ended_by=T0 + timedelta(minutes=4))
+    assert later is not None and [s.start for s in later.slots] == [slot(2).start, slot(3).start]
+
+
 def test_retention_drops_old_unsent_minutes_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     box = open_outbox(tmp_path)
     box.commit([slot(0), slot(60 * 24 * 40)], "{}")
@@ -138,3 +153,39 @@ def test_two_threads_share_one_outbox(tmp_path: Path) -> None:
     thread.join()
     assert errors == []
     assert sent == 300
+
+
+def test_held_minutes_are_stored_but_not_offered_until_settled(tmp_path: Path) -> None:
+    box = open_outbox(tmp_path)
+    idle_minute = slot(1).model_copy(update={"active_s": 20, "idle_s": 40, "input_s": 10})
+    box.commit([slot(0), idle_minute], "{}", hold=lambda s: s.idle_s > 0)
+    assert box.pending_count() == 1 and box.held_count() == 1
+    assert [s.start for s in box.peek()] == [T0]
+    batch = box.take_batch()
+    assert batch is not None and [s.start for s in batch.slots] == [T0]
+    box.acknowledge(batch.batch_id)
+    assert box.take_batch() is None
+    assert box.settle_held(lambda s: s.model_copy(update={"idle_s": 0, "break_s": s.idle_s})) == 1
+    assert box.held_count() == 0 and box.pending_count() == 1
+    (released,) = box.peek()
+    assert (released.active_s, released.idle_s, released.break_s) == (20, 0, 40)
+
+
+def test_settling_can_drop_a_held_minute(tmp_path: Path) -> None:
+    box = open_outbox(tmp_path)
+    box.commit([slot(0), slot(1)], "{}", hold=lambda _s: True)
+    assert box.settle_held(lambda s: None if s.start == T0 else s) == 2
+    assert [s.start for s in box.peek()] == [T0 + timedelta(minutes=1)]
+
+
+def test_an_outbox_from_before_held_minutes_gets_the_column_in_place(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "outbox.sqlite3") as db:
+        db.executescript("""
+            CREATE TABLE slot (start INTEGER PRIMARY KEY, body TEXT NOT NULL, batch_id TEXT,
+                               sent INTEGER NOT NULL DEFAULT 0, refused TEXT);
+            CREATE TABLE checkpoint (name TEXT PRIMARY KEY, body TEXT NOT NULL);""")
+        db.execute("INSERT INTO slot (start, body) VALUES (?, ?)", (int(T0.timestamp()), slot(0).model_dump_json()))
+    box = open_outbox(tmp_path)
+    assert box.pending_count() == 1 and box.held_count() == 0 and box.peek() == [slot(0)]
+    box.close()
+    assert open_outbox(tmp_path).pending_count() == 1  # a second open finds the column there

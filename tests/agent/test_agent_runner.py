@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from agent.outbox import Outbox
+from agent.returning import ANSWER_WAIT_S, IdleAnswer, IdleReturn
 from agent.runner import Runner
 from agent.slots import InputCounts
 from agent.states import PresenceChange, WorkState
+from protocol.schema import Slot
 
 T0 = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
 
@@ -167,3 +169,137 @@ def test_unreadable_checkpoint_costs_the_open_minute_not_the_agent(tmp_path: Pat
     runner.close()
     assert "unreadable tracker checkpoint" in caplog.text
     assert stored(tmp_path), "the agent went on and wrote minutes"
+
+
+# --- idle minutes held until the person says what the spell was ------------------------------------------------
+
+
+class Asked:
+    """What a front end hears: the questions and the settlements."""
+
+    def __init__(self) -> None:
+        self.questions: list[IdleReturn] = []
+        self.settled: list[IdleAnswer | None] = []
+
+
+def all_slots(tmp_path: Path) -> list[Slot]:
+    return [Slot.model_validate_json(body) for _start, body in sorted(stored(tmp_path).items())]
+
+
+def held(tmp_path: Path) -> list[Slot]:
+    with sqlite3.connect(tmp_path / "outbox.sqlite3") as db:
+        rows = db.execute("SELECT body FROM slot WHERE held = 1 ORDER BY start").fetchall()
+    return [Slot.model_validate_json(body) for (body,) in rows]
+
+
+def total(slots: list[Slot], field: str) -> int:
+    return sum(getattr(s, field) for s in slots)
+
+
+def idle_then_back(tmp_path: Path, asked: Asked | None) -> tuple[FakeClock, Runner]:
+    """Typing 10:00:00–10:00:30, nothing until 10:03:50 (idle from 10:00:30: the threshold is 60 s), typing
+    again until 10:04:20: the return minute 10:03 is closed by then."""
+    clock, idle, keyboard = FakeClock(), FakeIdle(), FakeKeyboard()
+    runner = make_runner(tmp_path, clock, idle, keyboard, [])
+    if asked is not None:
+        runner.ask_on_return(asked.questions.append, asked.settled.append)
+    for second in range(260):
+        clock.tick()
+        quiet = 30 <= second < 230
+        idle.idle = idle.idle + 1 if quiet else 0.0
+        if not quiet:
+            keyboard.press()
+        runner.sample()
+    return clock, runner
+
+
+def test_without_anyone_to_ask_nothing_is_held(tmp_path: Path) -> None:
+    idle_then_back(tmp_path, None)
+    slots = all_slots(tmp_path)
+    assert held(tmp_path) == [] and total(slots, "idle_s") == 200
+    assert Outbox(tmp_path, now=lambda: T0).pending_count() == len(slots) == 4
+
+
+def test_idle_minutes_wait_for_the_question_and_are_not_uploaded(tmp_path: Path) -> None:
+    asked = Asked()
+    idle_then_back(tmp_path, asked)
+    assert asked.questions == [IdleReturn(since=T0 + timedelta(seconds=30), until=T0 + timedelta(seconds=230))]
+    assert asked.settled == []
+    kept = held(tmp_path)
+    assert [s.start.minute for s in kept] == [0, 1, 2, 3] and total(kept, "idle_s") == 200
+    box = Outbox(tmp_path, now=lambda: T0)
+    assert box.pending_count() == 0 and box.peek() == [] and box.take_batch() is None
+
+
+@pytest.mark.parametrize(("answer", "active", "idle", "brk", "tracked", "minutes"), [
+    (IdleAnswer.KEEP, 260, 0, 0, 260, 5),
+    (IdleAnswer.BREAK, 60, 0, 200, 260, 5),
+    (IdleAnswer.DISCARD, 60, 0, 0, 60, 3),  # 10:01 and 10:02 were all idle: they are gone, like away minutes
+])
+def test_the_answer_rewrites_the_idle_seconds_and_releases_them(tmp_path: Path, answer: IdleAnswer, active: int,
+                                                                idle: int, brk: int, tracked: int,
+                                                                minutes: int) -> None:
+    asked = Asked()
+    clock, runner = idle_then_back(tmp_path, asked)
+    runner.answer_idle(answer)
+    clock.tick()
+    runner.sample()
+    assert asked.settled == [answer] and held(tmp_path) == []
+    runner.close()
+    slots = all_slots(tmp_path)
+    assert (total(slots, "active_s"), total(slots, "idle_s"), total(slots, "break_s")) == (active, idle, brk)
+    assert total(slots, "tracked_s") == tracked and len(slots) == minutes
+    assert total(slots, "keys") == 60  # what was measured stays
+    assert Outbox(tmp_path, now=lambda: T0).pending_count() == minutes
+
+
+def test_an_answer_before_the_return_minute_closes_covers_its_idle_seconds_too(tmp_path: Path) -> None:
+    asked = Asked()
+    clock, idle, keyboard = FakeClock(), FakeIdle(), FakeKeyboard()
+    runner = make_runner(tmp_path, clock, idle, keyboard, [])
+    runner.ask_on_return(asked.questions.append, asked.settled.append)
+    for second in range(240):  # back at 10:03:50, answered at 10:04:00: minute 10:04 holds no idle
+        clock.tick()
+        quiet = 30 <= second < 230
+        idle.idle = idle.idle + 1 if quiet else 0.0
+        if not quiet:
+            keyboard.press()
+        if second == 232:
+            runner.answer_idle(IdleAnswer.BREAK)
+        runner.sample()
+    assert asked.settled == [IdleAnswer.BREAK]
+    slots = all_slots(tmp_path)
+    assert total(slots, "idle_s") == 0 and total(slots, "break_s") == 200
+
+
+def test_no_answer_in_ten_minutes_releases_the_minutes_as_idle(tmp_path: Path) -> None:
+    asked = Asked()
+    clock, runner = idle_then_back(tmp_path, asked)
+    for _ in range(int(ANSWER_WAIT_S) - 40):
+        clock.tick()
+        runner.sample()
+    assert asked.settled == [] and held(tmp_path)
+    for _ in range(20):
+        clock.tick()
+        runner.sample()
+    assert asked.settled == [None] and held(tmp_path) == []
+    runner.answer_idle(IdleAnswer.KEEP)  # too late: ignored
+    clock.tick()
+    runner.sample()
+    assert total(all_slots(tmp_path), "idle_s") == 200
+
+
+def test_quit_and_restart_release_held_minutes_unchanged(tmp_path: Path) -> None:
+    asked = Asked()
+    (tmp_path / "quit").mkdir()
+    _clock, runner = idle_then_back(tmp_path / "quit", asked)
+    runner.close()
+    assert asked.settled == [None] and held(tmp_path / "quit") == []
+    assert total(all_slots(tmp_path / "quit"), "idle_s") == 200
+
+    crashed = tmp_path / "crash"
+    crashed.mkdir()
+    clock, _runner = idle_then_back(crashed, Asked())  # kill -9: no close()
+    assert total(held(crashed), "idle_s") == 200
+    make_runner(crashed, clock, FakeIdle(), FakeKeyboard(), [])
+    assert held(crashed) == [] and Outbox(crashed, now=lambda: T0).pending_count() == 4

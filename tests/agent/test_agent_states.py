@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from agent_sim import Sim, at
 
-from agent.states import WorkState
+from agent.states import Tracker, WorkState
 
 
 def since(text: str) -> datetime:
@@ -221,3 +221,45 @@ def test_input_that_ends_a_sleep_makes_the_person_active_again_at_once() -> None
     sim.run(5)
     sim.stop()
     assert sim.total("tracked_s") == 15
+
+
+def pause(sim: Sim, on: bool) -> None:
+    sim._record(sim.tracker.set_pause(on))
+
+
+def test_a_pause_counts_and_classifies_nothing_and_the_team_sees_away() -> None:
+    sim = Sim("2026-05-04T10:00:00Z", threshold=300)
+    for _ in range(30):
+        sim.step(typed=True, keys=2)
+    pause(sim, True)
+    assert sim.state is WorkState.AWAY and sim.tracker.paused
+    assert (sim.changes[-1].state, sim.changes[-1].paused) == (WorkState.AWAY, True)
+    assert sim.changes[-1].since == since("2026-05-04T10:00:30Z")
+    for _ in range(400):  # typing while paused: neither counted nor classified, and no idle either
+        sim.step(typed=True, keys=5)
+    assert sim.state is WorkState.AWAY
+    sim.set_break(True)  # a break needs tracking: ignored until the pause ends
+    assert sim.state is WorkState.AWAY
+    pause(sim, False)
+    assert (sim.changes[-1].state, sim.changes[-1].paused) == (WorkState.ACTIVE, False)
+    assert sim.changes[-1].since == since("2026-05-04T10:07:10Z")
+    for _ in range(20):
+        sim.step(typed=True, keys=1)
+    sim.stop()
+    assert (sim.total("active_s"), sim.total("idle_s"), sim.total("break_s")) == (50, 0, 0)
+    assert sim.total("tracked_s") == 50 and sim.total("keys") == 30 * 2 + 20
+    assert [s.start.minute for s in sim.slots] == [0, 7]  # the paused minutes are not there at all
+
+
+def test_a_pause_ends_a_break_and_a_restart_is_never_paused() -> None:
+    sim = Sim("2026-05-04T10:00:00Z", threshold=300)
+    sim.run(10, typed=True)
+    sim.set_break(True)
+    sim.run(20)
+    pause(sim, True)
+    sim.run(30)
+    assert [c.state for c in sim.changes[-2:]] == [WorkState.BREAK, WorkState.AWAY]
+    restored = Tracker.restore(sim.tracker.checkpoint(), idle_threshold=300)
+    assert not restored.paused and restored.state is WorkState.AWAY  # away, like after a lock: input resumes
+    sim.stop()
+    assert (sim.total("active_s"), sim.total("break_s"), sim.total("tracked_s")) == (10, 20, 30)

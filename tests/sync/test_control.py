@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from multiprocessing.connection import Client
 from pathlib import Path
 from typing import Any
@@ -9,6 +14,9 @@ from typing import Any
 import pytest
 
 from sync import control
+from sync.instance import InstanceLock
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_request_reaches_the_running_agent(tmp_path: Path) -> None:
@@ -34,3 +42,41 @@ def test_request_reaches_the_running_agent(tmp_path: Path) -> None:
         server.close()
     assert [r["command"] for r in seen] == ["status", "boom", "status"]
     assert control.send(tmp_path, {"command": "status"}) is None
+
+
+def test_the_instance_lock_admits_one_holder_at_a_time(tmp_path: Path) -> None:
+    first, second = InstanceLock(tmp_path), InstanceLock(tmp_path)
+    assert first.acquire()
+    assert not second.acquire(), "a second holder in the same data dir must be refused"
+    first.release()
+    assert second.acquire(), "released (as when the process ends): the next one gets it"
+    second.release()
+
+
+def test_two_agents_started_at_the_same_moment_one_runs(tmp_path: Path) -> None:
+    """No control channel exists yet when both start, so only the OS lock can decide the race."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env |= {"STAFFPULSE_DATA_DIR": str(tmp_path / "data"), "STAFFPULSE_LOG_DIR": str(tmp_path / "logs"),
+            "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "sync.cli", "--headless"]
+    agents = [subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True) for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 30
+        while all(agent.poll() is None for agent in agents):
+            assert time.monotonic() < deadline, "neither launch gave way"
+            time.sleep(0.05)
+        (loser,) = [agent for agent in agents if agent.poll() is not None]
+        (winner,) = [agent for agent in agents if agent is not loser]
+        _out, err = loser.communicate()
+        assert loser.returncode == 1 and "already running" in err, err
+        while control.send(tmp_path / "data", {"command": "status"}) is None:
+            assert winner.poll() is None and time.monotonic() < deadline, "the winner did not start"
+            time.sleep(0.1)
+        winner.send_signal(signal.SIGTERM)
+        assert winner.wait(30) == 0
+    finally:
+        for agent in agents:
+            if agent.poll() is None:
+                agent.kill()
+            agent.communicate()

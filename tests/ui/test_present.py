@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from agent.returning import IdleReturn
 from protocol.schema import PresenceState, Role, Slot, TeamMember
 from sync.live import LinkState
+from sync.uploader import SyncStatus
 from ui import preferences, present
 from ui.present import TrayLook
 
@@ -81,3 +84,28 @@ def test_preferences_round_trip_and_survive_a_broken_file(tmp_path: Path) -> Non
     assert preferences.load(tmp_path).notify_breaks is False
     (tmp_path / preferences.FILE_NAME).write_text("{not json")
     assert preferences.load(tmp_path) == preferences.Preferences()
+
+
+def test_a_pause_shows_over_being_offline_but_not_over_a_failing_upload() -> None:
+    away = PresenceState.AWAY
+    assert present.tray_look(away, LinkState.LIVE, sync_failed=False, refused=False, paused=True) is TrayLook.PAUSED
+    assert present.tray_look(away, LinkState.OFFLINE, sync_failed=False, refused=False,
+                             paused=True) is TrayLook.PAUSED
+    assert present.tray_look(away, LinkState.LIVE, sync_failed=True, refused=False, paused=True) is TrayLook.ERROR
+    assert present.tray_look(away, LinkState.LIVE, sync_failed=False, refused=False) is TrayLook.AWAY
+
+
+def test_sync_stalled_after_thirty_minutes_without_success_while_minutes_wait() -> None:
+    started = NOW - timedelta(hours=2)
+    failing = SyncStatus(last_success=NOW - timedelta(minutes=31), pending=4, last_error="connection refused")
+    assert present.sync_stalled(failing, started, NOW)
+    assert not present.sync_stalled(failing, started, NOW - timedelta(minutes=2)), "29 minutes: not yet"
+    assert not present.sync_stalled(replace(failing, pending=0), started, NOW), "nothing waits: nothing missing"
+    never = SyncStatus(pending=4, last_error="connection refused")
+    assert not present.sync_stalled(never, NOW - timedelta(minutes=10), NOW), "counted from the start"
+    assert present.sync_stalled(never, NOW - timedelta(minutes=30), NOW)
+
+
+def test_the_idle_question_names_the_spell() -> None:
+    spell = IdleReturn(since=NOW - timedelta(minutes=39), until=NOW)
+    assert present.idle_question(spell, NOW, UTC) == "You were away from 13:51 to 14:30 (39 min). What was it?"

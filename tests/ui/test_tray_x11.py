@@ -24,13 +24,23 @@ from sync import control
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def start_tray_host(display: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([need_tool("trayer"), "--edge", "top", "--align", "right", "--height", "24",
+                             "--widthtype", "request"], env={**os.environ, "DISPLAY": display},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def probe_env(display: str, token: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "XDG_SESSION_TYPE")}
+    return env | {"DISPLAY": display, "QT_QPA_PLATFORM": "xcb", "STAFFPULSE_PROBE_TOKEN": token,
+                  "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+
+
 @pytest.fixture(scope="module")
 def x_display() -> Iterator[str]:
     """A private Xvfb server on a free display number (as tests/agent/conftest.py), with trayer as tray host."""
     xvfb, display = start_xvfb()
-    tray_host = subprocess.Popen([need_tool("trayer"), "--edge", "top", "--align", "right", "--height", "24",
-                                  "--widthtype", "request"], env={**os.environ, "DISPLAY": display},
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tray_host = start_tray_host(display)
     yield display
     for process in (tray_host, xvfb):
         process.terminate()
@@ -40,12 +50,10 @@ def x_display() -> Iterator[str]:
 @pytest.mark.x11
 def test_tray_icon_and_menu(x_display: str, server: ServerProcess, tmp_path: Path) -> None:
     member = make_team(server).people[1]
-    env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "XDG_SESSION_TYPE")}
-    env |= {"DISPLAY": x_display, "QT_QPA_PLATFORM": "xcb", "STAFFPULSE_PROBE_TOKEN": member.token,
-            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
     (tmp_path / "data").mkdir()
     done = subprocess.run([sys.executable, str(ROOT / "tests" / "ui" / "tray_probe.py"), str(tmp_path / "data"),
-                           server.url], env=env, capture_output=True, text=True, timeout=90, cwd=ROOT)
+                           server.url], env=probe_env(x_display, member.token), capture_output=True, text=True,
+                          timeout=90, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["tray_available"] and seen["has_tray"], seen
@@ -58,6 +66,32 @@ def test_tray_icon_and_menu(x_display: str, server: ServerProcess, tmp_path: Pat
     assert seen["state_line"].startswith("Break since ") and "Break" in seen["tooltip_on_break"], seen
     assert seen["window_opened"] and seen["closed_keeps_running"] and seen["show_forwarded"], seen
     assert seen["quit_finished"] and seen["stopped"] and seen["control_closed"], seen
+
+
+@pytest.mark.x11
+def test_a_tray_host_started_later_gets_the_icon(server: ServerProcess, tmp_path: Path) -> None:
+    """A desktop whose panel comes up after StaffPulse: the window opens first, the icon follows the tray."""
+    xvfb, display = start_xvfb()
+    tray_host: subprocess.Popen[bytes] | None = None
+    (tmp_path / "data").mkdir()
+    probe = subprocess.Popen([sys.executable, str(ROOT / "tests" / "ui" / "tray_probe.py"), str(tmp_path / "data"),
+                              server.url, "--late"], env=probe_env(display, make_team(server).people[1].token),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert probe.stdout is not None
+        assert probe.stdout.readline().strip() == "waiting", probe.stderr.read() if probe.stderr else ""
+        tray_host = start_tray_host(display)
+        out, err = probe.communicate(timeout=60)
+    finally:
+        for process in (probe, tray_host, xvfb):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(10)
+    assert probe.returncode == 0, err[-3000:]
+    seen = json.loads(out.strip().splitlines()[-1])
+    assert not seen["tray_at_start"] and seen["window_at_start"], seen
+    assert seen["tray_appeared"] and seen["window_kept"] and seen["stopped"], seen
+    assert seen["seconds_to_appear"] < 15, seen
 
 
 @pytest.mark.x11

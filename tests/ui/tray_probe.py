@@ -1,8 +1,9 @@
 """Runs the tray app on a real X display with a tray host and drives its menu; prints what it saw as JSON.
 
 A subprocess of ``test_tray_x11.py``: the pytest process already has its one QApplication on the offscreen
-platform, and a tray icon needs the xcb platform. Usage: ``tray_probe.py DATA_DIR SERVER_URL`` with the
-device token in ``$STAFFPULSE_PROBE_TOKEN``.
+platform, and a tray icon needs the xcb platform. Usage: ``tray_probe.py DATA_DIR SERVER_URL [--late]`` with
+the device token in ``$STAFFPULSE_PROBE_TOKEN``. With ``--late`` there is no tray host yet: the probe prints
+``waiting`` once the app runs in its window, and the test starts the tray host then.
 """
 
 from __future__ import annotations
@@ -39,19 +40,25 @@ def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
     return False
 
 
-def main(data_dir: Path, server_url: str) -> dict[str, Any]:
+def make_app(data_dir: Path, server_url: str, seen: dict[str, Any]) -> TrayApp:
+    """An enrolled agent's tray app, not started; ``seen`` gets whether Qt found a tray when it began."""
     keyring.set_keyring(MemoryKeyring())
     CredentialStore().save(server_url, os.environ["STAFFPULSE_PROBE_TOKEN"])
     settings = AgentSettings(server_url=server_url)
     save(data_dir, settings)
-    qt = QApplication([])
+    qt = QApplication([])  # PySide keeps the one instance alive (QApplication.instance())
     qt.setQuitOnLastWindowClosed(False)
-    seen: dict[str, Any] = {"tray_available": QSystemTrayIcon.isSystemTrayAvailable()}
+    seen["tray_available"] = QSystemTrayIcon.isSystemTrayAvailable()
 
     def sampler(on_change: Callable[..., None]) -> Sampler:
         return Sampler.open(data_dir, idle_threshold=300, on_change=on_change)
 
-    app = TrayApp(data_dir, settings, sampler)
+    return TrayApp(data_dir, settings, sampler)
+
+
+def main(data_dir: Path, server_url: str) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    app = make_app(data_dir, server_url, seen)
     finished: list[bool] = []
     app.finished.connect(lambda: finished.append(True))
     app.start()
@@ -63,7 +70,7 @@ def main(data_dir: Path, server_url: str) -> dict[str, Any]:
                               15)
     seen["icon_visible"] = tray.icon.isVisible() and not tray.icon.geometry().isEmpty()
     seen["window_hidden_at_start"] = not app.window.isVisible()
-    seen["menu"] = [action.text() for action in tray.menu.actions() if action.text()]
+    seen["menu"] = [action.text() for action in tray.menu.actions() if action.text() and action.isVisible()]
     seen["tooltip"] = tray.icon.toolTip()
 
     before = app.sync_status
@@ -102,5 +109,23 @@ def main(data_dir: Path, server_url: str) -> dict[str, Any]:
     return seen
 
 
+def late(data_dir: Path, server_url: str) -> dict[str, Any]:
+    """No tray at start: the window opens; once a tray host appears, the icon does, and the window stays."""
+    app = make_app(data_dir, server_url, {})
+    app.start()
+    seen: dict[str, Any] = {"tray_at_start": app.tray is not None,
+                            "window_at_start": wait_until(app.window.isVisible, 5)}
+    print("waiting", flush=True)
+    started = time.monotonic()
+    seen["tray_appeared"] = wait_until(lambda: app.tray is not None and app.tray.icon.isVisible()
+                                       and not app.tray.icon.geometry().isEmpty(), 20)
+    seen["seconds_to_appear"] = time.monotonic() - started
+    seen["window_kept"] = app.window.isVisible()
+    app.quit()
+    seen["stopped"] = app.wait_stopped(30)
+    return seen
+
+
 if __name__ == "__main__":
-    print(json.dumps(main(Path(sys.argv[1]), sys.argv[2])))
+    probe = late if sys.argv[3:] == ["--late"] else main
+    print(json.dumps(probe(Path(sys.argv[1]), sys.argv[2])))
