@@ -2,20 +2,30 @@
 
 The token goes straight from the server's answer into the credential store; this module never logs it and
 returns the answer without it.
+
+An agent that IT deployed with a server and a deployment key in its policy enrolls itself at its first start
+(``enroll_by_policy``); the key is a secret shared by the whole deployment and is never logged either.
 """
 
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import platform
 import socket
 import sys
 
+import requests
+
+from agent.policy import MachinePolicy
 from protocol.schema import Enrollment, UserPublic
 from sync.api import ApiClient
 from sync.credentials import CredentialStore
 from sync.errors import SyncError
+from sync.settings import AgentSettings
+
+log = logging.getLogger(__name__)
 
 AGENT_VERSION = "0.1.0"
 
@@ -44,3 +54,24 @@ def enroll(api: ApiClient, store: CredentialStore, *, code: str | None = None, d
     result = api.enroll(request)
     store.save(api.server_url, result.token)
     return result.user
+
+
+def enroll_by_policy(policy: MachinePolicy, settings: AgentSettings, store: CredentialStore) -> UserPublic | None:
+    """Enroll the OS login with the policy's deployment key when the server in ``settings`` (already merged
+    with policy) has no token stored yet; None when nothing was to do or it failed (logged, and tried again at
+    the next start: a laptop may start before its network is up)."""
+    url = settings.server_url
+    if policy.enroll_token is None or url is None:
+        return None
+    try:
+        if store.load(url) is not None:
+            return None
+        with requests.Session() as http:
+            api = ApiClient(url, lambda: None, ca_bundle=settings.ca_bundle, session=http)
+            user = enroll(api, store, deployment_key=policy.enroll_token)
+    except SyncError as exc:
+        log.warning("could not enroll with the deployment key from policy (%s); trying again at the next start",
+                    exc)
+        return None
+    log.info("enrolled by policy as %s (%s) on %s", user.name, user.login, url)
+    return user

@@ -3,10 +3,15 @@
 Never the token (that is in the keyring). A broken file is an error that names the file and the field, not a
 silent reset: the user or IT should know their setting was not applied. Writes go through a temporary file
 and a rename, so a crash mid-write leaves the old file intact.
+
+IT's policy (``agent.policy``) beats this file: ``effective`` merges the two and says which fields policy
+locked. The file keeps only what the person chose (``save_unlocked``), so a policy that is later withdrawn
+leaves their own choice in force rather than a copy of IT's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -15,6 +20,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from agent.policy import IDLE_THRESHOLD_RANGE, MachinePolicy, normalise_url
 from sync.errors import SyncError
 
 FILE_NAME = "settings.json"
@@ -25,14 +31,26 @@ class AgentSettings(BaseModel):
 
     server_url: str | None = None
     ca_bundle: str | None = None  # a PEM file with the corporate CA, for TLS-inspecting proxies
-    idle_threshold_s: Annotated[int, Field(ge=60, le=3600)] = 300
+    idle_threshold_s: Annotated[int, Field(ge=IDLE_THRESHOLD_RANGE[0], le=IDLE_THRESHOLD_RANGE[1])] = 300
 
     @field_validator("server_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("https://", "http://")):
-            raise ValueError("must start with https://")
-        return value.rstrip("/") if value else value
+        return normalise_url(value) if value is not None else None
+
+
+@dataclasses.dataclass(frozen=True)
+class Effective:
+    """The settings the agent runs with, and the fields IT's policy set (shown locked, never saved)."""
+
+    settings: AgentSettings
+    locked: frozenset[str] = frozenset()
+
+
+def effective(user: AgentSettings, policy: MachinePolicy) -> Effective:
+    """``user`` with every field that ``policy`` sets replaced by the policy's value."""
+    overrides = {name: getattr(policy, name) for name in policy.locked}
+    return Effective(AgentSettings.model_validate(user.model_dump() | overrides), policy.locked)
 
 
 class SettingsError(SyncError):
@@ -59,3 +77,13 @@ def save(data_dir: Path, settings: AgentSettings) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, data_dir / FILE_NAME)
+
+
+def save_unlocked(data_dir: Path, edited: AgentSettings, locked: frozenset[str]) -> AgentSettings:
+    """Save the person's edits to the fields policy does not lock; locked fields keep what the file had.
+    Returns what was saved."""
+    stored = load(data_dir)
+    kept = {name: getattr(stored, name) for name in locked}
+    mine = AgentSettings.model_validate(edited.model_dump() | kept)
+    save(data_dir, mine)
+    return mine

@@ -1,0 +1,130 @@
+"""What IT decided for this machine: the server, the deployment key that enrolls it, the idle threshold.
+
+Policy beats the user's own settings (``sync.settings.effective``) and the settings dialog shows such fields
+locked. One sibling module per OS reads the raw values, and ``select_source`` is the one place that picks:
+
+    _windows  HKLM\\Software\\Policies\\StaffPulse       (the MSI's properties, or Group Policy via the ADMX)
+    _macos    /Library/Managed Preferences/com.staffpulse.agent.plist   (a configuration profile, MDM)
+    _linux    /etc/staffpulse/policy.json
+
+``parse`` checks each value on its own: a missing one means no policy for that field; a malformed one is a
+warning naming the key and the source, and that field falls back to the user's setting. A policy that cannot
+be read at all is one warning and no policy. The agent never stops over policy: IT fixes it centrally, and
+meanwhile the person keeps working. The enrollment key is a secret: it never appears in a log or a repr.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+from collections.abc import Mapping
+from typing import Protocol
+
+__all__ = ["ENROLL_TOKEN", "IDLE_THRESHOLD", "IDLE_THRESHOLD_RANGE", "SERVER_URL", "MachinePolicy", "PolicySource",
+           "PolicyUnreadable", "load_policy", "normalise_url", "parse", "select_source"]
+
+log = logging.getLogger(__name__)
+
+IDLE_THRESHOLD_RANGE = (60, 3600)  # seconds; the user's settings share these bounds
+
+# The value names, as IT types them in the registry, the plist or the JSON file.
+SERVER_URL, ENROLL_TOKEN, IDLE_THRESHOLD = "ServerUrl", "EnrollToken", "IdleThreshold"
+
+
+class PolicyUnreadable(Exception):
+    """The whole source could not be read (a broken file, a registry error); the message says what."""
+
+
+class PolicySource(Protocol):
+    where: str  # named in warnings: the registry key or the file
+
+    def read(self) -> Mapping[str, object]:
+        """The raw values by name; empty when no policy is set. Raises ``PolicyUnreadable``."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True)
+class MachinePolicy:
+    server_url: str | None = None
+    enroll_token: str | None = dataclasses.field(default=None, repr=False)  # IT's deployment key: a secret
+    idle_threshold_s: int | None = None
+
+    @property
+    def locked(self) -> frozenset[str]:
+        """The fields policy sets, by their name in the user's settings (the dialog greys these out)."""
+        return frozenset(name for name in ("server_url", "idle_threshold_s") if getattr(self, name) is not None)
+
+
+def normalise_url(value: str) -> str:
+    """A server URL as the agent keeps it; ``ValueError`` when it is not http(s)."""
+    if not value.startswith(("https://", "http://")):
+        raise ValueError("must start with https://")
+    return value.rstrip("/")
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be text, not {type(value).__name__}")
+    return value.strip()
+
+
+def _seconds(value: object) -> int:
+    """A DWORD from the registry, an integer from a plist or JSON, or digits in a string value."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"must be a whole number of seconds, not {type(value).__name__}")
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"must be a whole number of seconds, not {value!r}") from None
+    low, high = IDLE_THRESHOLD_RANGE
+    if not low <= number <= high:
+        raise ValueError(f"must be between {low} and {high} seconds, not {number}")
+    return number
+
+
+def parse(raw: Mapping[str, object], where: str) -> MachinePolicy:
+    """The policy in ``raw``; a value that is malformed is a warning and left unset (never a crash)."""
+    values: dict[str, object] = {}
+    for key, field, check in ((SERVER_URL, "server_url", lambda v: normalise_url(_text(v))),
+                              (ENROLL_TOKEN, "enroll_token", _text),
+                              (IDLE_THRESHOLD, "idle_threshold_s", _seconds)):
+        value = raw.get(key)
+        if value is None or value == "":
+            continue  # not set: an MSI installed without that property writes nothing
+        try:
+            values[field] = check(value) or None
+        except ValueError as problem:
+            shown = "(hidden)" if key == ENROLL_TOKEN else repr(value)
+            log.warning("policy %s in %s is malformed (%s: %s); ignoring it", key, where, shown, problem)
+    return MachinePolicy(**values)  # type: ignore[arg-type]
+
+
+def select_source(system: str) -> PolicySource:
+    """The policy source for ``system`` (a ``sys.platform`` value) at its standard location."""
+    if system == "win32":
+        from agent.policy._windows import RegistryPolicy
+
+        return RegistryPolicy()
+    if system == "darwin":
+        from agent.policy._macos import ManagedPreferences
+
+        return ManagedPreferences()
+    from agent.policy._linux import PolicyFile
+
+    return PolicyFile()
+
+
+def load_policy(source: PolicySource | None = None, system: str = sys.platform) -> MachinePolicy:
+    """This machine's policy; ``source`` defaults to the OS's own. Never raises."""
+    source = source or select_source(system)
+    try:
+        raw = source.read()
+    except PolicyUnreadable as problem:
+        log.warning("policy in %s cannot be read (%s); no policy applied", source.where, problem)
+        return MachinePolicy()
+    policy = parse(raw, source.where)
+    if policy != MachinePolicy():
+        log.info("policy from %s sets %s", source.where,
+                 ", ".join(f.name for f in dataclasses.fields(policy) if getattr(policy, f.name) is not None))
+    return policy

@@ -1,0 +1,71 @@
+"""The installer sources that only Windows and macOS run, checked as far as Linux can: the ADMX template
+matches the keys the agent reads, the release workflow parses and names files that exist, the macOS scripts
+pass shellcheck and the entitlements parse."""
+
+from __future__ import annotations
+
+import plistlib
+import re
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import yaml
+
+from agent.policy import ENROLL_TOKEN, IDLE_THRESHOLD, IDLE_THRESHOLD_RANGE, SERVER_URL
+from agent.policy._windows import KEY
+from support.xdisplay import need_tool
+
+ROOT = Path(__file__).resolve().parents[2]
+WINDOWS = ROOT / "installer" / "windows"
+MACOS = ROOT / "installer" / "macos"
+NS = {"p": "http://schemas.microsoft.com/GroupPolicy/2006/07/PolicyDefinitions"}
+
+
+def reference(element: ET.Element, attribute: str, table: str) -> str:
+    """The id in an ADMX ``$(string.Id)`` / ``$(presentation.Id)`` reference."""
+    match = re.fullmatch(rf"\$\({table}\.(\w+)\)", element.get(attribute, ""))
+    assert match, f"{attribute}={element.get(attribute)!r}"
+    return match.group(1)
+
+
+def test_admx_sets_exactly_the_keys_the_agent_reads() -> None:
+    admx = ET.parse(WINDOWS / "StaffPulse.admx").getroot()
+    adml = ET.parse(WINDOWS / "en-US" / "StaffPulse.adml").getroot()
+    strings = {s.get("id") for s in adml.iterfind(".//p:string", NS)}
+    presentations = {p.get("id") for p in adml.iterfind(".//p:presentation", NS)}
+    values = {}
+    for policy in admx.iterfind(".//p:policy", NS):
+        assert policy.get("key") == KEY and policy.get("class") == "Machine"
+        assert reference(policy, "displayName", "string") in strings
+        assert reference(policy, "explainText", "string") in strings
+        assert reference(policy, "presentation", "presentation") in presentations
+        [element] = list(policy.find("p:elements", NS) or [])
+        values[element.get("valueName")] = element
+    assert set(values) == {SERVER_URL, ENROLL_TOKEN, IDLE_THRESHOLD}
+    idle = values[IDLE_THRESHOLD]
+    assert idle.tag.endswith("decimal"), "REG_DWORD, as the MSI writes it"
+    assert (int(idle.get("minValue", "")), int(idle.get("maxValue", ""))) == IDLE_THRESHOLD_RANGE
+
+
+def test_release_workflow_builds_on_windows_and_macos_with_files_that_exist() -> None:
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "release.yml").read_text())
+    runners = {job["runs-on"] for job in workflow["jobs"].values()}
+    assert {"windows-latest", "macos-latest"} <= runners
+    scripts = "\n".join(step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"])
+    modules = set(re.findall(r"python -m installer\.(\w+)", scripts))
+    assert modules == {"sign", "build_msi"}
+    for module in modules:
+        assert (ROOT / "installer" / f"{module}.py").is_file()
+    for script in re.findall(r"installer/macos/\S+\.sh", scripts):
+        assert (ROOT / script).is_file(), script
+    assert "build_windows.spec" in scripts and "--self-test" in scripts
+
+
+def test_macos_scripts_and_entitlements() -> None:
+    scripts = sorted(MACOS.glob("*.sh"))
+    assert [s.name for s in scripts] == ["codesign_app.sh", "dmg.sh"]
+    done = subprocess.run([need_tool("shellcheck"), *map(str, scripts)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout
+    entitlements = plistlib.loads((MACOS / "entitlements.plist").read_bytes())
+    assert entitlements == {"com.apple.security.cs.allow-unsigned-executable-memory": True}
