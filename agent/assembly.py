@@ -17,6 +17,7 @@ from agent.clock import Clock, ScaledClock, SystemClock
 from agent.idle import SinceLastEvent, open_backend
 from agent.input_counter import InputCounter
 from agent.outbox import Outbox
+from agent.recovery import open_outbox
 from agent.runner import Runner
 from agent.states import PresenceChange
 
@@ -36,8 +37,11 @@ def configure_logging(directory: Path, *, to_stderr: bool = True) -> None:
 
 
 class Sampler:
-    def __init__(self, *, counter: InputCounter, outbox: Outbox, runner: Runner, every: float) -> None:
+    def __init__(self, *, counter: InputCounter, outbox: Outbox, runner: Runner, every: float,
+                 notice: str | None = None) -> None:
         self.counter, self.outbox, self.runner, self._every = counter, outbox, runner, every
+        #: Something the person must be told about this start (a damaged outbox was moved aside), or None.
+        self.notice = notice
 
     @classmethod
     def open(cls, data_dir: Path, *, idle_threshold: int, time_scale: float = 1.0,
@@ -48,11 +52,11 @@ class Sampler:
         counter.start()
         fallback = SinceLastEvent(lambda: counter.last_event, clock.monotonic)
         idle = fallback if time_scale != 1.0 else open_backend(fallback)
-        outbox = Outbox(data_dir, now=clock.now)
+        outbox, notice = open_outbox(data_dir, now=clock.now)
         log.info("agent started: outbox %s, idle threshold %d s", outbox.path, idle_threshold)
         runner = Runner(outbox=outbox, clock=clock, counts=counter.totals, idle=idle, idle_threshold=idle_threshold,
                         on_change=on_change)
-        return cls(counter=counter, outbox=outbox, runner=runner, every=1.0 / time_scale)
+        return cls(counter=counter, outbox=outbox, runner=runner, every=1.0 / time_scale, notice=notice)
 
     def run(self, stop: threading.Event) -> None:
         """Sample on this thread until ``stop`` is set; the open minute is written before returning."""

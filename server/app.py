@@ -26,7 +26,7 @@ def utc_now() -> datetime:
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> ASGIApp:
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, busy_timeout_s=settings.db_busy_timeout_s)
     sessions = make_sessionmaker(engine)
     hub = LiveHub(settings, sessions, clock,
                   make_registry(settings.redis_url, sweep_interval_s=settings.sweep_interval_s))

@@ -9,20 +9,29 @@
     ├── TooLarge              413: body or batch beyond the caps
     └── RateLimited           429: with ``retry_after`` seconds
 
+A database that is locked or unreachable (SQLAlchemy's ``OperationalError``) is answered 503 ``unavailable``
+with ``Retry-After``, not 500: the transaction was rolled back, nothing was stored, and a retry will do.
+
 Every error leaves the server as ``{"error": {"code", "message", "field"?}}`` (``protocol.schema.ErrorResponse``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from protocol.schema import ErrorBody, ErrorResponse
+
+log = logging.getLogger(__name__)
+
+DATABASE_RETRY_AFTER_S = 2
 
 
 class ApiError(Exception):
@@ -125,6 +134,12 @@ def install_handlers(app: FastAPI) -> None:
         if kind == "extra_forbidden":
             message = "unknown field"
         return error_response(422, "invalid", f"{field}: {message}", field)
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("database unavailable, answered 503: %s", exc.orig)
+        return error_response(503, "unavailable", "the database is busy or unreachable; retry shortly",
+                              headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

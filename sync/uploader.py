@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random
+import sqlite3
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
@@ -81,31 +82,34 @@ class Uploader:
             refused: str | None = None  # stays: the user should see that minutes were set aside
             needs_enrollment = False
             set_aside = self.status.set_aside
-            while (batch := self._outbox.take_batch()) is not None:
-                try:
-                    self._api.post_activity(ActivityBatch(batch_id=batch.batch_id, slots=batch.slots))
-                except Transient as exc:
-                    transient = str(exc)
-                    if failures >= retries:
+            try:
+                while (batch := self._outbox.take_batch(ended_by=self._now())) is not None:
+                    try:
+                        self._api.post_activity(ActivityBatch(batch_id=batch.batch_id, slots=batch.slots))
+                    except Transient as exc:
+                        transient = str(exc)
+                        if failures >= retries:
+                            break
+                        delay = backoff_delay(failures, retry_after=exc.retry_after, rng=self._rng)
+                        failures += 1
+                        log.info("upload failed (%s); retry %d in %.1f s", exc, failures, delay)
+                        if wait(delay):
+                            break
+                        continue
+                    except NotEnrolled as exc:
+                        transient, needs_enrollment = str(exc), True
                         break
-                    delay = backoff_delay(failures, retry_after=exc.retry_after, rng=self._rng)
-                    failures += 1
-                    log.info("upload failed (%s); retry %d in %.1f s", exc, failures, delay)
-                    if wait(delay):
-                        break
-                    continue
-                except NotEnrolled as exc:
-                    transient, needs_enrollment = str(exc), True
-                    break
-                except Refused as exc:
-                    log.warning("server refused batch %s of %d minutes: %s", batch.batch_id, len(batch.slots), exc)
-                    self._outbox.set_aside(batch.batch_id, str(exc))
-                    set_aside += 1
-                    refused = f"{len(batch.slots)} minutes set aside: {exc}"
-                    continue
-                self._outbox.acknowledge(batch.batch_id)
-                sent += len(batch.slots)
-                failures, transient = 0, None
+                    except Refused as exc:
+                        log.warning("server refused batch %s of %d minutes: %s", batch.batch_id, len(batch.slots), exc)
+                        self._outbox.set_aside(batch.batch_id, str(exc))
+                        set_aside += 1
+                        refused = f"{len(batch.slots)} minutes set aside: {exc}"
+                        continue
+                    self._outbox.acknowledge(batch.batch_id)
+                    sent += len(batch.slots)
+                    failures, transient = 0, None
+            except sqlite3.OperationalError as exc:  # disk full or failing: the minutes stay, try next run
+                transient = f"cannot write {self._outbox.path}: {exc}"
             error = transient or refused
             success = transient is None
             self.status = SyncStatus(

@@ -22,7 +22,8 @@ from support.team import Person, Team, get
 from sync.api import ApiClient
 from sync.uploader import SyncScheduler, Uploader
 
-NOON = (datetime.now(UTC) - timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
+# Two days back: 1,200 minutes from this noon must all have ended whatever the time of day the test runs.
+NOON = (datetime.now(UTC) - timedelta(days=2)).replace(hour=12, minute=0, second=0, microsecond=0)
 
 
 def minutes(count: int, start: datetime = NOON) -> list[Slot]:
@@ -74,6 +75,19 @@ def test_drain_sends_everything_once_in_batches(server: ServerProcess, team: Tea
     report = get(server, person, f"/api/v1/me/days/{NOON.date().isoformat()}").json()
     assert len(report["slots"]) == 660  # Berlin's day ends at 23:00 UTC; the rest is the next local day
     assert stored_keys(server, person) == 3 * 660
+
+
+def test_minutes_stamped_ahead_of_the_clock_wait_instead_of_being_refused(server: ServerProcess, team: Team,
+                                                                         outbox: Outbox) -> None:
+    """The timeline runs ahead of real time after a wall-clock step forward and back. The server refuses a
+    minute that has not ended by its clock; sent anyway, those minutes would be set aside and lost."""
+    person = team.people[1]
+    ahead = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=5)
+    outbox.commit([*minutes(3), *minutes(2, start=ahead)], checkpoint="{}")
+    status = Uploader(outbox, client(server.url, person)).drain(Waits())
+    assert (status.last_sent, status.pending, status.set_aside, status.last_error) == (3, 2, 0, None)
+    assert stored_keys(server, person) == 3 * 3
+    assert outbox.set_aside_reasons() == {}
 
 
 def test_answer_lost_after_the_server_committed_stores_nothing_twice(server: ServerProcess, team: Team,
