@@ -53,6 +53,16 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _raise_open_files() -> None:
+    """Every socket is a file descriptor: lift the soft limit (often 1024) to the hard one."""
+    if sys.platform == "win32":  # no such limit there
+        return
+    import resource
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -61,7 +71,11 @@ def serve(args: argparse.Namespace) -> int:
     settings = Settings(database_url=_database_url(args), offline_grace_s=args.offline_grace,
                         sweep_interval_s=args.sweep_interval, retention_days=args.retention_days,
                         write_burst=args.write_burst, write_rate_per_s=args.write_rate,
+                        db_busy_timeout_s=args.db_busy_timeout, ping_interval_s=args.ping_interval,
+                        ping_timeout_s=args.ping_timeout,
+                        max_sockets_per_user=args.max_sockets_per_user,
                         redis_url=args.redis_url or os.environ.get("STAFFPULSE_REDIS_URL") or None)
+    _raise_open_files()
     sock = _listen(args.host, args.port)
     host, port = sock.getsockname()[:2]
     print(f"StaffPulse server {__version__} listening on http://{host}:{port} "
@@ -69,7 +83,10 @@ def serve(args: argparse.Namespace) -> int:
           f"{f', redis {_safe_url(settings.redis_url)}' if settings.redis_url else ''})", flush=True)
     config = uvicorn.Config(create_app(settings), log_level=args.log_level, lifespan="on",
                             timeout_graceful_shutdown=3)
-    asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
+    # The loop uvicorn.run would pick (uvloop where installed, as uvicorn[standard] does on Linux and macOS);
+    # plain asyncio.run would leave every socket on the slower pure-Python loop. See docs/scaling.md.
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(uvicorn.Server(config).serve(sockets=[sock]))
     return 0
 
 
@@ -104,6 +121,13 @@ def _admin(call: AdminCall) -> Callable[[argparse.Namespace], int]:
     return run
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--database-url", help="SQLAlchemy URL: sqlite:///file.db or postgresql://… "
@@ -130,6 +154,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="writes a device may make at once before rate limiting (default 60)")
     p.add_argument("--write-rate", type=float, default=2.0, metavar="PER_S",
                    help="writes per second a device's budget refills by (default 2)")
+    p.add_argument("--db-busy-timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="SQLite: how long a write waits for a lock held elsewhere before answering 503 (default 30)")
+    p.add_argument("--ping-interval", type=float, default=20.0, metavar="SECONDS",
+                   help="Engine.IO ping interval; a dead socket is noticed within interval + timeout (default 20)")
+    p.add_argument("--ping-timeout", type=float, default=20.0, metavar="SECONDS",
+                   help="Engine.IO ping timeout (default 20)")
+    p.add_argument("--max-sockets-per-user", type=_positive, default=10, metavar="N",
+                   help="live sockets one user may hold at once, one per device; more are refused (default 10)")
     p.add_argument("--redis-url", metavar="URL",
                    help="redis://host:6379/0 shared by every server process behind one load balancer: events, "
                    "one socket per device and presence then work across processes (default: "

@@ -24,6 +24,8 @@ class Settings:
     sweep_interval_s: float = 5.0
     #: Largest request body accepted, in bytes.
     max_body_bytes: int = 512 * 1024
+    #: SQLite: how long a write waits for another connection's lock before the request is answered 503.
+    db_busy_timeout_s: float = 30.0
     #: Slots older than this are refused (the agent drops them from its outbox at the same age).
     retention_days: int = 30
     #: Slots starting further than this in the future are refused (clock skew tolerance).
@@ -34,6 +36,8 @@ class Settings:
     #: Engine.IO ping settings: a dead socket is noticed within interval + timeout.
     ping_interval_s: float = 20.0
     ping_timeout_s: float = 20.0
+    #: Live sockets one user may hold at once (one per device): a leaked or shared token cannot open thousands.
+    max_sockets_per_user: int = 10
     #: Redis shared by several server processes (events, one socket per device, presence leases); ``None``
     #: runs one self-contained process.
     redis_url: str | None = None

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,14 +22,6 @@ from server.config import Settings
 from server.errors import Conflict, Invalid
 from server.models import ActivitySlot, Batch
 from server.totals import local_date
-
-
-async def insert_ignoring_conflicts(session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]]) -> None:
-    """INSERT … ON CONFLICT DO NOTHING on either database: a racing duplicate is dropped, not an error."""
-    if not rows:
-        return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    await session.execute(dialect.insert(model).on_conflict_do_nothing(), list(rows))
 
 
 def check_window(batch: ActivityBatch, now: datetime, settings: Settings) -> None:
@@ -51,25 +42,34 @@ def batch_digest(batch: ActivityBatch) -> str:
 
 async def store_batch(session: AsyncSession, principal: Principal, batch: ActivityBatch, *, now: datetime,
                       settings: Settings) -> tuple[ActivityResult, set[date]]:
-    """Store what is new in ``batch``; return the counts and the user's local dates it touched."""
+    """Store what is new in ``batch``; return the counts and the user's local dates it touched.
+
+    Two statements whatever the batch's size: the slots, inserted at once, returning the minutes that were new;
+    then the batch record. A batch id seen before costs a third look-up, and a reused id with other slots
+    raises ``Conflict`` — the caller rolls back, so the slots just inserted are not stored either.
+    """
     check_window(batch, now, settings)
     device_id = principal.device.id
     digest = batch_digest(batch)
-    known = await session.get(Batch, (device_id, str(batch.batch_id)))
-    if known is not None:
-        if known.digest != digest:
+    fresh = await insert_returning_starts(session, [
+        {"device_id": device_id, "user_id": principal.user.id, **slot.model_dump()} for slot in batch.slots])
+    result = ActivityResult(accepted=len(fresh), duplicates=len(batch.slots) - len(fresh))
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    recorded = await session.scalar(dialect.insert(Batch).values(
+        device_id=device_id, batch_id=str(batch.batch_id), digest=digest, accepted=result.accepted,
+        duplicates=result.duplicates, received_at=now).on_conflict_do_nothing().returning(Batch.batch_id))
+    if recorded is None:  # this batch id was used before: a retry, or a client bug
+        known = await session.get(Batch, (device_id, str(batch.batch_id)))
+        if known is not None and known.digest != digest:
             raise Conflict("batch_id was already used for different slots", field="batch_id")
         return ActivityResult(accepted=0, duplicates=len(batch.slots)), set()
-
-    starts = [slot.start for slot in batch.slots]
-    stored = set(await session.scalars(select(ActivitySlot.start).where(
-        ActivitySlot.device_id == device_id, ActivitySlot.start.in_(starts))))
-    fresh = [slot for slot in batch.slots if slot.start not in stored]
-    await insert_ignoring_conflicts(session, ActivitySlot, [
-        {"device_id": device_id, "user_id": principal.user.id, **slot.model_dump()} for slot in fresh])
-    result = ActivityResult(accepted=len(fresh), duplicates=len(batch.slots) - len(fresh))
-    await insert_ignoring_conflicts(session, Batch, [{
-        "device_id": device_id, "batch_id": str(batch.batch_id), "digest": digest,
-        "accepted": result.accepted, "duplicates": result.duplicates, "received_at": now}])
     zone = principal.user.time_zone
-    return result, {local_date(slot.start, zone) for slot in fresh}
+    return result, {local_date(start, zone) for start in fresh}
+
+
+async def insert_returning_starts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[datetime]:
+    """Insert slot rows, dropping those whose (device, start) is stored already; the starts that were new."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    inserted = await session.execute(
+        dialect.insert(ActivitySlot).on_conflict_do_nothing().returning(ActivitySlot.start), list(rows))
+    return set(inserted.scalars())

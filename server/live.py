@@ -5,8 +5,11 @@ A client authenticates in the handshake (``auth={"token": …}``) and is put in 
 event a client emits (the seed's ``join-user``/``join-team`` included) is ignored.
 
 One socket per device: a device that connects again replaces its older socket, so reconnect storms never
-pile up sessions. A sweeper task marks users offline after the grace period, refreshes ``last_seen`` of
-connected devices, and disconnects sockets whose device was revoked by another process (the admin CLI).
+pile up sessions. One background task writes presence: it flushes what connects and disconnects noted (last
+seen, users to refresh) in one transaction per pass, so a reconnect storm costs a few transactions rather than
+one per socket; and every sweep interval it marks users offline after the grace period, refreshes
+``last_seen`` of connected devices, and disconnects sockets whose device was revoked by another process (the
+admin CLI). A user may hold ``max_sockets_per_user`` sockets on one process; more are refused.
 
 With ``redis_url`` set, several server processes act as one: python-socketio's Redis manager carries every
 emit (and the disconnect of a replaced socket) to all processes, and the device registry lives in Redis
@@ -72,7 +75,13 @@ class LiveHub:
         )
         #: This process's sockets; the registry knows every process's.
         self.members: dict[str, Member] = {}
-        self._sweeper: asyncio.Task[None] | None = None
+        #: user id → {sid: device id}, this process's sockets again, by user: for the per-user cap.
+        self._sockets_of: dict[int, dict[str, int]] = {}
+        #: Noted for the next flush: users whose shown presence may have changed, devices' last-seen moments.
+        self._dirty: set[int] = set()
+        self._seen: dict[int, datetime] = {}
+        self._wake = asyncio.Event()
+        self._worker: asyncio.Task[None] | None = None
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
         self.sio.on("*", self._on_other)
@@ -97,32 +106,50 @@ class LiveHub:
                 principal = await authenticate(session, token)
             except ApiError as exc:
                 raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
-            user, device_id = principal.user, principal.device.id
-            now = principal.device.last_seen = self.clock()
-            member = self.members[sid] = Member(Claim(device_id, sid, now), user.id, user.team_id)
-            try:
-                previous = await self.registry.claim(member.claim)
-                for room in rooms_for(user):
-                    await self.sio.enter_room(sid, room)
-                events = await presence.refresh(session, [user.id], self.connected, now, self.grace)
-                await session.commit()
-            except BaseException:  # a failed connection gets no disconnect: leave nothing of it behind
-                del self.members[sid]
-                await self.registry.release(member.claim)
-                raise
+        user, device_id = principal.user, principal.device.id
+        self._check_cap(user.id, device_id)
+        now = self.clock()
+        member = Member(Claim(device_id, sid, now), user.id, user.team_id)
+        self._remember(sid, member)
+        try:
+            previous = await self.registry.claim(member.claim)
+            for room in rooms_for(user):
+                await self.sio.enter_room(sid, room)
+        except BaseException:  # a failed connection gets no disconnect: leave nothing of it behind
+            self._forget(sid)
+            await self.registry.release(member.claim)
+            raise
         if previous is not None and previous != sid:
             await self.sio.disconnect(previous)  # on another process, the Redis manager passes it on
-        await self.emit_presence(events)
+        self._note(device_id, now, user.id)
+
+    def _check_cap(self, user_id: int, device_id: int) -> None:
+        """Refuse a socket beyond ``max_sockets_per_user`` on this process. Counted as the user's other devices
+        with a socket here: this device's own old socket is replaced, not added. Per process, like the write
+        budget: counting across processes would add a Redis round trip to every connect."""
+        cap = self.settings.max_sockets_per_user
+        others = {d for d in self._sockets_of.get(user_id, {}).values() if d != device_id}
+        if len(others) >= cap:
+            raise socketio.exceptions.ConnectionRefusedError(
+                f"too many sockets: this user already holds {cap}, the most allowed at once; close one first")
+
+    def _remember(self, sid: str, member: Member) -> None:
+        self.members[sid] = member
+        self._sockets_of.setdefault(member.user_id, {})[sid] = member.claim.device_id
+
+    def _forget(self, sid: str) -> Member | None:
+        member = self.members.pop(sid, None)
+        if member is not None:
+            mine = self._sockets_of[member.user_id]
+            del mine[sid]
+            if not mine:
+                del self._sockets_of[member.user_id]
+        return member
 
     async def _on_disconnect(self, sid: str, _reason: Any = None) -> None:
-        member = self.members.pop(sid, None)
-        if member is None:
-            return
-        if await self.registry.release(member.claim):
-            async with self.sessions() as session:
-                await session.execute(update(Device).where(Device.id == member.claim.device_id)
-                                      .values(last_seen=self.clock()))
-                await session.commit()
+        member = self._forget(sid)
+        if member is not None and await self.registry.release(member.claim):
+            self._note(member.claim.device_id, self.clock())
 
     async def _on_other(self, event: str, sid: str, *_args: Any) -> None:
         log.debug("ignored client event %r from %s", event, sid)
@@ -138,37 +165,95 @@ class LiveHub:
         await self.sio.emit("performance-update", payload, room=f"user:{user.id}")
         await self.sio.emit("team-performance-update", payload, room=f"managers:{user.team_id}")
 
-    # --- sweeping ----------------------------------------------------------------------------------------
+    # --- writing presence, coalesced ---------------------------------------------------------------------
+
+    def _note(self, device_id: int, seen: datetime, user_id: int | None = None) -> None:
+        """Remember that a device was seen (and its user's presence may have changed) for the next flush.
+
+        Connects and disconnects write nothing themselves: the flusher writes every change noted since its
+        last pass in one transaction, so a reconnect storm of thousands of agents costs a few transactions,
+        not one each, and the team still hears of each change once, after it is committed."""
+        self._seen[device_id] = max(seen, self._seen.get(device_id, seen))
+        if user_id is not None:
+            self._dirty.add(user_id)
+        self._wake.set()
+
+    def _take(self) -> tuple[set[int], dict[int, datetime]]:
+        users, seen = self._dirty, self._seen
+        self._dirty, self._seen = set(), {}
+        return users, seen
+
+    def _give_back(self, users: set[int], seen: dict[int, datetime]) -> None:
+        """A failed pass: keep its changes for the next one."""
+        self._dirty |= users
+        for device_id, moment in seen.items():
+            self._seen[device_id] = max(moment, self._seen.get(device_id, moment))
+
+    async def flush(self) -> None:
+        """Write the noted last-seen moments, store the noted users' presence, announce what changed."""
+        users, seen = self._take()
+        if not users and not seen:
+            return
+        try:
+            async with self.sessions() as session:
+                if seen:
+                    await session.execute(update(Device), [{"id": d, "last_seen": t} for d, t in seen.items()])
+                events = await presence.refresh(session, users, self.connected, self.clock(), self.grace)
+                await session.commit()
+        except BaseException:
+            self._give_back(users, seen)
+            raise
+        await self.emit_presence(events)
 
     async def sweep(self) -> None:
         """One pass: renew this process's leases and last_seen, close replaced and revoked sockets, announce
-        users gone offline."""
+        users gone offline (and anything noted since the last flush)."""
         now = self.clock()
         replaced = await self.registry.renew([m.claim for m in reversed(self.members.values())])  # newest first
         local = {m.claim.device_id for sid, m in self.members.items() if sid not in replaced}
-        async with self.sessions() as session:
-            if local:
-                await session.execute(update(Device).where(Device.id.in_(local)).values(last_seen=now))
-                revoked = set(await session.scalars(select(Device.id).where(
-                    Device.id.in_(local), Device.revoked_at.is_not(None))))
-            else:
-                revoked = set()
-            shown = list(await session.scalars(select(UserPresence.user_id).where(
-                UserPresence.state != PresenceState.OFFLINE)))
-            events = await presence.refresh(session, shown, self.connected, now, self.grace)
-            await session.commit()
+        users, seen = self._take()
+        try:
+            async with self.sessions() as session:
+                gone = {d: t for d, t in seen.items() if d not in local}
+                if gone:
+                    await session.execute(update(Device), [{"id": d, "last_seen": t} for d, t in gone.items()])
+                if local:
+                    await session.execute(update(Device).where(Device.id.in_(local)).values(last_seen=now))
+                    revoked = set(await session.scalars(select(Device.id).where(
+                        Device.id.in_(local), Device.revoked_at.is_not(None))))
+                else:
+                    revoked = set()
+                shown = set(await session.scalars(select(UserPresence.user_id).where(
+                    UserPresence.state != PresenceState.OFFLINE)))
+                events = await presence.refresh(session, shown | users, self.connected, now, self.grace)
+                await session.commit()
+        except BaseException:
+            self._give_back(users, seen)
+            raise
         for sid, member in list(self.members.items()):
             if sid in replaced or member.claim.device_id in revoked:
                 await self.sio.disconnect(sid)
         await self.emit_presence(events)
 
-    async def _sweep_forever(self) -> None:
+    async def _work_forever(self) -> None:
+        """Flush whenever something was noted (a flush in progress gathers the next batch), sweep on a timer."""
+        loop = asyncio.get_running_loop()
+        next_sweep = loop.time() + self.settings.sweep_interval_s
         while True:
-            await asyncio.sleep(self.settings.sweep_interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(0.0, next_sweep - loop.time()))
+            self._wake.clear()
+            sweeping = loop.time() >= next_sweep
             try:
-                await self.sweep()
-            except Exception:  # a failed pass (database busy, say) must not end sweeping for good
-                log.exception("presence sweep failed")
+                if sweeping:
+                    await self.sweep()
+                else:
+                    await self.flush()
+            except Exception:  # a failed pass (database busy, say) must not end the work for good
+                log.exception("presence %s failed", "sweep" if sweeping else "flush")
+                await asyncio.sleep(min(1.0, self.settings.sweep_interval_s))
+            if sweeping:
+                next_sweep = loop.time() + self.settings.sweep_interval_s
 
     def start(self) -> None:
         if self.settings.redis_url and not self.sio.manager_initialized:
@@ -176,11 +261,13 @@ class LiveHub:
             # emitted elsewhere just after a client connects here is not missed.
             self.sio.manager_initialized = True
             self.sio.manager.initialize()
-        self._sweeper = asyncio.create_task(self._sweep_forever(), name="presence-sweeper")
+        self._worker = asyncio.create_task(self._work_forever(), name="presence-writer")
 
     async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
+        if self._worker is not None:
+            self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+                await self._worker
+        with contextlib.suppress(Exception):  # last-seen moments of the sockets closed on the way out
+            await self.flush()
         await self.registry.close()

@@ -90,45 +90,59 @@ async def shown_for(session: AsyncSession, user_ids: Collection[int], connected:
 async def store_shown(session: AsyncSession, user_id: int, before: tuple[str, datetime] | None,
                       after: tuple[PresenceState, datetime]) -> bool:
     """Write ``after`` if the row still holds ``before`` (absent: no row); whether this write changed it."""
-    state, since = after
     if before is None:
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        statement = (dialect.insert(UserPresence).values(user_id=user_id, state=state, since=since)
-                     .on_conflict_do_nothing())
-        result = await session.execute(statement)
-    else:
-        result = await session.execute(
-            update(UserPresence)
-            .where(UserPresence.user_id == user_id, UserPresence.state == before[0],
-                   UserPresence.since == before[1])
-            .values(state=state, since=since),
-            execution_options={"synchronize_session": False})
+        return user_id in await insert_shown(session, {user_id: after})
+    state, since = after
+    result = await session.execute(
+        update(UserPresence)
+        .where(UserPresence.user_id == user_id, UserPresence.state == before[0], UserPresence.since == before[1])
+        .values(state=state, since=since),
+        execution_options={"synchronize_session": False})
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def insert_shown(session: AsyncSession, rows: Mapping[int, tuple[PresenceState, datetime]]) -> set[int]:
+    """First rows for users never shown before, in one statement; the users whose row this call created (a
+    racing process may have created some first)."""
+    if not rows:
+        return set()
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(UserPresence).on_conflict_do_nothing().returning(UserPresence.user_id)
+    created = await session.execute(statement, [{"user_id": uid, "state": state, "since": since}
+                                                for uid, (state, since) in rows.items()])
+    return set(created.scalars())
 
 
 async def refresh(session: AsyncSession, user_ids: Collection[int], connected: ConnectedLookup,
                   now: datetime, grace: timedelta) -> list[tuple[int, PresenceEvent]]:
     """Store each user's shown presence; return ``(team_id, event)`` for those this call changed.
 
-    The caller commits, then broadcasts — so nobody hears of a state the database does not hold.
+    The caller commits, then broadcasts — so nobody hears of a state the database does not hold. Users shown
+    for the first time are inserted in one statement; a change is a compare-and-set per user.
     """
     if not user_ids:
         return []
     shown = await shown_for(session, user_ids, connected, now, grace)
-    users = {u.id: u for u in await session.scalars(select(User).where(User.id.in_(list(user_ids))))}
-    stored = {uid: (state, since) for uid, state, since in await session.execute(
-        select(UserPresence.user_id, UserPresence.state, UserPresence.since)
-        .where(UserPresence.user_id.in_(list(user_ids))))}
-    events = []
+    users: dict[int, tuple[str, int, tuple[str, datetime] | None]] = {}  # name, team, stored presence
+    for uid, name, team_id, state, since in await session.execute(
+            select(User.id, User.name, User.team_id, UserPresence.state, UserPresence.since)
+            .outerjoin(UserPresence, UserPresence.user_id == User.id).where(User.id.in_(list(user_ids)))):
+        stored: str | None = state  # NULL where the outer join found no row
+        users[uid] = (name, team_id, None if stored is None else (stored, since))
+    first: dict[int, tuple[PresenceState, datetime]] = {}
+    changed: list[int] = []
+    afters = {uid: (now_shown.state, now_shown.since or now) for uid, now_shown in shown.items()}
     for uid, now_shown in sorted(shown.items()):  # one row order for every writer: no deadlocks between them
-        after = (now_shown.state, now_shown.since or now)
-        before = stored.get(uid)
-        if before is None and now_shown.state is PresenceState.OFFLINE:
-            continue  # never seen: nothing to announce
-        if before is not None and before[0] == after[0] and (before[1] == after[1] or now_shown.since_estimated):
+        after = afters[uid]
+        before = users[uid][2]
+        if before is None:
+            if now_shown.state is not PresenceState.OFFLINE:  # never seen and offline: nothing to announce
+                first[uid] = after
+            continue
+        if before[0] == after[0] and (before[1] == after[1] or now_shown.since_estimated):
             continue  # unchanged, or only an estimated "since" moved (last_seen refreshed by a sweep)
-        if not await store_shown(session, uid, before, after):
-            continue  # another process stored (and announces) a newer state first
-        user = users[uid]
-        events.append((user.team_id, PresenceEvent(user_id=uid, name=user.name, state=after[0], since=after[1])))
-    return events
+        if await store_shown(session, uid, before, after):
+            changed.append(uid)  # else another process stored (and announces) a newer state first
+    changed += await insert_shown(session, first)
+    return [(users[uid][1], PresenceEvent(user_id=uid, name=users[uid][0], state=afters[uid][0],
+                                          since=afters[uid][1])) for uid in sorted(changed)]
