@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from protocol.schema import MAX_SLOTS_PER_BATCH, SLOT_SECONDS, Slot
+from protocol.schema import MAX_SLOTS_PER_BATCH, Slot
 
 log = logging.getLogger(__name__)
 
@@ -130,15 +130,15 @@ class Outbox:
                                      (slot.model_dump_json(), start))
         return len(rows)
 
-    def take_batch(self, limit: int = MAX_SLOTS_PER_BATCH, *, ended_by: datetime | None = None) -> Batch | None:
+    def take_batch(self, limit: int = MAX_SLOTS_PER_BATCH) -> Batch | None:
         """The batch to upload next: the unacknowledged one if any (same id), else up to ``limit`` oldest slots.
 
-        ``ended_by`` (the wall clock now) leaves out minutes that have not ended by it. The timeline never runs
-        backwards, so after the wall clock was stepped forward and then back, minutes are stamped ahead of real
-        time for a while; the server would refuse them as "not ended yet" and they would be set aside, lost.
-        Kept here, they go out once their time has come.
+        Only minutes that have begun by the agent's clock are taken (the one written at a stop is partial, and
+        has begun). The timeline never runs backwards, so after the wall clock was stepped forward and then
+        back, minutes are stamped ahead of real time for a while; the server would refuse them as "not ended
+        yet" and they would be set aside, lost. Kept here, they go out once their time has come.
         """
-        latest = (int(ended_by.timestamp()) - SLOT_SECONDS) if ended_by is not None else None
+        latest = int(self._now().timestamp())
         with self._transaction():
             row = self._db.execute(
                 "SELECT batch_id FROM slot WHERE sent = 0 AND refused IS NULL AND batch_id IS NOT NULL").fetchone()
@@ -146,9 +146,9 @@ class Outbox:
                 batch_id = str(uuid.uuid4())
                 self._db.execute(
                     "UPDATE slot SET batch_id = ? WHERE start IN (SELECT start FROM slot"
-                    " WHERE sent = 0 AND batch_id IS NULL AND held = 0 AND (? IS NULL OR start <= ?)"
+                    " WHERE sent = 0 AND batch_id IS NULL AND held = 0 AND start <= ?"
                     " ORDER BY start LIMIT ?)",
-                    (batch_id, latest, latest, min(limit, MAX_SLOTS_PER_BATCH)),
+                    (batch_id, latest, min(limit, MAX_SLOTS_PER_BATCH)),
                 )
             else:
                 batch_id = row[0]

@@ -83,7 +83,7 @@ class Uploader:
             needs_enrollment = False
             set_aside = self.status.set_aside
             try:
-                while (batch := self._outbox.take_batch(ended_by=self._now())) is not None:
+                while (batch := self._outbox.take_batch()) is not None:
                     try:
                         self._api.post_activity(ActivityBatch(batch_id=batch.batch_id, slots=batch.slots))
                     except Transient as exc:
