@@ -21,6 +21,7 @@ class TcpFaultProxy:
         self.mode = self.PASS
         self.delay_s = 0.0
         self.accepted = self.reset_count = self.refused = 0
+        self.captured = bytearray()  # every byte relayed, both ways: what crossed the network
         self._lock = threading.Lock()
         self._flowing = threading.Condition(self._lock)
         self._open: set[socket.socket] = set()
@@ -85,6 +86,7 @@ class TcpFaultProxy:
                 with self._flowing:
                     self._flowing.wait_for(lambda: self.mode != self.STALL)
                     delay = self.delay_s if self.mode == self.DELAY else 0.0
+                    self.captured += chunk
                 if delay:
                     time.sleep(delay)
                 sink.sendall(chunk)
