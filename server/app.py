@@ -15,6 +15,7 @@ from server.api.routes import activity, enroll, health, me, presence, team
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker
 from server.errors import install_handlers
+from server.ingest import Ingest
 from server.limits import BodySizeLimit, TokenBucket
 from server.live import SOCKET_PATH, LiveHub
 from server.migrate import upgrade
@@ -45,6 +46,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     api.state.settings = settings
     api.state.sessions = sessions
     api.state.hub = hub
+    api.state.ingest = Ingest(sessions)
     api.state.clock = clock
     api.state.write_bucket = TokenBucket(burst=settings.write_burst, rate=settings.write_rate_per_s)
     install_handlers(api)

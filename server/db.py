@@ -20,7 +20,11 @@ def normalise_url(url: str) -> str:
 def make_engine(url: str, *, busy_timeout_s: float = 30.0) -> AsyncEngine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": busy_timeout_s})
+        # One connection: SQLite has one writer anyway, and writers queueing in this process (in order, for
+        # the pool's timeout) beat writers spinning in SQLite's busy handler (measured in docs/scaling.md).
+        # A read waits behind a write too, but every transaction here is a few statements long.
+        engine = create_async_engine(url, connect_args={"timeout": busy_timeout_s}, pool_size=1, max_overflow=0,
+                                     pool_timeout=busy_timeout_s)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -32,11 +32,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from protocol.schema import PerformanceEvent, PresenceEvent, PresenceState, Role, Totals
 from server import presence
-from server.auth import authenticate
+from server.auth import Authenticator
 from server.config import Settings
 from server.errors import ApiError
 from server.models import Device, User, UserPresence
 from server.registry import Claim, Registry
+from server.totals import day_totals
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +63,17 @@ def rooms_for(user: User) -> list[str]:
     return rooms
 
 
+def _resolve(announced: asyncio.Future[None] | None) -> None:
+    if announced is not None and not announced.done():
+        announced.set_result(None)
+
+
 class LiveHub:
     def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession],
                  clock: Callable[[], datetime], registry: Registry) -> None:
         self.settings, self.sessions, self.clock, self.registry = settings, sessions, clock, registry
+        #: Token look-ups, batched: REST requests and handshakes share them.
+        self.auth = Authenticator(sessions)
         manager = (socketio.AsyncRedisManager(settings.redis_url, channel=REDIS_CHANNEL)
                    if settings.redis_url else None)
         self.sio = socketio.AsyncServer(
@@ -80,7 +88,11 @@ class LiveHub:
         #: Noted for the next flush: users whose shown presence may have changed, devices' last-seen moments.
         self._dirty: set[int] = set()
         self._seen: dict[int, datetime] = {}
+        #: (user id, local day) whose new totals to announce → (team id, time zone)
+        self._days: dict[tuple[int, date], tuple[int, str]] = {}
         self._wake = asyncio.Event()
+        #: Resolved once the next pass has announced what it found: a presence PUT answers after that.
+        self._announced: asyncio.Future[None] | None = None
         self._worker: asyncio.Task[None] | None = None
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
@@ -101,11 +113,10 @@ class LiveHub:
         if not isinstance(token, str):
             raise socketio.exceptions.ConnectionRefusedError(
                 "missing token: connect with auth={'token': '<device token>'}")
-        async with self.sessions() as session:
-            try:
-                principal = await authenticate(session, token)
-            except ApiError as exc:
-                raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
+        try:
+            principal = await self.auth.principal(token)
+        except ApiError as exc:
+            raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
         user, device_id = principal.user, principal.device.id
         self._check_cap(user.id, device_id)
         now = self.clock()
@@ -160,10 +171,10 @@ class LiveHub:
         for team_id, event in events:
             await self.sio.emit("presence", event.model_dump(mode="json"), room=f"team:{team_id}")
 
-    async def emit_performance(self, user: User, day: date, totals: Totals) -> None:
-        payload = PerformanceEvent(user_id=user.id, date=day, totals=totals).model_dump(mode="json")
-        await self.sio.emit("performance-update", payload, room=f"user:{user.id}")
-        await self.sio.emit("team-performance-update", payload, room=f"managers:{user.team_id}")
+    async def emit_performance(self, user_id: int, team_id: int, day: date, totals: Totals) -> None:
+        payload = PerformanceEvent(user_id=user_id, date=day, totals=totals).model_dump(mode="json")
+        await self.sio.emit("performance-update", payload, room=f"user:{user_id}")
+        await self.sio.emit("team-performance-update", payload, room=f"managers:{team_id}")
 
     # --- writing presence, coalesced ---------------------------------------------------------------------
 
@@ -178,32 +189,83 @@ class LiveHub:
             self._dirty.add(user_id)
         self._wake.set()
 
-    def _take(self) -> tuple[set[int], dict[int, datetime]]:
-        users, seen = self._dirty, self._seen
-        self._dirty, self._seen = set(), {}
-        return users, seen
+    def seen(self, device_id: int, moment: datetime) -> None:
+        """A device made a REST request: its ``last_seen`` is written with the next flush."""
+        self._note(device_id, moment)
 
-    def _give_back(self, users: set[int], seen: dict[int, datetime]) -> None:
+    def refresh(self, user_id: int) -> asyncio.Future[None]:
+        """A device of this user reported a new state: store and announce the user's presence with the next
+        flush, which does so for every user noted meanwhile at once. The future resolves once it has; await it
+        shielded (it is shared)."""
+        self._dirty.add(user_id)
+        self._wake.set()
+        if self._announced is None:
+            self._announced = asyncio.get_running_loop().create_future()
+        return self._announced
+
+    def _take_announced(self) -> asyncio.Future[None] | None:
+        announced, self._announced = self._announced, None
+        return announced
+
+    def _announce_later(self, announced: asyncio.Future[None] | None) -> None:
+        """A failed pass: whoever waited for it waits for the next one."""
+        if announced is None:
+            return
+        if self._announced is None:
+            self._announced = announced
+        else:
+            self._announced.add_done_callback(lambda _f: _resolve(announced))
+
+    def totals_changed(self, user: User, days: Iterable[date]) -> None:
+        """Minutes of these local days of ``user`` were stored: announce the days' totals with the next flush.
+
+        Computing them in the upload's own request would cost it a query; here one query per pass serves every
+        upload since the last one, and a user uploading twice meanwhile is announced once."""
+        for day in days:
+            self._days[(user.id, day)] = (user.team_id, user.time_zone)
+        if self._days:
+            self._wake.set()
+
+    def _take(self) -> tuple[set[int], dict[int, datetime], dict[tuple[int, date], tuple[int, str]]]:
+        users, seen, days = self._dirty, self._seen, self._days
+        self._dirty, self._seen, self._days = set(), {}, {}
+        return users, seen, days
+
+    def _give_back(self, users: set[int], seen: dict[int, datetime],
+                   days: dict[tuple[int, date], tuple[int, str]]) -> None:
         """A failed pass: keep its changes for the next one."""
         self._dirty |= users
+        self._days = days | self._days
         for device_id, moment in seen.items():
             self._seen[device_id] = max(moment, self._seen.get(device_id, moment))
 
     async def flush(self) -> None:
-        """Write the noted last-seen moments, store the noted users' presence, announce what changed."""
-        users, seen = self._take()
-        if not users and not seen:
+        """Write the noted last-seen moments, store the noted users' presence, announce what changed and the
+        noted days' totals."""
+        users, seen, days = self._take()
+        announced = self._take_announced()
+        if not users and not seen and not days:
+            _resolve(announced)
             return
         try:
             async with self.sessions() as session:
                 if seen:
                     await session.execute(update(Device), [{"id": d, "last_seen": t} for d, t in seen.items()])
                 events = await presence.refresh(session, users, self.connected, self.clock(), self.grace)
+                totals = await day_totals(session, days)
                 await session.commit()
         except BaseException:
-            self._give_back(users, seen)
+            self._give_back(users, seen, days)
+            self._announce_later(announced)
             raise
         await self.emit_presence(events)
+        _resolve(announced)
+        await self._emit_totals(days, totals)
+
+    async def _emit_totals(self, days: dict[tuple[int, date], tuple[int, str]],
+                           totals: dict[tuple[int, date], Totals]) -> None:
+        for (user_id, day), sums in totals.items():
+            await self.emit_performance(user_id, days[(user_id, day)][0], day, sums)
 
     async def sweep(self) -> None:
         """One pass: renew this process's leases and last_seen, close replaced and revoked sockets, announce
@@ -211,7 +273,8 @@ class LiveHub:
         now = self.clock()
         replaced = await self.registry.renew([m.claim for m in reversed(self.members.values())])  # newest first
         local = {m.claim.device_id for sid, m in self.members.items() if sid not in replaced}
-        users, seen = self._take()
+        users, seen, days = self._take()
+        announced = self._take_announced()
         try:
             async with self.sessions() as session:
                 gone = {d: t for d, t in seen.items() if d not in local}
@@ -226,14 +289,18 @@ class LiveHub:
                 shown = set(await session.scalars(select(UserPresence.user_id).where(
                     UserPresence.state != PresenceState.OFFLINE)))
                 events = await presence.refresh(session, shown | users, self.connected, now, self.grace)
+                totals = await day_totals(session, days)
                 await session.commit()
         except BaseException:
-            self._give_back(users, seen)
+            self._give_back(users, seen, days)
+            self._announce_later(announced)
             raise
         for sid, member in list(self.members.items()):
             if sid in replaced or member.claim.device_id in revoked:
                 await self.sio.disconnect(sid)
         await self.emit_presence(events)
+        _resolve(announced)
+        await self._emit_totals(days, totals)
 
     async def _work_forever(self) -> None:
         """Flush whenever something was noted (a flush in progress gathers the next batch), sweep on a timer."""

@@ -17,12 +17,12 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Integer, String, column, select, update, values
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from protocol.schema import PRESENCE_RANK, PresenceEvent, PresenceState
-from server.models import Device, DevicePresence, User, UserPresence
+from server.models import Device, DevicePresence, User, UserPresence, UtcDateTime
 
 #: Which of these devices hold a socket on any server process, and since when (``Registry.connected``).
 ConnectedLookup = Callable[[Collection[int]], Awaitable[Mapping[int, datetime]]]
@@ -92,13 +92,29 @@ async def store_shown(session: AsyncSession, user_id: int, before: tuple[str, da
     """Write ``after`` if the row still holds ``before`` (absent: no row); whether this write changed it."""
     if before is None:
         return user_id in await insert_shown(session, {user_id: after})
-    state, since = after
+    return user_id in await store_changes(session, {user_id: (before, after)})
+
+
+async def store_changes(session: AsyncSession,
+                        changes: Mapping[int, tuple[tuple[str, datetime], tuple[PresenceState, datetime]]]
+                        ) -> set[int]:
+    """Compare-and-set the rows of several users (``user id → (before, after)``) in one statement; the users
+    whose row this call changed. ``UPDATE … FROM (VALUES …) RETURNING``: a storm of changes is one round trip,
+    not one per user, and a row another process changed since it was read is left alone and not returned."""
+    if not changes:
+        return set()
+    wanted = values(column("uid", Integer), column("old_state", String), column("old_since", UtcDateTime),
+                    column("new_state", String), column("new_since", UtcDateTime), name="wanted").data(
+        [(uid, old_state, old_since, str(new_state), new_since)
+         for uid, ((old_state, old_since), (new_state, new_since)) in sorted(changes.items())]).cte("wanted")
     result = await session.execute(
         update(UserPresence)
-        .where(UserPresence.user_id == user_id, UserPresence.state == before[0], UserPresence.since == before[1])
-        .values(state=state, since=since),
+        .where(UserPresence.user_id == wanted.c.uid, UserPresence.state == wanted.c.old_state,
+               UserPresence.since == wanted.c.old_since)
+        .values(state=wanted.c.new_state, since=wanted.c.new_since)
+        .returning(UserPresence.user_id),
         execution_options={"synchronize_session": False})
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return set(result.scalars())
 
 
 async def insert_shown(session: AsyncSession, rows: Mapping[int, tuple[PresenceState, datetime]]) -> set[int]:
@@ -118,7 +134,7 @@ async def refresh(session: AsyncSession, user_ids: Collection[int], connected: C
     """Store each user's shown presence; return ``(team_id, event)`` for those this call changed.
 
     The caller commits, then broadcasts — so nobody hears of a state the database does not hold. Users shown
-    for the first time are inserted in one statement; a change is a compare-and-set per user.
+    for the first time are inserted in one statement, changes compare-and-set in another.
     """
     if not user_ids:
         return []
@@ -130,7 +146,7 @@ async def refresh(session: AsyncSession, user_ids: Collection[int], connected: C
         stored: str | None = state  # NULL where the outer join found no row
         users[uid] = (name, team_id, None if stored is None else (stored, since))
     first: dict[int, tuple[PresenceState, datetime]] = {}
-    changed: list[int] = []
+    changes: dict[int, tuple[tuple[str, datetime], tuple[PresenceState, datetime]]] = {}
     afters = {uid: (now_shown.state, now_shown.since or now) for uid, now_shown in shown.items()}
     for uid, now_shown in sorted(shown.items()):  # one row order for every writer: no deadlocks between them
         after = afters[uid]
@@ -141,8 +157,8 @@ async def refresh(session: AsyncSession, user_ids: Collection[int], connected: C
             continue
         if before[0] == after[0] and (before[1] == after[1] or now_shown.since_estimated):
             continue  # unchanged, or only an estimated "since" moved (last_seen refreshed by a sweep)
-        if await store_shown(session, uid, before, after):
-            changed.append(uid)  # else another process stored (and announces) a newer state first
-    changed += await insert_shown(session, first)
+        changes[uid] = (before, after)
+    # A user missing from what was stored: another process stored (and announces) a newer state first.
+    changed = await store_changes(session, changes) | await insert_shown(session, first)
     return [(users[uid][1], PresenceEvent(user_id=uid, name=users[uid][0], state=afters[uid][0],
                                           since=afters[uid][1])) for uid in sorted(changed)]

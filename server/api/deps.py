@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.auth import Principal, authenticate
+from server.auth import Principal
 from server.config import Settings
 from server.limits import TokenBucket
 from server.live import LiveHub
@@ -48,12 +48,13 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else None
 
 
-async def get_principal(request: Request, session: SessionDep, now: NowDep, settings: SettingsDep) -> Principal:
-    principal = await authenticate(session, bearer_token(request))
+async def get_principal(request: Request, now: NowDep, settings: SettingsDep, hub: HubDep) -> Principal:
+    principal = await hub.auth.principal(bearer_token(request))
     # last_seen keeps a REST-only device present; a write per request would be waste, a few per grace do.
+    # The hub writes it with its next coalesced presence pass, not in this request's transaction.
     seen = principal.device.last_seen
     if seen is None or (now - seen).total_seconds() >= settings.offline_grace_s / 4:
-        principal.device.last_seen = now
+        hub.seen(principal.device.id, now)
     return principal
 
 

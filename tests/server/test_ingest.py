@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -62,6 +63,31 @@ def test_batch_id_reused_for_other_slots_is_a_conflict(server: ServerProcess, ut
     assert answer.status_code == 409
     assert answer.json()["error"]["field"] == "batch_id"
     assert len(day_totals(server, person, minutes[0].date().isoformat())["slots"]) == 1
+
+
+def test_concurrent_uploads_answer_as_if_stored_one_by_one(server: ServerProcess, utc_team: Team) -> None:
+    """Uploads arriving together share a transaction (group commit): a retried batch is still accepted once,
+    overlapping batches still store each minute once, and a reused batch id still stores nothing of its own."""
+    person = utc_team.people[1]
+    minutes = noon_minutes(30)
+    used_id = str(uuid.uuid4())
+    assert post_batch(server, person, [slot(minutes[0])], used_id).json() == {"accepted": 1, "duplicates": 0}
+    retried_id = str(uuid.uuid4())
+    jobs: list[tuple[list[dict[str, Any]], str | None]] = [([slot(m) for m in minutes[1:4]], retried_id)] * 8
+    jobs += [([slot(m) for m in minutes[i:i + 5]], None) for i in range(4, 24, 2)]  # minutes 4…26, overlapping
+    jobs.append(([slot(minutes[24]), slot(minutes[29])], used_id))  # minute 24 is others' too, 29 only its own
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        answers = list(pool.map(lambda job: post_batch(server, person, *job), jobs))
+    conflict = answers.pop()
+    assert (conflict.status_code, conflict.json()["error"]["field"]) == (409, "batch_id")
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+    retried, windows = [a.json() for a in answers[:8]], [a.json() for a in answers[8:]]
+    assert sorted(retried, key=lambda body: -body["accepted"]) == (
+        [{"accepted": 3, "duplicates": 0}] + [{"accepted": 0, "duplicates": 3}] * 7)
+    assert sum(w["accepted"] for w in windows) == 23 and all(w["accepted"] + w["duplicates"] == 5 for w in windows)
+    report = day_totals(server, person, minutes[0].date().isoformat())
+    assert [s["start"] for s in report["slots"]] == [m.isoformat().replace("+00:00", "Z") for m in minutes[:27]]
+    assert report["totals"]["tracked_s"] == 27 * 60
 
 
 def test_two_devices_in_one_minute_count_the_minute_once(server: ServerProcess, utc_team: Team) -> None:

@@ -7,10 +7,13 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from protocol.schema import PresenceState as S
 from server import admin
 from server.migrate import run_in_session
-from server.presence import store_shown
+from server.models import UserPresence
+from server.presence import insert_shown, store_changes, store_shown
 
 
 def test_only_the_write_that_changes_the_row_counts(database_url: str) -> None:
@@ -28,3 +31,24 @@ def test_only_the_write_that_changes_the_row_counts(database_url: str) -> None:
         ]
 
     assert asyncio.run(run_in_session(database_url, scenario)) == [True, False, True, False, False]
+
+
+def test_many_users_in_one_compare_and_set(database_url: str) -> None:
+    """A storm's changes are stored in one statement; a row another process changed meanwhile is left alone."""
+    async def scenario(session: Any, now: datetime) -> tuple[set[int], set[int], dict[int, str]]:
+        team = f"team-{uuid.uuid4().hex[:8]}"
+        await admin.create_team(session, name=team, now=now)
+        ids = [(await admin.create_user(session, team=team, login=f"m{i}@{team}.example", name=f"M{i}",
+                                        now=now))["id"] for i in range(3)]
+        later = now + timedelta(seconds=5)
+        await insert_shown(session, dict.fromkeys(ids, (S.ACTIVE, now)))
+        raced = await store_changes(session, {ids[2]: ((S.ACTIVE, now), (S.IDLE, later))})  # the other process
+        ours = await store_changes(session, {uid: ((S.ACTIVE, now), (S.BREAK, later)) for uid in ids})
+        stored = await session.execute(select(UserPresence.user_id, UserPresence.state)
+                                       .where(UserPresence.user_id.in_(ids)))
+        return raced, ours, {uid: state for uid, state in stored}
+
+    raced, ours, stored = asyncio.run(run_in_session(database_url, scenario))
+    (first, second, third) = sorted(stored)
+    assert raced == {third} and ours == {first, second}
+    assert stored == {first: "break", second: "break", third: "idle"}

@@ -1,26 +1,21 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from protocol.schema import ActivityBatch, ActivityResult
-from server.api.deps import HubDep, NowDep, SessionDep, SettingsDep, WriterDep
+from server.api.deps import HubDep, NowDep, SettingsDep, WriterDep
 from server.api.routes import errors
-from server.ingest import store_batch
-from server.totals import day_bounds, make_totals, user_minutes
+from server.ingest import Ingest
 
 router = APIRouter()
 
 
 @router.post("/activity", responses=errors(400, 401, 409, 413, 422, 429))
-async def post_activity(batch: ActivityBatch, principal: WriterDep, session: SessionDep, now: NowDep,
-                        settings: SettingsDep, hub: HubDep) -> ActivityResult:
-    """Store a batch of minutes (idempotent), then tell the user and their managers the new totals."""
-    result, days = await store_batch(session, principal, batch, now=now, settings=settings)
-    user = principal.user
-    windows = {day: day_bounds(day, user.time_zone) for day in sorted(days)}
-    totals = {day: make_totals((await user_minutes(session, {user.id: window}))[user.id])
-              for day, window in windows.items()}
-    await session.commit()
-    for day, day_totals in totals.items():
-        await hub.emit_performance(user, day, day_totals)
+async def post_activity(batch: ActivityBatch, principal: WriterDep, now: NowDep, settings: SettingsDep,
+                        hub: HubDep, request: Request) -> ActivityResult:
+    """Store a batch of minutes (idempotent; committed with the uploads arriving meanwhile); the user and their
+    managers hear the new day totals from the hub's next flush, right after."""
+    ingest: Ingest = request.app.state.ingest
+    result, days = await ingest.store(principal, batch, now=now, settings=settings)
+    hub.totals_changed(principal.user, days)
     return result

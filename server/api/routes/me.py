@@ -36,7 +36,6 @@ async def get_me(principal: PrincipalDep, session: SessionDep, now: NowDep) -> M
     team = await session.get(Team, principal.user.team_id)
     if team is None:
         raise NotFound("team not found")
-    await session.commit()  # last_seen
     return Me(user=public_user(principal.user), team=TeamPublic(id=team.id, name=team.name),
               device_id=principal.device.id,
               policy=Policy(idle_threshold_s=team.idle_threshold_s, sync_interval_s=team.sync_interval_s,
@@ -53,5 +52,4 @@ async def get_my_day(day: IsoDay, principal: PrincipalDep, session: SessionDep) 
     except OverflowError:  # 0001-01-01 or 9999-12-31: the local day reaches past what a datetime holds
         raise Invalid("path.day: day out of range", field="path.day") from None
     minutes = (await user_minutes(session, {principal.user.id: bounds}))[principal.user.id]
-    await session.commit()
     return DayReport(date=day, time_zone=zone, totals=make_totals(minutes), slots=minutes)

@@ -24,7 +24,6 @@ async def get_team(principal: PrincipalDep, session: SessionDep, now: NowDep, hu
     shown = await presence.shown_for(session, [u.id for u in members], hub.connected, now, hub.grace)
     totals = (await today_totals(session, {u.id: u.time_zone for u in members}, now)
               if principal.is_manager else {})
-    await session.commit()
     return TeamView(
         team=TeamPublic(id=team.id, name=team.name),
         date=local_date(now, principal.user.time_zone),
