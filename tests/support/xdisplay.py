@@ -9,6 +9,8 @@ import subprocess
 import time
 
 import pytest
+import Xlib.display
+import Xlib.X
 
 
 def need_tool(name: str) -> str:
@@ -23,7 +25,8 @@ def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
     """Xvfb on a free display number (Xvfb picks it and reports it through -displayfd); returns it and ":N"."""
     read_end, write_end = os.pipe()
     server = subprocess.Popen(
-        [need_tool("Xvfb"), "-displayfd", str(write_end), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+        [need_tool("Xvfb"), "-displayfd", str(write_end), "-screen", "0", "1280x1024x24", "-nolisten", "tcp",
+         "-noreset"],  # keep settings (autorepeat off) when the last client disconnects
         pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.close(write_end)
     number = b""
@@ -37,4 +40,18 @@ def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
             pytest.fail("Xvfb did not report a display number")
         number += chunk
     os.close(read_end)
-    return server, f":{number.decode().strip()}"
+    display = f":{number.decode().strip()}"
+    _no_autorepeat(display)
+    return server, display
+
+
+def _no_autorepeat(display: str) -> None:
+    """Turn key autorepeat off (``xset r off``). On a loaded machine xdotool can be descheduled between a key's
+    press and release for longer than the repeat delay (660 ms); the server then types repeats, as for a held
+    key, and a test that counts exactly the keys it pressed sees more."""
+    connection = Xlib.display.Display(display)
+    try:
+        connection.change_keyboard_control(auto_repeat_mode=Xlib.X.AutoRepeatModeOff)
+        connection.sync()
+    finally:
+        connection.close()
