@@ -9,7 +9,8 @@
     ├── TooLarge              413: body or batch beyond the caps
     └── RateLimited           429: with ``retry_after`` seconds
 
-A database that is locked or unreachable (SQLAlchemy's ``OperationalError``) is answered 503 ``unavailable``
+A database that is locked or unreachable (SQLAlchemy's ``OperationalError``, or no pooled connection free in
+time) is answered 503 ``unavailable``
 with ``Retry-After``, not 500: the transaction was rolled back, nothing was stored, and a retry will do.
 
 Every error leaves the server as ``{"error": {"code", "message", "field"?}}`` (``protocol.schema.ErrorResponse``).
@@ -25,6 +26,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from protocol.schema import ErrorBody, ErrorResponse
@@ -135,11 +137,14 @@ def install_handlers(app: FastAPI) -> None:
             message = "unknown field"
         return error_response(422, "invalid", f"{field}: {message}", field)
 
-    @app.exception_handler(OperationalError)
-    async def _database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
-        log.warning("database unavailable, answered 503: %s", exc.orig)
+    async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable, answered 503: %s", exc.orig if isinstance(exc, OperationalError) else exc)
         return error_response(503, "unavailable", "the database is busy or unreachable; retry shortly",
                               headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
+
+    app.add_exception_handler(OperationalError, _database_unavailable)
+    # No connection free within the pool's timeout: on SQLite (one connection) while another holds the lock.
+    app.add_exception_handler(PoolTimeout, _database_unavailable)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
