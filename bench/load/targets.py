@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.support.servers import PostgresCluster, ServerProcess, wait_healthy
+from tests.support.servers import PostgresCluster, ServerProcess, announced_port
 
 NODE_DIR = Path(__file__).resolve().parents[1] / "node_reference"
 
@@ -70,14 +70,7 @@ class Node:
         with self.log_path.open("a") as log:
             self.proc = subprocess.Popen([node, str(NODE_DIR / "server.js"), "--port", str(self.port), "--roster",
                                           str(self.roster)], stdout=subprocess.PIPE, stderr=log, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if "listening on http://" not in line:
-            self.proc.kill()
-            raise RuntimeError(f"Node reference did not start: {line!r}; see {self.log_path}")
-        self.port = int(line.split("listening on http://", 1)[1].split()[0].rsplit(":", 1)[1])
-        if not wait_healthy(self.url, alive=lambda: self.proc is not None and self.proc.poll() is None):
-            raise RuntimeError(f"Node reference not healthy in time; see {self.log_path}")
+        self.port = announced_port(self.proc, self.log_path, "Node reference")
         return self
 
     def stop(self) -> None:

@@ -24,6 +24,20 @@ SERVER_START_TIMEOUT_S = 30
 TEST_SERVER_ARGS = ("--offline-grace", "1", "--sweep-interval", "0.2", "--retention-days", "3650")
 
 
+def announced_port(proc: subprocess.Popen[str], log_path: Path, what: str) -> int:
+    """The port a just-started server names on its first stdout line (``… listening on http://HOST:PORT``),
+    returned once its ``/healthz`` answers; ``RuntimeError`` pointing at ``log_path`` otherwise."""
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if "listening on http://" not in line:
+        proc.kill()
+        raise RuntimeError(f"{what} did not start: {line!r}; see {log_path}:\n{log_path.read_text()}")
+    port = int(line.split("listening on http://", 1)[1].split()[0].rsplit(":", 1)[1])
+    if not wait_healthy(f"http://127.0.0.1:{port}", alive=lambda: proc.poll() is None):
+        raise RuntimeError(f"{what} not healthy in time; see {log_path}")
+    return port
+
+
 class ServerProcess:
     """``staffpulse-server serve --port 0``; restartable on the same port so clients can reconnect."""
 
@@ -43,14 +57,7 @@ class ServerProcess:
              self.database_url, "--log-level", "warning", *self.extra],
             stdout=subprocess.PIPE, stderr=log, text=True)
         log.close()
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if "listening on http://" not in line:
-            self.proc.kill()
-            raise RuntimeError(f"server did not start: {line!r}; see {self.log_path}:\n{self.log_path.read_text()}")
-        self.port = int(line.split("listening on http://", 1)[1].split()[0].rsplit(":", 1)[1])
-        if not wait_healthy(self.url, alive=lambda: self.proc is not None and self.proc.poll() is None):
-            raise RuntimeError(f"server not healthy in time; see {self.log_path}")
+        self.port = announced_port(self.proc, self.log_path, "server")
         return self
 
     def stop(self, *, kill: bool = False) -> None:
