@@ -11,10 +11,10 @@ seconds; it also switches idle time to the agent's own listeners, since the OS c
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 from agent import paths
@@ -39,9 +39,23 @@ def add_sampler_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM or SIGINT, so the sampler writes the open minute before exiting."""
+    """An event set by SIGTERM or SIGINT, so the sampler writes the open minute before exiting.
+
+    The handler only writes a byte to a pipe and a watcher thread sets the event. Python runs a handler on the
+    main thread between two bytecodes, which may be inside ``stop.wait`` while that thread holds the event's own
+    lock: ``stop.set()`` in the handler would then wait for itself forever (the ``signal`` docs warn; a CI run
+    hung this way). The pipe takes no lock."""
     stop = threading.Event()
-    handler: Callable[..., None] = lambda *_: stop.set()  # noqa: E731 - a signal handler that only sets
+    reader, writer = os.pipe()
+
+    def watch() -> None:
+        os.read(reader, 1)
+        stop.set()
+
+    def handler(*_: object) -> None:
+        os.write(writer, b"\0")
+
+    threading.Thread(target=watch, name="signals", daemon=True).start()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, handler)
     return stop
