@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from support.processes import terminate
 from support.xdisplay import need_tool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,8 +41,7 @@ class Agent:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        assert self.process.wait(15) == 0
+        assert terminate(self.process) == 0
 
     def kill(self) -> None:
         self.process.kill()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -29,6 +28,7 @@ import requests
 
 from agent.clock import ScaledClock
 from protocol.schema import Slot
+from support.processes import terminate
 from support.servers import ServerProcess
 from support.team import Person
 from support.xdisplay import need_tool
@@ -121,8 +121,7 @@ class FaultAgent:
     def stop(self) -> None:
         """SIGTERM: the agent writes the open minute and tries one last upload, then exits 0."""
         assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        assert self.process.wait(30) == 0, (self.base / "stderr.txt").read_text()
+        assert terminate(self.process) == 0, (self.base / "stderr.txt").read_text()
 
     def signal(self, signum: int) -> None:
         assert self.process is not None

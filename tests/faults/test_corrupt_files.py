@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import pytest
 
 from agent.outbox import Outbox
 from protocol.schema import Slot
+from support.processes import terminate
 from sync import control
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,8 +98,7 @@ def test_corrupt_outbox_is_moved_aside_and_the_person_told(tmp_path: Path, damag
         notice = str(answer["notice"])
         assert str(data / "outbox.sqlite3") in notice and "moved aside" in notice
     finally:
-        agent.send_signal(signal.SIGTERM)
-        assert agent.wait(30) == 0
+        assert terminate(agent) == 0
     [moved] = list(data.glob("outbox-corrupt-*.sqlite3"))
     assert moved.read_bytes() == damaged["outbox.sqlite3"], "the damaged file is kept as it was"
     assert Path(f"{moved}-wal").read_bytes() == damaged["outbox.sqlite3-wal"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import pytest
 
 from agent.outbox import Outbox
 from protocol.schema import Slot
+from support.processes import terminate
 from support.servers import ServerProcess
 from support.team import LiveClient, Team, get, issue_code
 
@@ -63,8 +63,7 @@ def agent(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
     yield start  # type: ignore[misc]
     for process in processes:
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            process.wait(30)
+            terminate(process)
         if process.stderr:
             process.stderr.close()
 
@@ -117,8 +116,7 @@ def test_enroll_run_sync_now_break_and_status(server: ServerProcess, team: Team,
         assert event["name"] == member.name
         assert status(env)["state"] == "break"
 
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(30) == 0
+        assert terminate(process) == 0
         stopped = status(env)
         assert stopped["running"] is False
     finally:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from support.processes import terminate
 from sync import control
 from sync.instance import InstanceLock
 
@@ -73,8 +73,7 @@ def test_two_agents_started_at_the_same_moment_one_runs(tmp_path: Path) -> None:
         while control.send(tmp_path / "data", {"command": "status"}) is None:
             assert winner.poll() is None and time.monotonic() < deadline, "the winner did not start"
             time.sleep(0.1)
-        winner.send_signal(signal.SIGTERM)
-        assert winner.wait(30) == 0
+        assert terminate(winner) == 0
     finally:
         for agent in agents:
             if agent.poll() is None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from support.processes import terminate
 from support.servers import ServerProcess
 from support.team import make_team
 from support.xdisplay import need_tool, start_xvfb
@@ -116,8 +116,7 @@ def test_staffpulse_is_the_tray_app_once_per_user(x_display: str, tmp_path: Path
                                 text=True, timeout=60)
         assert (second.returncode, second.stdout.strip()) == (0, "staffpulse: already running; its window is shown")
     finally:
-        agent.send_signal(signal.SIGTERM)
-        code = agent.wait(30)
+        code = terminate(agent)
         if agent.stderr:
             agent.stderr.close()
     assert code == 0

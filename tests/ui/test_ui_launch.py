@@ -4,12 +4,12 @@ there is none, and a second launch that forwards to the running agent instead of
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from support.processes import terminate
 from sync import control
 from sync.cli import _no_gui_reason
 
@@ -40,5 +40,4 @@ def test_without_a_display_it_runs_headless_and_says_so(tmp_path: Path) -> None:
                                 text=True, timeout=60)
         assert second.returncode == 1 and "already running" in second.stderr, "headless: no window to show"
     finally:
-        agent.send_signal(signal.SIGTERM)
-        assert agent.wait(30) == 0
+        assert terminate(agent) == 0
