@@ -400,7 +400,9 @@ class TrayApp(QObject):
 
 class _SignalWakeup:
     """SIGINT/SIGTERM end the app cleanly even while Qt's C++ loop runs: the signal's byte wakes a notifier,
-    which gives Python the chance to run the handler (a polling timer would wake the process all day)."""
+    which gives Python the chance to run the handler (a polling timer would wake the process all day). The
+    handler only queues the quit: run inside it, the quit's logging and event could meet locks the interrupted
+    code holds (``agent.cli.stop_on_signals``)."""
 
     def __init__(self, quit_: Callable[[], None]) -> None:
         self._reader, self._writer = socket.socketpair()
@@ -410,7 +412,7 @@ class _SignalWakeup:
         self._notifier = QSocketNotifier(self._reader.fileno(), QSocketNotifier.Type.Read)
         self._notifier.activated.connect(self._drain)
         for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: quit_())
+            signal.signal(signum, lambda *_: QTimer.singleShot(0, quit_))
 
     def _drain(self) -> None:
         self._reader.recv(64)
