@@ -35,7 +35,7 @@ from pydantic import BaseModel, ValidationError
 
 from protocol.schema import DayReport, PerformanceEvent, PresenceEvent, TeamMember, TeamPublic, TeamView, Totals
 from sync.api import ApiClient
-from sync.backoff import backoff_delay, jittered
+from sync.backoff import Reconnect, jittered
 from sync.errors import NotEnrolled, SyncError
 from sync.uploader import utc_now
 
@@ -211,16 +211,15 @@ class LiveConnection:
     # --- the connection thread -------------------------------------------------------------------------------
 
     def _run(self) -> None:
-        failures = 0
+        retry = Reconnect(base=self._retry_base, cap=self._retry_cap, rng=self._rng)
         try:
             while not self._halt.is_set():
                 if self._session():
-                    failures = 0
+                    retry.dropped()
                 if self._halt.is_set():
                     break
                 self._set_status(state=LinkState.RECONNECTING)
-                delay = backoff_delay(failures, base=self._retry_base, cap=self._retry_cap, rng=self._rng)
-                failures += 1
+                delay = retry.delay()
                 log.info("live connection down; next attempt in %.1f s", delay)
                 self._halt.wait(delay)
         finally:

@@ -1,8 +1,9 @@
 """One client process of the load tool: a share of the agents, each a python-socketio ``AsyncClient`` over a
 websocket, plus their HTTP uploads. The coordinator (``run``) sends commands over a pipe.
 
-Every client reconnects the way the agent does (``sync.live``: its own loop, ``sync.backoff`` full jitter
-from 1 s, a fresh client per attempt), so the reconnect storm measures what real agents would see. Receipts of
+Every client reconnects the way the agent does (``sync.live``: its own loop, ``sync.backoff.Reconnect`` —
+soon after a drop, then full jitter from 1 s — a fresh client per attempt), so the reconnect storm measures
+what real agents would see. Receipts of
 ``presence`` events are stamped with ``time.monotonic()``, one clock for every process on the machine, so the
 coordinator can subtract the moment it sent the update.
 """
@@ -26,7 +27,7 @@ import uvloop
 
 from bench.load.roster import Agent
 from bench.load.targets import raise_fd_limit
-from sync.backoff import backoff_delay
+from sync.backoff import Reconnect
 
 SOCKET_PATH = "/api/socket"
 CONNECT_WAIT_S = 10.0
@@ -89,7 +90,7 @@ class Link:
         self.client: socketio.AsyncClient | None = None
 
     async def run(self) -> None:
-        failures, first = 0, True
+        retry, first = Reconnect(base=1.0, cap=60.0), True
         while True:
             gone = asyncio.Event()
             client = self.client = socketio.AsyncClient(reconnection=False, http_session=self.swarm.http,
@@ -104,13 +105,11 @@ class Link:
                 self.swarm.tally.error(f"connect: {str(exc)[:60]}")
                 self.tried.set()
                 first = False
-                await asyncio.sleep(backoff_delay(failures, base=1.0, cap=60.0))
-                failures += 1
+                await asyncio.sleep(retry.delay())
                 continue
             if first:
                 self.swarm.tally.connect_s.append(time.monotonic() - started)
                 first = False
-            failures = 0
             self.tried.set()
             self.swarm.tally.connected += 1
             self.up.set()
@@ -119,7 +118,8 @@ class Link:
             self.up.clear()
             self.swarm.tally.connected -= 1
             self.swarm.changed.set()
-            await asyncio.sleep(backoff_delay(0, base=1.0, cap=60.0))
+            retry.dropped()
+            await asyncio.sleep(retry.delay())
 
     async def _presence(self, data: dict[str, Any]) -> None:
         self.swarm.receipts.append((int(data["user_id"]), str(data["state"]), time.monotonic(), self.agent.index))

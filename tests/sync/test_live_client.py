@@ -34,6 +34,7 @@ from support.proxy import FaultProxy
 from support.servers import ServerProcess, free_port
 from support.team import Person, Team, enroll, issue_code, post_batch, put_presence, recent_minutes, slot
 from sync.api import ApiClient
+from sync.backoff import RECONNECT_SOON_CAP_S
 from sync.live import LinkState, LiveConnection, LiveStatus, TeamModel, TeamSnapshot
 
 BERLIN = ZoneInfo("Europe/Berlin")  # make_team's zone
@@ -221,6 +222,21 @@ def test_server_restart_reconnects_rereads_and_polls_meanwhile(server: ServerPro
     recorder.wait(lambda: recorder.latest.own_totals.keys == 8, 2.0, "totals uploaded after the restart")
     assert recorder.snapshots() >= 2
     assert recorder.states()[-2:] == [LinkState.RECONNECTING, LinkState.LIVE]
+
+
+def test_after_a_restart_it_is_back_within_the_soon_cap_however_long_its_backoff(server: ServerProcess,
+                                                                                 open_live: Open, team: Team) -> None:
+    """A restart is the usual reason a live socket drops; agents must not sit out their backoff after it."""
+    member = team.by_role("member")[0]
+    connection, recorder = open_live(member, retry_base_s=30.0, retry_cap_s=60.0)  # backoff alone: 30 s
+    wait_live(connection, recorder)
+    server.stop()
+    recorder.wait(lambda: connection.status.state is LinkState.RECONNECTING, 3.0, "reconnecting")
+    time.sleep(2 * RECONNECT_SOON_CAP_S)  # a few attempts fail while the server is down
+    server.start()
+    back = time.monotonic()
+    wait_live(connection, recorder, timeout=RECONNECT_SOON_CAP_S + 5.0)
+    assert time.monotonic() - back < RECONNECT_SOON_CAP_S + 5.0
 
 
 def test_polls_the_team_view_while_the_socket_cannot_connect(server: ServerProcess, open_live: Open,
