@@ -37,6 +37,7 @@ from server.config import Settings
 from server.errors import ApiError
 from server.models import Device, User, UserPresence
 from server.registry import Claim, Registry
+from server.rooms import IndexedRedisManager, IndexedRooms
 from server.totals import day_totals
 
 log = logging.getLogger(__name__)
@@ -74,8 +75,8 @@ class LiveHub:
         self.settings, self.sessions, self.clock, self.registry = settings, sessions, clock, registry
         #: Token look-ups, batched: REST requests and handshakes share them.
         self.auth = Authenticator(sessions)
-        manager = (socketio.AsyncRedisManager(settings.redis_url, channel=REDIS_CHANNEL)
-                   if settings.redis_url else None)
+        manager = (IndexedRedisManager(settings.redis_url, channel=REDIS_CHANNEL) if settings.redis_url
+                   else IndexedRooms())
         self.sio = socketio.AsyncServer(
             async_mode="asgi", client_manager=manager, cors_allowed_origins=[], logger=False,
             engineio_logger=False, ping_interval=settings.ping_interval_s, ping_timeout=settings.ping_timeout_s,
