@@ -27,7 +27,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import socketio
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from protocol.schema import PerformanceEvent, PresenceEvent, PresenceState, Role, Totals
@@ -133,7 +133,8 @@ class LiveHub:
             raise
         if previous is not None and previous != sid:
             await self.sio.disconnect(previous)  # on another process, the Redis manager passes it on
-        self._note(device_id, now, user.id)
+        self._note(device_id, now)
+        self._note_user(user.id)
 
     def _check_cap(self, user_id: int, device_id: int) -> None:
         """Refuse a socket beyond ``max_sockets_per_user`` on this process. Counted as the user's other devices
@@ -179,15 +180,18 @@ class LiveHub:
 
     # --- writing presence, coalesced ---------------------------------------------------------------------
 
-    def _note(self, device_id: int, seen: datetime, user_id: int | None = None) -> None:
-        """Remember that a device was seen (and its user's presence may have changed) for the next flush.
+    def _note(self, device_id: int, seen: datetime) -> None:
+        """Remember that a device was seen, for the next flush.
 
         Connects and disconnects write nothing themselves: the flusher writes every change noted since its
         last pass in one transaction, so a reconnect storm of thousands of agents costs a few transactions,
         not one each, and the team still hears of each change once, after it is committed."""
         self._seen[device_id] = max(seen, self._seen.get(device_id, seen))
-        if user_id is not None:
-            self._dirty.add(user_id)
+        self._wake.set()
+
+    def _note_user(self, user_id: int) -> None:
+        """Remember that this user's presence may have changed, for the next flush (as ``_note``)."""
+        self._dirty.add(user_id)
         self._wake.set()
 
     def seen(self, device_id: int, moment: datetime) -> None:
@@ -250,8 +254,7 @@ class LiveHub:
             return
         try:
             async with self.sessions() as session:
-                if seen:
-                    await session.execute(update(Device), [{"id": d, "last_seen": t} for d, t in seen.items()])
+                await presence.store_last_seen(session, seen)
                 events = await presence.refresh(session, users, self.connected, self.clock(), self.grace)
                 totals = await day_totals(session, days)
                 await session.commit()
@@ -278,18 +281,17 @@ class LiveHub:
         announced = self._take_announced()
         try:
             async with self.sessions() as session:
-                gone = {d: t for d, t in seen.items() if d not in local}
-                if gone:
-                    await session.execute(update(Device), [{"id": d, "last_seen": t} for d, t in gone.items()])
+                await presence.store_last_seen(session, {d: t for d, t in seen.items() if d not in local})
                 if local:
                     await session.execute(update(Device).where(Device.id.in_(local)).values(last_seen=now))
                     revoked = set(await session.scalars(select(Device.id).where(
                         Device.id.in_(local), Device.revoked_at.is_not(None))))
                 else:
                     revoked = set()
-                shown = set(await session.scalars(select(UserPresence.user_id).where(
-                    UserPresence.state != PresenceState.OFFLINE)))
-                events = await presence.refresh(session, shown | users, self.connected, now, self.grace)
+                revoked_users = {m.user_id for m in self.members.values() if m.claim.device_id in revoked}
+                expiring = set(await session.scalars(self._expiring(now)))
+                events = await presence.refresh(session, users | revoked_users | expiring, self.connected, now,
+                                                self.grace)
                 totals = await day_totals(session, days)
                 await session.commit()
         except BaseException:
@@ -302,6 +304,15 @@ class LiveHub:
         await self.emit_presence(events)
         _resolve(announced)
         await self._emit_totals(days, totals)
+
+    def _expiring(self, now: datetime) -> Select[Any]:
+        """Users shown present with a device not seen lately: the only ones whose presence can change by time
+        passing alone (a grace period running out, a crashed process's devices). Every process's sweep renews
+        the last_seen of the devices connected to it each interval, so a connected device is never among
+        them, and a sweep at 5,000 sockets refreshes the few users that can change, not all 5,000."""
+        stale = now - min(self.grace, timedelta(seconds=2 * self.settings.sweep_interval_s))
+        return (select(Device.user_id).distinct().join(UserPresence, UserPresence.user_id == Device.user_id)
+                .where(UserPresence.state != PresenceState.OFFLINE, Device.last_seen < stale))
 
     async def _work_forever(self) -> None:
         """Flush whenever something was noted (a flush in progress gathers the next batch), sweep on a timer."""

@@ -117,6 +117,18 @@ async def store_changes(session: AsyncSession,
     return set(result.scalars())
 
 
+async def store_last_seen(session: AsyncSession, seen: Mapping[int, datetime]) -> None:
+    """Write devices' last-seen moments (``device id → moment``) in one ``UPDATE … FROM (VALUES …)``: the ORM's
+    bulk update by primary key built parameters row by row, a quarter of a 5,000-agent reconnect storm's time
+    (py-spy). Rows go in id order, the same for every process, so two writers cannot deadlock."""
+    if not seen:
+        return
+    moments = values(column("did", Integer), column("moment", UtcDateTime), name="moments").data(
+        sorted(seen.items())).cte("moments")
+    await session.execute(update(Device).where(Device.id == moments.c.did).values(last_seen=moments.c.moment),
+                          execution_options={"synchronize_session": False})
+
+
 async def insert_shown(session: AsyncSession, rows: Mapping[int, tuple[PresenceState, datetime]]) -> set[int]:
     """First rows for users never shown before, in one statement; the users whose row this call created (a
     racing process may have created some first)."""

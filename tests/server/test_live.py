@@ -128,6 +128,33 @@ def test_offline_after_grace_without_a_socket(server: ServerProcess, team: Team)
         watcher.close()
 
 
+def test_a_second_device_leaving_shows_the_one_still_connected_after_grace(server: ServerProcess,
+                                                                          team: Team) -> None:
+    """The user stays connected (desktop, idle) while the laptop (active) leaves: only the grace period running
+    out changes what the team sees, so the sweep must still look at a user who holds a socket."""
+    manager, member = team.people[0], team.people[1]
+    body = enroll(server, issue_code(server, member.login), device_name="laptop")
+    laptop = Person(member.user_id, member.login, member.name, member.role, body["token"], body["device_id"])
+    watcher = LiveClient(server, manager.token).connect()
+    desktop_socket = LiveClient(server, member.token).connect()
+    laptop_socket = LiveClient(server, laptop.token).connect()
+    try:
+        since = datetime.now(UTC) - timedelta(minutes=5)
+        put_presence(server, member, "idle", seq=1, since=since)
+        put_presence(server, laptop, "active", seq=1, since=since + timedelta(minutes=1))
+        watcher.wait_for("presence", lambda d: d["user_id"] == member.user_id and d["state"] == "active")
+        laptop_socket.close()
+        left = datetime.now(UTC)
+        idle = watcher.wait_for("presence", lambda d: d["user_id"] == member.user_id and d["state"] == "idle",
+                                timeout=5)
+        assert datetime.now(UTC) - left >= timedelta(seconds=0.8), "not before the laptop's grace period ended"
+        assert datetime.fromisoformat(idle["since"]) == since, "the desktop's own report, not a guess"
+        assert desktop_socket.sio.connected
+    finally:
+        for client in (watcher, desktop_socket, laptop_socket):
+            client.close()
+
+
 def test_socket_without_or_with_garbage_token_is_refused(server: ServerProcess) -> None:
     for token in ("", "garbage", None):
         client = LiveClient(server, token, reconnection=False)
