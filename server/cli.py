@@ -81,8 +81,10 @@ def serve(args: argparse.Namespace) -> int:
     print(f"StaffPulse server {__version__} listening on http://{host}:{port} "
           f"(database {_safe_url(settings.database_url)}, socket.io at /api/socket"
           f"{f', redis {_safe_url(settings.redis_url)}' if settings.redis_url else ''})", flush=True)
+    # No websocket-level pings from uvicorn: engine.io's own ping/pong (``--ping-interval``) already finds dead
+    # peers, and a second timer and ping per socket cost writes and memory for nothing (docs/scaling.md).
     config = uvicorn.Config(create_app(settings), log_level=args.log_level, lifespan="on",
-                            timeout_graceful_shutdown=3)
+                            timeout_graceful_shutdown=3, ws_ping_interval=None, ws_ping_timeout=None)
     # The loop uvicorn.run would pick (uvloop where installed, as uvicorn[standard] does on Linux and macOS);
     # plain asyncio.run would leave every socket on the slower pure-Python loop. See docs/scaling.md.
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
