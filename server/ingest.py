@@ -153,7 +153,10 @@ async def store_group(session: AsyncSession, group: Sequence[_Waiting]) -> list[
     """
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     rows = [{"device_id": w.device_id, "user_id": w.user_id, **slot} for w in group for slot in w.slots]
-    inserted = await session.execute(
+    # On the connection, not the session: the ORM's bulk insert would walk every row through its mapper first,
+    # a cost py-spy found in upload waves; the statement and its parameters are the same.
+    connection = await session.connection()
+    inserted = await connection.execute(
         dialect.insert(ActivitySlot).on_conflict_do_nothing().returning(ActivitySlot.device_id, ActivitySlot.start),
         rows)
     new = {(device_id, start) for device_id, start in inserted}
@@ -162,7 +165,7 @@ async def store_group(session: AsyncSession, group: Sequence[_Waiting]) -> list[
         mine = {slot["start"] for slot in waiting.slots if (waiting.device_id, slot["start"]) in new}
         new -= {(waiting.device_id, start) for start in mine}
         fresh.append(mine)
-    recorded = await session.execute(
+    recorded = await connection.execute(
         dialect.insert(Batch).on_conflict_do_nothing().returning(Batch.device_id, Batch.batch_id),
         [{"device_id": w.device_id, "batch_id": w.batch_id, "digest": w.digest, "accepted": len(mine),
           "duplicates": len(w.slots) - len(mine), "received_at": w.received_at}
