@@ -30,7 +30,7 @@ import socketio
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from protocol.schema import PerformanceEvent, PresenceEvent, PresenceState, Role, Totals
+from protocol.schema import PerformanceEvent, PresenceAck, PresenceEvent, PresenceState, Role, Totals
 from server import presence
 from server.auth import Authenticator
 from server.config import Settings
@@ -64,9 +64,21 @@ def rooms_for(user: User) -> list[str]:
     return rooms
 
 
-def _resolve(announced: asyncio.Future[None] | None) -> None:
-    if announced is not None and not announced.done():
-        announced.set_result(None)
+Reports = list[tuple[presence.Reported, asyncio.Future[PresenceAck]]]
+
+
+def _answer(reports: Reports, answers: list[tuple[bool, presence.Reported]]) -> None:
+    """Each waiting presence PUT gets its answer (one whose client left is skipped)."""
+    for (_, waiting), (applied, row) in zip(reports, answers, strict=True):
+        if not waiting.done():
+            waiting.set_result(PresenceAck(applied=applied, state=PresenceState(row.state), since=row.since))
+
+
+def _fail(reports: Reports, exc: Exception) -> None:
+    """A failed pass stored none of its reports: each waiting PUT answers the error (the client retries)."""
+    for _, waiting in reports:
+        if not waiting.done():
+            waiting.set_exception(exc)
 
 
 class LiveHub:
@@ -92,8 +104,8 @@ class LiveHub:
         #: (user id, local day) whose new totals to announce → (team id, time zone)
         self._days: dict[tuple[int, date], tuple[int, str]] = {}
         self._wake = asyncio.Event()
-        #: Resolved once the next pass has announced what it found: a presence PUT answers after that.
-        self._announced: asyncio.Future[None] | None = None
+        #: Presence PUTs waiting for the next pass to store and announce them.
+        self._reports: Reports = []
         self._worker: asyncio.Task[None] | None = None
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
@@ -198,28 +210,20 @@ class LiveHub:
         """A device made a REST request: its ``last_seen`` is written with the next flush."""
         self._note(device_id, moment)
 
-    def refresh(self, user_id: int) -> asyncio.Future[None]:
-        """A device of this user reported a new state: store and announce the user's presence with the next
-        flush, which does so for every user noted meanwhile at once. The future resolves once it has; await it
-        shielded (it is shared)."""
+    def report(self, user_id: int, reported: presence.Reported) -> asyncio.Future[PresenceAck]:
+        """A device of this user reported a state (a presence PUT): the next pass stores it with every report
+        since the last pass, in two statements, refreshes and announces the users' presence. The future gets
+        the answer once the team has been told, or the pass's error (the PUT then answers it; nothing of it is
+        stored)."""
+        answer: asyncio.Future[PresenceAck] = asyncio.get_running_loop().create_future()
+        self._reports.append((reported, answer))
         self._dirty.add(user_id)
         self._wake.set()
-        if self._announced is None:
-            self._announced = asyncio.get_running_loop().create_future()
-        return self._announced
+        return answer
 
-    def _take_announced(self) -> asyncio.Future[None] | None:
-        announced, self._announced = self._announced, None
-        return announced
-
-    def _announce_later(self, announced: asyncio.Future[None] | None) -> None:
-        """A failed pass: whoever waited for it waits for the next one."""
-        if announced is None:
-            return
-        if self._announced is None:
-            self._announced = announced
-        else:
-            self._announced.add_done_callback(lambda _f: _resolve(announced))
+    def _take_reports(self) -> Reports:
+        reports, self._reports = self._reports, []
+        return reports
 
     def totals_changed(self, user: User, days: Iterable[date]) -> None:
         """Minutes of these local days of ``user`` were stored: announce the days' totals with the next flush.
@@ -236,34 +240,38 @@ class LiveHub:
         self._dirty, self._seen, self._days = set(), {}, {}
         return users, seen, days
 
-    def _give_back(self, users: set[int], seen: dict[int, datetime],
-                   days: dict[tuple[int, date], tuple[int, str]]) -> None:
-        """A failed pass: keep its changes for the next one."""
+    def _failed(self, exc: BaseException, users: set[int], seen: dict[int, datetime],
+                days: dict[tuple[int, date], tuple[int, str]], reports: Reports) -> None:
+        """A failed pass: keep what it noted for the next one. Its presence PUTs answer the error at once, as
+        their clients would rather retry than wait; a pass cancelled by ``stop`` leaves them to its last flush."""
         self._dirty |= users
         self._days = days | self._days
         for device_id, moment in seen.items():
             self._seen[device_id] = max(moment, self._seen.get(device_id, moment))
+        if isinstance(exc, Exception):
+            _fail(reports, exc)
+        else:
+            self._reports = reports + self._reports
 
     async def flush(self) -> None:
-        """Write the noted last-seen moments, store the noted users' presence, announce what changed and the
-        noted days' totals."""
+        """Write the noted last-seen moments and reported states, store the noted users' presence, announce what
+        changed and the noted days' totals."""
         users, seen, days = self._take()
-        announced = self._take_announced()
+        reports = self._take_reports()
         if not users and not seen and not days:
-            _resolve(announced)
             return
         try:
             async with self.sessions() as session:
                 await presence.store_last_seen(session, seen)
+                answers = await presence.store_reports(session, [reported for reported, _ in reports])
                 events = await presence.refresh(session, users, self.connected, self.clock(), self.grace)
                 totals = await day_totals(session, days)
                 await session.commit()
-        except BaseException:
-            self._give_back(users, seen, days)
-            self._announce_later(announced)
+        except BaseException as exc:
+            self._failed(exc, users, seen, days, reports)
             raise
         await self.emit_presence(events)
-        _resolve(announced)
+        _answer(reports, answers)
         await self._emit_totals(days, totals)
 
     async def _emit_totals(self, days: dict[tuple[int, date], tuple[int, str]],
@@ -278,10 +286,11 @@ class LiveHub:
         replaced = await self.registry.renew([m.claim for m in reversed(self.members.values())])  # newest first
         local = {m.claim.device_id for sid, m in self.members.items() if sid not in replaced}
         users, seen, days = self._take()
-        announced = self._take_announced()
+        reports = self._take_reports()
         try:
             async with self.sessions() as session:
                 await presence.store_last_seen(session, {d: t for d, t in seen.items() if d not in local})
+                answers = await presence.store_reports(session, [reported for reported, _ in reports])
                 if local:
                     await session.execute(update(Device).where(Device.id.in_(local)).values(last_seen=now))
                     revoked = set(await session.scalars(select(Device.id).where(
@@ -294,15 +303,14 @@ class LiveHub:
                                                 self.grace)
                 totals = await day_totals(session, days)
                 await session.commit()
-        except BaseException:
-            self._give_back(users, seen, days)
-            self._announce_later(announced)
+        except BaseException as exc:
+            self._failed(exc, users, seen, days, reports)
             raise
         for sid, member in list(self.members.items()):
             if sid in replaced or member.claim.device_id in revoked:
                 await self.sio.disconnect(sid)
         await self.emit_presence(events)
-        _resolve(announced)
+        _answer(reports, answers)
         await self._emit_totals(days, totals)
 
     def _expiring(self, now: datetime) -> Select[Any]:

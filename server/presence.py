@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Integer, String, column, select, update, values
@@ -115,6 +115,63 @@ async def store_changes(session: AsyncSession,
         .returning(UserPresence.user_id),
         execution_options={"synchronize_session": False})
     return set(result.scalars())
+
+
+@dataclasses.dataclass(frozen=True)
+class Reported:
+    """A device's reported state: what a presence PUT asks to store, or what the device holds."""
+
+    device_id: int
+    state: str
+    since: datetime
+    seq: int
+
+
+def settle(stored: Mapping[int, Reported], reports: Sequence[Reported]) -> tuple[list[tuple[bool, Reported]],
+                                                                               dict[int, Reported]]:
+    """Reports of one pass, in arrival order, as if stored one by one: each is applied when its ``seq`` is above
+    its device's latest, and answered with whether it was and what the device holds after it. Also returns
+    the rows to write: each changed device's last applied report."""
+    latest = dict(stored)
+    changed: dict[int, Reported] = {}
+    answers: list[tuple[bool, Reported]] = []
+    for report in reports:
+        current = latest.get(report.device_id)
+        if current is None or report.seq > current.seq:
+            latest[report.device_id] = changed[report.device_id] = report
+            answers.append((True, report))
+        else:
+            answers.append((False, current))
+    return answers, changed
+
+
+async def _reported(session: AsyncSession, device_ids: Collection[int]) -> dict[int, Reported]:
+    rows = await session.execute(select(DevicePresence.device_id, DevicePresence.state, DevicePresence.since,
+                                        DevicePresence.seq).where(DevicePresence.device_id.in_(list(device_ids))))
+    return {device_id: Reported(device_id, state, since, seq) for device_id, state, since, seq in rows}
+
+
+async def store_reports(session: AsyncSession, reports: Sequence[Reported]) -> list[tuple[bool, Reported]]:
+    """Store a pass's presence reports (``settle``'s answers, in order) in two statements however many: read
+    the devices' rows, then one upsert that writes only a newer ``seq``. A device whose row another process
+    made newer between the two is answered as if its reports came after that one: not applied."""
+    if not reports:
+        return []
+    answers, changed = settle(await _reported(session, {r.device_id for r in reports}), reports)
+    if not changed:
+        return answers
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(DevicePresence).values([dataclasses.asdict(row) for _, row in sorted(changed.items())])
+    written = set((await session.execute(insert.on_conflict_do_update(
+        index_elements=[DevicePresence.device_id],
+        set_={"state": insert.excluded.state, "since": insert.excluded.since, "seq": insert.excluded.seq},
+        where=insert.excluded.seq > DevicePresence.seq,
+    ).returning(DevicePresence.device_id))).scalars())
+    if lost := set(changed) - written:
+        newer = await _reported(session, lost)
+        answers = [(False, newer[report.device_id]) if report.device_id in lost else answer
+                   for report, answer in zip(reports, answers, strict=True)]
+    return answers
 
 
 async def store_last_seen(session: AsyncSession, seen: Mapping[int, datetime]) -> None:

@@ -1,0 +1,108 @@
+"""Presence PUTs stored together by the hub's pass (``server.presence.store_reports``) answer as if stored one by
+one: an update is applied when its ``seq`` is above the device's latest, and a write another process made newer
+in the meantime wins. The rule alone, then on SQLite and PostgreSQL, then through a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from server import admin, presence
+from server.migrate import run_in_session
+from server.models import Device, DevicePresence
+from server.presence import Reported, settle, store_reports
+from support.servers import ServerProcess
+from support.team import Team, put_presence
+
+T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+
+def at(minute: int) -> datetime:
+    return T0 + timedelta(minutes=minute)
+
+
+def test_settle_applies_in_arrival_order_above_the_latest_seq() -> None:
+    stored = {1: Reported(1, "active", at(0), 5)}
+    reports = [Reported(1, "idle", at(1), 4), Reported(1, "break", at(2), 7), Reported(2, "active", at(3), 1),
+               Reported(1, "idle", at(4), 6), Reported(2, "idle", at(5), 2), Reported(1, "active", at(6), 8)]
+    answers, changed = settle(stored, reports)
+    assert answers == [(False, stored[1]), (True, reports[1]), (True, reports[2]), (False, reports[1]),
+                       (True, reports[4]), (True, reports[5])]
+    assert changed == {1: reports[5], 2: reports[4]}
+    assert settle(stored, [Reported(1, "idle", at(9), 5)]) == ([(False, stored[1])], {}), "a repeated seq"
+
+
+async def devices(session: Any, now: datetime, count: int) -> list[int]:
+    team = f"team-{uuid.uuid4().hex[:8]}"
+    await admin.create_team(session, name=team, now=now)
+    user_id = (await admin.create_user(session, team=team, login=f"u@{team}.example", name="U", now=now))["id"]
+    made = [Device(user_id=user_id, name=f"d{n}", platform="linux", agent_version="t", token_hash=uuid.uuid4().hex,
+                   created_at=now) for n in range(count)]
+    session.add_all(made)
+    await session.flush()
+    return [device.id for device in made]
+
+
+async def rows(session: Any, ids: list[int]) -> dict[int, tuple[str, int]]:
+    found = await session.execute(DevicePresence.__table__.select().where(DevicePresence.device_id.in_(ids)))
+    return {row.device_id: (row.state, row.seq) for row in found}
+
+
+def test_a_pass_stores_its_reports_as_one_by_one(database_url: str) -> None:
+    async def scenario(session: Any, now: datetime) -> None:
+        a, b = await devices(session, now, 2)
+        first = await store_reports(session, [Reported(a, "active", at(0), 3)])
+        assert first == [(True, Reported(a, "active", at(0), 3))]
+        reports = [Reported(a, "idle", at(1), 2), Reported(b, "break", at(2), 1), Reported(a, "break", at(3), 9)]
+        answers = await store_reports(session, reports)
+        assert [applied for applied, _ in answers] == [False, True, True]
+        assert answers[0][1].seq == 3 and answers[0][1].since == at(0), "answered with what the device held"
+        assert await rows(session, [a, b]) == {a: ("break", 9), b: ("break", 1)}
+
+    asyncio.run(run_in_session(database_url, scenario))
+
+
+def test_a_newer_write_by_another_process_between_read_and_write_wins(database_url: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    async def scenario(session: Any, now: datetime) -> None:
+        (device,) = await devices(session, now, 1)
+        await store_reports(session, [Reported(device, "active", at(0), 10)])  # the other process's write
+        real = presence._reported
+        reads = 0
+
+        async def read_before_it(session: Any, ids: Any) -> dict[int, Reported]:
+            nonlocal reads
+            reads += 1
+            return {} if reads == 1 else await real(session, ids)  # our first read saw no row yet
+
+        monkeypatch.setattr(presence, "_reported", read_before_it)
+        answers = await store_reports(session, [Reported(device, "idle", at(1), 4)])
+        assert answers == [(False, Reported(device, "active", at(0), 10))]
+        assert await rows(session, [device]) == {device: ("active", 10)}
+
+    asyncio.run(run_in_session(database_url, scenario))
+
+
+def test_concurrent_puts_of_one_device_end_at_the_newest(server: ServerProcess, team: Team) -> None:
+    member = team.by_role("member")[0]
+    states = ["active", "idle", "break"]
+    seqs = list(range(1, 31))
+    random.Random(5).shuffle(seqs)
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = dict(zip(seqs, pool.map(
+            lambda seq: put_presence(server, member, states[seq % 3], seq=seq, since=at(seq)).json(), seqs),
+            strict=True))
+    assert answers[30]["applied"] and answers[30]["state"] == states[0], "the newest always applies"
+    for seq, answer in answers.items():
+        held = int((datetime.fromisoformat(answer["since"]) - T0).total_seconds() // 60)  # its seq, by since
+        assert held >= seq and answer["state"] == states[held % 3], (seq, answer)
+        assert answer["applied"] == (held == seq), (seq, answer)
+    final = put_presence(server, member, "idle", seq=30, since=at(99)).json()
+    assert (final["applied"], final["state"], datetime.fromisoformat(final["since"])) == (False, states[0], at(30)), \
+        "a repeated seq is not applied"
