@@ -43,8 +43,8 @@ def stop_on_signals() -> threading.Event:
 
     The handler only writes a byte to a pipe and a watcher thread sets the event. Python runs a handler on the
     main thread between two bytecodes, which may be inside ``stop.wait`` while that thread holds the event's own
-    lock: ``stop.set()`` in the handler would then wait for itself forever (the ``signal`` docs warn; a CI run
-    hung this way). The pipe takes no lock."""
+    lock: ``stop.set()`` in the handler would then wait for itself forever (a CI run hung this way). The pipe
+    takes no lock."""
     stop = threading.Event()
     reader, writer = os.pipe()
 
