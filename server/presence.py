@@ -176,8 +176,9 @@ async def store_reports(session: AsyncSession, reports: Sequence[Reported]) -> l
 
 async def store_last_seen(session: AsyncSession, seen: Mapping[int, datetime]) -> None:
     """Write devices' last-seen moments (``device id → moment``) in one ``UPDATE … FROM (VALUES …)``: the ORM's
-    bulk update by primary key built parameters row by row, a quarter of a 5,000-agent reconnect storm's time
-    (py-spy). Rows go in id order, the same for every process, so two writers cannot deadlock."""
+    bulk update by primary key built parameters row by row, about a sixth of the server's py-spy samples in a
+    5,000-agent reconnect storm. Rows go in id order, the same for every process, so two writers cannot
+    deadlock."""
     if not seen:
         return
     moments = values(column("did", Integer), column("moment", UtcDateTime), name="moments").data(

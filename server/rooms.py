@@ -2,7 +2,7 @@
 
 python-socketio 5 finds the rooms of a disconnecting socket by scanning every room of the namespace, and each
 socket is a room of its own (its sid), so one disconnect costs O(sockets) and N sockets leaving together cost
-O(N²): a server stopping with 3,000 sockets spent most of its shutdown there (py-spy), and a network blip that
+O(N²): py-spy put a fifth of a 3,000-socket server's samples there, all while it stopped; a network blip that
 drops every agent at once would stall the event loop the same way. ``IndexedRooms`` keeps sid → rooms up to
 date in the three methods every join and leave goes through, and disconnects from those rooms alone.
 ``bench/rooms.py`` prints the difference; ``tests/server/test_rooms.py`` checks the bookkeeping stays
