@@ -217,13 +217,8 @@ class LiveHub:
         stored)."""
         answer: asyncio.Future[PresenceAck] = asyncio.get_running_loop().create_future()
         self._reports.append((reported, answer))
-        self._dirty.add(user_id)
-        self._wake.set()
+        self._note_user(user_id)
         return answer
-
-    def _take_reports(self) -> Reports:
-        reports, self._reports = self._reports, []
-        return reports
 
     def totals_changed(self, user: User, days: Iterable[date]) -> None:
         """Minutes of these local days of ``user`` were stored: announce the days' totals with the next flush.
@@ -235,10 +230,11 @@ class LiveHub:
         if self._days:
             self._wake.set()
 
-    def _take(self) -> tuple[set[int], dict[int, datetime], dict[tuple[int, date], tuple[int, str]]]:
-        users, seen, days = self._dirty, self._seen, self._days
-        self._dirty, self._seen, self._days = set(), {}, {}
-        return users, seen, days
+    def _take(self) -> tuple[set[int], dict[int, datetime], dict[tuple[int, date], tuple[int, str]], Reports]:
+        """Everything noted since the last pass, for this one."""
+        users, seen, days, reports = self._dirty, self._seen, self._days, self._reports
+        self._dirty, self._seen, self._days, self._reports = set(), {}, {}, []
+        return users, seen, days, reports
 
     def _failed(self, exc: BaseException, users: set[int], seen: dict[int, datetime],
                 days: dict[tuple[int, date], tuple[int, str]], reports: Reports) -> None:
@@ -256,8 +252,7 @@ class LiveHub:
     async def flush(self) -> None:
         """Write the noted last-seen moments and reported states, store the noted users' presence, announce what
         changed and the noted days' totals."""
-        users, seen, days = self._take()
-        reports = self._take_reports()
+        users, seen, days, reports = self._take()
         if not users and not seen and not days:
             return
         try:
@@ -285,8 +280,7 @@ class LiveHub:
         now = self.clock()
         replaced = await self.registry.renew([m.claim for m in reversed(self.members.values())])  # newest first
         local = {m.claim.device_id for sid, m in self.members.items() if sid not in replaced}
-        users, seen, days = self._take()
-        reports = self._take_reports()
+        users, seen, days, reports = self._take()
         try:
             async with self.sessions() as session:
                 await presence.store_last_seen(session, {d: t for d, t in seen.items() if d not in local})
