@@ -87,14 +87,6 @@ async def shown_for(session: AsyncSession, user_ids: Collection[int], connected:
     return {uid: effective(by_user[uid], now, grace) for uid in user_ids}
 
 
-async def store_shown(session: AsyncSession, user_id: int, before: tuple[str, datetime] | None,
-                      after: tuple[PresenceState, datetime]) -> bool:
-    """Write ``after`` if the row still holds ``before`` (absent: no row); whether this write changed it."""
-    if before is None:
-        return user_id in await insert_shown(session, {user_id: after})
-    return user_id in await store_changes(session, {user_id: (before, after)})
-
-
 async def store_changes(session: AsyncSession,
                         changes: Mapping[int, tuple[tuple[str, datetime], tuple[PresenceState, datetime]]]
                         ) -> set[int]:

@@ -13,7 +13,15 @@ from protocol.schema import PresenceState as S
 from server import admin
 from server.migrate import run_in_session
 from server.models import UserPresence
-from server.presence import insert_shown, store_changes, store_shown
+from server.presence import insert_shown, store_changes
+
+
+async def store_shown(session: Any, user_id: int, before: tuple[str, datetime] | None,
+                      after: tuple[S, datetime]) -> bool:
+    """One user's write as ``refresh`` makes it: ``after`` if the row still holds ``before`` (absent: no row)."""
+    if before is None:
+        return user_id in await insert_shown(session, {user_id: after})
+    return user_id in await store_changes(session, {user_id: (before, after)})
 
 
 def test_only_the_write_that_changes_the_row_counts(database_url: str) -> None:
