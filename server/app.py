@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from server import __version__
+from server.api.fast_path import ActivityFastPath
 from server.api.routes import activity, enroll, health, me, presence, team
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker
@@ -26,7 +27,8 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> ASGIApp:
+def create_api(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> FastAPI:
+    """The REST API with everything it serves in ``app.state``; its lifespan migrates and runs the hub."""
     engine = make_engine(settings.database_url, busy_timeout_s=settings.db_busy_timeout_s)
     sessions = make_sessionmaker(engine)
     hub = LiveHub(settings, sessions, clock,
@@ -53,6 +55,11 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     for module in (enroll, me, activity, presence, team):
         api.include_router(module.router, prefix="/api/v1")
     api.include_router(health.router)
-    app: ASGIApp = socketio.ASGIApp(hub.sio, other_asgi_app=BodySizeLimit(api, max_bytes=settings.max_body_bytes),
-                                    socketio_path=SOCKET_PATH.lstrip("/"))
+    return api
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> ASGIApp:
+    api = create_api(settings, clock=clock)
+    rest = BodySizeLimit(ActivityFastPath(api), max_bytes=settings.max_body_bytes)
+    app: ASGIApp = socketio.ASGIApp(api.state.hub.sio, other_asgi_app=rest, socketio_path=SOCKET_PATH.lstrip("/"))
     return app

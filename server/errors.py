@@ -120,10 +120,26 @@ def _validation_message(error: dict[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
+def api_error_response(exc: ApiError) -> JSONResponse:
+    return error_response(exc.status, exc.code, exc.message, exc.field, exc.headers())
+
+
+def unavailable_response(exc: Exception) -> JSONResponse:
+    """503 for a database that is locked or unreachable (``UNAVAILABLE``): nothing was stored, retry."""
+    log.warning("database unavailable, answered 503: %s", exc.orig if isinstance(exc, OperationalError) else exc)
+    return error_response(503, "unavailable", "the database is busy or unreachable; retry shortly",
+                          headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
+
+
+#: What a database that is locked or unreachable raises: SQLAlchemy's ``OperationalError``, or no pooled
+#: connection free within the pool's timeout (on SQLite, one connection, while another holds the lock).
+UNAVAILABLE = (OperationalError, PoolTimeout)
+
+
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.field, exc.headers())
+        return api_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -138,13 +154,10 @@ def install_handlers(app: FastAPI) -> None:
         return error_response(422, "invalid", f"{field}: {message}", field)
 
     async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
-        log.warning("database unavailable, answered 503: %s", exc.orig if isinstance(exc, OperationalError) else exc)
-        return error_response(503, "unavailable", "the database is busy or unreachable; retry shortly",
-                              headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
+        return unavailable_response(exc)
 
-    app.add_exception_handler(OperationalError, _database_unavailable)
-    # No connection free within the pool's timeout: on SQLite (one connection) while another holds the lock.
-    app.add_exception_handler(PoolTimeout, _database_unavailable)
+    for kind in UNAVAILABLE:
+        app.add_exception_handler(kind, _database_unavailable)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

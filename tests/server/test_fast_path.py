@@ -1,0 +1,167 @@
+"""``server.api.fast_path`` answers uploads exactly as the FastAPI route does, and valid ones without it.
+
+The same requests go, in the same order, to two fresh servers on their own SQLite files: one behind
+``ActivityFastPath`` as ``create_app`` serves it, one FastAPI alone. Every answer (status, headers, body) must be
+the same: accepted and duplicate minutes, a reused batch id, missing and unknown tokens, malformed and invalid
+bodies, a slot outside the window, a body sent in pieces, the rate limit, and (on a file of their own) a
+locked database. A counting
+middleware on each FastAPI app shows which requests reached it: behind the fast path, only the ones it hands on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server import admin, security
+from server.api.fast_path import ActivityFastPath
+from server.app import create_api
+from server.config import Settings
+from server.migrate import run_in_session
+from server.models import Device
+from support.team import recent_minutes, slot
+
+TOKEN = security.new_token()
+Answer = tuple[int, dict[str, str], Any]
+
+
+class Counted:
+    """Pure ASGI middleware noting the path of every request that reaches the app behind it."""
+
+    def __init__(self, app: ASGIApp, seen: list[str]) -> None:
+        self.app, self.seen = app, seen
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            self.seen.append(scope["path"])
+        await self.app(scope, receive, send)
+
+
+async def _seed(session: Any, now: datetime) -> None:
+    await admin.create_team(session, name="fast", now=now)
+    user = await admin.create_user(session, team="fast", login="sam@fast.example", name="Sam", now=now)
+    session.add(Device(user_id=user["id"], name="laptop", platform="linux", agent_version="t",
+                       token_hash=security.digest(TOKEN), created_at=now))
+
+
+@contextlib.asynccontextmanager
+async def running(path: Path) -> AsyncIterator[tuple[FastAPI, list[str]]]:
+    """A started API on a fresh SQLite file with one device (``TOKEN``); writes: a burst of 12, 0.01/s after."""
+    settings = Settings(database_url=f"sqlite:///{path}", write_burst=12, write_rate_per_s=0.01,
+                        db_busy_timeout_s=0.2, retention_days=30)
+    await run_in_session(settings.database_url, _seed)
+    api = create_api(settings)
+    seen: list[str] = []
+    api.add_middleware(Counted, seen=seen)
+    async with api.router.lifespan_context(api):
+        yield api, seen
+
+
+async def call(app: ASGIApp, headers: dict[str, str], chunks: list[bytes]) -> Answer:
+    """``POST /api/v1/activity`` through ``app`` in process; the status, headers and JSON body."""
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/api/v1/activity", "raw_path": b"/api/v1/activity", "query_string": b"", "root_path": "",
+             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+             "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8400), "state": {}}
+    incoming = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)]
+    sent: list[Message] = []
+    answered = asyncio.Event()
+
+    async def receive() -> Message:
+        if incoming:
+            return incoming.pop(0)
+        await answered.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            answered.set()
+
+    await app(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, json.loads(body)
+
+
+def _bearer(token: str = TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+
+def _batch(batch_id: uuid.UUID, starts: list[datetime], **changes: Any) -> bytes:
+    return json.dumps({"batch_id": str(batch_id), "slots": [slot(s, **changes) for s in starts]}).encode()
+
+
+def requests() -> list[tuple[str, bool, dict[str, str], list[bytes]]]:
+    """(what, answered by the fast path, headers, body chunks), in the order they are sent."""
+    first, again, other = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    minutes = recent_minutes(6)
+    pieces = _batch(other, minutes[4:6])
+    sent = [
+        ("new minutes", True, _bearer(), [_batch(first, minutes[:3])]),
+        ("a retry", True, _bearer(), [_batch(first, minutes[:3])]),
+        ("a minute stored before, in a new batch", True, _bearer(), [_batch(again, minutes[2:4])]),
+        ("a batch id reused for other slots", True, _bearer(), [_batch(first, minutes[4:5])]),
+        ("no token", True, {"Content-Type": "application/json"}, [_batch(other, minutes[4:5])]),
+        ("an unknown token", True, _bearer(security.new_token()), [_batch(other, minutes[4:5])]),
+        ("a slot older than the retention", True, _bearer(),
+         [_batch(other, [minutes[0] - timedelta(days=40)])]),
+        ("a body in three pieces", True, _bearer(), [b"", pieces[:20], pieces[20:]]),
+        ("not JSON", False, _bearer(), [b'{"batch_id": ']),
+        ("a refused value", False, _bearer(), [_batch(uuid.uuid4(), minutes[:1], active=70)]),
+        ("an unknown field", False, _bearer(),
+         [json.dumps({"batch_id": str(uuid.uuid4()), "slots": [], "extra": 1}).encode()]),
+        ("declared as text", False, {**_bearer(), "Content-Type": "text/plain"}, [_batch(uuid.uuid4(), minutes[:1])]),
+        ("an invalid body without a token", False, {"Content-Type": "application/json"}, [b"[]"]),
+    ]
+    # The burst is 12 writes, and some of the requests above spent one: these run it out (checked below).
+    sent += [(f"write {n} after them", True, _bearer(), [_batch(uuid.uuid4(), minutes[5:6])]) for n in range(1, 8)]
+    return sent
+
+
+def test_answers_match_fastapi_and_valid_uploads_skip_it(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running(tmp_path / "fast.db") as (fast_api, fast_seen), \
+                running(tmp_path / "plain.db") as (plain_api, plain_seen):
+            fast = ActivityFastPath(fast_api)
+            handed_on, statuses = 0, []
+            for what, answered_fast, headers, chunks in requests():
+                before = len(fast_seen)
+                mine, theirs = await call(fast, headers, chunks), await call(plain_api, headers, chunks)
+                assert mine == theirs, what
+                assert len(fast_seen) - before == (0 if answered_fast else 1), what
+                handed_on += not answered_fast
+                statuses.append(mine[0])
+            assert len(plain_seen) == len(requests())
+            assert len(fast_seen) == handed_on
+            assert statuses[-1] == 429, "the writes ran out the burst"
+
+    asyncio.run(scenario())
+
+
+def test_a_locked_database_is_answered_503_as_fastapi_does(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running(tmp_path / "fast.db") as (fast_api, _), running(tmp_path / "plain.db") as (plain_api, _):
+            answers = []
+            for app, path in ((ActivityFastPath(fast_api), "fast.db"), (plain_api, "plain.db")):
+                locker = sqlite3.connect(tmp_path / path)
+                locker.execute("BEGIN EXCLUSIVE")
+                try:
+                    answers.append(await call(app, _bearer(), [_batch(uuid.uuid4(), recent_minutes(1))]))
+                finally:
+                    locker.rollback()
+                    locker.close()
+            assert answers[0] == answers[1]
+            assert answers[0][0] == 503 and answers[0][1]["retry-after"] == "2", answers[0]
+
+    asyncio.run(scenario())
