@@ -25,6 +25,7 @@ import aiohttp
 import socketio
 import uvloop
 
+from bench.load import uploads
 from bench.load.roster import Agent
 from bench.load.targets import raise_fd_limit
 from sync.backoff import Reconnect
@@ -53,14 +54,18 @@ def minutes(wave: int) -> list[datetime]:
     return [last - timedelta(minutes=i) for i in range(SLOTS_PER_BATCH)]
 
 
-async def post_batch(http: aiohttp.ClientSession, url: str, agent: Agent, starts: Sequence[datetime]) -> int | str:
-    """Upload one batch of ``starts`` as the agent would; the HTTP status, or the transport error's name."""
-    body = {"batch_id": str(uuid.uuid4()), "slots": [
+def batch_body(starts: Sequence[datetime]) -> dict[str, Any]:
+    """A new batch of ``starts``, as the agent would upload it."""
+    return {"batch_id": str(uuid.uuid4()), "slots": [
         {"start": s.isoformat().replace("+00:00", "Z"), "tracked_s": 60, "active_s": 50, "idle_s": 10,
          "break_s": 0, "input_s": 45, "keys": random.randrange(200), "clicks": 20, "scrolls": 5, "mouse_px": 4000}
         for s in starts]}
+
+
+async def post_batch(http: aiohttp.ClientSession, url: str, agent: Agent, starts: Sequence[datetime]) -> int | str:
+    """Upload one batch of ``starts`` as the agent would; the HTTP status, or the transport error's name."""
     try:
-        async with http.post(url + "/api/v1/activity", json=body,
+        async with http.post(url + "/api/v1/activity", json=batch_body(starts),
                              headers={"Authorization": f"Bearer {agent.token}"}) as answer:
             await answer.read()
             return answer.status
@@ -168,20 +173,12 @@ class Swarm:
 
     async def upload(self, wave: int, concurrency: int) -> dict[str, Any]:
         """One five-minute batch per agent, ``concurrency`` in flight; minutes distinct per wave."""
-        gate = asyncio.Semaphore(concurrency)
-        took: list[float] = []
-
-        async def post(agent: Agent) -> None:
-            async with gate:
-                began = time.monotonic()
-                status = await post_batch(self.http, self.url, agent, minutes(wave))
-                if status != 200:
-                    self.tally.error(f"upload: {status}")
-                    return
-                took.append(time.monotonic() - began)
-
+        requests = [uploads.post_request(self.url, "/api/v1/activity", agent.token, batch_body(minutes(wave)))
+                    for agent in self.agents]
         began = time.monotonic()
-        await asyncio.gather(*(post(a) for a in self.agents))
+        took, failed = await uploads.send_all(self.url, requests, concurrency)
+        for kind, count in failed.items():
+            self.tally.errors[f"upload: {kind}"] = self.tally.errors.get(f"upload: {kind}", 0) + count
         return {"began": began, "ended": time.monotonic(), "ok": len(took), "latency_s": took}
 
     async def close(self) -> None:
