@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from server import __version__
-from server.api.fast_path import ActivityFastPath
+from server.api.fast_path import FastPath
 from server.api.routes import activity, enroll, health, me, presence, team
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker
@@ -60,6 +60,6 @@ def create_api(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> ASGIApp:
     api = create_api(settings, clock=clock)
-    rest = BodySizeLimit(ActivityFastPath(api), max_bytes=settings.max_body_bytes)
+    rest = BodySizeLimit(FastPath(api), max_bytes=settings.max_body_bytes)
     app: ASGIApp = socketio.ASGIApp(api.state.hub.sio, other_asgi_app=rest, socketio_path=SOCKET_PATH.lstrip("/"))
     return app

@@ -1,56 +1,85 @@
-"""``POST /api/v1/activity`` without FastAPI's per-request machinery, for the uploads that are in order.
+"""The two write routes every agent calls all day, without FastAPI's per-request machinery when in order.
 
-Uploads are the server's busiest route: every agent posts a batch every five minutes, and a company's agents
-come back from a network outage together. py-spy of upload waves put about a quarter of the server's time in
+``POST /api/v1/activity`` (a batch every five minutes) and ``PUT /api/v1/presence`` (every state change) are
+the server's busiest routes, and both arrive in storms: a company's agents coming back from a network outage,
+or changing state at the top of the hour. py-spy of upload waves put about a quarter of the server's time in
 FastAPI and Starlette around the route (its middleware stack, dependency solving, request and response
-wrappers), more than in storing the batches. So an upload whose body is a valid ``ActivityBatch`` is
-answered here: the same dependencies (``get_principal``, ``writer``) called in the order FastAPI calls them,
-then the route's own ``post_activity``, and its errors answered by the same functions as FastAPI's handlers.
+wrappers), more than in storing the batches. So a request to one of them whose body is valid is answered
+here: the same dependencies (``get_principal``, ``writer``) called in the order FastAPI calls them, then the
+route's own function, and its errors answered by the same functions as FastAPI's handlers.
 
 Everything else goes to FastAPI unchanged, with the body already read handed on: other routes, a body that is
-not JSON or not a valid batch (FastAPI checks the token first and then words the refusal, as it always has),
-and the OpenAPI schema, which still describes the route from its declaration.
+not JSON or not valid (FastAPI checks the token first and then words the refusal, as it always has), and the
+OpenAPI schema, which still describes both routes from their declarations.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
 from fastapi import FastAPI
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
-from protocol.schema import ActivityBatch
+from protocol.schema import ActivityBatch, PresenceUpdate
 from server.api.deps import get_hub, get_now, get_principal, get_settings, writer
 from server.api.routes.activity import post_activity
+from server.api.routes.presence import put_presence
+from server.auth import Principal
+from server.config import Settings
 from server.errors import UNAVAILABLE, ApiError, api_error_response, unavailable_response
+from server.live import LiveHub
 
-PATH = "/api/v1/activity"
+
+async def _caller(request: Request) -> tuple[Principal, datetime, Settings, LiveHub]:
+    """The writing device, charged one write, with the clock's now, the settings and the hub."""
+    now, settings, hub = await get_now(request), await get_settings(request), await get_hub(request)
+    return await writer(request, await get_principal(request, now, settings, hub)), now, settings, hub
 
 
-class ActivityFastPath:
-    """ASGI middleware in front of the FastAPI app ``api``: answers valid uploads itself (see the module)."""
+async def _activity(batch: Any, request: Request) -> BaseModel:
+    principal, now, settings, hub = await _caller(request)
+    return await post_activity(batch, principal, now, settings, hub, request)
+
+
+async def _presence(update: Any, request: Request) -> BaseModel:
+    principal, _now, _settings, hub = await _caller(request)
+    return await put_presence(update, principal, hub)
+
+
+#: (method, path) → (the body's model, what answers it): the FastAPI route's dependencies, then the route.
+ROUTES: dict[tuple[str, str], tuple[type[BaseModel], Callable[[Any, Request], Awaitable[BaseModel]]]] = {
+    ("POST", "/api/v1/activity"): (ActivityBatch, _activity),
+    ("PUT", "/api/v1/presence"): (PresenceUpdate, _presence),
+}
+
+
+class FastPath:
+    """ASGI middleware in front of the FastAPI app ``api``: answers valid writes itself (see the module)."""
 
     def __init__(self, api: FastAPI) -> None:
         self.api = api
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST" or not _json(scope):
+        route = ROUTES.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
+        if route is None or not _json(scope):
             await self.api(scope, receive, send)
             return
         body = await _read_body(receive)
         if body is None:  # the client left before sending it all: nobody to answer
             return
+        model, answer = route
         try:
-            batch = ActivityBatch.model_validate_json(body)
+            parsed = model.model_validate_json(body)
         except ValidationError:
             await self.api(scope, _replay(body, receive), send)
             return
         scope["app"] = self.api  # what Starlette sets before a route runs: the dependencies read app.state
-        request = Request(scope, receive)
         try:
-            now, settings, hub = await get_now(request), await get_settings(request), await get_hub(request)
-            principal = await writer(request, await get_principal(request, now, settings, hub))
-            result = await post_activity(batch, principal, now, settings, hub, request)
+            result = await answer(parsed, Request(scope, receive))
         except ApiError as exc:
             response = api_error_response(exc)
         except UNAVAILABLE as exc:

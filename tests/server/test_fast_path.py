@@ -1,10 +1,11 @@
-"""``server.api.fast_path`` answers uploads exactly as the FastAPI route does, and valid ones without it.
+"""``server.api.fast_path`` answers uploads and presence reports exactly as the FastAPI routes do, and valid
+ones without them.
 
 The same requests go, in the same order, to two fresh servers on their own SQLite files: one behind
-``ActivityFastPath`` as ``create_app`` serves it, one FastAPI alone. Every answer (status, headers, body) must be
+``FastPath`` as ``create_app`` serves it, one FastAPI alone. Every answer (status, headers, body) must be
 the same: accepted and duplicate minutes, a reused batch id, missing and unknown tokens, malformed and invalid
-bodies, a slot outside the window, a body sent in pieces, the rate limit, and (on a file of their own) a
-locked database. A counting
+bodies, a slot outside the window, a body sent in pieces, presence reports applied and stale, the write
+budget the two routes share, and (on a file of their own) a locked database. A counting
 middleware on each FastAPI app shows which requests reached it: behind the fast path, only the ones it hands on.
 """
 
@@ -24,7 +25,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import admin, security
-from server.api.fast_path import ActivityFastPath
+from server.api.fast_path import FastPath
 from server.app import create_api
 from server.config import Settings
 from server.migrate import run_in_session
@@ -56,8 +57,8 @@ async def _seed(session: Any, now: datetime) -> None:
 
 @contextlib.asynccontextmanager
 async def running(path: Path) -> AsyncIterator[tuple[FastAPI, list[str]]]:
-    """A started API on a fresh SQLite file with one device (``TOKEN``); writes: a burst of 12, 0.01/s after."""
-    settings = Settings(database_url=f"sqlite:///{path}", write_burst=12, write_rate_per_s=0.01,
+    """A started API on a fresh SQLite file with one device (``TOKEN``); writes: a burst of 16, 0.01/s after."""
+    settings = Settings(database_url=f"sqlite:///{path}", write_burst=16, write_rate_per_s=0.01,
                         db_busy_timeout_s=0.2, retention_days=30)
     await run_in_session(settings.database_url, _seed)
     api = create_api(settings)
@@ -67,10 +68,14 @@ async def running(path: Path) -> AsyncIterator[tuple[FastAPI, list[str]]]:
         yield api, seen
 
 
-async def call(app: ASGIApp, headers: dict[str, str], chunks: list[bytes]) -> Answer:
-    """``POST /api/v1/activity`` through ``app`` in process; the status, headers and JSON body."""
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": "/api/v1/activity", "raw_path": b"/api/v1/activity", "query_string": b"", "root_path": "",
+ACTIVITY, PRESENCE = ("POST", "/api/v1/activity"), ("PUT", "/api/v1/presence")
+
+
+async def call(app: ASGIApp, route: tuple[str, str], headers: dict[str, str], chunks: list[bytes]) -> Answer:
+    """``route`` (method, path) through ``app`` in process; the status, headers and JSON body."""
+    method, path = route
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
              "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
              "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8400), "state": {}}
     incoming = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)]
@@ -102,30 +107,46 @@ def _batch(batch_id: uuid.UUID, starts: list[datetime], **changes: Any) -> bytes
     return json.dumps({"batch_id": str(batch_id), "slots": [slot(s, **changes) for s in starts]}).encode()
 
 
-def requests() -> list[tuple[str, bool, dict[str, str], list[bytes]]]:
-    """(what, answered by the fast path, headers, body chunks), in the order they are sent."""
+def _report(state: str, seq: int) -> bytes:
+    return json.dumps({"state": state, "since": "2026-11-26T09:00:00Z", "seq": seq}).encode()
+
+
+Request = tuple[str, tuple[str, str], bool, dict[str, str], list[bytes]]
+
+
+def requests() -> list[Request]:
+    """(what, route, answered by the fast path, headers, body chunks), in the order they are sent."""
     first, again, other = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     minutes = recent_minutes(6)
     pieces = _batch(other, minutes[4:6])
-    sent = [
-        ("new minutes", True, _bearer(), [_batch(first, minutes[:3])]),
-        ("a retry", True, _bearer(), [_batch(first, minutes[:3])]),
-        ("a minute stored before, in a new batch", True, _bearer(), [_batch(again, minutes[2:4])]),
-        ("a batch id reused for other slots", True, _bearer(), [_batch(first, minutes[4:5])]),
-        ("no token", True, {"Content-Type": "application/json"}, [_batch(other, minutes[4:5])]),
-        ("an unknown token", True, _bearer(security.new_token()), [_batch(other, minutes[4:5])]),
-        ("a slot older than the retention", True, _bearer(),
+    sent: list[Request] = [
+        ("new minutes", ACTIVITY, True, _bearer(), [_batch(first, minutes[:3])]),
+        ("a retry", ACTIVITY, True, _bearer(), [_batch(first, minutes[:3])]),
+        ("a minute stored before, in a new batch", ACTIVITY, True, _bearer(), [_batch(again, minutes[2:4])]),
+        ("a batch id reused for other slots", ACTIVITY, True, _bearer(), [_batch(first, minutes[4:5])]),
+        ("no token", ACTIVITY, True, {"Content-Type": "application/json"}, [_batch(other, minutes[4:5])]),
+        ("an unknown token", ACTIVITY, True, _bearer(security.new_token()), [_batch(other, minutes[4:5])]),
+        ("a slot older than the retention", ACTIVITY, True, _bearer(),
          [_batch(other, [minutes[0] - timedelta(days=40)])]),
-        ("a body in three pieces", True, _bearer(), [b"", pieces[:20], pieces[20:]]),
-        ("not JSON", False, _bearer(), [b'{"batch_id": ']),
-        ("a refused value", False, _bearer(), [_batch(uuid.uuid4(), minutes[:1], active=70)]),
-        ("an unknown field", False, _bearer(),
+        ("a body in three pieces", ACTIVITY, True, _bearer(), [b"", pieces[:20], pieces[20:]]),
+        ("not JSON", ACTIVITY, False, _bearer(), [b'{"batch_id": ']),
+        ("a refused value", ACTIVITY, False, _bearer(), [_batch(uuid.uuid4(), minutes[:1], active=70)]),
+        ("an unknown field", ACTIVITY, False, _bearer(),
          [json.dumps({"batch_id": str(uuid.uuid4()), "slots": [], "extra": 1}).encode()]),
-        ("declared as text", False, {**_bearer(), "Content-Type": "text/plain"}, [_batch(uuid.uuid4(), minutes[:1])]),
-        ("an invalid body without a token", False, {"Content-Type": "application/json"}, [b"[]"]),
+        ("declared as text", ACTIVITY, False, {**_bearer(), "Content-Type": "text/plain"},
+         [_batch(uuid.uuid4(), minutes[:1])]),
+        ("an invalid body without a token", ACTIVITY, False, {"Content-Type": "application/json"}, [b"[]"]),
+        ("a break", PRESENCE, True, _bearer(), [_report("break", 2)]),
+        ("a report older than the last", PRESENCE, True, _bearer(), [_report("active", 1)]),
+        ("back from the break", PRESENCE, True, _bearer(), [_report("active", 3)]),
+        ("a state there is not", PRESENCE, False, _bearer(), [_report("asleep", 4)]),
+        ("a report without a token", PRESENCE, True, {"Content-Type": "application/json"}, [_report("idle", 5)]),
     ]
-    # The burst is 12 writes, and some of the requests above spent one: these run it out (checked below).
-    sent += [(f"write {n} after them", True, _bearer(), [_batch(uuid.uuid4(), minutes[5:6])]) for n in range(1, 8)]
+    # The burst is 16 writes, shared by both routes, and some of the requests above spent one: these run it
+    # out (checked below).
+    sent += [(f"write {n} after them", route, True, _bearer(), [body])
+             for n, (route, body) in enumerate([(ACTIVITY, _batch(uuid.uuid4(), minutes[5:6])),
+                                                (PRESENCE, _report("idle", 6))] * 4)]
     return sent
 
 
@@ -133,18 +154,20 @@ def test_answers_match_fastapi_and_valid_uploads_skip_it(tmp_path: Path) -> None
     async def scenario() -> None:
         async with running(tmp_path / "fast.db") as (fast_api, fast_seen), \
                 running(tmp_path / "plain.db") as (plain_api, plain_seen):
-            fast = ActivityFastPath(fast_api)
+            fast = FastPath(fast_api)
             handed_on, statuses = 0, []
-            for what, answered_fast, headers, chunks in requests():
+            for what, route, answered_fast, headers, chunks in requests():
                 before = len(fast_seen)
-                mine, theirs = await call(fast, headers, chunks), await call(plain_api, headers, chunks)
+                mine, theirs = await call(fast, route, headers, chunks), await call(plain_api, route, headers, chunks)
                 assert mine == theirs, what
                 assert len(fast_seen) - before == (0 if answered_fast else 1), what
                 handed_on += not answered_fast
                 statuses.append(mine[0])
             assert len(plain_seen) == len(requests())
             assert len(fast_seen) == handed_on
-            assert statuses[-1] == 429, "the writes ran out the burst"
+            tail = statuses[-8:]
+            assert tail[0] == 200 and tail[-2:] == [429, 429], f"the writes ran out the burst, on both routes: {tail}"
+            assert statuses[13:16] == [200, 200, 200], "the presence reports were answered"
 
     asyncio.run(scenario())
 
@@ -153,11 +176,11 @@ def test_a_locked_database_is_answered_503_as_fastapi_does(tmp_path: Path) -> No
     async def scenario() -> None:
         async with running(tmp_path / "fast.db") as (fast_api, _), running(tmp_path / "plain.db") as (plain_api, _):
             answers = []
-            for app, path in ((ActivityFastPath(fast_api), "fast.db"), (plain_api, "plain.db")):
+            for app, path in ((FastPath(fast_api), "fast.db"), (plain_api, "plain.db")):
                 locker = sqlite3.connect(tmp_path / path)
                 locker.execute("BEGIN EXCLUSIVE")
                 try:
-                    answers.append(await call(app, _bearer(), [_batch(uuid.uuid4(), recent_minutes(1))]))
+                    answers.append(await call(app, ACTIVITY, _bearer(), [_batch(uuid.uuid4(), recent_minutes(1))]))
                 finally:
                     locker.rollback()
                     locker.close()
