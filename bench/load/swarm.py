@@ -1,11 +1,11 @@
-"""One client process of the load tool: a share of the agents, each a python-socketio ``AsyncClient`` over a
-websocket, plus their HTTP uploads. The coordinator (``run``) sends commands over a pipe.
+"""One client process of the load tool: a share of the agents, each a socket.io connection over a websocket
+(``bench.load.wire``: the wire protocol spoken directly, so 5,000 of them cost the measuring side little),
+plus their HTTP uploads. The coordinator (``run``) sends commands over a pipe.
 
 Every client reconnects the way the agent does (``sync.live``: its own loop, ``sync.backoff.Reconnect`` —
-soon after a drop, then full jitter from 1 s — a fresh client per attempt), so the reconnect storm measures
-what real agents would see. Receipts of
-``presence`` events are stamped with ``time.monotonic()``, one clock for every process on the machine, so the
-coordinator can subtract the moment it sent the update.
+soon after a drop, then full jitter from 1 s — a fresh connection per attempt), so the reconnect storm
+measures what real agents would see. Receipts of ``presence`` events are stamped with ``time.monotonic()``,
+one clock for every process on the machine, so the coordinator can subtract the moment it sent the update.
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import aiohttp
-import socketio
 import uvloop
 
-from bench.load import uploads
+from bench.load import uploads, wire
 from bench.load.roster import Agent
 from bench.load.targets import raise_fd_limit
 from sync.backoff import Reconnect
@@ -92,22 +91,17 @@ class Link:
         self.up = asyncio.Event()
         self.tried = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
-        self.client: socketio.AsyncClient | None = None
+        self.socket: wire.WireSocket | None = None
 
     async def run(self) -> None:
         retry, first = Reconnect(base=1.0, cap=60.0), True
         while True:
-            gone = asyncio.Event()
-            client = self.client = socketio.AsyncClient(reconnection=False, http_session=self.swarm.http,
-                                                        handle_sigint=False)
-            client.on("presence", self._presence)
-            client.on("disconnect", lambda *_a, gone=gone: gone.set())
             started = time.monotonic()
             try:
-                await client.connect(self.swarm.url, socketio_path=SOCKET_PATH, transports=["websocket"],
-                                     auth={"token": self.agent.token}, wait_timeout=CONNECT_WAIT_S)
+                self.socket = await asyncio.wait_for(wire.WireSocket.connect(
+                    self.swarm.http, self.swarm.url, SOCKET_PATH, {"token": self.agent.token}), CONNECT_WAIT_S)
             except Exception as exc:  # refused, timed out, server down: all retried like the agent does
-                self.swarm.tally.error(f"connect: {str(exc)[:60]}")
+                self.swarm.tally.error(f"connect: {(str(exc) or type(exc).__name__)[:60]}")
                 self.tried.set()
                 first = False
                 await asyncio.sleep(retry.delay())
@@ -119,23 +113,25 @@ class Link:
             self.swarm.tally.connected += 1
             self.up.set()
             self.swarm.changed.set()
-            await gone.wait()
+            await self.socket.serve(self._event)
             self.up.clear()
             self.swarm.tally.connected -= 1
             self.swarm.changed.set()
             retry.dropped()
             await asyncio.sleep(retry.delay())
 
-    async def _presence(self, data: dict[str, Any]) -> None:
-        self.swarm.receipts.append((int(data["user_id"]), str(data["state"]), time.monotonic(), self.agent.index))
+    def _event(self, name: str, data: Any) -> None:
+        if name == "presence":
+            self.swarm.receipts.append((int(data["user_id"]), str(data["state"]), time.monotonic(),
+                                        self.agent.index))
 
     async def close(self) -> None:
         if self.task is not None:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
-        if self.client is not None and self.client.connected:
-            await self.client.disconnect()
+        if self.socket is not None:
+            await self.socket.close()
 
 
 class Swarm:
