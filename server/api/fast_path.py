@@ -11,6 +11,9 @@ route's own function, and its errors answered by the same functions as FastAPI's
 Everything else goes to FastAPI unchanged, with the body already read handed on: other routes, a body that is
 not JSON or not valid (FastAPI checks the token first and then words the refusal, as it always has), and the
 OpenAPI schema, which still describes both routes from their declarations.
+
+Middleware added to the FastAPI app does not run for the requests answered here: put what must see every
+request outside ``FastPath``, as ``server.app`` does with ``BodySizeLimit``.
 """
 
 from __future__ import annotations
@@ -42,12 +45,12 @@ async def _caller(request: Request) -> tuple[Principal, datetime, Settings, Live
 
 async def _activity(batch: Any, request: Request) -> BaseModel:
     principal, now, settings, hub = await _caller(request)
-    return await post_activity(batch, principal, now, settings, hub, request)
+    return await post_activity(batch=batch, principal=principal, now=now, settings=settings, hub=hub, request=request)
 
 
 async def _presence(update: Any, request: Request) -> BaseModel:
     principal, _now, _settings, hub = await _caller(request)
-    return await put_presence(update, principal, hub)
+    return await put_presence(update=update, principal=principal, hub=hub)
 
 
 #: (method, path) → (the body's model, what answers it): the FastAPI route's dependencies, then the route.
@@ -85,7 +88,7 @@ class FastPath:
         except UNAVAILABLE as exc:
             response = unavailable_response(exc)
         else:
-            payload = result.model_dump_json().encode()
+            payload = result.model_dump_json(by_alias=True).encode()  # as FastAPI serializes
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", b"application/json"),
                                     (b"content-length", str(len(payload)).encode())]})
