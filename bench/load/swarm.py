@@ -113,7 +113,10 @@ class Link:
             self.swarm.tally.connected += 1
             self.up.set()
             self.swarm.changed.set()
-            await self.socket.serve(self._event)
+            try:
+                await self.socket.serve(self._event)
+            except Exception as exc:  # a packet it cannot read: counted, and the socket is opened again
+                self.swarm.tally.error(f"socket: {str(exc)[:60]}")
             self.up.clear()
             self.swarm.tally.connected -= 1
             self.swarm.changed.set()
