@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
@@ -42,3 +43,11 @@ def make_engine(url: str, *, busy_timeout_s: float = 30.0) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def insert(session: AsyncSession, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """An ``INSERT`` on ``table`` with ``ON CONFLICT`` clauses, built for the session's database: both speak
+    that syntax, but SQLAlchemy offers it per dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)

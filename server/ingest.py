@@ -16,10 +16,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from protocol.schema import SLOT_SECONDS, ActivityBatch, ActivityResult
+from server import db
 from server.auth import Principal
 from server.config import Settings
 from server.errors import Conflict, Invalid
@@ -151,13 +151,12 @@ async def store_group(session: AsyncSession, group: Sequence[_Waiting]) -> list[
     look-up: the same slots are a retry, other slots a conflict. A conflict that stored minutes (a client bug
     racing another server process) raises ``_Entangled`` in a group, and deletes its minutes when alone.
     """
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     rows = [{"device_id": w.device_id, "user_id": w.user_id, **slot} for w in group for slot in w.slots]
     # On the connection, not the session: the ORM's bulk insert would walk every row through its mapper first,
     # a cost py-spy found in upload waves; the statement and its parameters are the same.
     connection = await session.connection()
     inserted = await connection.execute(
-        dialect.insert(ActivitySlot).on_conflict_do_nothing().returning(ActivitySlot.device_id, ActivitySlot.start),
+        db.insert(session, ActivitySlot).on_conflict_do_nothing().returning(ActivitySlot.device_id, ActivitySlot.start),
         rows)
     new = {(device_id, start) for device_id, start in inserted}
     fresh: list[set[datetime]] = []
@@ -166,7 +165,7 @@ async def store_group(session: AsyncSession, group: Sequence[_Waiting]) -> list[
         new -= {(waiting.device_id, start) for start in mine}
         fresh.append(mine)
     recorded = await connection.execute(
-        dialect.insert(Batch).on_conflict_do_nothing().returning(Batch.device_id, Batch.batch_id),
+        db.insert(session, Batch).on_conflict_do_nothing().returning(Batch.device_id, Batch.batch_id),
         [{"device_id": w.device_id, "batch_id": w.batch_id, "digest": w.digest, "accepted": len(mine),
           "duplicates": len(w.slots) - len(mine), "received_at": w.received_at}
          for w, mine in zip(group, fresh, strict=True)])

@@ -18,10 +18,10 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, 
 from datetime import datetime, timedelta
 
 from sqlalchemy import Integer, String, column, select, update, values
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from protocol.schema import PRESENCE_RANK, PresenceEvent, PresenceState
+from server import db
 from server.models import Device, DevicePresence, User, UserPresence, UtcDateTime
 
 #: Which of these devices hold a socket on any server process, and since when (``Registry.connected``).
@@ -152,8 +152,7 @@ async def store_reports(session: AsyncSession, reports: Sequence[Reported]) -> l
     answers, changed = settle(await _reported(session, {r.device_id for r in reports}), reports)
     if not changed:
         return answers
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(DevicePresence).values([dataclasses.asdict(row) for _, row in sorted(changed.items())])
+    insert = db.insert(session, DevicePresence).values([dataclasses.asdict(row) for _, row in sorted(changed.items())])
     written = set((await session.execute(insert.on_conflict_do_update(
         index_elements=[DevicePresence.device_id],
         set_={"state": insert.excluded.state, "since": insert.excluded.since, "seq": insert.excluded.seq},
@@ -184,8 +183,7 @@ async def insert_shown(session: AsyncSession, rows: Mapping[int, tuple[PresenceS
     racing process may have created some first)."""
     if not rows:
         return set()
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(UserPresence).on_conflict_do_nothing().returning(UserPresence.user_id)
+    statement = db.insert(session, UserPresence).on_conflict_do_nothing().returning(UserPresence.user_id)
     created = await session.execute(statement, [{"user_id": uid, "state": state, "since": since}
                                                 for uid, (state, since) in rows.items()])
     return set(created.scalars())
