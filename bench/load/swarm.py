@@ -43,8 +43,8 @@ class Tally:
     connect_s: list[float] = dataclasses.field(default_factory=list)
     errors: dict[str, int] = dataclasses.field(default_factory=dict)
 
-    def error(self, kind: str) -> None:
-        self.errors[kind] = self.errors.get(kind, 0) + 1
+    def error(self, kind: str, count: int = 1) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + count
 
 
 def minutes(wave: int) -> list[datetime]:
@@ -177,7 +177,7 @@ class Swarm:
         began = time.monotonic()
         took, failed = await uploads.send_all(self.url, requests, concurrency)
         for kind, count in failed.items():
-            self.tally.errors[f"upload: {kind}"] = self.tally.errors.get(f"upload: {kind}", 0) + count
+            self.tally.error(f"upload: {kind}", count)
         return {"began": began, "ended": time.monotonic(), "ok": len(took), "latency_s": took}
 
     async def close(self) -> None:

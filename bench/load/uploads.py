@@ -13,6 +13,7 @@ import asyncio
 import json
 import time
 import urllib.parse
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -56,7 +57,7 @@ async def send_all(url: str, requests: Sequence[bytes], concurrency: int) -> tup
     parts = urllib.parse.urlsplit(url)
     queue = list(reversed(requests))
     took: list[float] = []
-    failed: dict[str, int] = {}
+    failed: Counter[str] = Counter()
 
     async def connection() -> None:
         reader: asyncio.StreamReader | None = None
@@ -93,7 +94,7 @@ async def send_all(url: str, requests: Sequence[bytes], concurrency: int) -> tup
                         status = await exchange(request)
             except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
                     ValueError) as exc:
-                failed[type(exc).__name__] = failed.get(type(exc).__name__, 0) + 1
+                failed[type(exc).__name__] += 1
                 if writer is not None:
                     writer.close()
                 reader = writer = None
@@ -101,10 +102,10 @@ async def send_all(url: str, requests: Sequence[bytes], concurrency: int) -> tup
             if status == 200:
                 took.append(time.monotonic() - began)
             else:
-                failed[str(status)] = failed.get(str(status), 0) + 1
+                failed[str(status)] += 1
         if writer is not None:
             writer.close()
             await writer.wait_closed()
 
     await asyncio.gather(*(connection() for _ in range(concurrency)))
-    return took, failed
+    return took, dict(failed)
