@@ -74,6 +74,8 @@ def serve(args: argparse.Namespace) -> int:
                         db_busy_timeout_s=args.db_busy_timeout, ping_interval_s=args.ping_interval,
                         ping_timeout_s=args.ping_timeout,
                         max_sockets_per_user=args.max_sockets_per_user,
+                        socket_connect_timeout_s=args.socket_connect_timeout,
+                        allowed_origins=tuple(args.allowed_origin),
                         redis_url=args.redis_url or os.environ.get("STAFFPULSE_REDIS_URL") or None)
     _raise_open_files()
     sock = _listen(args.host, args.port)
@@ -84,9 +86,13 @@ def serve(args: argparse.Namespace) -> int:
     # No websocket-level pings from uvicorn: engine.io's own ping/pong (``--ping-interval``) already finds dead
     # peers, and a second timer and ping per socket cost writes and memory for nothing. Websockets through
     # wsproto: 2.7 KiB less per idle socket than the websockets library's protocol (RSS at 5,000 sockets), and
-    # fan-out and ingest as fast or faster (docs/scaling.md, fourth round).
+    # fan-out and ingest as fast or faster (docs/scaling.md, fourth round). No permessage-deflate: a compressed
+    # message is inflated before any size check (15 KiB became 15 MiB), and each deflate socket holds its own
+    # zlib state (~100 KiB); the server's messages are small. A websocket message is buffered up to the socket
+    # message cap, no further (uvicorn's default is 16 MiB). docs/security.md, socket limits.
     config = uvicorn.Config(create_app(settings), log_level=args.log_level, lifespan="on",
-                            timeout_graceful_shutdown=3, ws="wsproto", ws_ping_interval=None, ws_ping_timeout=None)
+                            timeout_graceful_shutdown=3, ws="wsproto", ws_ping_interval=None, ws_ping_timeout=None,
+                            ws_per_message_deflate=False, ws_max_size=settings.max_socket_message_bytes)
     # The loop uvicorn.run would pick (uvloop where installed, as uvicorn[standard] does on Linux and macOS);
     # plain asyncio.run would leave every socket on the slower pure-Python loop. See docs/scaling.md.
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
@@ -166,6 +172,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="Engine.IO ping timeout (default 20)")
     p.add_argument("--max-sockets-per-user", type=_positive, default=10, metavar="N",
                    help="live sockets one user may hold at once, one per device; more are refused (default 10)")
+    p.add_argument("--socket-connect-timeout", type=float, default=45.0, metavar="SECONDS",
+                   help="close an engine.io session that holds no socket.io connection this long (default 45)")
+    p.add_argument("--allowed-origin", action="append", default=[], metavar="ORIGIN",
+                   help="a browser origin (https://host[:port]) allowed to open a socket; repeat for more. "
+                   "Requests with any other Origin header are refused; the agent sends none (default: none)")
     p.add_argument("--redis-url", metavar="URL",
                    help="redis://host:6379/0 shared by every server process behind one load balancer: events, "
                    "one socket per device and presence then work across processes (default: "

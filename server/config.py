@@ -38,6 +38,17 @@ class Settings:
     ping_timeout_s: float = 20.0
     #: Live sockets one user may hold at once (one per device): a leaked or shared token cannot open thousands.
     max_sockets_per_user: int = 10
+    #: Largest socket message (a websocket message, a polling POST), in bytes: larger ones close the socket.
+    max_socket_message_bytes: int = 64 * 1024
+    #: An engine.io session that holds no socket.io connection this long is closed (socket.io's Node server: 45 s).
+    socket_connect_timeout_s: float = 45.0
+    #: Per-socket packet budget: ``socket_packet_burst`` packets at once, refilled at ``socket_packet_rate_per_s``.
+    #: The agent sends one CONNECT and a pong per ping interval; a socket that runs out is closed.
+    socket_packet_burst: int = 30
+    socket_packet_rate_per_s: float = 1.0
+    #: Browser origins (``https://host[:port]``) allowed to open a socket; a request with any other ``Origin``
+    #: header is refused. The agent sends none.
+    allowed_origins: tuple[str, ...] = ()
     #: Redis shared by several server processes (events, one socket per device, presence leases); ``None``
     #: runs one self-contained process.
     redis_url: str | None = None

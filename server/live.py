@@ -1,8 +1,9 @@
 """The live side: python-socketio at ``/api/socket``, rooms derived from the token, presence sweeps.
 
 A client authenticates in the handshake (``auth={"token": …}``) and is put in its rooms by the server:
-``user:{id}``, ``team:{id}`` and, for managers and admins, ``managers:{id}``. Clients cannot name rooms; any
-event a client emits (the seed's ``join-user``/``join-team`` included) is ignored.
+``user:{id}``, ``team:{id}`` and, for managers and admins, ``managers:{id}``. Clients cannot name rooms; no
+event a client emits reaches a handler (the seed's ``join-user``/``join-team`` and socket.io's reserved names
+included), and what a client may cost is bounded by ``server.socket_guard``.
 
 One socket per device: a device that connects again replaces its older socket, so reconnect storms never
 pile up sessions. One background task writes presence: it flushes what connects and disconnects noted (last
@@ -38,6 +39,7 @@ from server.errors import ApiError
 from server.models import Device, User, UserPresence
 from server.registry import Claim, Registry
 from server.rooms import IndexedRedisManager, IndexedRooms
+from server.socket_guard import GuardedServer
 from server.totals import day_totals
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,13 @@ class Member:
     claim: Claim
     user_id: int
     team_id: int
+
+
+def refusal(code: str, message: str) -> socketio.exceptions.ConnectionRefusedError:
+    """A refused connect: the client's ``connect_error`` gets ``{"message": …, "data": {"code": …}}``, as the
+    official client expects, with one of the codes docs/protocol.md lists (``missing_token``, ``unknown_token``,
+    ``revoked``, ``too_many_sockets``; other refusals of the authenticator pass their REST code on)."""
+    return socketio.exceptions.ConnectionRefusedError(message, {"code": code})
 
 
 def rooms_for(user: User) -> list[str]:
@@ -102,10 +111,11 @@ class LiveHub:
         self.auth = Authenticator(sessions)
         manager = (IndexedRedisManager(settings.redis_url, channel=REDIS_CHANNEL) if settings.redis_url
                    else IndexedRooms())
-        self.sio = socketio.AsyncServer(
-            async_mode="asgi", client_manager=manager, cors_allowed_origins=[], logger=False,
-            engineio_logger=False, ping_interval=settings.ping_interval_s, ping_timeout=settings.ping_timeout_s,
-            max_http_buffer_size=64 * 1024,
+        self.sio = GuardedServer(
+            async_mode="asgi", client_manager=manager, ping_interval=settings.ping_interval_s,
+            ping_timeout=settings.ping_timeout_s, max_http_buffer_size=settings.max_socket_message_bytes,
+            connect_timeout_s=settings.socket_connect_timeout_s, packet_burst=settings.socket_packet_burst,
+            packet_rate_per_s=settings.socket_packet_rate_per_s, allowed_origins=settings.allowed_origins,
         )
         #: This process's sockets; the registry knows every process's.
         self.members: dict[str, Member] = {}
@@ -122,7 +132,6 @@ class LiveHub:
         self._worker: asyncio.Task[None] | None = None
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
-        self.sio.on("*", self._on_other)
 
     @property
     def grace(self) -> timedelta:
@@ -137,13 +146,12 @@ class LiveHub:
     async def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
         shed_environ(environ)
         token = auth.get("token") if isinstance(auth, dict) else None
-        if not isinstance(token, str):
-            raise socketio.exceptions.ConnectionRefusedError(
-                "missing token: connect with auth={'token': '<device token>'}")
+        if not isinstance(token, str) or not token:
+            raise refusal("missing_token", "missing token: connect with auth={'token': '<device token>'}")
         try:
             principal = await self.auth.principal(token)
         except ApiError as exc:
-            raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
+            raise refusal("unknown_token" if exc.code == "unauthorized" else exc.code, exc.message) from None
         user, device_id = principal.user, principal.device.id
         self._check_cap(user.id, device_id)
         now = self.clock()
@@ -169,8 +177,8 @@ class LiveHub:
         cap = self.settings.max_sockets_per_user
         others = {d for d in self._sockets_of.get(user_id, {}).values() if d != device_id}
         if len(others) >= cap:
-            raise socketio.exceptions.ConnectionRefusedError(
-                f"too many sockets: this user already holds {cap}, the most allowed at once; close one first")
+            raise refusal("too_many_sockets",
+                          f"too many sockets: this user already holds {cap}, the most allowed at once; close one first")
 
     def _remember(self, sid: str, member: Member) -> None:
         self.members[sid] = member
@@ -189,9 +197,6 @@ class LiveHub:
         member = self._forget(sid)
         if member is not None and await self.registry.release(member.claim):
             self._note(member.claim.device_id, self.clock())
-
-    async def _on_other(self, event: str, sid: str, *_args: Any) -> None:
-        log.debug("ignored client event %r from %s", event, sid)
 
     # --- emitting ----------------------------------------------------------------------------------------
 

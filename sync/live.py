@@ -52,8 +52,11 @@ CONNECT_WAIT_S = 10.0
 #: failed, and a proxy that strips the upgrade headers turns the upgrade request into a plain poll that eats
 #: the server's answer to the namespace connect.
 TRANSPORT_ORDER = (["websocket"], ["polling"])
-#: Words of the server's refusals of a token (server/auth.py). Anything else — a timeout, a proxy's 502, a
-#: server still starting — is worth retrying; these never are until the device is enrolled again.
+#: Codes of the server's refusals of a token (``data.code`` of ``connect_error``, server/live.py). Anything else —
+#: a timeout, a proxy's 502, a server still starting, too many sockets — is worth retrying; these never are until
+#: the device is enrolled again.
+TOKEN_REFUSAL_CODES = frozenset({"missing_token", "unknown_token", "revoked"})
+#: Their words (server/auth.py), for older servers whose refusals carry no code.
 TOKEN_REFUSALS = ("missing token", "unknown token", "revoked", "belongs to no user")
 
 Event = TypeVar("Event", bound=BaseModel)
@@ -341,9 +344,18 @@ class LiveConnection:
             self._set_status(state=LinkState.RECONNECTING)
 
     def _on_connect_error(self, data: Any = None) -> None:
-        """A namespace refusal carries ``{"message": …}``; a transport failure only a string."""
+        """A namespace refusal carries ``{"message": …, "data": {"code": …}}`` (older servers: no ``data``); a
+        transport failure only a string. The code decides; the words only when there is none."""
         message = data.get("message") if isinstance(data, dict) else None
-        if isinstance(message, str) and any(words in message for words in TOKEN_REFUSALS):
+        if not isinstance(message, str):
+            return
+        details = data.get("data") if isinstance(data, dict) else None
+        code = details.get("code") if isinstance(details, dict) else None
+        if isinstance(code, str):
+            final = code in TOKEN_REFUSAL_CODES
+        else:
+            final = any(words in message for words in TOKEN_REFUSALS)
+        if final:
             self._refusal = message
 
     def _handle(self, data: Any, kind: type[Event], apply: Callable[[TeamModel, Event], bool]) -> None:

@@ -1,0 +1,306 @@
+"""What one socket.io client may cost the server: the guard in front of python-socketio's dispatch.
+
+The protocol has no client events (docs/protocol.md): a client sends a socket.io CONNECT with its token, maybe a
+DISCONNECT, and engine.io pongs. python-socketio would dispatch anything else to the server's handlers, reserved
+names included (``42["disconnect"]`` ran the disconnect handler while the socket stayed in its rooms), buffer
+binary attachments without bound, and write a traceback for every malformed packet. So:
+
+- ``GuardedServer._handle_eio_message`` replaces python-socketio's dispatcher: CONNECT and DISCONNECT go to
+  python-socketio's own handlers; EVENT and ACK packets are dropped unread (no handler runs, no ack is sent);
+  binary packets close the socket; a malformed packet is logged in one line and the third closes the socket.
+- Every socket.io packet costs one token of a per-socket budget (``Budget``); a socket that runs out is closed.
+- An engine.io session with no socket.io connection is closed after ``connect_timeout_s`` (socket.io's Node
+  server does the same after 45 s), so sessions that only answer pings hold no memory for long.
+- ``FrameGuard`` checks each websocket frame before engine.io decodes it: an empty, binary or malformed frame,
+  or a flood of engine.io packets, ends the websocket as a disconnect would, so engine.io cleans the session up
+  at once instead of raising (a traceback, and a ghost socket until the ping timeout).
+- Everything python-socketio and engine.io log goes through ``QuietLog``: one line each, at most
+  ``LOG_LINES_PER_WINDOW`` per ``LOG_WINDOW_S``, so no client can write the log full.
+
+The python-socketio and engine.io internals this relies on are named in ``tests/security/test_socket_pins.py``,
+which fails if an upgrade changes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+import urllib.parse
+from collections.abc import Awaitable, Callable, Collection, MutableMapping
+from typing import Any
+
+import engineio
+import socketio
+
+log = logging.getLogger(__name__)
+
+#: Malformed packets one socket may send before it is closed (the first are logged; a client bug shows).
+MAX_MALFORMED = 3
+#: The log budget shared by every client: lines per window, then one line counting what was left out.
+LOG_LINES_PER_WINDOW = 20
+LOG_WINDOW_S = 60.0
+#: Longest logged sample of a packet.
+SAMPLE_CHARS = 60
+
+#: socket.io packet types by the first character of a text message.
+CONNECT, DISCONNECT, EVENT, ACK, BINARY_EVENT, BINARY_ACK = "0", "1", "2", "3", "5", "6"
+#: engine.io packet types a client may send over a websocket: CLOSE, PING, PONG, MESSAGE, UPGRADE, NOOP.
+ENGINEIO_CLIENT_TYPES = frozenset("123456")
+ENGINEIO_MESSAGE = "4"
+#: The websocket close code of a socket the guard ends (RFC 6455 "policy violation").
+POLICY_VIOLATION = 1008
+
+AsgiMessage = MutableMapping[str, Any]
+
+
+class QuietLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """A logger for python-socketio and engine.io: warnings and errors become one rate-limited line each (the
+    exception's type and message instead of its traceback); their per-packet info lines go to debug."""
+
+    def __init__(self, logger: logging.Logger, *, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(logger, {})
+        self._clock = clock
+        self._window_start = clock()
+        self._lines = 0
+        self._dropped = 0
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if level < logging.WARNING:
+            if self.logger.isEnabledFor(logging.DEBUG):
+                self.logger.debug(msg, *args)
+            return
+        if not self._admit():
+            return
+        line = str(msg) % args if args else str(msg)
+        if kwargs.get("exc_info"):
+            exc = sys.exc_info()[1]
+            if exc is not None:
+                line += f" ({type(exc).__name__}: {str(exc)[:SAMPLE_CHARS]})"
+        self.logger.warning("%s", line.replace("\n", " "))
+
+    def _admit(self) -> bool:
+        now = self._clock()
+        if now - self._window_start >= LOG_WINDOW_S:
+            if self._dropped:
+                self.logger.warning("%d more socket warnings in the last %.0f s were not logged", self._dropped,
+                                    now - self._window_start)
+            self._window_start, self._lines, self._dropped = now, 0, 0
+        if self._lines >= LOG_LINES_PER_WINDOW:
+            self._dropped += 1
+            return False
+        self._lines += 1
+        return True
+
+
+#: The one log budget of this process: the guard's lines and python-socketio's and engine.io's share it.
+QUIET = QuietLog(log)
+
+
+def sample(data: str | bytes) -> str:
+    """A short, printable excerpt of a packet for a log line."""
+    return repr(data[:SAMPLE_CHARS]) + ("…" if len(data) > SAMPLE_CHARS else "")
+
+
+class Budget:
+    """A token bucket: ``burst`` packets at once, refilled at ``rate`` per second."""
+
+    __slots__ = ("_at", "_burst", "_rate", "_tokens")
+
+    def __init__(self, burst: int, rate: float) -> None:
+        self._burst, self._rate = burst, rate
+        self._tokens = float(burst)
+        self._at = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+
+class FrameGuard:
+    """One websocket's ASGI ``receive`` and ``send``, checked before engine.io sees a frame.
+
+    A frame engine.io cannot decode (empty, an unknown type) raises inside engine.io's websocket loop, which
+    then skips its own cleanup; a binary frame starts a socket.io attachment. Either ends the websocket here
+    instead: ``receive`` answers ``websocket.disconnect``, so engine.io closes the session as if the client had
+    left, and ``send`` turns engine.io's close into a 1008 naming the reason. Non-message engine.io packets
+    (pings, noops) spend a ``Budget``; socket.io messages spend ``GuardedServer``'s."""
+
+    __slots__ = ("_budget", "_client", "_receive", "_send", "problem")
+
+    def __init__(self, receive: Callable[[], Awaitable[AsgiMessage]],
+                 send: Callable[[AsgiMessage], Awaitable[None]], budget: Budget, client: str) -> None:
+        self._receive, self._send, self._budget, self._client = receive, send, budget, client
+        self.problem: str | None = None
+
+    async def receive(self) -> AsgiMessage:
+        if self.problem is not None:
+            return {"type": "websocket.disconnect", "code": POLICY_VIOLATION}
+        message = await self._receive()
+        if message["type"] != "websocket.receive":
+            return message
+        problem = self._check(message.get("text"), message.get("bytes"))
+        if problem is None:
+            return message
+        self.problem = problem
+        QUIET.warning("socket from %s closed: %s", self._client, problem)
+        return {"type": "websocket.disconnect", "code": POLICY_VIOLATION}
+
+    def _check(self, text: str | None, data: bytes | None) -> str | None:
+        if text is None:
+            return f"binary frame of {len(data or b'')} bytes (the protocol has none)"
+        if text[:1] not in ENGINEIO_CLIENT_TYPES:
+            return f"malformed engine.io packet {sample(text)}"
+        if text[0] != ENGINEIO_MESSAGE and not self._budget.take():
+            return "engine.io packet flood"
+        return None
+
+    async def send(self, message: AsgiMessage) -> None:
+        if self.problem is not None and message["type"] == "websocket.close":
+            message = {"type": "websocket.close", "code": POLICY_VIOLATION, "reason": self.problem[:100]}
+        await self._send(message)
+
+
+class GuardedEngineIO(engineio.AsyncServer):  # type: ignore[misc]  # python-engineio ships no type hints
+    """engine.io with each websocket behind a ``FrameGuard``."""
+
+    def __init__(self, *, packet_burst: int, packet_rate_per_s: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.packet_burst, self.packet_rate_per_s = packet_burst, packet_rate_per_s
+
+    async def handle_request(self, scope: AsgiMessage, receive: Callable[[], Awaitable[AsgiMessage]],
+                             send: Callable[[AsgiMessage], Awaitable[None]]) -> Any:
+        if scope["type"] == "websocket":
+            client = scope.get("client") or ("?", 0)
+            guard = FrameGuard(receive, send, Budget(self.packet_burst, self.packet_rate_per_s),
+                               f"{client[0]}:{client[1]}")
+            receive, send = guard.receive, guard.send
+        return await super().handle_request(scope, receive, send)
+
+
+class OriginCheck:
+    """Which ``Origin`` headers may open a socket: the listed ones, and the server's own host (the agent's
+    websocket library sends ``Origin: http://<server host>``; its polling sends none, and no ``Origin`` is never
+    checked). Any other page's is refused (engine.io answers 400): a web page on another site cannot open a
+    socket to the server, whatever token it got hold of."""
+
+    def __init__(self, allowed: Collection[str]) -> None:
+        self.allowed = frozenset(allowed)
+
+    def __call__(self, origin: str, environ: dict[str, Any]) -> bool:
+        if origin in self.allowed:
+            return True
+        parts = urllib.parse.urlsplit(origin)
+        return parts.scheme in ("http", "https") and parts.netloc == environ.get("HTTP_HOST")
+
+
+class Session:
+    """What the guard keeps of one engine.io session."""
+
+    __slots__ = ("budget", "closing", "malformed", "timer")
+
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+        self.malformed = 0
+        self.closing = False
+        self.timer: asyncio.TimerHandle | None = None
+
+
+class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]  # python-socketio ships no type hints
+    """python-socketio's server with the dispatcher replaced (see the module's docstring), and an ``Origin``
+    allow-list (``OriginCheck``)."""
+
+    def __init__(self, *, connect_timeout_s: float, packet_burst: int, packet_rate_per_s: float,
+                 allowed_origins: Collection[str], **kwargs: Any) -> None:
+        self.connect_timeout_s = connect_timeout_s
+        self.packet_burst, self.packet_rate_per_s = packet_burst, packet_rate_per_s
+        self.sessions: dict[str, Session] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+        super().__init__(logger=QUIET, engineio_logger=QUIET, cors_allowed_origins=OriginCheck(allowed_origins),
+                         **kwargs)
+
+    def _engineio_server_class(self) -> Callable[..., GuardedEngineIO]:
+        def build(**kwargs: Any) -> GuardedEngineIO:
+            return GuardedEngineIO(packet_burst=self.packet_burst, packet_rate_per_s=self.packet_rate_per_s,
+                                   **kwargs)
+
+        return build
+
+    async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
+        session = self.sessions[eio_sid] = Session(Budget(self.packet_burst, self.packet_rate_per_s))
+        self._arm(eio_sid, session)
+        return await super()._handle_eio_connect(eio_sid, environ)
+
+    async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
+        session = self.sessions.pop(eio_sid, None)
+        if session is not None and session.timer is not None:
+            session.timer.cancel()
+        await super()._handle_eio_disconnect(eio_sid, reason)
+
+    async def _handle_eio_message(self, eio_sid: str, data: str | bytes) -> None:
+        """python-socketio's dispatcher, reduced to what the protocol lets a client send."""
+        session = self.sessions.get(eio_sid)
+        if session is None or session.closing:
+            return
+        if not session.budget.take():
+            self._close(eio_sid, session, "packet flood")
+            return
+        if not isinstance(data, str):
+            self._close(eio_sid, session, f"binary packet of {len(data)} bytes (the protocol has none)")
+            return
+        kind = data[:1]
+        if kind in (EVENT, ACK):
+            return  # no client events: no handler runs, no ack is sent
+        if kind in (BINARY_EVENT, BINARY_ACK):
+            self._close(eio_sid, session, "binary event (the protocol has none)")
+            return
+        if kind not in (CONNECT, DISCONNECT):
+            self._malformed(eio_sid, session, data)
+            return
+        try:
+            packet = self.packet_class(encoded_packet=data)
+        except (ValueError, RecursionError):
+            self._malformed(eio_sid, session, data)
+            return
+        if kind == CONNECT:
+            await self._handle_connect(eio_sid, packet.namespace, packet.data)
+        else:
+            await self._handle_disconnect(eio_sid, packet.namespace, self.reason.CLIENT_DISCONNECT)
+
+    def _malformed(self, eio_sid: str, session: Session, data: str) -> None:
+        session.malformed += 1
+        if session.malformed >= MAX_MALFORMED:
+            self._close(eio_sid, session, f"{session.malformed} malformed packets, the last {sample(data)}")
+        else:
+            QUIET.warning("malformed socket.io packet from %s: %s", eio_sid, sample(data))
+
+    def _arm(self, eio_sid: str, session: Session) -> None:
+        session.timer = asyncio.get_running_loop().call_later(self.connect_timeout_s, self._expire, eio_sid)
+
+    def _expire(self, eio_sid: str) -> None:
+        """Close a session holding no socket.io connection now; look again in ``connect_timeout_s`` otherwise (a
+        session whose connection ends is closed within two timeouts)."""
+        session = self.sessions.get(eio_sid)
+        if session is None or session.closing:
+            return
+        sid = self.manager.sid_from_eio_sid(eio_sid, "/")
+        if sid is not None and self.manager.is_connected(sid, "/"):
+            self._arm(eio_sid, session)
+        else:
+            self._close(eio_sid, session, f"no socket.io connection after {self.connect_timeout_s:g} s",
+                        quiet=True)
+
+    def _close(self, eio_sid: str, session: Session, why: str, *, quiet: bool = False) -> None:
+        """Close the engine.io session, from a task of its own: engine.io waits for the session's queue to drain,
+        which a polling client may never do, and the caller may be that session's receive loop."""
+        session.closing = True
+        QUIET.log(logging.DEBUG if quiet else logging.WARNING, "socket %s closed: %s", eio_sid, why)
+        task = asyncio.get_running_loop().create_task(self.eio.disconnect(eio_sid))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
