@@ -24,6 +24,7 @@ which fails if an upgrade changes them.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
 import time
@@ -49,6 +50,7 @@ CONNECT, DISCONNECT, EVENT, ACK, BINARY_EVENT, BINARY_ACK = "0", "1", "2", "3", 
 #: engine.io packet types a client may send over a websocket: CLOSE, PING, PONG, MESSAGE, UPGRADE, NOOP.
 ENGINEIO_CLIENT_TYPES = frozenset("123456")
 ENGINEIO_MESSAGE = "4"
+ENGINEIO_OPEN = "0"
 #: The websocket close code of a socket the guard ends (RFC 6455 "policy violation").
 POLICY_VIOLATION = 1008
 
@@ -130,14 +132,30 @@ class FrameGuard:
     then skips its own cleanup; a binary frame starts a socket.io attachment. Either ends the websocket here
     instead: ``receive`` answers ``websocket.disconnect``, so engine.io closes the session as if the client had
     left, and ``send`` turns engine.io's close into a 1008 naming the reason. Non-message engine.io packets
-    (pings, noops) spend a ``Budget``; socket.io messages spend ``GuardedServer``'s."""
+    (pings, noops) spend a ``Budget``; socket.io messages spend ``GuardedServer``'s.
 
-    __slots__ = ("_budget", "_client", "_receive", "_send", "problem")
+    ``end`` closes the websocket from outside (``GuardedServer`` ending a session): engine.io's own close only
+    sends a CLOSE packet and then waits, up to the ping timeout, for a client that may never answer."""
+
+    __slots__ = ("_budget", "_client", "_guards", "_receive", "_send", "closed", "problem", "sid")
 
     def __init__(self, receive: Callable[[], Awaitable[AsgiMessage]],
-                 send: Callable[[AsgiMessage], Awaitable[None]], budget: Budget, client: str) -> None:
+                 send: Callable[[AsgiMessage], Awaitable[None]], budget: Budget, client: str,
+                 guards: dict[str, FrameGuard]) -> None:
         self._receive, self._send, self._budget, self._client = receive, send, budget, client
+        self._guards = guards
         self.problem: str | None = None
+        self.closed = False
+        #: The engine.io session, once known (``learn``); the guard is then in ``guards`` under it.
+        self.sid: str | None = None
+
+    def learn(self, sid: str) -> None:
+        self.sid = sid
+        self._guards[sid] = self
+
+    def forget(self) -> None:
+        if self.sid is not None and self._guards.get(self.sid) is self:
+            del self._guards[self.sid]
 
     async def receive(self) -> AsgiMessage:
         if self.problem is not None:
@@ -162,26 +180,45 @@ class FrameGuard:
         return None
 
     async def send(self, message: AsgiMessage) -> None:
-        if self.problem is not None and message["type"] == "websocket.close":
-            message = {"type": "websocket.close", "code": POLICY_VIOLATION, "reason": self.problem[:100]}
+        if self.closed:
+            return  # engine.io's writer, after ``end``: the websocket is closing
+        if message["type"] == "websocket.close":
+            self.closed = True
+            if self.problem is not None:
+                message = {"type": "websocket.close", "code": POLICY_VIOLATION, "reason": self.problem[:100]}
+        elif self.sid is None and (text := message.get("text")) and text.startswith(ENGINEIO_OPEN):
+            self.learn(json.loads(text[1:])["sid"])
         await self._send(message)
+
+    async def end(self, why: str) -> None:
+        """Close the websocket (1008); the server then tells engine.io it is gone, which cleans up after it."""
+        if self.problem is None:
+            self.problem = why
+        await self.send({"type": "websocket.close"})
 
 
 class GuardedEngineIO(engineio.AsyncServer):  # type: ignore[misc]  # python-engineio ships no type hints
-    """engine.io with each websocket behind a ``FrameGuard``."""
+    """engine.io with each websocket behind a ``FrameGuard``; ``guards`` finds a session's guard by its sid."""
 
     def __init__(self, *, packet_burst: int, packet_rate_per_s: float, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.packet_burst, self.packet_rate_per_s = packet_burst, packet_rate_per_s
+        self.guards: dict[str, FrameGuard] = {}
 
     async def handle_request(self, scope: AsgiMessage, receive: Callable[[], Awaitable[AsgiMessage]],
                              send: Callable[[AsgiMessage], Awaitable[None]]) -> Any:
-        if scope["type"] == "websocket":
-            client = scope.get("client") or ("?", 0)
-            guard = FrameGuard(receive, send, Budget(self.packet_burst, self.packet_rate_per_s),
-                               f"{client[0]}:{client[1]}")
-            receive, send = guard.receive, guard.send
-        return await super().handle_request(scope, receive, send)
+        if scope["type"] != "websocket":
+            return await super().handle_request(scope, receive, send)
+        client = scope.get("client") or ("?", 0)
+        guard = FrameGuard(receive, send, Budget(self.packet_burst, self.packet_rate_per_s),
+                           f"{client[0]}:{client[1]}", self.guards)
+        upgrading = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1")).get("sid")
+        if upgrading:  # a polling session moving to this websocket
+            guard.learn(upgrading[0])
+        try:
+            return await super().handle_request(scope, guard.receive, guard.send)
+        finally:
+            guard.forget()
 
 
 class OriginCheck:
@@ -297,10 +334,13 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]  # python-socke
                         quiet=True)
 
     def _close(self, eio_sid: str, session: Session, why: str, *, quiet: bool = False) -> None:
-        """Close the engine.io session, from a task of its own: engine.io waits for the session's queue to drain,
-        which a polling client may never do, and the caller may be that session's receive loop."""
+        """Close the session: a websocket through its ``FrameGuard``, a polling session through engine.io. From a
+        task of its own: engine.io waits for the session's queue to drain, which a polling client may never do,
+        and the caller may be that session's receive loop."""
         session.closing = True
         QUIET.log(logging.DEBUG if quiet else logging.WARNING, "socket %s closed: %s", eio_sid, why)
-        task = asyncio.get_running_loop().create_task(self.eio.disconnect(eio_sid))
+        guard = self.eio.guards.get(eio_sid)
+        closing = guard.end(why) if guard is not None else self.eio.disconnect(eio_sid)
+        task = asyncio.get_running_loop().create_task(closing)
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
