@@ -1,0 +1,95 @@
+"""The python-socketio and python-engineio internals ``server.socket_guard`` overrides or reads, pinned: each test
+fails loudly if an upgrade renames, re-signs or rewires one, before the guard silently stops guarding. The
+behaviour they make possible is tested end to end in tests/security/test_socket_protocol.py."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import engineio
+import engineio.async_drivers.asgi
+import engineio.packet
+import socketio
+import socketio.packet
+
+from server import socket_guard
+from server.socket_guard import GuardedEngineIO, GuardedServer
+
+
+def parameters(function: Callable[..., Any]) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
+def guarded() -> GuardedServer:
+    return GuardedServer(async_mode="asgi", connect_timeout_s=45, packet_burst=30, packet_rate_per_s=1,
+                         allowed_origins=())
+
+
+def test_engineio_events_reach_the_overridden_handlers() -> None:
+    """python-socketio registers its own bound methods as engine.io's connect/message/disconnect handlers in
+    ``BaseServer.__init__``, so the subclass's overrides are the ones engine.io calls."""
+    server = guarded()
+    assert server.eio.handlers["connect"] == server._handle_eio_connect
+    assert server.eio.handlers["message"] == server._handle_eio_message
+    assert server.eio.handlers["disconnect"] == server._handle_eio_disconnect
+    assert type(server)._handle_eio_message is not socketio.AsyncServer._handle_eio_message
+
+
+def test_the_engineio_server_is_built_by_the_overridable_factory() -> None:
+    assert isinstance(guarded().eio, GuardedEngineIO)
+    assert "_engineio_server_class()(" in inspect.getsource(socketio.base_server.BaseServer.__init__)
+
+
+def test_the_handlers_the_guard_calls_keep_their_signatures() -> None:
+    assert parameters(socketio.AsyncServer._handle_eio_message) == ["self", "eio_sid", "data"]
+    assert parameters(socketio.AsyncServer._handle_eio_connect) == ["self", "eio_sid", "environ"]
+    assert parameters(socketio.AsyncServer._handle_eio_disconnect) == ["self", "eio_sid", "reason"]
+    assert parameters(socketio.AsyncServer._handle_connect) == ["self", "eio_sid", "namespace", "data"]
+    assert parameters(socketio.AsyncServer._handle_disconnect) == ["self", "eio_sid", "namespace", "reason"]
+    assert parameters(socketio.AsyncManager.sid_from_eio_sid) == ["self", "eio_sid", "namespace"]
+    assert parameters(socketio.AsyncManager.is_connected) == ["self", "sid", "namespace"]
+    assert socketio.AsyncServer.reason.CLIENT_DISCONNECT == "client disconnect"
+
+
+def test_python_socketio_itself_dispatches_events_to_handlers() -> None:
+    """Why the dispatcher is replaced: upstream, an EVENT packet runs ``_handle_event`` (reserved names
+    included). If this stops being true, revisit the override rather than delete it."""
+    source = inspect.getsource(socketio.AsyncServer._handle_eio_message)
+    assert "_handle_event(" in source and "_binary_packet" in source
+    assert socketio.base_server.BaseServer.reserved_events == ["connect", "disconnect"]
+
+
+def test_packet_type_numbers_match_the_guards() -> None:
+    guard = socket_guard
+    assert [str(t) for t in (socketio.packet.CONNECT, socketio.packet.DISCONNECT, socketio.packet.EVENT,
+                             socketio.packet.ACK, socketio.packet.BINARY_EVENT, socketio.packet.BINARY_ACK)] == \
+        [guard.CONNECT, guard.DISCONNECT, guard.EVENT, guard.ACK, guard.BINARY_EVENT, guard.BINARY_ACK]
+    assert str(engineio.packet.OPEN) == guard.ENGINEIO_OPEN
+    assert str(engineio.packet.MESSAGE) == guard.ENGINEIO_MESSAGE
+    assert {str(t) for t in (engineio.packet.CLOSE, engineio.packet.PING, engineio.packet.PONG,
+                             engineio.packet.MESSAGE, engineio.packet.UPGRADE, engineio.packet.NOOP)} == \
+        guard.ENGINEIO_CLIENT_TYPES
+
+
+def test_engineio_asgi_passes_receive_and_send_through_handle_request() -> None:
+    """The ``FrameGuard`` wraps the ASGI callables ``handle_request`` is given; engine.io's websocket wrapper
+    must read frames only through them, and treat anything but ``websocket.receive`` as the end."""
+    assert "handle_request(scope, receive, send)" in inspect.getsource(engineio.async_drivers.asgi.ASGIApp)
+    translate = inspect.getsource(engineio.async_drivers.asgi.translate_request)
+    assert "'asgi.receive': receive" in translate and "'asgi.send': send" in translate
+    wait = inspect.getsource(engineio.async_drivers.asgi.WebSocket.wait)
+    assert "!= 'websocket.receive'" in wait and "raise OSError" in wait
+
+
+def test_engineio_checks_origins_with_a_callable() -> None:
+    source = inspect.getsource(engineio.base_server.BaseServer._cors_allowed_origins)
+    assert "self.cors_allowed_origins(origin, environ)" in source
+    assert "cors_allowed_origins != []" in inspect.getsource(engineio.AsyncServer.handle_request)
+    assert isinstance(guarded().eio.cors_allowed_origins, socket_guard.OriginCheck)
+
+
+def test_engineio_sessions_and_disconnect_are_where_the_guard_looks() -> None:
+    assert parameters(engineio.AsyncServer.disconnect) == ["self", "sid"]
+    assert guarded().eio.guards == {}
