@@ -222,10 +222,11 @@ class GuardedEngineIO(engineio.AsyncServer):  # type: ignore[misc]  # python-eng
 
 
 class OriginCheck:
-    """Which ``Origin`` headers may open a socket: the listed ones, and the server's own host (the agent's
-    websocket library sends ``Origin: http://<server host>``; its polling sends none, and no ``Origin`` is never
-    checked). Any other page's is refused (engine.io answers 400): a web page on another site cannot open a
-    socket to the server, whatever token it got hold of."""
+    """Which ``Origin`` headers may open a socket: the listed ones, and the server's own host name, whatever the
+    port (the agent's websocket library sends ``Origin: http://<server host:port>``, and nginx's ``Host $host``
+    drops the port; its polling sends none, and no ``Origin`` is never checked). Any other page's is refused
+    (engine.io answers 400): a web page on another site cannot open a socket to the server, whatever token it
+    got hold of."""
 
     def __init__(self, allowed: Collection[str]) -> None:
         self.allowed = frozenset(allowed)
@@ -234,7 +235,8 @@ class OriginCheck:
         if origin in self.allowed:
             return True
         parts = urllib.parse.urlsplit(origin)
-        return parts.scheme in ("http", "https") and parts.netloc == environ.get("HTTP_HOST")
+        host = urllib.parse.urlsplit("//" + environ.get("HTTP_HOST", "")).hostname
+        return parts.scheme in ("http", "https") and host is not None and parts.hostname == host
 
 
 class Session:
