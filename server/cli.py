@@ -172,8 +172,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="Engine.IO ping timeout (default 20)")
     p.add_argument("--max-sockets-per-user", type=_positive, default=10, metavar="N",
                    help="live sockets one user may hold at once, one per device; more are refused (default 10)")
-    p.add_argument("--socket-connect-timeout", type=float, default=45.0, metavar="SECONDS",
-                   help="close an engine.io session that holds no socket.io connection this long (default 45)")
+    p.add_argument("--socket-connect-timeout", type=float, default=15.0, metavar="SECONDS",
+                   help="close an engine.io session that holds no socket.io connection this long (default 15)")
     p.add_argument("--allowed-origin", action="append", default=[], metavar="ORIGIN",
                    help="a browser origin (https://host[:port]) allowed to open a socket; repeat for more. "
                    "Requests with any other Origin header are refused; the agent sends none (default: none)")

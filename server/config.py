@@ -40,8 +40,10 @@ class Settings:
     max_sockets_per_user: int = 10
     #: Largest socket message (a websocket message, a polling POST), in bytes: larger ones close the socket.
     max_socket_message_bytes: int = 64 * 1024
-    #: An engine.io session that holds no socket.io connection this long is closed (socket.io's Node server: 45 s).
-    socket_connect_timeout_s: float = 45.0
+    #: An engine.io session that holds no socket.io connection this long is closed. A client sends its CONNECT
+    #: right after engine.io's OPEN, and the agent gives up waiting for the answer after 10 s (socket.io's Node
+    #: server allows 45 s).
+    socket_connect_timeout_s: float = 15.0
     #: Per-socket packet budget: ``socket_packet_burst`` packets at once, refilled at ``socket_packet_rate_per_s``.
     #: The agent sends one CONNECT and a pong per ping interval; a socket that runs out is closed.
     socket_packet_burst: int = 30

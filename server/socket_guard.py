@@ -10,7 +10,7 @@ binary attachments without bound, and write a traceback for every malformed pack
   binary packets close the socket; a malformed packet is logged in one line and the third closes the socket.
 - Every socket.io packet costs one token of a per-socket budget (``Budget``); a socket that runs out is closed.
 - An engine.io session with no socket.io connection is closed after ``connect_timeout_s`` (socket.io's Node
-  server does the same after 45 s), so sessions that only answer pings hold no memory for long.
+  server does the same after 45 s; ours defaults to 15), so sessions that only answer pings hold no memory long.
 - ``FrameGuard`` checks each websocket frame before engine.io decodes it: an empty, binary or malformed frame,
   or a flood of engine.io packets, ends the websocket as a disconnect would, so engine.io cleans the session up
   at once instead of raising (a traceback, and a ghost socket until the ping timeout).
@@ -34,6 +34,7 @@ from typing import Any
 
 import engineio
 import socketio
+import socketio.packet
 
 log = logging.getLogger(__name__)
 
@@ -307,7 +308,12 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]  # python-socke
         except (ValueError, RecursionError):
             self._malformed(eio_sid, session, data)
             return
-        if kind == CONNECT:
+        if kind == CONNECT and packet.namespace not in (None, "/"):
+            # python-socketio would answer a bare string, which the official client reads as an empty message.
+            await self._send_packet(eio_sid, self.packet_class(socketio.packet.CONNECT_ERROR, data={
+                "message": f"unknown namespace {packet.namespace[:SAMPLE_CHARS]!r}: connect to '/'",
+                "data": {"code": "unknown_namespace"}}, namespace=packet.namespace))
+        elif kind == CONNECT:
             await self._handle_connect(eio_sid, packet.namespace, packet.data)
         else:
             await self._handle_disconnect(eio_sid, packet.namespace, self.reason.CLIENT_DISCONNECT)

@@ -48,6 +48,7 @@ def test_the_handlers_the_guard_calls_keep_their_signatures() -> None:
     assert parameters(socketio.AsyncServer._handle_eio_disconnect) == ["self", "eio_sid", "reason"]
     assert parameters(socketio.AsyncServer._handle_connect) == ["self", "eio_sid", "namespace", "data"]
     assert parameters(socketio.AsyncServer._handle_disconnect) == ["self", "eio_sid", "namespace", "reason"]
+    assert parameters(socketio.AsyncServer._send_packet) == ["self", "eio_sid", "pkt"]
     assert parameters(socketio.AsyncManager.sid_from_eio_sid) == ["self", "eio_sid", "namespace"]
     assert parameters(socketio.AsyncManager.is_connected) == ["self", "sid", "namespace"]
     assert socketio.AsyncServer.reason.CLIENT_DISCONNECT == "client disconnect"

@@ -186,6 +186,15 @@ def test_a_refusal_carries_a_message_and_a_code(server: ServerProcess, raws: con
     assert "Authorization" not in refusal["message"]
 
 
+def test_an_unknown_namespace_is_refused_with_a_message_and_a_code(server: ServerProcess,
+                                                                   raws: contextlib.ExitStack) -> None:
+    raw = open_raw(raws, server)
+    raw.send("40/admin,")
+    answer, _ = raw.wait_frame(lambda f: f.startswith("44/admin,"))
+    refusal = json.loads(answer.removeprefix("44/admin,"))
+    assert refusal["data"] == {"code": "unknown_namespace"} and "/admin" in refusal["message"], refusal
+
+
 def test_a_revoked_token_is_refused_with_its_code(server: ServerProcess, raws: contextlib.ExitStack) -> None:
     member = make_team(server, roles=("member",)).people[0]
     revoke(server, member.device_id)
