@@ -13,6 +13,8 @@ import engineio.async_drivers.asgi
 import engineio.packet
 import socketio
 import socketio.packet
+import uvicorn
+import uvicorn.protocols.websockets.wsproto_impl
 
 from server import socket_guard
 from server.socket_guard import GuardedEngineIO, GuardedServer
@@ -94,3 +96,12 @@ def test_engineio_checks_origins_with_a_callable() -> None:
 def test_engineio_sessions_and_disconnect_are_where_the_guard_looks() -> None:
     assert parameters(engineio.AsyncServer.disconnect) == ["self", "sid"]
     assert guarded().eio.guards == {}
+
+
+def test_uvicorn_wsproto_honours_the_deflate_and_size_settings() -> None:
+    """``serve`` turns permessage-deflate off and caps a websocket message through uvicorn's config; its wsproto
+    protocol must read both (``test_permessage_deflate_is_declined`` checks the first end to end)."""
+    source = inspect.getsource(uvicorn.protocols.websockets.wsproto_impl)
+    assert "if self.config.ws_per_message_deflate:" in source
+    assert "WebsocketBuffer(self.config.ws_max_size)" in source and "raise FrameTooLargeError" in source
+    assert {"ws_per_message_deflate", "ws_max_size"} <= set(parameters(uvicorn.Config.__init__))

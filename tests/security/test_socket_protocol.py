@@ -313,6 +313,16 @@ def test_permessage_deflate_is_declined(server: ServerProcess, raws: contextlib.
     Raw(ws)
 
 
+def test_a_message_over_the_cap_is_not_buffered(server: ServerProcess, raws: contextlib.ExitStack) -> None:
+    """uvicorn buffered up to 16 MiB of one websocket message before engine.io's 64 KiB check; now it closes the
+    socket (1009, message too big) once the message passes 64 KiB."""
+    raw = open_raw(raws, server)
+    with contextlib.suppress(ConnectionClosed):  # the server may close while the message is still going out
+        raw.send("4" + "x" * (1024 * 1024))
+    assert raw.closed_within(5)
+    assert raw.ws.close_code == 1009
+
+
 # --- items 17, 8 and 12: sessions that never connect, foreign origins --------------------------------------
 
 
