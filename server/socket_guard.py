@@ -24,6 +24,7 @@ which fails if an upgrade changes them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -195,7 +196,8 @@ class FrameGuard:
         """Close the websocket (1008); the server then tells engine.io it is gone, which cleans up after it."""
         if self.problem is None:
             self.problem = why
-        await self.send({"type": "websocket.close"})
+        with contextlib.suppress(OSError):  # the client left meanwhile (uvicorn's ClientDisconnected)
+            await self.send({"type": "websocket.close"})
 
 
 class GuardedEngineIO(engineio.AsyncServer):  # type: ignore[misc]  # python-engineio ships no type hints

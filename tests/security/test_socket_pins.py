@@ -93,6 +93,11 @@ def test_engineio_checks_origins_with_a_callable() -> None:
     assert isinstance(guarded().eio.cors_allowed_origins, socket_guard.OriginCheck)
 
 
+def test_both_libraries_log_through_the_quiet_log() -> None:
+    server = guarded()
+    assert server.logger is socket_guard.QUIET and server.eio.logger is socket_guard.QUIET
+
+
 def test_engineio_sessions_and_disconnect_are_where_the_guard_looks() -> None:
     assert parameters(engineio.AsyncServer.disconnect) == ["self", "sid"]
     assert guarded().eio.guards == {}
