@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     with targets.workdir() as base, targets.database(args.database, base) as url:
         agents = asyncio.run(roster.seed_database(url, args.agents))
         code = asyncio.run(_code_for_real_agent(url))
-        with targets.ours(url, base) as server:
+        with targets.ours(url, base, "--health-details") as server:  # its socket count, printed below
             agent = start_real_agent(server.url, code, base)
             try:
                 samples = asyncio.run(soak(server.url, server.pid, agent.pid, agents, args))

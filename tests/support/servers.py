@@ -20,20 +20,23 @@ import requests
 SERVER_START_TIMEOUT_S = 30
 
 #: Short grace and sweep so offline and revocation tests take a second, not a minute. Old fixed dates (DST
-#: days) must be accepted, so retention is long.
-TEST_SERVER_ARGS = ("--offline-grace", "1", "--sweep-interval", "0.2", "--retention-days", "3650")
+#: days) must be accepted, so retention is long. Tests count sockets through ``/healthz``.
+TEST_SERVER_ARGS = ("--offline-grace", "1", "--sweep-interval", "0.2", "--retention-days", "3650",
+                    "--health-details")
 
 
-def announced_port(proc: subprocess.Popen[str], log_path: Path, what: str) -> int:
-    """The port a just-started server names on its first stdout line (``… listening on http://HOST:PORT``),
-    returned once its ``/healthz`` answers; ``RuntimeError`` pointing at ``log_path`` otherwise."""
+def announced_port(proc: subprocess.Popen[str], log_path: Path, what: str, verify: str | bool = True) -> int:
+    """The port a just-started server names on its first stdout line (``… listening on http(s)://HOST:PORT``),
+    returned once its ``/healthz`` answers; ``RuntimeError`` pointing at ``log_path`` otherwise. ``verify``:
+    the CA bundle to trust when the server serves HTTPS."""
     assert proc.stdout is not None
     line = proc.stdout.readline()
-    if "listening on http://" not in line:
+    if " listening on http" not in line:
         proc.kill()
         raise RuntimeError(f"{what} did not start: {line!r}; see {log_path}:\n{log_path.read_text()}")
-    port = int(line.split("listening on http://", 1)[1].split()[0].rsplit(":", 1)[1])
-    if not wait_healthy(f"http://127.0.0.1:{port}", alive=lambda: proc.poll() is None):
+    scheme, _, address = line.split(" listening on ", 1)[1].split()[0].partition("://")
+    port = int(address.rsplit(":", 1)[1])
+    if not wait_healthy(f"{scheme}://127.0.0.1:{port}", alive=lambda: proc.poll() is None, verify=verify):
         raise RuntimeError(f"{what} not healthy in time; see {log_path}")
     return port
 
@@ -81,12 +84,13 @@ class ServerProcess:
         self.start()
 
 
-def wait_healthy(url: str, *, alive: Callable[[], bool], timeout: float = SERVER_START_TIMEOUT_S) -> bool:
+def wait_healthy(url: str, *, alive: Callable[[], bool], timeout: float = SERVER_START_TIMEOUT_S,
+                 verify: str | bool = True) -> bool:
     """Poll ``url``/healthz until it answers 200 (True), the process dies or time runs out (False)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and alive():
         try:
-            if requests.get(url + "/healthz", timeout=1).ok:
+            if requests.get(url + "/healthz", timeout=1, verify=verify).ok:
                 return True
         except requests.ConnectionError:
             pass
