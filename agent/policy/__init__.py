@@ -16,8 +16,10 @@ meanwhile the person keeps working. The enrollment key is a secret: it never app
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import logging
 import sys
+import urllib.parse
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -57,10 +59,26 @@ class MachinePolicy:
 
 
 def normalise_url(value: str) -> str:
-    """A server URL as the agent keeps it; ``ValueError`` when it is not http(s)."""
-    if not value.startswith(("https://", "http://")):
+    """A server URL as the agent keeps it; ``ValueError`` when it is not https, or plain http to another
+    machine: the token and every upload would cross the network in clear text (docs/server.md: agents use
+    HTTPS only). http to this machine (localhost, 127.0.0.0/8, ::1) stays allowed for demos and tests."""
+    if value.startswith("https://"):
+        return value.rstrip("/")
+    if not value.startswith("http://"):
         raise ValueError("must start with https://")
+    if not _loopback(urllib.parse.urlsplit(value).hostname or ""):
+        raise ValueError("must start with https://: plain http:// would send the device token and the activity "
+                         "in clear text (http:// is allowed only to this machine: localhost, 127.0.0.1, ::1)")
     return value.rstrip("/")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name: only ``localhost`` is known to stay on this machine
+        return False
 
 
 def _text(value: object) -> str:

@@ -83,6 +83,8 @@ def test_no_policy_anywhere_is_no_policy(tmp_path: Path, caplog: pytest.LogCaptu
 
 @pytest.mark.parametrize("key, field, value, words", [
     (SERVER_URL, "server_url", "ftp://pulse.example.com", "must start with https://"),
+    (SERVER_URL, "server_url", "http://pulse.example.com", "clear text"),
+    (SERVER_URL, "server_url", "http://127.0.0.1.pulse.example.com", "clear text"),
     (SERVER_URL, "server_url", 42, "must be text"),
     (IDLE_THRESHOLD, "idle_threshold_s", "five minutes", "whole number"),
     (IDLE_THRESHOLD, "idle_threshold_s", 5, "between 60 and 3600"),

@@ -42,25 +42,27 @@ def announced_port(proc: subprocess.Popen[str], log_path: Path, what: str, verif
 
 
 class ServerProcess:
-    """``staffpulse-server serve --port 0``; restartable on the same port so clients can reconnect."""
+    """``staffpulse-server serve --port 0``; restartable on the same port so clients can reconnect.
+    ``tls``: (certificate, key) the server serves HTTPS with; clients here trust the certificate."""
 
-    def __init__(self, database_url: str, log_path: Path, *extra: str) -> None:
-        self.database_url, self.log_path, self.extra = database_url, log_path, list(extra)
+    def __init__(self, database_url: str, log_path: Path, *extra: str, tls: tuple[Path, Path] | None = None) -> None:
+        self.database_url, self.log_path, self.extra, self.tls = database_url, log_path, list(extra), tls
         self.port = 0
         self.proc: subprocess.Popen[str] | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def start(self) -> ServerProcess:
         log = self.log_path.open("a")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port), "--database-url",
-             self.database_url, "--log-level", "warning", *self.extra],
+             self.database_url, "--log-level", "warning", *self.extra,
+             *(("--ssl-certfile", str(self.tls[0]), "--ssl-keyfile", str(self.tls[1])) if self.tls else ())],
             stdout=subprocess.PIPE, stderr=log, text=True)
         log.close()
-        self.port = announced_port(self.proc, self.log_path, "server")
+        self.port = announced_port(self.proc, self.log_path, "server", verify=str(self.tls[0]) if self.tls else True)
         return self
 
     def stop(self, *, kill: bool = False) -> None:
@@ -96,6 +98,15 @@ def wait_healthy(url: str, *, alive: Callable[[], bool], timeout: float = SERVER
             pass
         time.sleep(0.05)
     return False
+
+
+def throwaway_certificate(directory: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, valid one day, and its key: (``name``.pem, ``name``.key)."""
+    cert, key = directory / f"{name}.pem", directory / f"{name}.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-keyout", str(key),
+                    "-out", str(cert), "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
 
 
 def free_port() -> int:
