@@ -88,6 +88,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server.app import create_app
+    from server.http_protocol import HeadLimitedHttpTools
 
     try:
         database_url = _database_url(args)
@@ -116,7 +117,8 @@ def serve(args: argparse.Namespace) -> int:
     # peers, and a second timer and ping per socket cost writes and memory for nothing. Websockets through
     # wsproto: 2.7 KiB less per idle socket than the websockets library's protocol (RSS at 5,000 sockets), and
     # fan-out and ingest as fast or faster (docs/scaling.md, fourth round).
-    config = uvicorn.Config(create_app(settings), log_level=args.log_level, lifespan="on",
+    # HTTP through httptools with a cap on request heads (server/http_protocol.py).
+    config = uvicorn.Config(create_app(settings), log_level=args.log_level, lifespan="on", http=HeadLimitedHttpTools,
                             timeout_graceful_shutdown=3, ws="wsproto", ws_ping_interval=None, ws_ping_timeout=None,
                             ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile)
     # The loop uvicorn.run would pick (uvloop where installed, as uvicorn[standard] does on Linux and macOS);
