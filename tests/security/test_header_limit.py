@@ -42,6 +42,7 @@ def test_an_endless_header_is_refused_and_the_connection_closed(server: ServerPr
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 431 "), answer[:200]
     assert json.loads(body)["error"]["field"] == "headers"
+    assert b"\r\nx-content-type-options: nosniff\r\n" in head + b"\r\n", "the security headers, as on every answer"
     assert process.memory_info().rss - before < 8 * 1024 * 1024
     assert requests.get(server.url + "/healthz", timeout=10).ok
 
