@@ -6,8 +6,10 @@ agent through ``Sampler.open``, so there is one place that decides how the parts
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -17,6 +19,7 @@ from agent.clock import Clock, ScaledClock, SystemClock
 from agent.idle import SinceLastEvent, open_backend
 from agent.input_counter import InputCounter
 from agent.outbox import Outbox
+from agent.paths import PRIVATE_FILE
 from agent.recovery import open_outbox
 from agent.runner import Runner
 from agent.states import PresenceChange
@@ -24,9 +27,18 @@ from agent.states import PresenceChange
 log = logging.getLogger("agent")
 
 
+class PrivateRotatingLog(logging.handlers.RotatingFileHandler):
+    """A rotating log whose files (the first and each after a rotation) are the user's alone (0600 on Linux
+    and macOS): it names the servers, the team and the states the agent saw."""
+
+    def _open(self) -> io.TextIOWrapper:
+        descriptor = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
+        return open(descriptor, "a", encoding=self.encoding, errors=self.errors)
+
+
 def configure_logging(directory: Path, *, to_stderr: bool = True) -> None:
     """A rotating file in the platform log dir (a windowed exe has no stderr), plus stderr when there is one."""
-    handlers: list[logging.Handler] = [logging.handlers.RotatingFileHandler(
+    handlers: list[logging.Handler] = [PrivateRotatingLog(
         directory / "agent.log", maxBytes=1_000_000, backupCount=3, encoding="utf-8")]
     if to_stderr and sys.stderr is not None:
         handlers.append(logging.StreamHandler(sys.stderr))

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from agent.paths import private_sqlite_file
 from protocol.schema import MAX_SLOTS_PER_BATCH, Slot
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ class Outbox:
         self._retention = retention
         self._now = now
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(private_sqlite_file(self.path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a commit is on disk before we call the minute written
         self._db.executescript(_SCHEMA)

@@ -62,10 +62,11 @@ async def _code_for_real_agent(url: str) -> str:
 
 
 def start_real_agent(server_url: str, code: str, base: Path) -> subprocess.Popen[bytes]:
-    """``staffpulse enroll`` then ``staffpulse --headless``, with its own data dir and a file keyring."""
+    """``staffpulse enroll`` then ``staffpulse --headless``, with its own data dir and its token in a plaintext
+    file there (allowed explicitly, as scripts/demo does)."""
     env = {k: v for k, v in os.environ.items() if k != "DISPLAY"} | {
         "STAFFPULSE_DATA_DIR": str(base / "agent"), "STAFFPULSE_LOG_DIR": str(base / "agent" / "logs"),
-        "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring", "XDG_DATA_HOME": str(base / "keyring")}
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring", "STAFFPULSE_ALLOW_PLAINTEXT_TOKEN": "1"}
     staffpulse = str(Path(sys.executable).with_name("staffpulse"))
     subprocess.run([staffpulse, "enroll", "--server", server_url, "--code", code, "--device-name", "soak-agent"],
                    env=env, check=True, capture_output=True)
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     with targets.workdir() as base, targets.database(args.database, base) as url:
         agents = asyncio.run(roster.seed_database(url, args.agents))
         code = asyncio.run(_code_for_real_agent(url))
-        with targets.ours(url, base) as server:
+        with targets.ours(url, base, "--health-details") as server:  # its socket count, printed below
             agent = start_real_agent(server.url, code, base)
             try:
                 samples = asyncio.run(soak(server.url, server.pid, agent.pid, agents, args))

@@ -268,9 +268,9 @@ class TeamView(_Answer):
 
 class Health(_Answer):
     status: Literal["ok", "degraded"]
-    version: str
+    version: str | None = None  # only when the server runs with ``--health-details``
     database: bool
-    sockets: int
+    sockets: int | None = None  # only when the server runs with ``--health-details``
 
 
 class ErrorBody(_Answer):

@@ -102,9 +102,10 @@ def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
 
 def take(out: Path, work: Path) -> dict[str, Any]:
     """Everything Qt made here is gone when this returns; the QApplication (made by the caller) outlives it."""
-    # A throwaway keyring for the demo token, as scripts/demo does; the real agent uses the OS keyring.
-    os.environ["PYTHON_KEYRING_BACKEND"] = "keyrings.alt.file.PlaintextKeyring"
-    os.environ["XDG_DATA_HOME"] = str(work / "keyring")
+    # The token in a plaintext file under work/agent, as scripts/demo does; the real agent uses the OS keyring.
+    os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    os.environ["STAFFPULSE_ALLOW_PLAINTEXT_TOKEN"] = "1"
+    os.environ["STAFFPULSE_DATA_DIR"] = str(work / "agent")
     from agent.assembly import Sampler
     from sync.credentials import CredentialStore
     from sync.live import LinkState

@@ -16,6 +16,7 @@ from server.api.routes import activity, enroll, health, me, presence, team
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker
 from server.errors import install_handlers
+from server.headers import SecurityHeaders
 from server.ingest import Ingest
 from server.limits import BodySizeLimit, TokenBucket
 from server.live import SOCKET_PATH, LiveHub
@@ -44,7 +45,10 @@ def create_api(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             await hub.stop()
             await engine.dispose()
 
-    api = FastAPI(title="StaffPulse", version=__version__, lifespan=lifespan)
+    # No /docs or /redoc (their pages load scripts from a CDN), /openapi.json only when asked for, and no
+    # trailing-slash redirect: Starlette builds its Location from the Host header, which the client chooses.
+    api = FastAPI(title="StaffPulse", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url="/openapi.json" if settings.openapi else None, redirect_slashes=False)
     api.state.settings = settings
     api.state.sessions = sessions
     api.state.hub = hub
@@ -61,5 +65,5 @@ def create_api(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> ASGIApp:
     api = create_api(settings, clock=clock)
     rest = BodySizeLimit(FastPath(api), max_bytes=settings.max_body_bytes)
-    app: ASGIApp = socketio.ASGIApp(api.state.hub.sio, other_asgi_app=rest, socketio_path=SOCKET_PATH.lstrip("/"))
-    return app
+    live = socketio.ASGIApp(api.state.hub.sio, other_asgi_app=rest, socketio_path=SOCKET_PATH.lstrip("/"))
+    return SecurityHeaders(live)

@@ -1,7 +1,8 @@
 """``staffpulse-server``: run the server, and administer teams, users, devices and deployment keys.
 
-Every admin command takes ``--database-url`` (or ``STAFFPULSE_DATABASE_URL``), brings the schema up to date
-first, and prints a table, or JSON with ``--json`` for scripts. A refused command exits with status 2 and a
+Every admin command takes ``--database-url``, ``--database-url-file`` or ``STAFFPULSE_DATABASE_URL`` (the
+last two keep a password out of the command line, which every local user can read in /proc), brings the schema
+up to date first, and prints a table, or JSON with ``--json`` for scripts. A refused command exits with status 2 and a
 message naming the field.
 """
 
@@ -16,6 +17,7 @@ import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -29,9 +31,28 @@ from server.migrate import run_in_session
 AdminCall = Callable[[AsyncSession, argparse.Namespace, datetime], Awaitable[Any]]
 
 
+class UsageError(Exception):
+    """A flag's value cannot be used; the message names the flag."""
+
+
 def _database_url(args: argparse.Namespace) -> str:
-    url: str | None = args.database_url or os.environ.get("STAFFPULSE_DATABASE_URL")
+    url: str | None = args.database_url or _read_url_file(args.database_url_file) \
+        or os.environ.get("STAFFPULSE_DATABASE_URL")
     return url or default_database_url()
+
+
+def _read_url_file(path: str | None) -> str | None:
+    """The URL in ``--database-url-file`` (its first line): a file only the server's account can read keeps
+    the password out of the process list."""
+    if path is None:
+        return None
+    try:
+        url = next(iter(Path(path).read_text(encoding="utf-8").splitlines()), "").strip()
+    except OSError as exc:
+        raise UsageError(f"--database-url-file: cannot read {path}: {exc.strerror}") from None
+    if not url:
+        raise UsageError(f"--database-url-file: {path} is empty; put the database URL on its first line")
+    return url
 
 
 def _safe_url(url: str) -> str:
@@ -67,8 +88,17 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server.app import create_app
+    from server.http_protocol import HeadLimitedHttpTools
 
-    settings = Settings(database_url=_database_url(args), offline_grace_s=args.offline_grace,
+    try:
+        database_url = _database_url(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if (args.ssl_certfile is None) != (args.ssl_keyfile is None):
+        print("error: --ssl-certfile and --ssl-keyfile go together: give both for TLS, or neither", file=sys.stderr)
+        return 2
+    settings = Settings(database_url=database_url, offline_grace_s=args.offline_grace,
                         sweep_interval_s=args.sweep_interval, retention_days=args.retention_days,
                         write_burst=args.write_burst, write_rate_per_s=args.write_rate,
                         db_busy_timeout_s=args.db_busy_timeout, ping_interval_s=args.ping_interval,
@@ -76,11 +106,13 @@ def serve(args: argparse.Namespace) -> int:
                         max_sockets_per_user=args.max_sockets_per_user,
                         socket_connect_timeout_s=args.socket_connect_timeout,
                         allowed_origins=tuple(args.allowed_origin),
-                        redis_url=args.redis_url or os.environ.get("STAFFPULSE_REDIS_URL") or None)
+                        redis_url=args.redis_url or os.environ.get("STAFFPULSE_REDIS_URL") or None,
+                        openapi=args.openapi, health_details=args.health_details)
     _raise_open_files()
     sock = _listen(args.host, args.port)
     host, port = sock.getsockname()[:2]
-    print(f"StaffPulse server {__version__} listening on http://{host}:{port} "
+    scheme = "https" if args.ssl_certfile else "http"
+    print(f"StaffPulse server {__version__} listening on {scheme}://{host}:{port} "
           f"(database {_safe_url(settings.database_url)}, socket.io at /api/socket"
           f"{f', redis {_safe_url(settings.redis_url)}' if settings.redis_url else ''})", flush=True)
     # No websocket-level pings from uvicorn: engine.io's own ping/pong (``--ping-interval``) already finds dead
@@ -90,9 +122,11 @@ def serve(args: argparse.Namespace) -> int:
     # message is inflated before any size check (15 KiB became 15 MiB), and each deflate socket holds its own
     # zlib state (~100 KiB); the server's messages are small. A websocket message is buffered up to the socket
     # message cap, no further (uvicorn's default is 16 MiB). docs/security.md, socket limits.
-    config = uvicorn.Config(create_app(settings), log_level=args.log_level, lifespan="on",
+    # HTTP through httptools with a cap on request heads (server/http_protocol.py).
+    config = uvicorn.Config(create_app(settings), log_level=args.log_level, lifespan="on", http=HeadLimitedHttpTools,
                             timeout_graceful_shutdown=3, ws="wsproto", ws_ping_interval=None, ws_ping_timeout=None,
-                            ws_per_message_deflate=False, ws_max_size=settings.max_socket_message_bytes)
+                            ws_per_message_deflate=False, ws_max_size=settings.max_socket_message_bytes,
+                            ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile)
     # The loop uvicorn.run would pick (uvloop where installed, as uvicorn[standard] does on Linux and macOS);
     # plain asyncio.run would leave every socket on the slower pure-Python loop. See docs/scaling.md.
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
@@ -122,7 +156,7 @@ def _admin(call: AdminCall) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         try:
             result = asyncio.run(run_in_session(_database_url(args), lambda s, now: call(s, args, now)))
-        except AdminError as exc:
+        except (AdminError, UsageError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         _print(result, args.json)
@@ -140,8 +174,13 @@ def _positive(text: str) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--database-url", help="SQLAlchemy URL: sqlite:///file.db or postgresql://… "
-                        "(default: $STAFFPULSE_DATABASE_URL, else SQLite in the platform data dir)")
+    where = common.add_mutually_exclusive_group()
+    where.add_argument("--database-url", help="SQLAlchemy URL: sqlite:///file.db or postgresql://… (default: "
+                       "$STAFFPULSE_DATABASE_URL, else SQLite in the platform data dir); a URL with a password "
+                       "belongs in --database-url-file or the environment: every local user can read a command line")
+    where.add_argument("--database-url-file", metavar="FILE",
+                       help="read the database URL from the first line of FILE (make it readable by the server's "
+                       "account only)")
     common.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
 
     parser = argparse.ArgumentParser(prog="staffpulse-server", description=(
@@ -181,6 +220,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="redis://host:6379/0 shared by every server process behind one load balancer: events, "
                    "one socket per device and presence then work across processes (default: "
                    "$STAFFPULSE_REDIS_URL, else one self-contained process)")
+    p.add_argument("--ssl-certfile", metavar="PEM",
+                   help="serve HTTPS with this certificate (chain) file, without a proxy in front; with --ssl-keyfile")
+    p.add_argument("--ssl-keyfile", metavar="PEM", help="the private key of --ssl-certfile")
+    p.add_argument("--openapi", action="store_true",
+                   help="serve the API's description at /openapi.json (default: off)")
+    p.add_argument("--health-details", action="store_true",
+                   help="/healthz also shows the version and the socket count to anyone who asks (default: off)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(run=serve)
 

@@ -11,7 +11,7 @@ import platformdirs
 def default_database_url() -> str:
     """SQLite in the platform data dir, so a plain ``serve`` works on any machine without setup."""
     data_dir = Path(platformdirs.user_data_dir("StaffPulse Server", appauthor=False))
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # the database is for the server's account alone
     return f"sqlite+aiosqlite:///{data_dir / 'staffpulse.db'}"
 
 
@@ -54,3 +54,9 @@ class Settings:
     #: Redis shared by several server processes (events, one socket per device, presence leases); ``None``
     #: runs one self-contained process.
     redis_url: str | None = None
+    #: Serve ``/openapi.json`` (``serve --openapi``); off by default, so the server does not describe itself
+    #: to whoever asks. ``/docs`` and ``/redoc`` are never served: they load scripts from a CDN.
+    openapi: bool = False
+    #: ``/healthz`` also says the server's version and its socket count (``serve --health-details``); off by
+    #: default, since it answers without a token.
+    health_details: bool = False

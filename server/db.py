@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -21,6 +25,7 @@ def normalise_url(url: str) -> str:
 def make_engine(url: str, *, busy_timeout_s: float = 30.0) -> AsyncEngine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
+        _private_sqlite_file(make_url(url).database)
         # One connection: SQLite has one writer anyway, and writers queueing in this process (in order, for
         # the pool's timeout) beat writers spinning in SQLite's busy handler (measured in docs/scaling.md).
         # A read waits behind a write too, but every transaction here is a few statements long.
@@ -39,6 +44,21 @@ def make_engine(url: str, *, busy_timeout_s: float = 30.0) -> AsyncEngine:
 
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def _private_sqlite_file(database: str | None) -> None:
+    """Create the database file owner-only (0600) on Linux and macOS before SQLite does (it would use the
+    umask, 0644 by default): it holds every user's activity and the token hashes. SQLite creates its -wal, -shm
+    and -journal files with the database's mode; those an older server left are fixed too. A folder that does
+    not exist is left for SQLite to report."""
+    if sys.platform == "win32" or not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    with contextlib.suppress(FileNotFoundError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                path.with_name(path.name + suffix).chmod(0o600)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

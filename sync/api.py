@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import requests
 from pydantic import BaseModel, ValidationError
 
+from agent.policy import normalise_url
 from protocol.schema import (
     ActivityBatch,
     ActivityResult,
@@ -38,9 +39,10 @@ class ApiClient:
     def __init__(self, server_url: str, token: Callable[[], str | None], *,
                  session: requests.Session | None = None, ca_bundle: str | None = None,
                  timeouts: tuple[float, float] = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S)) -> None:
-        if not server_url.startswith(("https://", "http://")):
-            raise SyncError(f"server URL must start with https:// (got {server_url!r})")
-        self.server_url = server_url.rstrip("/")
+        try:
+            self.server_url = normalise_url(server_url)
+        except ValueError as problem:
+            raise SyncError(f"server URL {server_url!r} {problem}") from None
         self._token = token
         self._session = session or requests.Session()
         # Passed with every request: a session-level verify loses to $REQUESTS_CA_BUNDLE, so a configured

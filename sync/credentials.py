@@ -1,63 +1,94 @@
 """The device token lives in the OS keyring (Windows Credential Manager, macOS Keychain, Secret Service) and
 nowhere else.
 
-Without a usable keyring the agent stops with an error that says what to install — unless an admin policy
-explicitly allows the plaintext fallback, a file readable only by the user. The token is never logged.
+``keyring`` picks its backend by itself, and where ``keyrings.alt`` is installed that can be a plaintext file
+(base64 in ~/.local/share/python_keyring): such a backend, like none at all, does not count as a keyring.
+Without one the agent stops with an error that says what to install — unless plaintext is explicitly allowed:
+by IT's machine policy ``AllowPlaintextToken`` (``agent.policy``), or by ``STAFFPULSE_ALLOW_PLAINTEXT_TOKEN=1``
+in the agent's environment (scripts/demo and tests on machines without a Secret Service). Then the token goes
+to one file, ``device-token`` in the agent's data dir, readable by the user only. The token is never logged.
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import keyring
 import keyring.backend
 import keyring.errors
-from keyring.backends import fail
+from keyring.backends import fail, null
 
+from agent import paths
+from agent.policy import MachinePolicy, load_policy
 from sync.errors import KeyringUnavailable
 
 log = logging.getLogger(__name__)
 
 SERVICE = "StaffPulse"
 FALLBACK_FILE = "device-token"
+ALLOW_ENV = "STAFFPULSE_ALLOW_PLAINTEXT_TOKEN"
 
-NO_KEYRING = ("no usable OS keyring to store the device token. On Linux install and unlock a Secret Service "
-              "(e.g. 'apt install gnome-keyring' or KWallet); on Windows and macOS the system keyring is used. "
-              "IT can instead allow the plaintext fallback with the policy AllowPlaintextToken.")
+NO_KEYRING = ("no usable OS keyring to store the device token (a plaintext file keyring does not count). On "
+              "Linux install and unlock a Secret Service (e.g. 'apt install gnome-keyring' or KWallet); on Windows "
+              "and macOS the system keyring is used. IT can instead allow a plaintext file readable only by the "
+              f"user with the policy AllowPlaintextToken = 1 ({ALLOW_ENV}=1 does the same for one process).")
 
 
-def _usable(backend: keyring.backend.KeyringBackend) -> bool:
-    if isinstance(backend, fail.Keyring):
-        return False
-    chained = getattr(backend, "backends", None)  # the chainer backend is only as good as what it chains
-    return chained is None or bool(chained)
+class _From(enum.Enum):
+    POLICY = "policy"
+
+
+def allowed_plaintext_dir(policy: MachinePolicy | None = None, environ: Mapping[str, str] | None = None) -> Path | None:
+    """The folder for the plaintext token file when this machine allows one (policy or environment, see the
+    module), else None."""
+    env = os.environ if environ is None else environ
+    allowed = env.get(ALLOW_ENV) == "1" or (policy or load_policy()).allow_plaintext_token
+    return paths.data_dir() if allowed else None
+
+
+def _secure(backend: keyring.backend.KeyringBackend) -> bool:
+    """A keyring that keeps secrets out of plain files: not ``fail``/``null``, not one of keyrings.alt's."""
+    chained = getattr(backend, "backends", None)  # the chainer writes to the first backend it chains
+    if chained is not None:
+        return bool(chained) and _secure(chained[0])
+    return not isinstance(backend, fail.Keyring | null.Keyring) and not type(backend).__module__.startswith(
+        "keyrings.alt")
 
 
 class CredentialStore:
     """Stores one token per server URL (a machine may be moved between servers)."""
 
     def __init__(self, *, backend: keyring.backend.KeyringBackend | None = None,
-                 plaintext_dir: Path | None = None) -> None:
-        """``plaintext_dir`` is the fallback's folder, given only when policy allows it."""
+                 plaintext_dir: Path | _From | None = _From.POLICY) -> None:
+        """``plaintext_dir`` is the plaintext file's folder when plaintext is allowed, None when it is not;
+        by default what this machine's policy and environment say (``allowed_plaintext_dir()``)."""
         self._backend = backend or keyring.get_keyring()
-        self._plaintext_dir = plaintext_dir
+        self._plaintext_dir = allowed_plaintext_dir() if plaintext_dir is _From.POLICY else plaintext_dir
 
     @property
     def uses_keyring(self) -> bool:
-        return _usable(self._backend)
+        return _secure(self._backend)
 
-    def _fallback(self, server_url: str) -> Path:
+    def check(self) -> None:
+        """Raise ``KeyringUnavailable`` unless a token could be saved: before enrolling, so a one-time code is
+        not spent on a token that has nowhere to go."""
+        if not self.uses_keyring:
+            self._fallback()
+
+    def _fallback(self) -> Path:
         if self._plaintext_dir is None:
-            raise KeyringUnavailable(NO_KEYRING)
+            raise KeyringUnavailable(f"{NO_KEYRING} (keyring backend: {type(self._backend).__name__})")
         return self._plaintext_dir / FALLBACK_FILE
 
     def load(self, server_url: str) -> str | None:
         if self.uses_keyring:
             return self._backend.get_password(SERVICE, server_url)
-        path = self._fallback(server_url)
+        path = self._fallback()
         if not path.exists():
             return None
         stored_url, _, token = path.read_text(encoding="utf-8").partition("\n")
@@ -71,10 +102,10 @@ class CredentialStore:
                 raise KeyringUnavailable(f"the OS keyring refused the token ({type(exc).__name__}): "
                                          "is it locked?") from exc
             return
-        path = self._fallback(server_url)
+        path = self._fallback()
         log.warning("storing the device token in a plaintext file (%s) as the policy allows", path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        paths.private_folder(path.parent)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, paths.PRIVATE_FILE)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(f"{server_url}\n{token}\n")
 
@@ -83,4 +114,5 @@ class CredentialStore:
             with contextlib.suppress(keyring.errors.PasswordDeleteError):  # nothing stored is already deleted
                 self._backend.delete_password(SERVICE, server_url)
             return
-        self._fallback(server_url).unlink(missing_ok=True)
+        self._fallback().unlink(missing_ok=True)
+

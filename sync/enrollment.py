@@ -46,6 +46,7 @@ def enroll(api: ApiClient, store: CredentialStore, *, code: str | None = None, d
     """Enroll and store the token; with a deployment key the login defaults to the OS account's."""
     if (code is None) == (deployment_key is None):
         raise SyncError("enroll with either an enrollment code or a deployment key")
+    store.check()  # before the server spends the code on a token with nowhere to go
     request = Enrollment(
         code=code, deployment_key=deployment_key,
         login=(login or os_login()) if deployment_key is not None else None,

@@ -1,4 +1,5 @@
-"""What IT decided for this machine: the server, the deployment key that enrolls it, the idle threshold.
+"""What IT decided for this machine: the server, the deployment key that enrolls it, the idle threshold, and
+whether the device token may be kept in a plaintext file where the machine has no OS keyring.
 
 Policy beats the user's own settings (``sync.settings.effective``) and the settings dialog shows such fields
 locked. One sibling module per OS reads the raw values, and ``select_source`` is the one place that picks:
@@ -16,12 +17,15 @@ meanwhile the person keeps working. The enrollment key is a secret: it never app
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import logging
 import sys
+import urllib.parse
 from collections.abc import Mapping
 from typing import Protocol
 
-__all__ = ["ENROLL_TOKEN", "IDLE_THRESHOLD", "IDLE_THRESHOLD_RANGE", "SERVER_URL", "MachinePolicy", "PolicySource",
+__all__ = ["ALLOW_PLAINTEXT_TOKEN", "ENROLL_TOKEN", "IDLE_THRESHOLD", "IDLE_THRESHOLD_RANGE", "SERVER_URL",
+           "MachinePolicy", "PolicySource",
            "PolicyUnreadable", "load_policy", "normalise_url", "parse", "select_source"]
 
 log = logging.getLogger(__name__)
@@ -30,6 +34,7 @@ IDLE_THRESHOLD_RANGE = (60, 3600)  # seconds; the user's settings share these bo
 
 # The value names, as IT types them in the registry, the plist or the JSON file.
 SERVER_URL, ENROLL_TOKEN, IDLE_THRESHOLD = "ServerUrl", "EnrollToken", "IdleThreshold"
+ALLOW_PLAINTEXT_TOKEN = "AllowPlaintextToken"
 
 
 class PolicyUnreadable(Exception):
@@ -49,6 +54,8 @@ class MachinePolicy:
     server_url: str | None = None
     enroll_token: str | None = dataclasses.field(default=None, repr=False)  # IT's deployment key: a secret
     idle_threshold_s: int | None = None
+    #: The token may live in a plaintext file (owner-only) when there is no OS keyring (``sync.credentials``).
+    allow_plaintext_token: bool = False
 
     @property
     def locked(self) -> frozenset[str]:
@@ -57,10 +64,26 @@ class MachinePolicy:
 
 
 def normalise_url(value: str) -> str:
-    """A server URL as the agent keeps it; ``ValueError`` when it is not http(s)."""
-    if not value.startswith(("https://", "http://")):
+    """A server URL as the agent keeps it; ``ValueError`` when it is not https, or plain http to another
+    machine: the token and every upload would cross the network in clear text (docs/server.md: agents use
+    HTTPS only). http to this machine (localhost, 127.0.0.0/8, ::1) stays allowed for demos and tests."""
+    if value.startswith("https://"):
+        return value.rstrip("/")
+    if not value.startswith("http://"):
         raise ValueError("must start with https://")
+    if not _loopback(urllib.parse.urlsplit(value).hostname or ""):
+        raise ValueError("must start with https://: plain http:// would send the device token and the activity "
+                         "in clear text (http:// is allowed only to this machine: localhost, 127.0.0.1, ::1)")
     return value.rstrip("/")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name: only ``localhost`` is known to stay on this machine
+        return False
 
 
 def _text(value: object) -> str:
@@ -83,17 +106,30 @@ def _seconds(value: object) -> int:
     return number
 
 
+def _flag(value: object) -> bool:
+    """A REG_DWORD 1 or 0, a plist or JSON boolean, or the text "1", "0", "true", "false"."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("1", "0", "true", "false"):
+        return value.strip().lower() in ("1", "true")
+    raise ValueError(f"must be 1 (allowed) or 0 (not allowed), not {value!r}")
+
+
 def parse(raw: Mapping[str, object], where: str) -> MachinePolicy:
     """The policy in ``raw``; a value that is malformed is a warning and left unset (never a crash)."""
     values: dict[str, object] = {}
     for key, field, check in ((SERVER_URL, "server_url", lambda v: normalise_url(_text(v))),
                               (ENROLL_TOKEN, "enroll_token", _text),
-                              (IDLE_THRESHOLD, "idle_threshold_s", _seconds)):
+                              (IDLE_THRESHOLD, "idle_threshold_s", _seconds),
+                              (ALLOW_PLAINTEXT_TOKEN, "allow_plaintext_token", _flag)):
         value = raw.get(key)
         if value is None or value == "":
             continue  # not set: an MSI installed without that property writes nothing
         try:
-            values[field] = check(value) or None
+            checked = check(value)
+            values[field] = checked if isinstance(checked, bool) else checked or None
         except ValueError as problem:
             shown = "(hidden)" if key == ENROLL_TOKEN else repr(value)
             log.warning("policy %s in %s is malformed (%s: %s); ignoring it", key, where, shown, problem)
@@ -126,5 +162,5 @@ def load_policy(source: PolicySource | None = None, system: str = sys.platform) 
     policy = parse(raw, source.where)
     if policy != MachinePolicy():
         log.info("policy from %s sets %s", source.where,
-                 ", ".join(f.name for f in dataclasses.fields(policy) if getattr(policy, f.name) is not None))
+                 ", ".join(f.name for f in dataclasses.fields(policy) if getattr(policy, f.name) not in (None, False)))
     return policy

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from agent.policy import (
+    ALLOW_PLAINTEXT_TOKEN,
     ENROLL_TOKEN,
     IDLE_THRESHOLD,
     SERVER_URL,
@@ -27,8 +28,10 @@ from agent.policy._linux import PolicyFile
 from agent.policy._macos import ManagedPreferences
 from agent.policy._windows import KEY, WHERE, RegistryPolicy
 
-FULL = {SERVER_URL: "https://pulse.example.com/", ENROLL_TOKEN: "dk_secret-key", IDLE_THRESHOLD: 600}
-EXPECTED = MachinePolicy(server_url="https://pulse.example.com", enroll_token="dk_secret-key", idle_threshold_s=600)
+FULL = {SERVER_URL: "https://pulse.example.com/", ENROLL_TOKEN: "dk_secret-key", IDLE_THRESHOLD: 600,
+        ALLOW_PLAINTEXT_TOKEN: 1}
+EXPECTED = MachinePolicy(server_url="https://pulse.example.com", enroll_token="dk_secret-key", idle_threshold_s=600,
+                         allow_plaintext_token=True)
 
 
 def registry(values: Mapping[str, object], seen: list[str] | None = None) -> RegistryPolicy:
@@ -61,6 +64,20 @@ def test_registry_dword_and_string_numbers() -> None:
     assert load_policy(registry({IDLE_THRESHOLD: "900"})).idle_threshold_s == 900  # REG_SZ from a script
 
 
+@pytest.mark.parametrize(("value", "allowed"), [(1, True), (0, False), (True, True), (False, False), ("1", True),
+                                                ("true", True), ("0", False), ("FALSE", False)])
+def test_allow_plaintext_token_as_a_dword_a_boolean_or_text(value: object, allowed: bool) -> None:
+    assert load_policy(registry({ALLOW_PLAINTEXT_TOKEN: value})).allow_plaintext_token is allowed
+    assert not MachinePolicy(allow_plaintext_token=True).locked, "not a user setting: nothing to lock"
+
+
+@pytest.mark.parametrize("value", ["yes", 2, 1.0])
+def test_a_malformed_allow_plaintext_token_does_not_allow(value: object, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        assert load_policy(registry({ALLOW_PLAINTEXT_TOKEN: value})).allow_plaintext_token is False
+    assert ALLOW_PLAINTEXT_TOKEN in caplog.text and "must be 1 (allowed) or 0" in caplog.text
+
+
 def test_macos_managed_preferences(tmp_path: Path) -> None:
     path = tmp_path / "com.staffpulse.agent.plist"
     path.write_bytes(plistlib.dumps(FULL))
@@ -83,6 +100,8 @@ def test_no_policy_anywhere_is_no_policy(tmp_path: Path, caplog: pytest.LogCaptu
 
 @pytest.mark.parametrize("key, field, value, words", [
     (SERVER_URL, "server_url", "ftp://pulse.example.com", "must start with https://"),
+    (SERVER_URL, "server_url", "http://pulse.example.com", "clear text"),
+    (SERVER_URL, "server_url", "http://127.0.0.1.pulse.example.com", "clear text"),
     (SERVER_URL, "server_url", 42, "must be text"),
     (IDLE_THRESHOLD, "idle_threshold_s", "five minutes", "whole number"),
     (IDLE_THRESHOLD, "idle_threshold_s", 5, "between 60 and 3600"),

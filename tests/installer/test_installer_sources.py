@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from agent.policy import ENROLL_TOKEN, IDLE_THRESHOLD, IDLE_THRESHOLD_RANGE, SERVER_URL
+from agent.policy import ALLOW_PLAINTEXT_TOKEN, ENROLL_TOKEN, IDLE_THRESHOLD, IDLE_THRESHOLD_RANGE, SERVER_URL
 from agent.policy._windows import KEY
 from support.xdisplay import need_tool
 
@@ -42,10 +42,15 @@ def test_admx_sets_exactly_the_keys_the_agent_reads() -> None:
         assert reference(policy, "presentation", "presentation") in presentations
         [element] = list(policy.find("p:elements", NS) or [])
         values[element.get("valueName")] = element
-    assert set(values) == {SERVER_URL, ENROLL_TOKEN, IDLE_THRESHOLD}
+    assert set(values) == {SERVER_URL, ENROLL_TOKEN, IDLE_THRESHOLD, ALLOW_PLAINTEXT_TOKEN}
     idle = values[IDLE_THRESHOLD]
     assert idle.tag.endswith("decimal"), "REG_DWORD, as the MSI writes it"
     assert (int(idle.get("minValue", "")), int(idle.get("maxValue", ""))) == IDLE_THRESHOLD_RANGE
+    flag = values[ALLOW_PLAINTEXT_TOKEN]
+    assert flag.tag.endswith("boolean")
+    written = {part: flag.find(f"p:{part}/p:decimal", NS) for part in ("trueValue", "falseValue")}
+    assert {part: value.get("value") for part, value in written.items() if value is not None} == {
+        "trueValue": "1", "falseValue": "0"}, "REG_DWORD 1 and 0, what agent.policy reads as allowed or not"
 
 
 def test_release_workflow_builds_on_windows_and_macos_with_files_that_exist() -> None:

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
+
+from support.servers import PostgresCluster, announced_port
 
 COMMANDS = [[], ["serve"], ["migrate"], ["demo"], ["teams", "create"], ["teams", "list"], ["users", "create"],
             ["users", "list"], ["users", "code"], ["devices", "list"], ["devices", "revoke"], ["keys", "create"],
             ["keys", "list"], ["keys", "revoke"]]
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "server.cli", *args], capture_output=True, text=True, timeout=60)
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "server.cli", *args], capture_output=True, text=True, timeout=60,
+                          env=None if env is None else os.environ | env)
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "top")
@@ -70,3 +76,46 @@ def test_duplicate_team_is_refused_and_nothing_half_stored(tmp_path: Path) -> No
     assert again.returncode == 2
     assert "already exists" in again.stderr
     assert len(json.loads(cli("teams", "list", "--json", *db).stdout)) == 1
+
+
+def test_a_database_url_file_keeps_the_password_out_of_the_process_list(postgres: PostgresCluster,
+                                                                        tmp_path: Path) -> None:
+    """``--database-url postgresql://user:password@…`` is in /proc/PID/cmdline for every local user to read;
+    ``--database-url-file`` (and ``STAFFPULSE_DATABASE_URL``) are not."""
+    password = "pw-" + uuid.uuid4().hex
+    url = postgres.create_database(f"t_{uuid.uuid4().hex[:12]}").replace("staffpulse@", f"staffpulse:{password}@")
+    url_file = tmp_path / "database-url"
+    url_file.write_text(url + "\n")
+    url_file.chmod(0o600)
+    assert cli("teams", "create", "Ops", "--database-url-file", str(url_file)).returncode == 0
+    log = tmp_path / "server.log"
+    with log.open("w") as stderr, subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "serve", "--port", "0", "--database-url-file", str(url_file)],
+            stdout=subprocess.PIPE, stderr=stderr, text=True) as server:
+        try:
+            port = announced_port(server, log, "server")
+            assert password.encode() not in Path(f"/proc/{server.pid}/cmdline").read_bytes()
+            assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json()["database"] is True
+        finally:
+            server.terminate()
+            server.wait(timeout=15)
+    listed = json.loads(cli("teams", "list", "--json", env={"STAFFPULSE_DATABASE_URL": url}).stdout)
+    assert [team["name"] for team in listed] == ["Ops"]
+
+
+@pytest.mark.parametrize(("content", "problem"), [(None, "cannot read"), ("\n", "is empty")])
+def test_an_unusable_database_url_file_is_refused_naming_the_flag(tmp_path: Path, content: str | None,
+                                                                 problem: str) -> None:
+    url_file = tmp_path / "database-url"
+    if content is not None:
+        url_file.write_text(content)
+    for command in (["teams", "list"], ["serve", "--port", "0"]):
+        done = cli(*command, "--database-url-file", str(url_file))
+        assert done.returncode == 2
+        assert done.stderr.startswith("error: --database-url-file: ") and problem in done.stderr, done.stderr
+
+
+def test_database_url_and_its_file_are_exclusive(tmp_path: Path) -> None:
+    done = cli("teams", "list", "--database-url", f"sqlite:///{tmp_path / 'a.db'}", "--database-url-file", "x")
+    assert done.returncode == 2
+    assert "not allowed with argument" in done.stderr

@@ -63,7 +63,7 @@ def sockets_become(server: ServerProcess, count: int, timeout: float = 5.0) -> b
 def capped_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     base: Path = tmp_path_factory.mktemp("capped")
     process = ServerProcess(f"sqlite:///{base / 'db.sqlite'}", base / "server.log",
-                            "--max-sockets-per-user", "2").start()
+                            "--max-sockets-per-user", "2", "--health-details").start()  # its socket count
     yield process
     process.stop()
 

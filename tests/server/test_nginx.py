@@ -127,3 +127,23 @@ def test_long_polling_sticks_to_one_process_through_nginx(front: NginxFront) -> 
     finally:
         # A polling client's plain disconnect() waits out its pending long poll (up to the 20 s ping interval).
         client.eio.disconnect(abort=True)
+
+
+def test_nginx_limits_enrollment_per_address_in_the_protocols_error_shape(
+        cluster: tuple[ServerProcess, ServerProcess], tmp_path: Path) -> None:
+    """Enrollment is unauthenticated: past the burst (60) one address gets 429 with Retry-After and the JSON
+    error body, from nginx, before the servers see the request. A fresh nginx, so its counters are this
+    test's alone."""
+    front = NginxFront(cluster, tmp_path).start()
+    try:
+        with requests.Session() as session:
+            answers = [session.post(front.url + "/api/v1/enroll", json={"code": "nope"}, timeout=10)
+                       for _ in range(80)]
+    finally:
+        front.stop()
+    by_nginx = [index for index, a in enumerate(answers) if a.status_code == 429
+                and a.json()["error"]["message"] == "too many requests from this address; retry later"]
+    assert 10 <= len(by_nginx) <= 20, [a.status_code for a in answers]  # 60 in the burst, 30 a minute after it
+    assert min(by_nginx) >= 60, "the burst passes"
+    assert answers[by_nginx[0]].headers["Retry-After"] == "60"
+    assert answers[by_nginx[0]].json()["error"]["code"] == "rate_limited"

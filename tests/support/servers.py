@@ -20,44 +20,49 @@ import requests
 SERVER_START_TIMEOUT_S = 30
 
 #: Short grace and sweep so offline and revocation tests take a second, not a minute. Old fixed dates (DST
-#: days) must be accepted, so retention is long.
-TEST_SERVER_ARGS = ("--offline-grace", "1", "--sweep-interval", "0.2", "--retention-days", "3650")
+#: days) must be accepted, so retention is long. Tests count sockets through ``/healthz``.
+TEST_SERVER_ARGS = ("--offline-grace", "1", "--sweep-interval", "0.2", "--retention-days", "3650",
+                    "--health-details")
 
 
-def announced_port(proc: subprocess.Popen[str], log_path: Path, what: str) -> int:
-    """The port a just-started server names on its first stdout line (``… listening on http://HOST:PORT``),
-    returned once its ``/healthz`` answers; ``RuntimeError`` pointing at ``log_path`` otherwise."""
+def announced_port(proc: subprocess.Popen[str], log_path: Path, what: str, verify: str | bool = True) -> int:
+    """The port a just-started server names on its first stdout line (``… listening on http(s)://HOST:PORT``),
+    returned once its ``/healthz`` answers; ``RuntimeError`` pointing at ``log_path`` otherwise. ``verify``:
+    the CA bundle to trust when the server serves HTTPS."""
     assert proc.stdout is not None
     line = proc.stdout.readline()
-    if "listening on http://" not in line:
+    if " listening on http" not in line:
         proc.kill()
         raise RuntimeError(f"{what} did not start: {line!r}; see {log_path}:\n{log_path.read_text()}")
-    port = int(line.split("listening on http://", 1)[1].split()[0].rsplit(":", 1)[1])
-    if not wait_healthy(f"http://127.0.0.1:{port}", alive=lambda: proc.poll() is None):
+    scheme, _, address = line.split(" listening on ", 1)[1].split()[0].partition("://")
+    port = int(address.rsplit(":", 1)[1])
+    if not wait_healthy(f"{scheme}://127.0.0.1:{port}", alive=lambda: proc.poll() is None, verify=verify):
         raise RuntimeError(f"{what} not healthy in time; see {log_path}")
     return port
 
 
 class ServerProcess:
-    """``staffpulse-server serve --port 0``; restartable on the same port so clients can reconnect."""
+    """``staffpulse-server serve --port 0``; restartable on the same port so clients can reconnect.
+    ``tls``: (certificate, key) the server serves HTTPS with; clients here trust the certificate."""
 
-    def __init__(self, database_url: str, log_path: Path, *extra: str) -> None:
-        self.database_url, self.log_path, self.extra = database_url, log_path, list(extra)
+    def __init__(self, database_url: str, log_path: Path, *extra: str, tls: tuple[Path, Path] | None = None) -> None:
+        self.database_url, self.log_path, self.extra, self.tls = database_url, log_path, list(extra), tls
         self.port = 0
         self.proc: subprocess.Popen[str] | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def start(self) -> ServerProcess:
         log = self.log_path.open("a")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port), "--database-url",
-             self.database_url, "--log-level", "warning", *self.extra],
+             self.database_url, "--log-level", "warning", *self.extra,
+             *(("--ssl-certfile", str(self.tls[0]), "--ssl-keyfile", str(self.tls[1])) if self.tls else ())],
             stdout=subprocess.PIPE, stderr=log, text=True)
         log.close()
-        self.port = announced_port(self.proc, self.log_path, "server")
+        self.port = announced_port(self.proc, self.log_path, "server", verify=str(self.tls[0]) if self.tls else True)
         return self
 
     def stop(self, *, kill: bool = False) -> None:
@@ -81,17 +86,27 @@ class ServerProcess:
         self.start()
 
 
-def wait_healthy(url: str, *, alive: Callable[[], bool], timeout: float = SERVER_START_TIMEOUT_S) -> bool:
+def wait_healthy(url: str, *, alive: Callable[[], bool], timeout: float = SERVER_START_TIMEOUT_S,
+                 verify: str | bool = True) -> bool:
     """Poll ``url``/healthz until it answers 200 (True), the process dies or time runs out (False)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and alive():
         try:
-            if requests.get(url + "/healthz", timeout=1).ok:
+            if requests.get(url + "/healthz", timeout=1, verify=verify).ok:
                 return True
         except requests.ConnectionError:
             pass
         time.sleep(0.05)
     return False
+
+
+def throwaway_certificate(directory: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, valid one day, and its key: (``name``.pem, ``name``.key)."""
+    cert, key = directory / f"{name}.pem", directory / f"{name}.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-keyout", str(key),
+                    "-out", str(cert), "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
 
 
 def free_port() -> int:

@@ -32,6 +32,7 @@ def test_round_trip_and_defaults(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("content, field", [
     ('{"server_url": "ftp://x"}', "server_url"),
+    ('{"server_url": "http://pulse.example.com"}', "server_url"),
     ('{"idle_threshold_s": 5}', "idle_threshold_s"),
     ('{"colour": "red"}', "colour"),
     ("{not json", "file"),
