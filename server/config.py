@@ -38,6 +38,10 @@ class Settings:
     ping_timeout_s: float = 20.0
     #: Live sockets one user may hold at once (one per device): a leaked or shared token cannot open thousands.
     max_sockets_per_user: int = 10
+    #: Failed enrollment attempts allowed at once per client address and per code or key, refilled at
+    #: ``enroll_rate_per_s`` (server.limits.EnrollmentLimit).
+    enroll_burst: int = 20
+    enroll_rate_per_s: float = 0.2
     #: Redis shared by several server processes (events, one socket per device, presence leases); ``None``
     #: runs one self-contained process.
     redis_url: str | None = None
