@@ -181,7 +181,11 @@ def run_status(args: argparse.Namespace) -> int:
         print(json.dumps(answer, indent=2))
     else:
         for key, value in answer.items():
-            print(f"{key.replace('_', ' ')}: {value}")
+            if isinstance(value, list):  # e.g. new_devices: one line each
+                for item in value:
+                    print(f"{key.replace('_', ' ').removesuffix('s')}: {item}")
+            else:
+                print(f"{key.replace('_', ' ')}: {value}")
     return 0
 
 
