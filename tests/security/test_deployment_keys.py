@@ -114,7 +114,7 @@ def test_a_denied_device_is_revoked(server: ServerProcess, team: Team) -> None:
     db(server, lambda s, now: admin.deny_device(s, device_id=body["device_id"], now=now))
     answer = requests.get(server.url + "/api/v1/me", headers={"Authorization": f"Bearer {body['token']}"}, timeout=10)
     assert (answer.status_code, answer.json()["error"]["code"]) == (401, "revoked")
-    with pytest.raises(admin.AdminError, match="^id: .* revoked, not pending"):
+    with pytest.raises(admin.AdminError, match=r"^id: .* revoked, not pending"):
         db(server, lambda s, now: admin.approve_device(s, device_id=body["device_id"], now=now))
 
 
