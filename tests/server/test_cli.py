@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 COMMANDS = [[], ["serve"], ["migrate"], ["demo"], ["teams", "create"], ["teams", "list"], ["users", "create"],
-            ["users", "list"], ["users", "code"], ["devices", "list"], ["devices", "revoke"], ["keys", "create"],
+            ["users", "list"], ["users", "code"], ["devices", "list"], ["devices", "revoke"], ["devices", "approve"],
+            ["devices", "deny"], ["teams", "set"], ["keys", "create"],
             ["keys", "list"], ["keys", "revoke"]]
 
 
