@@ -179,3 +179,13 @@ def test_status_tells_of_a_device_enrolled_as_me(server: ServerProcess, team: Te
     assert "'intruder-pc'" in notice and "deployment key 'test-key'" in notice and "approved" in notice
     printed = staffpulse(env, "status").stdout
     assert f"new device: {notice}" in printed.splitlines()
+
+
+def test_enrolling_a_second_device_with_the_key_says_it_waits_for_approval(server: ServerProcess, team: Team,
+                                                                          env: dict[str, str]) -> None:
+    member = team.people[1]
+    done = staffpulse(env, "enroll", "--server", server.url, "--deployment-key", new_key(server, team.name),
+                      "--login", member.login)
+    assert done.returncode == 0, done.stderr
+    assert f"Enrolled as {member.name}" in done.stdout
+    assert "Not syncing yet: this device is waiting for an admin's approval" in done.stdout, done.stdout
