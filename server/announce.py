@@ -62,6 +62,8 @@ class Announcer:
                 await self.announce()
             except UNAVAILABLE as exc:  # a busy database: the devices stay unannounced until the next pass
                 log.warning("announcing new devices failed, next pass retries: %s", exc)
+            except Exception:  # a bug in one pass must not end announcing for the life of the process
+                log.exception("announcing new devices failed")
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="announce-devices")
