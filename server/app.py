@@ -39,6 +39,8 @@ def create_api(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await upgrade(engine)
+        # At start, not when the app is built: creating it is a write beside the database.
+        api.state.code_secret = security.code_secret(settings.database_url)
         hub.start()
         announcer.start()
         try:
@@ -56,7 +58,6 @@ def create_api(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     api.state.clock = clock
     api.state.write_bucket = TokenBucket(burst=settings.write_burst, rate=settings.write_rate_per_s)
     api.state.enrollment_limit = EnrollmentLimit(burst=settings.enroll_burst, rate=settings.enroll_rate_per_s)
-    api.state.code_secret = security.code_secret(settings.database_url)
     install_handlers(api)
     for module in (enroll, me, activity, presence, team):
         api.include_router(module.router, prefix="/api/v1")
