@@ -63,7 +63,7 @@ class Authenticator:
         if found.device.pending:
             # 403, not 401: the token is good and must be kept; it works once an admin approves the device.
             raise Forbidden(f"this device is waiting for an admin's approval (staffpulse-server devices approve "
-                            f"{found.device.id}); keep the token and retry later", code="device_pending")
+                            f"{found.device.id})", code="device_pending")
         return found
 
     async def _load(self) -> None:
