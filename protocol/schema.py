@@ -234,6 +234,24 @@ class EnrollmentResult(_Answer):
     device_id: int
     token: str
     user: UserPublic
+    #: ``pending``: a deployment key's extra device for a login that already has one; the token is good but
+    #: refused (403 ``device_pending``) until an admin approves the device. Keep it and retry.
+    status: Literal["active", "pending"] = "active"
+
+
+class DeviceEnrolledEvent(_Answer):
+    """Socket event ``device-enrolled``, sent to the user's own room when a device of theirs became active (enrolled,
+    or approved by an admin), so a person notices a device they did not enroll."""
+
+    device_id: int
+    name: str
+    platform: str
+    #: ``code`` (a personal code) or ``key`` (a deployment key, named in ``key_name``).
+    enrolled_via: str
+    key_name: str | None = None
+    enrolled_at: datetime
+    #: When an admin approved it; None when it enrolled directly.
+    approved_at: datetime | None = None
 
 
 class Policy(_Answer):

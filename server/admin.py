@@ -12,16 +12,23 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from protocol.schema import Role
 from server import security
-from server.enrollment import normalise_login
-from server.models import DeploymentKey, Device, EnrollmentCode, Team, User
+from server.logins import login_problem, normalise_login
+from server.models import DeploymentKey, Device, DeviceStatus, EnrollmentCode, Team, User
 
 
 class AdminError(Exception):
     """A refused admin request; the message names the field."""
+
+
+def _code_secret(session: AsyncSession) -> bytes:
+    """The code secret of the database this session writes to: the one the server reads (``server.security``)."""
+    bind = session.bind
+    assert isinstance(bind, AsyncEngine)  # as server.migrate.run_in_session and the server make sessions
+    return security.code_secret(bind.url.render_as_string(hide_password=False))
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -44,11 +51,13 @@ async def _user(session: AsyncSession, login: str) -> User:
 
 def team_dict(team: Team) -> dict[str, Any]:
     return {"id": team.id, "name": team.name, "idle_threshold_s": team.idle_threshold_s,
-            "sync_interval_s": team.sync_interval_s, "pause_allowed": team.pause_allowed}
+            "sync_interval_s": team.sync_interval_s, "pause_allowed": team.pause_allowed,
+            "key_adds_devices": team.key_adds_devices}
 
 
 async def create_team(session: AsyncSession, *, name: str, now: datetime, idle_threshold_s: int = 300,
-                      sync_interval_s: int = 300, pause_allowed: bool = False) -> dict[str, Any]:
+                      sync_interval_s: int = 300, pause_allowed: bool = False,
+                      key_adds_devices: bool = False) -> dict[str, Any]:
     if not name.strip():
         raise AdminError("name: a team needs a name")
     if not 60 <= idle_threshold_s <= 3600:
@@ -58,8 +67,17 @@ async def create_team(session: AsyncSession, *, name: str, now: datetime, idle_t
     if await session.scalar(select(Team).where(Team.name == name)) is not None:
         raise AdminError(f"name: a team named {name!r} already exists")
     team = Team(name=name, idle_threshold_s=idle_threshold_s, sync_interval_s=sync_interval_s,
-                pause_allowed=pause_allowed, created_at=now)
+                pause_allowed=pause_allowed, key_adds_devices=key_adds_devices, created_at=now)
     session.add(team)
+    await session.flush()
+    return team_dict(team)
+
+
+async def set_team(session: AsyncSession, *, name: str, key_adds_devices: bool | None = None) -> dict[str, Any]:
+    """Change a team's enrollment setting; ``None`` leaves it as it is."""
+    team = await _team(session, name)
+    if key_adds_devices is not None:
+        team.key_adds_devices = key_adds_devices
     await session.flush()
     return team_dict(team)
 
@@ -82,8 +100,8 @@ async def create_user(session: AsyncSession, *, team: str, login: str, name: str
     except (ZoneInfoNotFoundError, ValueError):
         raise AdminError(f"time-zone: {time_zone!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
     login = normalise_login(login)
-    if not login:
-        raise AdminError("login: must not be empty")
+    if (problem := login_problem(login)) is not None:
+        raise AdminError(f"login: {problem}")
     if not name.strip():
         raise AdminError("name: must not be empty")
     if await session.scalar(select(User).where(User.login == login)) is not None:
@@ -108,7 +126,7 @@ async def issue_code(session: AsyncSession, *, login: str, now: datetime, valid_
     user = await _user(session, login)
     code = security.new_enrollment_code()
     expires = now + timedelta(hours=valid_hours)
-    session.add(EnrollmentCode(user_id=user.id, code_hash=security.digest(security.normalise_code(code)),
+    session.add(EnrollmentCode(user_id=user.id, code_hash=security.code_digest(code, _code_secret(session)),
                                expires_at=expires))
     await session.flush()
     return {"login": user.login, "code": code, "expires_at": _iso(expires)}
@@ -140,12 +158,17 @@ async def revoke_key(session: AsyncSession, *, key_id: int, now: datetime) -> di
 
 
 async def list_devices(session: AsyncSession, *, login: str | None = None) -> list[dict[str, Any]]:
-    query = select(Device, User).join(User, User.id == Device.user_id).order_by(Device.id)
+    """Every device with its status and how and when it was enrolled (``key:<id> <name>`` for a key)."""
+    query = (select(Device, User, DeploymentKey).join(User, User.id == Device.user_id)
+             .outerjoin(DeploymentKey, DeploymentKey.id == Device.deployment_key_id).order_by(Device.id))
     if login is not None:
         query = query.where(User.id == (await _user(session, login)).id)
     return [{"id": d.id, "login": u.login, "name": d.name, "platform": d.platform,
-             "agent_version": d.agent_version, "last_seen": _iso(d.last_seen), "revoked_at": _iso(d.revoked_at)}
-            for d, u in await session.execute(query)]
+             "agent_version": d.agent_version, "status": d.status.value,
+             "enrolled_via": f"key:{k.id} {k.name}" if k is not None else d.enrolled_via,
+             "enrolled_at": _iso(d.created_at), "approved_at": _iso(d.approved_at), "last_seen": _iso(d.last_seen),
+             "revoked_at": _iso(d.revoked_at)}
+            for d, u, k in await session.execute(query)]
 
 
 async def revoke_device(session: AsyncSession, *, device_id: int, now: datetime) -> dict[str, Any]:
@@ -154,4 +177,28 @@ async def revoke_device(session: AsyncSession, *, device_id: int, now: datetime)
     if device is None:
         raise AdminError(f"id: no device {device_id}")
     device.revoked_at = device.revoked_at or now
-    return {"id": device.id, "revoked_at": _iso(device.revoked_at)}
+    return {"id": device.id, "status": device.status.value, "revoked_at": _iso(device.revoked_at)}
+
+
+async def _pending_device(session: AsyncSession, device_id: int) -> Device:
+    device = await session.get(Device, device_id)
+    if device is None:
+        raise AdminError(f"id: no device {device_id}")
+    if device.status is not DeviceStatus.PENDING:
+        raise AdminError(f"id: device {device_id} is {device.status.value}, not pending approval")
+    return device
+
+
+async def approve_device(session: AsyncSession, *, device_id: int, now: datetime) -> dict[str, Any]:
+    """A pending device becomes active: its next upload is accepted, its next connect joins its rooms, and the
+    user's other devices are told (``device-enrolled``) by the running server within a sweep interval."""
+    device = await _pending_device(session, device_id)
+    device.pending, device.approved_at = False, now
+    return {"id": device.id, "status": device.status.value, "approved_at": _iso(device.approved_at)}
+
+
+async def deny_device(session: AsyncSession, *, device_id: int, now: datetime) -> dict[str, Any]:
+    """A pending device is revoked: its token is refused from then on (401 ``revoked``)."""
+    device = await _pending_device(session, device_id)
+    device.revoked_at = now
+    return {"id": device.id, "status": device.status.value, "revoked_at": _iso(device.revoked_at)}

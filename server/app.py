@@ -10,7 +10,8 @@ import socketio
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
-from server import __version__
+from server import __version__, security
+from server.announce import Announcer
 from server.api.fast_path import FastPath
 from server.api.routes import activity, enroll, health, me, presence, team
 from server.config import Settings
@@ -18,7 +19,7 @@ from server.db import make_engine, make_sessionmaker
 from server.errors import install_handlers
 from server.headers import SecurityHeaders
 from server.ingest import Ingest
-from server.limits import BodySizeLimit, TokenBucket
+from server.limits import BodySizeLimit, EnrollmentLimit, TokenBucket
 from server.live import SOCKET_PATH, LiveHub
 from server.migrate import upgrade
 from server.registry import make_registry
@@ -34,14 +35,19 @@ def create_api(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     sessions = make_sessionmaker(engine)
     hub = LiveHub(settings, sessions, clock,
                   make_registry(settings.redis_url, sweep_interval_s=settings.sweep_interval_s))
+    announcer = Announcer(sessions, hub.sio, clock, settings.sweep_interval_s)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await upgrade(engine)
+        # At start, not when the app is built: creating it is a write beside the database.
+        api.state.code_secret = security.code_secret(settings.database_url)
         hub.start()
+        announcer.start()
         try:
             yield
         finally:
+            await announcer.stop()
             await hub.stop()
             await engine.dispose()
 
@@ -55,6 +61,7 @@ def create_api(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     api.state.ingest = Ingest(sessions)
     api.state.clock = clock
     api.state.write_bucket = TokenBucket(burst=settings.write_burst, rate=settings.write_rate_per_s)
+    api.state.enrollment_limit = EnrollmentLimit(burst=settings.enroll_burst, rate=settings.enroll_rate_per_s)
     install_handlers(api)
     for module in (enroll, me, activity, presence, team):
         api.include_router(module.router, prefix="/api/v1")

@@ -4,7 +4,9 @@ Every REST request and every socket handshake asks, so the look-ups are shared: 
 moment are answered by one query (``WHERE token_hash IN (…)``, device and user joined) instead of two round
 trips each. A reconnect storm of thousands of agents then costs a few queries, not a queue of thousands at
 the database pool. Nothing is cached between queries, so a device revoked by another process (the admin
-CLI) is refused from its very next request or handshake.
+CLI) is refused from its very next request or handshake, and so is a device still pending approval (403
+``device_pending``): REST and the socket handshake both ask here, so a pending device uploads nothing and joins
+no room.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from protocol.schema import Role
 from server import security
-from server.errors import Unauthorized
+from server.errors import Forbidden, Unauthorized
 from server.models import Device, User
 
 #: Tokens asked for in one query at most: far below SQLite's and PostgreSQL's limits on bound parameters.
@@ -58,6 +60,10 @@ class Authenticator:
             raise Unauthorized("unknown token: enroll this device again")
         if found.device.revoked_at is not None:
             raise Unauthorized("this device was revoked: enroll it again", code="revoked")
+        if found.device.pending:
+            # 403, not 401: the token is good and must be kept; it works once an admin approves the device.
+            raise Forbidden(f"this device is waiting for an admin's approval (staffpulse-server devices approve "
+                            f"{found.device.id})", code="device_pending")
         return found
 
     async def _load(self) -> None:

@@ -28,6 +28,9 @@ from server.admin import AdminError
 from server.config import Settings, default_database_url
 from server.migrate import run_in_session
 
+KEY_ADDS_DEVICES_HELP = ("let a deployment key give a login that already has an active device another one "
+                         "without approval (default: such devices wait for 'devices approve')")
+
 AdminCall = Callable[[AsyncSession, argparse.Namespace, datetime], Awaitable[Any]]
 
 
@@ -245,11 +248,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sync-interval", type=int, default=300, metavar="SECONDS",
                    help="how often agents upload (60-3600, default 300)")
     p.add_argument("--pause-allowed", action="store_true", help="let members pause tracking")
+    p.add_argument("--key-adds-devices", action="store_true", help=KEY_ADDS_DEVICES_HELP)
     p.set_defaults(run=_admin(lambda s, a, now: admin.create_team(
         s, name=a.name, now=now, idle_threshold_s=a.idle_threshold, sync_interval_s=a.sync_interval,
-        pause_allowed=a.pause_allowed)))
+        pause_allowed=a.pause_allowed, key_adds_devices=a.key_adds_devices)))
     p = teams.add_parser("list", parents=[common], help="list teams")
     p.set_defaults(run=_admin(lambda s, a, now: admin.list_teams(s)))
+    p = teams.add_parser("set", parents=[common], help="change a team's enrollment setting")
+    p.add_argument("name", help="the team's name")
+    p.add_argument("--key-adds-devices", choices=["yes", "no"], help=KEY_ADDS_DEVICES_HELP)
+    p.set_defaults(run=_admin(lambda s, a, now: admin.set_team(
+        s, name=a.name, key_adds_devices=None if a.key_adds_devices is None else a.key_adds_devices == "yes")))
 
     users = commands.add_parser("users", help="create and list users, issue enrollment codes").add_subparsers(
         dest="action", required=True)
@@ -270,15 +279,23 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_admin(lambda s, a, now: admin.issue_code(s, login=a.login, now=now,
                                                                  valid_hours=a.valid_hours)))
 
-    devices = commands.add_parser("devices", help="list and revoke enrolled devices").add_subparsers(
+    devices = commands.add_parser("devices", help="list, approve, deny and revoke enrolled devices").add_subparsers(
         dest="action", required=True)
-    p = devices.add_parser("list", parents=[common], help="list devices")
+    p = devices.add_parser("list", parents=[common], help="list devices: status (active, pending, revoked), how "
+                           "(code, key:<id> <name>, legacy) and when each was enrolled")
     p.add_argument("--login", help="only this user's devices")
     p.set_defaults(run=_admin(lambda s, a, now: admin.list_devices(s, login=a.login)))
     p = devices.add_parser("revoke", parents=[common], help="revoke a device: its token stops working and "
                            "its socket is closed by the running server")
     p.add_argument("id", type=int, help="device id (see devices list)")
     p.set_defaults(run=_admin(lambda s, a, now: admin.revoke_device(s, device_id=a.id, now=now)))
+    p = devices.add_parser("approve", parents=[common], help="let a pending device (a deployment key's extra "
+                           "device for a login) upload and connect; the user's other devices are told")
+    p.add_argument("id", type=int, help="device id (see devices list)")
+    p.set_defaults(run=_admin(lambda s, a, now: admin.approve_device(s, device_id=a.id, now=now)))
+    p = devices.add_parser("deny", parents=[common], help="refuse a pending device: its token is revoked")
+    p.add_argument("id", type=int, help="device id (see devices list)")
+    p.set_defaults(run=_admin(lambda s, a, now: admin.deny_device(s, device_id=a.id, now=now)))
 
     keys = commands.add_parser("keys", help="deployment keys for silent installs").add_subparsers(
         dest="action", required=True)

@@ -51,6 +51,10 @@ class Settings:
     #: Browser origins (``https://host[:port]``) allowed to open a socket; a request with any other ``Origin``
     #: header is refused. The agent sends none.
     allowed_origins: tuple[str, ...] = ()
+    #: Failed enrollment attempts allowed at once per client address and per code or key, refilled at
+    #: ``enroll_rate_per_s`` (server.limits.EnrollmentLimit).
+    enroll_burst: int = 20
+    enroll_rate_per_s: float = 0.2
     #: Redis shared by several server processes (events, one socket per device, presence leases); ``None``
     #: runs one self-contained process.
     redis_url: str | None = None

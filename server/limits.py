@@ -1,6 +1,6 @@
-"""Abuse limits: a cap on request bodies and a per-device budget for writes.
+"""Abuse limits: a cap on request bodies, a per-device budget for writes, and a budget for enrollment attempts.
 
-Both answer with the protocol's JSON error so an agent can tell a refusal from a crash.
+All answer with the protocol's JSON error so an agent can tell a refusal from a crash.
 """
 
 from __future__ import annotations
@@ -8,29 +8,78 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.errors import RateLimited
 
+#: Buckets kept at most before full ones are forgotten: a bucket back at ``burst`` says nothing a new one
+#: would not, and keys an attacker makes up (one per guessed code) must not grow memory without bound.
+MAX_BUCKETS = 10_000
+
 
 class TokenBucket:
     """Per-key token buckets: ``burst`` requests at once, refilled at ``rate`` per second."""
 
-    def __init__(self, *, burst: int, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._burst, self._rate, self._clock = burst, rate, clock
-        self._buckets: dict[int, tuple[float, float]] = {}
+    def __init__(self, *, burst: int, rate: float, clock: Callable[[], float] = time.monotonic,
+                 what: str = "writes from this device") -> None:
+        self._burst, self._rate, self._clock, self._what = burst, rate, clock, what
+        self._buckets: dict[Hashable, tuple[float, float]] = {}
 
-    def take(self, key: int) -> None:
-        now = self._clock()
+    def _tokens(self, key: Hashable, now: float) -> float:
         tokens, stamp = self._buckets.get(key, (float(self._burst), now))
-        tokens = min(float(self._burst), tokens + (now - stamp) * self._rate)
+        return min(float(self._burst), tokens + (now - stamp) * self._rate)
+
+    def take(self, key: Hashable) -> None:
+        now = self._clock()
+        tokens = self._tokens(key, now)
         if tokens < 1.0:
             wait = math.ceil((1.0 - tokens) / self._rate)
             self._buckets[key] = (tokens, now)
-            raise RateLimited(f"too many writes from this device; retry in {wait} s", retry_after=wait)
+            raise RateLimited(f"too many {self._what}; retry in {wait} s", retry_after=wait)
+        if len(self._buckets) >= MAX_BUCKETS:
+            self._forget_full(now)
         self._buckets[key] = (tokens - 1.0, now)
+
+    def give_back(self, key: Hashable) -> None:
+        """Return one token taken by ``take``: for attempts that cost only when they fail."""
+        now = self._clock()
+        self._buckets[key] = (min(float(self._burst), self._tokens(key, now) + 1.0), now)
+
+    def _forget_full(self, now: float) -> None:
+        self._buckets = {key: (tokens, stamp) for key, (tokens, stamp) in self._buckets.items()
+                         if tokens + (now - stamp) * self._rate < self._burst}
+
+
+class EnrollmentLimit:
+    """Failed enrollment attempts cost, per client address and per secret tried (code or key).
+
+    Each attempt takes a token from both buckets before it runs, so attempts in flight at once are counted;
+    a successful one gives them back. Guessing codes from one address, or logins with one key, is answered 429
+    with ``Retry-After`` after ``burst`` failures, at ``rate`` per second after that; a company enrolling
+    hundreds of machines through one NAT address with a good key is never slowed. The address is the peer
+    uvicorn reports: behind a proxy, run uvicorn with ``--forwarded-allow-ips`` or limit in the proxy
+    (docs/security.md).
+    """
+
+    def __init__(self, *, burst: int, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._by_address = TokenBucket(burst=burst, rate=rate, clock=clock,
+                                       what="failed enrollment attempts from this address")
+        self._by_secret = TokenBucket(burst=burst, rate=rate, clock=clock,
+                                      what="failed enrollment attempts with this code or key")
+
+    def charge(self, address: str, secret: str) -> None:
+        self._by_address.take(address)
+        try:
+            self._by_secret.take(secret)
+        except RateLimited:
+            self._by_address.give_back(address)
+            raise
+
+    def succeeded(self, address: str, secret: str) -> None:
+        self._by_address.give_back(address)
+        self._by_secret.give_back(secret)
 
 
 class BodySizeLimit:

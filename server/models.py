@@ -7,6 +7,7 @@ answer.
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,6 +66,9 @@ class Team(Base):
     idle_threshold_s: Mapped[int] = mapped_column(Integer, default=300)
     sync_interval_s: Mapped[int] = mapped_column(Integer, default=300)
     pause_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Whether a deployment key may give a login that already has an active device another one without an
+    #: admin's approval (``devices approve``). Off: the careful default, see docs/security.md.
+    key_adds_devices: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
@@ -101,6 +105,21 @@ class DeploymentKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
+class DeviceStatus(enum.StrEnum):
+    """Derived from a device's row (``Device.status``): revoked wins, then pending approval."""
+
+    ACTIVE = "active"
+    PENDING = "pending"
+    REVOKED = "revoked"
+
+
+class EnrolledVia(enum.StrEnum):
+    CODE = "code"
+    KEY = "key"
+    #: Enrolled before the server recorded how (migration 0002).
+    LEGACY = "legacy"
+
+
 class Device(Base):
     __tablename__ = "devices"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -112,6 +131,24 @@ class Device(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_seen: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    #: A deployment key's extra device for a login that already had one waits for ``devices approve``: it
+    #: uploads nothing and joins no room until then.
+    pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    #: How it was enrolled (``EnrolledVia``); rows made other than by enrollment (migration 0002, seeded
+    #: benchmarks) are ``legacy``.
+    enrolled_via: Mapped[str] = mapped_column(String(10), default=EnrolledVia.LEGACY)
+    #: The key that enrolled it (``enrolled_via == "key"``). No foreign key: see migration 0002 (keys are
+    #: revoked, never deleted).
+    deployment_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: When the user's other devices were told of it (``device-enrolled``); NULL: still to tell, once active.
+    announced_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True, index=True)
+
+    @property
+    def status(self) -> DeviceStatus:
+        if self.revoked_at is not None:
+            return DeviceStatus.REVOKED
+        return DeviceStatus.PENDING if self.pending else DeviceStatus.ACTIVE
 
 
 class DevicePresence(Base):

@@ -27,7 +27,7 @@ from protocol.schema import (
     PresenceUpdate,
     TeamView,
 )
-from sync.errors import NotEnrolled, Refused, SyncError, Transient
+from sync.errors import AwaitingApproval, NotEnrolled, Refused, SyncError, Transient
 
 Answer = TypeVar("Answer", bound=BaseModel)
 
@@ -104,6 +104,8 @@ def _error_for(response: requests.Response, *, authenticated: bool) -> SyncError
     message = str(error.get("message") or response.reason or f"HTTP {status}")
     if status == 401 and authenticated:
         return NotEnrolled(f"the server no longer accepts this device: {message}")
+    if status == 403 and error.get("code") == "device_pending":
+        return AwaitingApproval(message)
     if status == 429 or status >= 500:
         return Transient(f"server busy or failing (HTTP {status}): {message}", _retry_after(response))
     return Refused(status, str(error.get("code", "http_error")), message, error.get("field"))

@@ -35,7 +35,7 @@ from sync import control, selftest
 from sync.api import ApiClient
 from sync.credentials import CredentialStore
 from sync.enrollment import enroll, enroll_by_policy
-from sync.errors import SyncError
+from sync.errors import AwaitingApproval, SyncError
 from sync.instance import InstanceLock
 from sync.service import AgentService, CachedToken, connector
 from sync.settings import AgentSettings, SettingsError, effective, load, save
@@ -150,15 +150,24 @@ def run_enroll(args: argparse.Namespace) -> int:
     try:
         settings = AgentSettings.model_validate(settings.model_dump() | {
             "server_url": url, "ca_bundle": args.ca_bundle or settings.ca_bundle})
-        api = ApiClient(settings.server_url or url, lambda: None, ca_bundle=settings.ca_bundle)
-        user = enroll(api, CredentialStore(), code=args.code, deployment_key=args.deployment_key, login=args.login,
+        server_url = settings.server_url or url
+        api = ApiClient(server_url, lambda: None, ca_bundle=settings.ca_bundle)
+        store = CredentialStore()
+        user = enroll(api, store, code=args.code, deployment_key=args.deployment_key, login=args.login,
                       device_name=args.device_name)
     except (SyncError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
         print(f"staffpulse enroll: {exc}", file=sys.stderr)
         return 1
     save(data_dir, settings)
-    print(f"Enrolled as {user.name} ({user.login}) on {settings.server_url}. "
-          "A running agent starts syncing within a minute.")
+    print(f"Enrolled as {user.name} ({user.login}) on {server_url}.")
+    try:
+        ApiClient(server_url, lambda: store.load(server_url), ca_bundle=settings.ca_bundle).me()
+    except AwaitingApproval as exc:  # a deployment key's extra device for this login
+        print(f"Not syncing yet: {exc}. Minutes are kept and sent once an admin approves this device.")
+        return 0
+    except SyncError:  # enrolled all the same; the agent will say what is wrong
+        pass
+    print("A running agent starts syncing within a minute.")
     return 0
 
 
@@ -181,7 +190,11 @@ def run_status(args: argparse.Namespace) -> int:
         print(json.dumps(answer, indent=2))
     else:
         for key, value in answer.items():
-            print(f"{key.replace('_', ' ')}: {value}")
+            if isinstance(value, list):  # e.g. new_devices: one line each
+                for item in value:
+                    print(f"{key.replace('_', ' ').removesuffix('s')}: {item}")
+            else:
+                print(f"{key.replace('_', ' ')}: {value}")
     return 0
 
 

@@ -4,6 +4,7 @@
     ├── NotEnrolled        no token stored, or the server refused it (401): enroll again
     ├── Refused            the server refused a request for good (4xx other than 401/429); ``field`` says what
     ├── Transient          worth retrying: connection failure, timeout, 5xx or 429 (``retry_after`` if given)
+    │   └── AwaitingApproval  403 ``device_pending``: an admin has yet to approve this device; keep everything
     └── KeyringUnavailable no usable OS keyring, and policy does not allow the plaintext fallback
 """
 
@@ -29,6 +30,11 @@ class Transient(SyncError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class AwaitingApproval(Transient):
+    """The token is good but the device waits for ``staffpulse-server devices approve``: nothing is lost, the
+    minutes stay in the outbox and go once it is approved."""
 
 
 class KeyringUnavailable(SyncError):

@@ -33,7 +33,16 @@ import requests
 import socketio
 from pydantic import BaseModel, ValidationError
 
-from protocol.schema import DayReport, PerformanceEvent, PresenceEvent, TeamMember, TeamPublic, TeamView, Totals
+from protocol.schema import (
+    DayReport,
+    DeviceEnrolledEvent,
+    PerformanceEvent,
+    PresenceEvent,
+    TeamMember,
+    TeamPublic,
+    TeamView,
+    Totals,
+)
 from sync.api import ApiClient
 from sync.backoff import Reconnect, jittered
 from sync.errors import NotEnrolled, SyncError
@@ -59,7 +68,19 @@ TOKEN_REFUSAL_CODES = frozenset({"missing_token", "unknown_token", "revoked"})
 #: Their words (server/auth.py), for older servers whose refusals carry no code.
 TOKEN_REFUSALS = ("missing token", "unknown token", "revoked", "belongs to no user")
 
+#: ``device-enrolled`` events kept for ``staffpulse status`` (the newest).
+DEVICES_KEPT = 10
+
 Event = TypeVar("Event", bound=BaseModel)
+
+
+def device_notice(event: DeviceEnrolledEvent) -> str:
+    """``device-enrolled`` in words, for the tray and ``staffpulse status``."""
+    how = {"code": "a personal code", "key": f"deployment key {event.key_name!r}" if event.key_name
+           else "a deployment key"}.get(event.enrolled_via, event.enrolled_via)
+    approved = f", approved {event.approved_at:%Y-%m-%d %H:%M} UTC" if event.approved_at else ""
+    return (f"A new device was enrolled as you: {event.name!r} ({event.platform}) with {how} on "
+            f"{event.enrolled_at:%Y-%m-%d %H:%M} UTC{approved}. If it is not yours, tell your admin.")
 
 
 class LinkState(enum.StrEnum):
@@ -146,7 +167,9 @@ class LiveConnection:
     """Keeps a ``TeamModel`` current over socket.io and REST; ``start()`` it once, ``stop()`` it on quit.
 
     ``on_snapshot`` gets the model after every full REST read (after a connect, and each poll while the
-    socket is down), ``on_change`` after each live event, ``on_status`` when the state or refusal changes.
+    socket is down), ``on_change`` after each live event, ``on_status`` when the state or refusal changes,
+    ``on_device_enrolled`` when the server says another device was enrolled as this user (``device-enrolled``;
+    the newest are kept in ``devices_enrolled``).
     ``time_zone`` is the user's IANA zone that decides "today"; when None it is read from ``api.me()``.
     """
 
@@ -155,11 +178,15 @@ class LiveConnection:
                  on_snapshot: Callable[[TeamSnapshot], None] = _ignore,
                  on_change: Callable[[TeamSnapshot], None] = _ignore,
                  on_status: Callable[[LiveStatus], None] = _ignore,
+                 on_device_enrolled: Callable[[DeviceEnrolledEvent], None] = _ignore,
                  poll_interval_s: float = POLL_INTERVAL_S, retry_base_s: float = 1.0, retry_cap_s: float = 60.0,
                  ca_bundle: str | None = None, rng: random.Random | None = None) -> None:
         self._url, self._token, self._api, self._now = server_url.rstrip("/"), token, api, now
         self._zone = ZoneInfo(time_zone) if time_zone else None
         self._on_snapshot, self._on_change, self._on_status = on_snapshot, on_change, on_status
+        self._on_device_enrolled = on_device_enrolled
+        self._devices_enrolled: list[DeviceEnrolledEvent] = []
+        self._own_device: int | None = None  # from ``api.me()``: this device's own announcement is no news
         self._poll_interval, self._retry_base, self._retry_cap, self._rng = (
             poll_interval_s, retry_base_s, retry_cap_s, rng)
         self._lock = threading.RLock()  # re-entrant: a callback may read ``status``
@@ -184,6 +211,7 @@ class LiveConnection:
                      lambda data: self._handle(data, PerformanceEvent, TeamModel.apply_own_totals))
         self._sio.on("team-performance-update",
                      lambda data: self._handle(data, PerformanceEvent, TeamModel.apply_member_totals))
+        self._sio.on("device-enrolled", self._device_enrolled)
         self._thread = threading.Thread(target=self._run, name="live-connection", daemon=True)
         self._poller = threading.Thread(target=self._poll, name="live-poll", daemon=True)
 
@@ -191,6 +219,12 @@ class LiveConnection:
     def status(self) -> LiveStatus:
         with self._lock:
             return self._status
+
+    @property
+    def devices_enrolled(self) -> tuple[DeviceEnrolledEvent, ...]:
+        """Other devices enrolled as this user since the agent started, oldest first."""
+        with self._lock:
+            return tuple(self._devices_enrolled)
 
     @property
     def transport(self) -> str | None:
@@ -301,7 +335,8 @@ class LiveConnection:
 
     def _read(self) -> tuple[TeamView, DayReport]:
         if self._zone is None:
-            self._zone = ZoneInfo(self._api.me().user.time_zone)
+            me = self._api.me()
+            self._zone, self._own_device = ZoneInfo(me.user.time_zone), me.device_id
         return self._api.team(), self._api.day(self._now().astimezone(self._zone).date())
 
     def _auth(self) -> dict[str, str]:
@@ -376,6 +411,19 @@ class LiveConnection:
             else:
                 self._resync_wanted = True
                 self._wake.set()
+
+    def _device_enrolled(self, data: Any) -> None:
+        try:
+            event = DeviceEnrolledEvent.model_validate(data)
+        except ValidationError as exc:
+            log.warning("ignored a malformed device-enrolled event: %s", exc)
+            return
+        with self._lock:
+            if event.device_id == self._own_device:
+                return
+            log.warning("%s", device_notice(event))
+            self._devices_enrolled = [*self._devices_enrolled, event][-DEVICES_KEPT:]
+            self._on_device_enrolled(event)
 
     # --- state, under the lock ------------------------------------------------------------------------------
 

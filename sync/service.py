@@ -28,12 +28,12 @@ import requests
 from agent.assembly import Sampler
 from agent.returning import IdleAnswer, IdleReturn
 from agent.states import PresenceChange, WorkState
-from protocol.schema import Me, Policy, PresenceUpdate
+from protocol.schema import DeviceEnrolledEvent, Me, Policy, PresenceUpdate
 from sync.api import ApiClient
 from sync.control import ControlServer
 from sync.credentials import CredentialStore
 from sync.errors import SyncError
-from sync.live import LinkState, LiveConnection, LiveStatus, TeamSnapshot
+from sync.live import LinkState, LiveConnection, LiveStatus, TeamSnapshot, device_notice
 from sync.policy import PolicyReader
 from sync.presence_push import PresencePusher
 from sync.settings import AgentSettings
@@ -81,6 +81,7 @@ class Listeners:
     #: when no one can be asked: idle minutes are then never held.
     idle_return: Callable[[IdleReturn], None] | None = None
     idle_settled: Callable[[IdleAnswer | None], None] = _ignore  # the answer applied (None: no answer, kept idle)
+    device_enrolled: Callable[[DeviceEnrolledEvent], None] = _ignore  # another device was enrolled as this user
 
 
 class Connected:
@@ -100,7 +101,8 @@ class Connected:
         self.live = LiveConnection(server_url, token,
                                    ApiClient(server_url, token, ca_bundle=ca_bundle, session=self._sessions[2]),
                                    ca_bundle=ca_bundle, on_status=self._link_changed,
-                                   on_snapshot=listeners.team, on_change=listeners.team)
+                                   on_snapshot=listeners.team, on_change=listeners.team,
+                                   on_device_enrolled=listeners.device_enrolled)
         self.policy = PolicyReader(ApiClient(server_url, token, ca_bundle=ca_bundle, session=self._sessions[3]),
                                    on_read=self._policy_read)
 
@@ -311,4 +313,6 @@ class AgentService:
             sync, live = self._connected.sync_status, self._connected.live.status
             answer |= {"sync": sync.summary(), "last_sync": sync.last_success.isoformat() if sync.last_success
                        else None, "connection": live.state.value, "refused": live.refused}
+            if enrolled := self._connected.live.devices_enrolled:
+                answer["new_devices"] = [device_notice(event) for event in enrolled]
         return answer

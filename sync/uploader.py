@@ -7,6 +7,8 @@ outbox only after the server answered 200, so a crash or a cut connection at any
 - connection error, timeout, 5xx, 429: retry with ``backoff_delay`` (``Retry-After`` honoured), a few times;
   then give up until the next scheduled run — never a tight loop;
 - 401: stop; the device needs enrollment, and retrying would only hammer the server;
+- 403 ``device_pending``: stop until the next run, keeping every batch; the device waits for an admin's
+  approval and its minutes go once it is approved;
 - any other 4xx: that batch can never succeed as it is; it is set aside in the outbox with the server's reason
   (shown in the status and the log) and draining goes on with the next batch.
 
@@ -28,7 +30,7 @@ from agent.outbox import Outbox
 from protocol.schema import ActivityBatch
 from sync.api import ApiClient
 from sync.backoff import backoff_delay, jittered
-from sync.errors import NotEnrolled, Refused, Transient
+from sync.errors import AwaitingApproval, NotEnrolled, Refused, Transient
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +49,15 @@ class SyncStatus:
     set_aside: int = 0  # batches refused by the server since the agent started
     last_error: str | None = None
     needs_enrollment: bool = False
+    awaiting_approval: bool = False  # the server holds this device pending an admin's approval
 
     def summary(self, zone: tzinfo | None = None) -> str:
         """One line in words, e.g. "Sent 12 minutes at 14:05"."""
         if self.needs_enrollment:
             return f"Not syncing: this device must be enrolled again ({self.last_error})"
+        if self.awaiting_approval:
+            return (f"Not syncing yet: {self.last_error}. {self.pending} minute{'s' if self.pending != 1 else ''} "
+                    "kept, sent once approved")
         if self.last_error is not None:
             return f"Last sync failed: {self.last_error}"
         if self.last_success is None:
@@ -80,12 +86,15 @@ class Uploader:
             sent = failures = 0
             transient: str | None = None  # cleared by the next success
             refused: str | None = None  # stays: the user should see that minutes were set aside
-            needs_enrollment = False
+            needs_enrollment = awaiting_approval = False
             set_aside = self.status.set_aside
             try:
                 while (batch := self._outbox.take_batch()) is not None:
                     try:
                         self._api.post_activity(ActivityBatch(batch_id=batch.batch_id, slots=batch.slots))
+                    except AwaitingApproval as exc:
+                        transient, awaiting_approval = str(exc), True
+                        break
                     except Transient as exc:
                         transient = str(exc)
                         if failures >= retries:
@@ -115,7 +124,8 @@ class Uploader:
             self.status = SyncStatus(
                 last_attempt=started, last_success=self._now() if success else self.status.last_success,
                 last_sent=sent if success else self.status.last_sent, pending=self._outbox.pending_count(),
-                set_aside=set_aside, last_error=error, needs_enrollment=needs_enrollment)
+                set_aside=set_aside, last_error=error, needs_enrollment=needs_enrollment,
+                awaiting_approval=awaiting_approval)
             return self.status
 
 

@@ -28,8 +28,8 @@ from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 from agent.assembly import Sampler
 from agent.returning import IdleAnswer, IdleReturn
 from agent.states import PresenceChange
-from protocol.schema import DayReport, Me, Policy, PresenceState
-from sync.live import LinkState, LiveStatus, TeamSnapshot
+from protocol.schema import DayReport, DeviceEnrolledEvent, Me, Policy, PresenceState
+from sync.live import LinkState, LiveStatus, TeamSnapshot, device_notice
 from sync.service import AgentService, connector
 from sync.settings import AgentSettings
 from sync.uploader import SyncStatus
@@ -100,7 +100,8 @@ class TrayApp(QObject):
                               (self.bridge.link, self._link_changed), (self.bridge.team, self._team_changed),
                               (self.bridge.ready, self._ready), (self.bridge.show, self.open_window),
                               (self.bridge.policy, self._policy_read), (self.bridge.idle_return, self._ask_idle),
-                              (self.bridge.idle_settled, self._idle_settled), (self.failed, self._failed)):
+                              (self.bridge.idle_settled, self._idle_settled), (self.failed, self._failed),
+                              (self.bridge.device_enrolled, self._device_enrolled)):
             signal_.connect(slot)
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
@@ -391,6 +392,12 @@ class TrayApp(QObject):
         if not self._enrollment_told:
             self._enrollment_told = True
             self._notify("StaffPulse: enrollment needed", text)
+
+    def _device_enrolled(self, event: DeviceEnrolledEvent) -> None:
+        """Another device was enrolled as this user: say so in the window and the tray, once per device."""
+        text = device_notice(event)
+        self.window.show_notice(text)
+        self._notify("StaffPulse: new device enrolled as you", text)
 
     def _notify(self, title: str, text: str) -> None:
         log.info("notification: %s", text)

@@ -22,8 +22,10 @@ class Bridge(QObject):
     policy = Signal(object)  # protocol.schema.Policy
     idle_return = Signal(object)  # agent.returning.IdleReturn: ask the person
     idle_settled = Signal(object)  # agent.returning.IdleAnswer, or None when no answer came
+    device_enrolled = Signal(object)  # protocol.schema.DeviceEnrolledEvent: another device enrolled as this user
 
     def listeners(self) -> Listeners:
         return Listeners(state=self.state.emit, sync=self.sync.emit, link=self.link.emit, team=self.team.emit,
                          ready=self.ready.emit, show=self.show.emit, policy=self.policy.emit,
-                         idle_return=self.idle_return.emit, idle_settled=self.idle_settled.emit)
+                         idle_return=self.idle_return.emit, idle_settled=self.idle_settled.emit,
+                         device_enrolled=self.device_enrolled.emit)

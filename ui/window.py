@@ -5,6 +5,7 @@ Closing it only hides it: the agent keeps running in the tray (Quit is in the tr
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
@@ -17,6 +18,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("StaffPulse")
         self.notice = QLabel()
         self.notice.setWordWrap(True)
+        self.notice.setTextFormat(Qt.TextFormat.PlainText)  # notices quote names the server relays: never markup
         self.notice.hide()
         self.own_state = QLabel("Starting…")
         self.badge = QLabel("Offline")

@@ -3,7 +3,8 @@ real server. The observed table must equal the expected one, and docs/security.m
 test compares it, so the page cannot drift; ``STAFFPULSE_UPDATE_DOCS=1`` rewrites it from what was observed).
 
 The target of every action is Alice, a member of team T: her data, her presence, her minutes. The callers:
-no token, a garbage token, a revoked device token (one of Alice's own devices, revoked), Alice herself, Bob (a
+no token, a garbage token, a revoked device token (one of Alice's own devices, revoked), a pending device token
+(enrolled with T's deployment key as Alice, who already has a device, not approved yet), Alice herself, Bob (a
 member of T), T's manager, and a member of another team. REST paths never name a user, so "what another caller
 gets" means what of Alice's data their answer contains.
 """
@@ -26,15 +27,30 @@ import socketio
 from server import admin
 from server.migrate import run_in_session
 from support.servers import ServerProcess
-from support.team import LiveClient, Person, enroll, issue_code, make_team, recent_minutes, settle, slot
+from support.team import (
+    LiveClient,
+    Person,
+    enroll,
+    enroll_by_key,
+    issue_code,
+    make_team,
+    new_key,
+    recent_minutes,
+    settle,
+    slot,
+)
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 START, END = "<!-- auth-matrix:start -->", "<!-- auth-matrix:end -->"
 
-CALLERS = ["no token", "garbage token", "revoked device (Alice's)", "Alice (member)", "Bob (member, same team)",
-           "manager (same team)", "member of other team"]
+CALLERS = ["no token", "garbage token", "revoked device (Alice's)", "pending device (Alice's)", "Alice (member)",
+           "Bob (member, same team)", "manager (same team)", "member of other team"]
+#: The callers with a working token.
+MEMBERS = CALLERS[4:]
 
-DENIED = {"no token": "401", "garbage token": "401", "revoked device (Alice's)": "401"}
+#: A pending device (a deployment key's extra device for Alice, not approved yet) is known but refused: 403.
+DENIED = {"no token": "401", "garbage token": "401", "revoked device (Alice's)": "401",
+          "pending device (Alice's)": "403"}
 REFUSED = dict.fromkeys(DENIED, "refused")
 NOT_CONNECTED = dict.fromkeys(DENIED, "no (not connected)")
 
@@ -43,8 +59,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     "POST /api/v1/enroll (a valid code)": dict.fromkeys(CALLERS, "201 (the header is ignored)"),
     "GET /api/v1/me": DENIED | {"Alice (member)": "200 self", "Bob (member, same team)": "200 self",
                                 "manager (same team)": "200 self", "member of other team": "200 self"},
-    "POST /api/v1/activity": DENIED | {c: "200 own device" for c in CALLERS[3:]},
-    "PUT /api/v1/presence": DENIED | {c: "200 own device" for c in CALLERS[3:]},
+    "POST /api/v1/activity": DENIED | {c: "200 own device" for c in MEMBERS},
+    "PUT /api/v1/presence": DENIED | {c: "200 own device" for c in MEMBERS},
     "GET /api/v1/team": DENIED | {"Alice (member)": "200, A listed, no totals",
                                   "Bob (member, same team)": "200, A listed, no totals",
                                   "manager (same team)": "200, A listed, A's totals",
@@ -54,7 +70,7 @@ EXPECTED: dict[str, dict[str, str]] = {
                                            "manager (same team)": "200, not A's minutes",
                                            "member of other team": "200, not A's minutes"},
     "GET /healthz": dict.fromkeys(CALLERS, "200"),
-    "socket connect": REFUSED | {c: "accepted" for c in CALLERS[3:]},
+    "socket connect": REFUSED | {c: "accepted" for c in MEMBERS},
     "receives Alice's `presence`": NOT_CONNECTED | {
         "Alice (member)": "yes", "Bob (member, same team)": "yes", "manager (same team)": "yes",
         "member of other team": "no"},
@@ -94,8 +110,11 @@ def cast(server: ServerProcess) -> Iterator[tuple[dict[str, str | None], dict[st
     (outsider,) = make_team(server, roles=("member",), time_zone="UTC").people
     revoked = enroll(server, issue_code(server, alice.login), "alice-old-pc")
     revoke(server, revoked["device_id"])
+    pending = enroll_by_key(server, new_key(server, team.name), alice.login, "alice-key-pc").json()
+    assert pending["status"] == "pending"
     tokens: dict[str, str | None] = {
         "no token": None, "garbage token": "garbage-" + uuid.uuid4().hex, "revoked device (Alice's)": revoked["token"],
+        "pending device (Alice's)": pending["token"],
         "Alice (member)": alice.token, "Bob (member, same team)": bob.token, "manager (same team)": manager.token,
         "member of other team": outsider.token}
     people = {"Alice (member)": alice, "Bob (member, same team)": bob, "manager (same team)": manager,

@@ -10,7 +10,18 @@ import redis
 
 from server.registry import KEY_PREFIX
 from support.servers import ServerProcess
-from support.team import LiveClient, get, make_team, post_batch, put_presence, recent_minutes, settle, slot
+from support.team import (
+    LiveClient,
+    enroll,
+    get,
+    issue_code,
+    make_team,
+    post_batch,
+    put_presence,
+    recent_minutes,
+    settle,
+    slot,
+)
 
 Cluster = tuple[ServerProcess, ServerProcess]
 
@@ -113,3 +124,22 @@ def test_both_sweepers_announce_each_change_once(cluster: Cluster) -> None:
             assert heard == ["active", "offline"], f"each change must be announced once: {heard}"
     finally:
         watcher.close()
+
+
+def test_a_new_device_is_announced_once_whichever_process_sees_it_first(cluster: Cluster) -> None:
+    """Both processes look for unannounced devices every sweep; the claim in the database lets one announce."""
+    a, b = cluster
+    (member,) = make_team(a, roles=["member"]).people
+    on_a = LiveClient(a, member.token).connect()
+    laptop = enroll(b, issue_code(b, member.login), device_name="laptop")
+    on_laptop = LiveClient(b, laptop["token"]).connect()  # the same user's second device, on the other process
+    try:
+        phone = enroll(a, issue_code(a, member.login), device_name="phone")
+        for client in (on_a, on_laptop):
+            client.wait_for("device-enrolled", lambda d: d["device_id"] == phone["device_id"], timeout=5)
+        settle(5 * SWEEP_S)  # both processes swept several times since
+        for client in (on_a, on_laptop):
+            assert len(client.received("device-enrolled", lambda d: d["device_id"] == phone["device_id"])) == 1
+    finally:
+        on_a.close()
+        on_laptop.close()

@@ -69,6 +69,7 @@ def test_deployment_key_matches_roster_login(server: ServerProcess, team: Team) 
     assert answer.json()["user"]["id"] == member.user_id
     stranger = enroll_raw(server, deployment_key=key["key"], login="CORP\\stranger")
     assert (stranger.status_code, stranger.json()["error"]["code"]) == (403, "not_on_roster")
+    assert stranger.json()["error"]["field"] == "login"
 
 
 def test_deployment_key_may_add_unknown_logins_to_its_team(server: ServerProcess, team: Team) -> None:
@@ -86,7 +87,8 @@ def test_deployment_key_cannot_enroll_another_teams_user(server: ServerProcess, 
     key = new_key(server, team.name, allow_create=True)
     answer = enroll_raw(server, deployment_key=key["key"], login=other.people[0].login)
     assert answer.status_code == 403
-    assert answer.json()["error"]["field"] == "login"
+    assert answer.json()["error"] == {"code": "not_on_roster", "field": "login",
+                                      "message": "this login is not on the roster of the deployment key's team"}
 
 
 def test_revoked_or_unknown_deployment_key_is_refused(server: ServerProcess, team: Team) -> None:
@@ -140,3 +142,28 @@ def test_enrolled_device_token_for_a_second_device(server: ServerProcess, team: 
     body = enroll(server, issue_code(server, person.login), device_name="laptop")
     assert body["device_id"] != person.device_id
     assert body["user"]["id"] == person.user_id
+
+
+def test_key_device_for_a_login_with_a_device_waits_for_approval_then_is_announced(server: ServerProcess,
+                                                                                    team: Team) -> None:
+    """The deployment-key model on both databases (tests/security covers the attacks in detail on SQLite)."""
+    person = team.people[1]
+    watcher = LiveClient(server, person.token).connect()
+    try:
+        key = new_key(server, team.name, allow_create=False)
+        manager = enroll_raw(server, deployment_key=key["key"], login=team.people[0].login)
+        assert (manager.status_code, manager.json()["error"]["code"]) == (403, "personal_code_required")
+        answer = enroll_raw(server, deployment_key=key["key"], login=person.login, device_name="second")
+        assert answer.status_code == 201 and answer.json()["status"] == "pending", answer.text
+        device_id, token = answer.json()["device_id"], answer.json()["token"]
+        me = requests.get(server.url + "/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert (me.status_code, me.json()["error"]["code"]) == (403, "device_pending")
+        db(server, lambda s, now: admin.approve_device(s, device_id=device_id, now=now))
+        event = watcher.wait_for("device-enrolled", lambda d: d["device_id"] == device_id, timeout=5)
+        assert (event["name"], event["enrolled_via"], event["key_name"]) == ("second", "key", "k")
+        me = requests.get(server.url + "/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert me.status_code == 200
+        listed = {d["id"]: d for d in db(server, lambda s, now: admin.list_devices(s, login=person.login))}
+        assert (listed[device_id]["status"], listed[device_id]["enrolled_via"]) == ("active", f"key:{key['id']} k")
+    finally:
+        watcher.close()

@@ -57,6 +57,28 @@ def issue_code(server: ServerProcess, login: str, *, now: datetime | None = None
     code: str = asyncio.run(run_in_session(server.database_url, work))["code"]
     return code
 
+def new_key(server: ServerProcess, team: str, *, allow_create: bool = False) -> str:
+    """A fresh deployment key of ``team``."""
+    async def work(session: Any, now: datetime) -> dict[str, Any]:
+        return await admin.create_key(session, team=team, name="test-key", now=now, allow_create=allow_create)
+
+    key: str = asyncio.run(run_in_session(server.database_url, work))["key"]
+    return key
+
+
+def enroll_by_key(server: ServerProcess, key: str, login: str, device_name: str = "test-pc") -> requests.Response:
+    """``POST /enroll`` with a deployment key, as a silent install does; the raw answer (refusals included)."""
+    return requests.post(server.url + "/api/v1/enroll", timeout=10, json={
+        "deployment_key": key, "login": login, "device_name": device_name, "platform": "linux",
+        "agent_version": "test"})
+
+
+def approve(server: ServerProcess, device_id: int) -> None:
+    async def work(session: Any, now: datetime) -> dict[str, Any]:
+        return await admin.approve_device(session, device_id=device_id, now=now)
+
+    asyncio.run(run_in_session(server.database_url, work))
+
 
 def make_team(server: ServerProcess, roles: Iterable[str] = ("manager", "member", "member"),
               time_zone: str = "Europe/Berlin") -> Team:

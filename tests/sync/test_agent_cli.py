@@ -19,7 +19,7 @@ from agent.outbox import Outbox
 from protocol.schema import Slot
 from support.processes import terminate
 from support.servers import ServerProcess
-from support.team import LiveClient, Team, get, issue_code
+from support.team import LiveClient, Team, approve, enroll_by_key, get, issue_code, new_key
 
 ROOT = Path(__file__).resolve().parents[2]
 NOON = (datetime.now(UTC) - timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
@@ -154,3 +154,38 @@ def test_commands_fail_clearly(env: dict[str, str], server: ServerProcess) -> No
     settings.write_text('{"idle_threshold_s": 1}')
     broken = staffpulse(env, "status")
     assert broken.returncode == 2 and f"{settings}: idle_threshold_s" in broken.stderr
+
+
+def test_status_tells_of_a_device_enrolled_as_me(server: ServerProcess, team: Team, env: dict[str, str],
+                                                 agent: Any) -> None:
+    """Issue 13, item 1: a colleague enrolls a device with the team's deployment key and my login; once an admin
+    approves it, my running agent's ``staffpulse status`` says so."""
+    member = team.people[1]
+    assert staffpulse(env, "enroll", "--server", server.url, "--code",
+                      issue_code(server, member.login)).returncode == 0
+    agent()
+    deadline = time.monotonic() + 10
+    while status(env).get("connection") != "live":
+        assert time.monotonic() < deadline, status(env)
+        time.sleep(0.2)
+    intruder = enroll_by_key(server, new_key(server, team.name), member.login, device_name="intruder-pc").json()
+    assert intruder["status"] == "pending"
+    approve(server, intruder["device_id"])
+    deadline = time.monotonic() + 10
+    while not status(env).get("new_devices"):
+        assert time.monotonic() < deadline, status(env)
+        time.sleep(0.2)
+    [notice] = status(env)["new_devices"]
+    assert "'intruder-pc'" in notice and "deployment key 'test-key'" in notice and "approved" in notice
+    printed = staffpulse(env, "status").stdout
+    assert f"new device: {notice}" in printed.splitlines()
+
+
+def test_enrolling_a_second_device_with_the_key_says_it_waits_for_approval(server: ServerProcess, team: Team,
+                                                                          env: dict[str, str]) -> None:
+    member = team.people[1]
+    done = staffpulse(env, "enroll", "--server", server.url, "--deployment-key", new_key(server, team.name),
+                      "--login", member.login)
+    assert done.returncode == 0, done.stderr
+    assert f"Enrolled as {member.name}" in done.stdout
+    assert "Not syncing yet: this device is waiting for an admin's approval" in done.stdout, done.stdout

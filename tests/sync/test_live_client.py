@@ -19,6 +19,7 @@ import pytest
 
 from protocol.schema import (
     DayReport,
+    DeviceEnrolledEvent,
     PerformanceEvent,
     PresenceEvent,
     PresenceState,
@@ -35,7 +36,7 @@ from support.servers import ServerProcess, free_port
 from support.team import Person, Team, enroll, issue_code, post_batch, put_presence, recent_minutes, slot
 from sync.api import ApiClient
 from sync.backoff import RECONNECT_SOON_CAP_S
-from sync.live import LinkState, LiveConnection, LiveStatus, TeamModel, TeamSnapshot
+from sync.live import LinkState, LiveConnection, LiveStatus, TeamModel, TeamSnapshot, device_notice
 
 BERLIN = ZoneInfo("Europe/Berlin")  # make_team's zone
 
@@ -56,6 +57,7 @@ class Recorder:
         self.statuses: list[LiveStatus] = []
         self.token_calls = 0
         self.team_reads: list[float] = []  # monotonic times of GET /api/v1/team
+        self.devices: list[DeviceEnrolledEvent] = []  # on_device_enrolled
         self._changed = threading.Condition()
 
     def token(self) -> str:
@@ -74,6 +76,9 @@ class Recorder:
 
     def status(self, status: LiveStatus) -> None:
         self._record(lambda: self.statuses.append(status))
+
+    def device_enrolled(self, event: DeviceEnrolledEvent) -> None:
+        self._record(lambda: self.devices.append(event))
 
     def _record(self, add: Callable[[], None]) -> None:
         with self._changed:
@@ -124,7 +129,8 @@ def open_live(server: ServerProcess) -> Iterator[Open]:
         options = {"retry_base_s": 0.2, "retry_cap_s": 1.0, "rng": Ceiling(), **options}
         connection = LiveConnection(url or server.url, recorder.token, CountingApi(server.url, recorder),
                                     on_snapshot=recorder.snapshot, on_change=recorder.change,
-                                    on_status=recorder.status, **options)
+                                    on_status=recorder.status, on_device_enrolled=recorder.device_enrolled,
+                                    **options)
         opened.append(connection)
         connection.start()
         return connection, recorder
@@ -355,3 +361,19 @@ def test_model_own_totals_follow_the_newest_day() -> None:
     model.apply_own_totals(performance(1, TODAY + timedelta(days=1), 2))
     view = model.snapshot(NOON)
     assert (view.own_date, view.own_totals) == (TODAY + timedelta(days=1), Totals(keys=2))
+
+
+def test_another_device_enrolled_as_me_is_recorded_and_reported(server: ServerProcess, open_live: Open,
+                                                                 team: Team) -> None:
+    """``device-enrolled``: the person learns of a device enrolled in their name (issue 13, item 1); the
+    announcement of this very device is no news and is not reported."""
+    member = team.by_role("member")[0]
+    connection, recorder = open_live(member)
+    wait_live(connection, recorder)
+    body = enroll(server, issue_code(server, member.login), device_name="someone-elses-pc")
+    recorder.wait(lambda: any(e.device_id == body["device_id"] for e in recorder.devices), 5.0,
+                  "the new device is reported")
+    [event] = connection.devices_enrolled
+    assert (event.name, event.enrolled_via, event.approved_at) == ("someone-elses-pc", "code", None)
+    assert recorder.devices == [event], "this device's own announcement is not reported"
+    assert "someone-elses-pc" in device_notice(event) and "a personal code" in device_notice(event)

@@ -18,7 +18,7 @@ from server import admin
 from server.migrate import run_in_session
 from support.proxy import DROP, FORWARD_THEN_DROP, FaultProxy, Scripted
 from support.servers import ServerProcess
-from support.team import Person, Team, get
+from support.team import Person, Team, approve, enroll_by_key, get, new_key
 from sync.api import ApiClient
 from sync.uploader import SyncScheduler, Uploader
 
@@ -233,3 +233,25 @@ def test_batch_ids_are_uuids(outbox: Outbox) -> None:
     outbox.commit(minutes(2), checkpoint="{}")
     batch = outbox.take_batch()
     assert batch is not None and isinstance(batch.batch_id, uuid.UUID)
+
+
+def test_pending_device_keeps_its_minutes_and_sends_them_once_approved(server: ServerProcess, team: Team,
+                                                                      outbox: Outbox, proxy: FaultProxy) -> None:
+    """A deployment key's second device for a login waits for an admin: its uploads are refused 403
+    ``device_pending``, which must neither set the minutes aside nor ask for enrollment nor retry in a loop."""
+    person = team.people[1]
+    answer = enroll_by_key(server, new_key(server, team.name), person.login, device_name="second-pc")
+    assert answer.status_code == 201 and answer.json()["status"] == "pending", answer.text
+    pending = answer.json()
+    outbox.commit(minutes(5), checkpoint="{}")
+    uploader = Uploader(outbox, ApiClient(proxy.url, lambda: pending["token"]))
+    waits = Waits()
+    status = uploader.drain(waits)
+    assert status.awaiting_approval and not status.needs_enrollment
+    assert (status.pending, status.set_aside, outbox.set_aside_reasons()) == (5, 0, {})
+    assert len(proxy.seen) == 1 and waits.delays == [], "no retries while waiting for approval"
+    assert "approval" in status.summary() and "5 minutes kept" in status.summary()
+    approve(server, pending["device_id"])
+    status = uploader.drain(Waits())
+    assert (status.last_sent, status.pending, status.awaiting_approval) == (5, 0, False)
+    assert stored_keys(server, person) == 15

@@ -17,7 +17,7 @@ from agent.outbox import Outbox
 from protocol.schema import Slot
 from support.keyrings import MemoryKeyring
 from support.servers import ServerProcess
-from support.team import get, issue_code, make_team, post_batch, put_presence, recent_minutes, slot
+from support.team import enroll, get, issue_code, make_team, post_batch, put_presence, recent_minutes, slot
 from sync import control
 from sync.live import LinkState
 from tests.ui.conftest import Launch
@@ -173,3 +173,16 @@ def test_badge_follows_a_server_outage(qtbot: QtBot, server: ServerProcess, laun
     qtbot.waitUntil(lambda: "Live" in app.window.badge.text(), timeout=30_000)
     assert not app.window.own_state.text().endswith("(offline)")
     gc.collect()
+
+
+def test_a_device_enrolled_as_me_is_shown_as_a_notice(qtbot: QtBot, server: ServerProcess, launch: Launch) -> None:
+    """Issue 13, item 1: the person sees that a device was enrolled in their name, its name shown as text even
+    when it looks like markup."""
+    team = make_team(server)
+    me = team.people[1]
+    app = launch(me)
+    wait_live(qtbot, app, 3)
+    enroll(server, issue_code(server, me.login), device_name="<b>intruder</b>")
+    qtbot.waitUntil(lambda: "<b>intruder</b>" in app.window.notice.text(), timeout=LIVE_TIMEOUT_MS)
+    assert "A new device was enrolled as you" in app.window.notice.text()
+    assert app.window.notice.textFormat() is Qt.TextFormat.PlainText

@@ -9,11 +9,13 @@ from protocol.schema import ErrorResponse
 _WHEN = {
     400: "The body is not JSON (`malformed_json`).",
     401: "No, unknown or revoked device token (`unauthorized`, `revoked`); for enrollment a refused secret.",
-    403: "Enrollment login belongs to another team or is not on the roster.",
+    403: "Enrollment: the login is not on the key's team roster (`not_on_roster`) or must use a personal code "
+         "(`personal_code_required`). Otherwise: the device waits for an admin's approval (`device_pending`).",
     409: "A `batch_id` reused for different slots.",
     413: "The body is over the size cap, or the batch over the slot cap.",
     422: "A field's value is refused; `field` names it.",
-    429: "The device's write budget is spent; `Retry-After` says how many seconds to wait.",
+    429: "The device's write budget, or the failed-enrollment budget of this address or secret, is spent; "
+         "`Retry-After` says how many seconds to wait.",
 }
 
 

@@ -10,7 +10,7 @@ from server.ingest import Ingest
 router = APIRouter()
 
 
-@router.post("/activity", responses=errors(400, 401, 409, 413, 422, 429))
+@router.post("/activity", responses=errors(400, 401, 403, 409, 413, 422, 429))
 async def post_activity(batch: ActivityBatch, principal: WriterDep, now: NowDep, settings: SettingsDep,
                         hub: HubDep, request: Request) -> ActivityResult:
     """Store a batch of minutes (idempotent; committed with the uploads arriving meanwhile); the user and their

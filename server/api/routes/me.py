@@ -30,7 +30,7 @@ def _iso_day(value: Any) -> Any:
 IsoDay = Annotated[date, BeforeValidator(_iso_day)]
 
 
-@router.get("/me", responses=errors(401))
+@router.get("/me", responses=errors(401, 403))
 async def get_me(principal: PrincipalDep, session: SessionDep, now: NowDep) -> Me:
     """Who this device belongs to, the team's policy, and the server's clock for a skew check."""
     team = await session.get(Team, principal.user.team_id)
@@ -43,7 +43,7 @@ async def get_me(principal: PrincipalDep, session: SessionDep, now: NowDep) -> M
               server_time=now)
 
 
-@router.get("/me/days/{day}", responses=errors(401, 422))
+@router.get("/me/days/{day}", responses=errors(401, 403, 422))
 async def get_my_day(day: IsoDay, principal: PrincipalDep, session: SessionDep) -> DayReport:
     """One local day of the caller: totals and minutes, the day cut in the user's own time zone."""
     zone = principal.user.time_zone

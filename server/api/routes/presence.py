@@ -10,7 +10,7 @@ from server.presence import Reported
 router = APIRouter()
 
 
-@router.put("/presence", responses=errors(400, 401, 413, 422, 429))
+@router.put("/presence", responses=errors(400, 401, 403, 413, 422, 429))
 async def put_presence(update: PresenceUpdate, principal: WriterDep, hub: HubDep) -> PresenceAck:
     """Record this device's state; an update older (by ``seq``) than the stored one is ignored.
 

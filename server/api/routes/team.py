@@ -14,7 +14,7 @@ from server.totals import local_date, today_totals
 router = APIRouter()
 
 
-@router.get("/team", responses=errors(401))
+@router.get("/team", responses=errors(401, 403))
 async def get_team(principal: PrincipalDep, session: SessionDep, now: NowDep, hub: HubDep) -> TeamView:
     """The caller's team with live states; managers also get each member's totals for today."""
     team = await session.get(Team, principal.user.team_id)

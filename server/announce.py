@@ -1,0 +1,75 @@
+"""Tells a user's devices that a new device of theirs became active: the ``device-enrolled`` socket event.
+
+A device enrolled with a colleague's login (a deployment key is readable by all staff) should not go
+unnoticed by the real person. Devices are announced from the database, not from the request that enrolled
+them: ``devices approve`` runs in the admin CLI, another process with no sockets, so every server process
+looks every ``interval_s`` for active devices not yet announced, claims them with one ``UPDATE … WHERE
+announced_at IS NULL`` (of several processes exactly one wins each device) and emits to ``user:<id>``, which
+the socket manager (Redis with several processes) delivers wherever the user's sockets are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+import socketio
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from protocol.schema import DeviceEnrolledEvent
+from server.errors import UNAVAILABLE
+from server.models import DeploymentKey, Device
+
+log = logging.getLogger(__name__)
+
+EVENT = "device-enrolled"
+
+
+class Announcer:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], sio: socketio.AsyncServer,
+                 clock: Callable[[], datetime], interval_s: float) -> None:
+        self.sessions, self.sio, self.clock, self.interval_s = sessions, sio, clock, interval_s
+        self._task: asyncio.Task[None] | None = None
+
+    async def announce(self) -> int:
+        """One pass: emit ``device-enrolled`` for each active device not yet announced; how many were."""
+        unannounced = (Device.announced_at.is_(None), Device.pending.is_(False), Device.revoked_at.is_(None))
+        async with self.sessions() as session:
+            rows = (await session.execute(
+                select(Device, DeploymentKey.name)
+                .outerjoin(DeploymentKey, DeploymentKey.id == Device.deployment_key_id).where(*unannounced))).all()
+            if not rows:
+                return 0
+            claimed = set(await session.scalars(update(Device).where(
+                Device.id.in_([device.id for device, _ in rows]), *unannounced)
+                .values(announced_at=self.clock()).returning(Device.id)))
+            await session.commit()
+        for device, key_name in rows:
+            if device.id in claimed:
+                event = DeviceEnrolledEvent(device_id=device.id, name=device.name, platform=device.platform,
+                                            enrolled_via=device.enrolled_via, key_name=key_name,
+                                            enrolled_at=device.created_at, approved_at=device.approved_at)
+                await self.sio.emit(EVENT, event.model_dump(mode="json"), room=f"user:{device.user_id}")
+        return len(claimed)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await self.announce()
+            except UNAVAILABLE as exc:  # a busy database: the devices stay unannounced until the next pass
+                log.warning("announcing new devices failed, next pass retries: %s", exc)
+            except Exception:  # a bug in one pass must not end announcing for the life of the process
+                log.exception("announcing new devices failed")
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="announce-devices")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
