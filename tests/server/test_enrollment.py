@@ -132,7 +132,8 @@ def test_revoked_device_is_refused_on_rest_and_socket_and_disconnected(server: S
         refused = LiveClient(server, person.token, reconnection=False)
         with pytest.raises(socketio.exceptions.ConnectionError):
             refused.connect()
-        assert refused.received("connect_error") == [{"message": "this device was revoked: enroll it again"}]
+        assert refused.received("connect_error") == [{"message": "this device was revoked: enroll it again",
+                                                      "data": {"code": "revoked"}}]
     finally:
         client.close()
 
