@@ -91,10 +91,11 @@ def test_concurrent_uploads_answer_as_if_stored_one_by_one(server: ServerProcess
 
 
 def test_two_devices_in_one_minute_count_the_minute_once(server: ServerProcess, utc_team: Team) -> None:
-    from support.team import enroll, issue_code
+    from support.team import backdate_enrollment, enroll, issue_code
 
     person = utc_team.people[1]
     laptop = enroll(server, issue_code(server, person.login), device_name="laptop")
+    backdate_enrollment(server, [laptop["device_id"]])
     second = Person(person.user_id, person.login, person.name, person.role, laptop["token"], laptop["device_id"])
     minute = noon_minutes(1)[0]
     assert post_batch(server, person, [slot(minute, active=20, idle=40, keys=5)]).json()["accepted"] == 1
