@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from protocol.schema import Role
+from protocol.text import first_control
 from server import security
 from server.enrollment import normalise_login
 from server.models import DeploymentKey, Device, EnrollmentCode, Team, User
@@ -22,6 +23,13 @@ from server.models import DeploymentKey, Device, EnrollmentCode, Team, User
 
 class AdminError(Exception):
     """A refused admin request; the message names the field."""
+
+
+def _printable(field: str, value: str) -> None:
+    """Refuse a name or login holding control or format characters (``protocol.text``): it would reach
+    terminals (``devices list``) and teammates' windows as escape sequences or reversed text."""
+    if (found := first_control(value)) is not None:
+        raise AdminError(f"{field}: must not contain control or format characters (found {found})")
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -51,6 +59,7 @@ async def create_team(session: AsyncSession, *, name: str, now: datetime, idle_t
                       sync_interval_s: int = 300, pause_allowed: bool = False) -> dict[str, Any]:
     if not name.strip():
         raise AdminError("name: a team needs a name")
+    _printable("name", name)
     if not 60 <= idle_threshold_s <= 3600:
         raise AdminError("idle-threshold: must be between 60 and 3600 seconds")
     if not 60 <= sync_interval_s <= 3600:
@@ -81,11 +90,13 @@ async def create_user(session: AsyncSession, *, team: str, login: str, name: str
         ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError):
         raise AdminError(f"time-zone: {time_zone!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
+    _printable("login", login)
     login = normalise_login(login)
     if not login:
         raise AdminError("login: must not be empty")
     if not name.strip():
         raise AdminError("name: must not be empty")
+    _printable("name", name)
     if await session.scalar(select(User).where(User.login == login)) is not None:
         raise AdminError(f"login: a user with login {login!r} already exists")
     team_row = await _team(session, team)
@@ -116,6 +127,7 @@ async def issue_code(session: AsyncSession, *, login: str, now: datetime, valid_
 
 async def create_key(session: AsyncSession, *, team: str, name: str, now: datetime,
                      allow_create: bool = False) -> dict[str, Any]:
+    _printable("name", name)
     team_row = await _team(session, team)
     key = security.new_deployment_key()
     row = DeploymentKey(team_id=team_row.id, name=name, key_hash=security.digest(key), allow_create=allow_create,
