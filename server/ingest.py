@@ -41,14 +41,15 @@ def check_window(batch: ActivityBatch, now: datetime, settings: Settings, *, enr
     written at a stop is partial), so a minute beginning later than now plus the skew is made up.
     """
     skew = timedelta(seconds=settings.clock_skew_s)
-    oldest = max(now - timedelta(days=settings.retention_days), enrolled_at - skew - timedelta(seconds=SLOT_SECONDS))
+    retained = now - timedelta(days=settings.retention_days)
+    first = enrolled_at - skew - timedelta(seconds=SLOT_SECONDS)  # the minute the agent started in, at the earliest
     for index, slot in enumerate(batch.slots):
         field = f"slots[{index}].start"
-        if slot.start < oldest:
-            if slot.start >= now - timedelta(days=settings.retention_days):
-                raise Invalid(f"{field}: minute ended before this device was enrolled "
-                              f"({settings.clock_skew_s} s clock-skew tolerance)", field=field)
+        if slot.start < retained:
             raise Invalid(f"{field}: older than the {settings.retention_days}-day retention window", field=field)
+        if slot.start < first:
+            raise Invalid(f"{field}: minute ended before this device was enrolled "
+                          f"({settings.clock_skew_s} s clock-skew tolerance)", field=field)
         if slot.start > now + skew:
             raise Invalid(f"{field}: minute has not begun yet by the server's clock "
                           f"({settings.clock_skew_s} s clock-skew tolerance)", field=field)

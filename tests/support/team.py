@@ -60,9 +60,9 @@ def issue_code(server: ServerProcess, login: str, *, now: datetime | None = None
     return code
 
 
-def backdate_enrollment(server: ServerProcess, device_ids: Iterable[int], days: int = 60) -> None:
-    """Make devices enrolled ``days`` ago, in the database: the server refuses minutes from before a device was
-    enrolled, and tests upload past days (a device enrolled "long ago" without waiting for it)."""
+def backdate_enrollment(server: ServerProcess, device_ids: Iterable[int], days: int = 3650) -> None:
+    """Make devices enrolled ``days`` ago (by default as far back as ``TEST_SERVER_ARGS`` retain minutes), in the
+    database: the server refuses minutes from before a device was enrolled, and tests upload past days."""
     ids = list(device_ids)
 
     async def work(session: Any, now: datetime) -> None:
@@ -74,7 +74,7 @@ def backdate_enrollment(server: ServerProcess, device_ids: Iterable[int], days: 
 def make_team(server: ServerProcess, roles: Iterable[str] = ("manager", "member", "member"),
               time_zone: str = "Europe/Berlin") -> Team:
     """A fresh team (unique name, so tests sharing a server never see each other's data), its devices enrolled
-    60 days ago (``backdate_enrollment``)."""
+    long ago (``backdate_enrollment``)."""
     name = f"team-{uuid.uuid4().hex[:8]}"
     roles = list(roles)
 
