@@ -136,7 +136,7 @@ class Outbox:
 
         Only minutes that have begun by the agent's clock are taken (the one written at a stop is partial, and
         has begun). The timeline never runs backwards, so after the wall clock was stepped forward and then
-        back, minutes are stamped ahead of real time for a while; the server would refuse them as "not ended
+        back, minutes are stamped ahead of real time for a while; the server would refuse them as "not begun
         yet" and they would be set aside, lost. Kept here, they go out once their time has come.
         """
         latest = int(self._now().timestamp())

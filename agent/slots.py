@@ -10,7 +10,14 @@ import enum
 from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 
-from protocol.schema import SLOT_SECONDS, Slot
+from protocol.schema import (
+    MAX_CLICKS_PER_MINUTE,
+    MAX_KEYS_PER_MINUTE,
+    MAX_MOUSE_PX_PER_MINUTE,
+    MAX_SCROLLS_PER_MINUTE,
+    SLOT_SECONDS,
+    Slot,
+)
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,8 @@ class _Tally:
     mouse_px: int = 0
 
     def slot(self, start: int) -> Slot:
+        """The minute as the protocol carries it, each count clamped to its per-minute bound: a stuck key
+        repeating at a fast rate, or a free-spinning wheel, must not make the server refuse the whole batch."""
         return Slot(
             start=datetime.fromtimestamp(start, UTC),
             tracked_s=self.active + self.idle + self.brk,
@@ -57,10 +66,10 @@ class _Tally:
             idle_s=self.idle,
             break_s=self.brk,
             input_s=self.input,
-            keys=self.keys,
-            clicks=self.clicks,
-            scrolls=self.scrolls,
-            mouse_px=self.mouse_px,
+            keys=min(self.keys, MAX_KEYS_PER_MINUTE),
+            clicks=min(self.clicks, MAX_CLICKS_PER_MINUTE),
+            scrolls=min(self.scrolls, MAX_SCROLLS_PER_MINUTE),
+            mouse_px=min(self.mouse_px, MAX_MOUSE_PX_PER_MINUTE),
         )
 
 

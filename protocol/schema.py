@@ -17,9 +17,21 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from protocol.text import first_control
+
 PROTOCOL_VERSION = 1
 SLOT_SECONDS = 60
 MAX_SLOTS_PER_BATCH = 500
+
+#: The most of each input count one minute can hold, for one device and for the sum of a user's devices
+#: (docs/protocol.md, "Bounds"): what people and hardware can produce, with margin, so a true minute is never
+#: refused and a made-up one cannot add millions. The agent clamps to these before it sends.
+MAX_KEYS_PER_MINUTE = 6_000  # 100/s: twice the fastest common key repeat (50/s); record typing is ~2,000/min
+MAX_CLICKS_PER_MINUTE = 6_000  # 100/s: above drag-clicking records (~50/s); hands reach ~15/s
+MAX_SCROLLS_PER_MINUTE = 120_000  # 2,000/s: twice a free-spinning wheel's ~1,000 lines/s; touchpads emit less
+MAX_MOUSE_PX_PER_MINUTE = 6_000_000  # 100,000 px/s: sweeping across three 4K screens ~9 times a second
+COUNT_LIMITS = {"keys": MAX_KEYS_PER_MINUTE, "clicks": MAX_CLICKS_PER_MINUTE, "scrolls": MAX_SCROLLS_PER_MINUTE,
+                "mouse_px": MAX_MOUSE_PX_PER_MINUTE}
 
 
 def _utc(value: datetime) -> datetime:
@@ -38,6 +50,13 @@ def _minute_aligned(value: datetime) -> datetime:
     return value
 
 
+def _printable(value: str) -> str:
+    """Refuse control and format characters (``protocol.text``): a name must not drive a terminal or a window."""
+    if (found := first_control(value)) is not None:
+        raise ValueError(f"must not contain control or format characters (found {found})")
+    return value
+
+
 def _not_a_number(value: object) -> object:
     """Pydantic would read a bare number as Unix seconds; the protocol's timestamps are ISO-8601 text only."""
     if isinstance(value, int | float):
@@ -47,9 +66,9 @@ def _not_a_number(value: object) -> object:
 
 UtcDatetime = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator(_utc)]
 SlotStart = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator(_utc), AfterValidator(_minute_aligned)]
-Count = Annotated[int, Field(ge=0, le=10_000_000, strict=True)]
 Seconds = Annotated[int, Field(ge=0, le=SLOT_SECONDS, strict=True)]
-Text = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
+ShortText = Annotated[str, Field(min_length=1, max_length=40), AfterValidator(_printable)]
 
 
 class _Model(BaseModel):
@@ -103,10 +122,10 @@ class Slot(_Model):
     idle_s: Seconds
     break_s: Seconds
     input_s: Seconds
-    keys: Count
-    clicks: Count
-    scrolls: Count
-    mouse_px: Count
+    keys: Annotated[int, Field(ge=0, le=MAX_KEYS_PER_MINUTE, strict=True)]
+    clicks: Annotated[int, Field(ge=0, le=MAX_CLICKS_PER_MINUTE, strict=True)]
+    scrolls: Annotated[int, Field(ge=0, le=MAX_SCROLLS_PER_MINUTE, strict=True)]
+    mouse_px: Annotated[int, Field(ge=0, le=MAX_MOUSE_PX_PER_MINUTE, strict=True)]
 
     @model_validator(mode="after")
     def _consistent(self) -> Slot:
@@ -204,8 +223,8 @@ class Enrollment(_Model):
     deployment_key: Annotated[str, Field(min_length=8, max_length=200)] | None = None
     login: Text | None = None
     device_name: Text
-    platform: Annotated[str, Field(min_length=1, max_length=40)]
-    agent_version: Annotated[str, Field(min_length=1, max_length=40)]
+    platform: ShortText
+    agent_version: ShortText
 
     @model_validator(mode="after")
     def _one_way(self) -> Enrollment:

@@ -11,6 +11,7 @@ their states, then runs the tray app as Mia Manager and saves the window with Qt
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import math
 import os
@@ -61,6 +62,20 @@ def enroll(url: str, code: str) -> dict[str, Any]:
     answer.raise_for_status()
     body: dict[str, Any] = answer.json()
     return body
+
+
+def enrolled_yesterday(work: Path) -> None:
+    """Count the demo devices as enrolled a day ago, in the database: the server refuses minutes from before a
+    device was enrolled, and the made-up day goes back up to five hours."""
+    from sqlalchemy import update
+
+    from server.migrate import run_in_session
+    from server.models import Device
+
+    async def backdate(session: Any, now: datetime) -> None:
+        await session.execute(update(Device).values(created_at=now - timedelta(days=1)))
+
+    asyncio.run(run_in_session(f"sqlite:///{work / 'demo.db'}", backdate))
 
 
 def made_up_day(url: str, person: dict[str, Any], zone: str, now: datetime, seed: int) -> None:
@@ -117,8 +132,9 @@ def take(out: Path, work: Path) -> dict[str, Any]:
     try:
         now = datetime.now(UTC)
         viewer_token = ""
-        for index, entry in enumerate(demo["codes"]):
-            person = enroll(url, entry["code"])
+        people = [enroll(url, entry["code"]) for entry in demo["codes"]]
+        enrolled_yesterday(work)
+        for index, person in enumerate(people):
             made_up_day(url, person, person["user"]["time_zone"], now, index)
             login = person["user"]["login"]
             if login in STATES:

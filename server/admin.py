@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from protocol.schema import Role
+from protocol.text import first_control
 from server import security
 from server.logins import login_problem, normalise_login
 from server.models import DeploymentKey, Device, DeviceStatus, EnrollmentCode, Team, User
@@ -29,6 +30,13 @@ def _code_secret(session: AsyncSession) -> bytes:
     bind = session.bind
     assert isinstance(bind, AsyncEngine)  # as server.migrate.run_in_session and the server make sessions
     return security.code_secret(bind.url.render_as_string(hide_password=False))
+
+
+def _printable(field: str, value: str) -> None:
+    """Refuse a name or login holding control or format characters (``protocol.text``): it would reach
+    terminals (``devices list``) and teammates' windows as escape sequences or reversed text."""
+    if (found := first_control(value)) is not None:
+        raise AdminError(f"{field}: must not contain control or format characters (found {found})")
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -60,6 +68,7 @@ async def create_team(session: AsyncSession, *, name: str, now: datetime, idle_t
                       key_adds_devices: bool = False) -> dict[str, Any]:
     if not name.strip():
         raise AdminError("name: a team needs a name")
+    _printable("name", name)
     if not 60 <= idle_threshold_s <= 3600:
         raise AdminError("idle-threshold: must be between 60 and 3600 seconds")
     if not 60 <= sync_interval_s <= 3600:
@@ -99,11 +108,13 @@ async def create_user(session: AsyncSession, *, team: str, login: str, name: str
         ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError):
         raise AdminError(f"time-zone: {time_zone!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
+    _printable("login", login)
     login = normalise_login(login)
     if (problem := login_problem(login)) is not None:
         raise AdminError(f"login: {problem}")
     if not name.strip():
         raise AdminError("name: must not be empty")
+    _printable("name", name)
     if await session.scalar(select(User).where(User.login == login)) is not None:
         raise AdminError(f"login: a user with login {login!r} already exists")
     team_row = await _team(session, team)
@@ -134,6 +145,7 @@ async def issue_code(session: AsyncSession, *, login: str, now: datetime, valid_
 
 async def create_key(session: AsyncSession, *, team: str, name: str, now: datetime,
                      allow_create: bool = False) -> dict[str, Any]:
+    _printable("name", name)
     team_row = await _team(session, team)
     key = security.new_deployment_key()
     row = DeploymentKey(team_id=team_row.id, name=name, key_hash=security.digest(key), allow_create=allow_create,

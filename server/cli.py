@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from protocol.text import visible
 from server import __version__, admin, demo
 from server.admin import AdminError
 from server.config import Settings, default_database_url
@@ -141,18 +142,22 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def _print(result: Any, as_json: bool) -> None:
+    """Print a result as a table, or as JSON. Names enrolled devices sent, or stored before control characters
+    were refused, may hold escape sequences or bidi overrides: the table shows them escaped (``\\x1b``,
+    ``\\u202e``), and JSON writes every non-ASCII and control character as ``\\u`` escapes."""
     if as_json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(result, indent=2, ensure_ascii=True))
         return
     rows = result if isinstance(result, list) else [result]
     if not rows:
         print("(none)")
         return
     columns = list(rows[0])
-    widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in columns]
+    cells = [[visible(str(row[c])) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(columns)]
     print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)))
-    for row in rows:
-        print("  ".join(str(row[c]).ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for line in cells:
+        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)))
 
 
 def _admin(call: AdminCall) -> Callable[[argparse.Namespace], int]:

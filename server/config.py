@@ -28,8 +28,10 @@ class Settings:
     db_busy_timeout_s: float = 30.0
     #: Slots older than this are refused (the agent drops them from its outbox at the same age).
     retention_days: int = 30
-    #: Slots starting further than this in the future are refused (clock skew tolerance).
-    future_skew_s: int = 300
+    #: How far a device's clock may be off the server's (docs/protocol.md, "Time tolerances"): a minute that
+    #: begins later than now + this, or ended earlier than the device's enrollment − this, is refused, as is a
+    #: presence ``since`` later than now + this.
+    clock_skew_s: int = 60
     #: Per-device write budget: ``write_burst`` requests at once, refilled at ``write_rate_per_s``.
     write_burst: int = 60
     write_rate_per_s: float = 2.0

@@ -161,6 +161,10 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
+            # FastAPI's "error parsing the body": JSON its decoder could not read other than by a
+            # JSONDecodeError (nested deeper than the recursion limit, bytes that are not UTF-8).
+            return error_response(400, "malformed_json", "request body is not valid JSON", "body")
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return error_response(exc.status_code, code, str(exc.detail),
                               headers=dict(exc.headers or {}))  # 405: Allow

@@ -4,6 +4,11 @@ Two keys make a retry harmless: the batch id (the same upload again gets "all du
 with other slots is refused as a client bug), and (device, slot start) (a minute already stored from another
 batch is counted as a duplicate, never stored twice). A batch is checked whole before anything is written:
 one bad slot refuses the batch and stores nothing.
+
+What a device claims is bounded (docs/protocol.md, "Bounds"): each count of a minute by the schema, the sum
+of a user's devices in one minute by the same bound (checked in the writing transaction, so two devices'
+uploads of one group cannot both slip under it), and the minutes themselves by time: none from before the
+device was enrolled, none that has not begun by the server's clock, each within the clock-skew tolerance.
 """
 
 from __future__ import annotations
@@ -15,27 +20,39 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from protocol.schema import SLOT_SECONDS, ActivityBatch, ActivityResult
+from protocol.schema import COUNT_LIMITS, SLOT_SECONDS, ActivityBatch, ActivityResult
 from server import db
 from server.auth import Principal
 from server.config import Settings
-from server.errors import Conflict, Invalid
+from server.errors import ApiError, Conflict, Invalid
 from server.models import ActivitySlot, Batch
 from server.totals import local_date
 
 
-def check_window(batch: ActivityBatch, now: datetime, settings: Settings) -> None:
-    oldest = now - timedelta(days=settings.retention_days)
-    newest = now + timedelta(seconds=settings.future_skew_s)
+def check_window(batch: ActivityBatch, now: datetime, settings: Settings, *, enrolled_at: datetime) -> None:
+    """Refuse a batch holding a minute the device cannot have recorded: older than the retention window, from
+    before the device was enrolled, or not yet begun, each by the server's clock give or take the skew.
+
+    The agent enrolls, then samples: its first minute is the one it started in, which begins at most a minute
+    before enrollment (plus its clock's skew). It uploads only minutes that have begun by its clock (the one
+    written at a stop is partial), so a minute beginning later than now plus the skew is made up.
+    """
+    skew = timedelta(seconds=settings.clock_skew_s)
+    retained = now - timedelta(days=settings.retention_days)
+    first = enrolled_at - skew - timedelta(seconds=SLOT_SECONDS)  # the minute the agent started in, at the earliest
     for index, slot in enumerate(batch.slots):
         field = f"slots[{index}].start"
-        if slot.start < oldest:
+        if slot.start < retained:
             raise Invalid(f"{field}: older than the {settings.retention_days}-day retention window", field=field)
-        if slot.start > newest - timedelta(seconds=SLOT_SECONDS):  # start + 60 s overflows on 9999-12-31T23:59
-            raise Invalid(f"{field}: minute has not ended yet by the server's clock", field=field)
+        if slot.start < first:
+            raise Invalid(f"{field}: minute ended before this device was enrolled "
+                          f"({settings.clock_skew_s} s clock-skew tolerance)", field=field)
+        if slot.start > now + skew:
+            raise Invalid(f"{field}: minute has not begun yet by the server's clock "
+                          f"({settings.clock_skew_s} s clock-skew tolerance)", field=field)
 
 
 def batch_digest(batch: ActivityBatch) -> str:
@@ -49,6 +66,9 @@ GROUP = 500
 #: What the writer found for one batch: the minutes it stored first, or ``None`` for a batch id seen before
 #: with the same slots (a retry: all duplicates).
 Stored = set[datetime] | None
+
+#: The per-minute counts the user's devices share a bound on (``protocol.schema.COUNT_LIMITS``).
+COUNTED = tuple(COUNT_LIMITS)
 
 
 @dataclasses.dataclass(eq=False)
@@ -80,8 +100,9 @@ class Ingest:
     async def store(self, principal: Principal, batch: ActivityBatch, *, now: datetime,
                     settings: Settings) -> tuple[ActivityResult, set[date]]:
         """Store what is new in ``batch``; return the counts and the user's local dates it touched. Raises
-        ``Invalid`` (nothing queued) for a slot outside the window, ``Conflict`` for a reused batch id."""
-        check_window(batch, now, settings)
+        ``Invalid`` for a slot outside the window (nothing queued) or one that would take the user's sum of a
+        minute over a bound (nothing stored), ``Conflict`` for a reused batch id."""
+        check_window(batch, now, settings, enrolled_at=principal.device.created_at)
         waiting = _Waiting(principal.device.id, principal.user.id, str(batch.batch_id), batch_digest(batch), now,
                            [slot.model_dump() for slot in batch.slots], asyncio.get_running_loop().create_future())
         self._queue.append(waiting)
@@ -109,7 +130,7 @@ class Ingest:
         self._queue = later
         return group
 
-    async def _commit(self, group: Sequence[_Waiting]) -> list[Stored | Conflict]:
+    async def _commit(self, group: Sequence[_Waiting]) -> list[Stored | ApiError]:
         async with self.sessions() as session:
             outcomes = await store_group(session, group)
             await session.commit()
@@ -133,7 +154,7 @@ class Ingest:
             for waiting, outcome in zip(group, outcomes, strict=True):
                 if waiting.answer.done():  # the client gave up; what was stored stays stored (retries are safe)
                     continue
-                if isinstance(outcome, Conflict):
+                if isinstance(outcome, ApiError):
                     waiting.answer.set_exception(outcome)
                 else:
                     waiting.answer.set_result(outcome)
@@ -143,14 +164,72 @@ class _Entangled(Exception):
     """A refused batch of a group stored minutes this transaction: roll it back, store the batches singly."""
 
 
-async def store_group(session: AsyncSession, group: Sequence[_Waiting]) -> list[Stored | Conflict]:
+def _plus(total: tuple[int, ...] | None, counts: Sequence[int]) -> tuple[int, ...]:
+    return tuple(counts) if total is None else tuple(a + b for a, b in zip(total, counts, strict=True))
+
+
+async def over_user_bounds(session: AsyncSession, group: Sequence[_Waiting]) -> dict[int, Invalid]:
+    """The batches of ``group`` (by position) refused because storing them would take a user's sum of a count
+    in one minute over its bound, as if the group were stored one batch at a time in order.
+
+    One read of the users' stored minutes in the span the group covers; a minute its own device already
+    stored is a duplicate and adds nothing. Several server processes writing one user's minute at the same
+    instant could each pass (their transactions do not see each other): a rare race whose overshoot is at
+    most one device's minute per process.
+    """
+    spans: dict[int, tuple[datetime, datetime]] = {}
+    for waiting in group:
+        for slot in waiting.slots:
+            low, high = spans.get(waiting.user_id, (slot["start"], slot["start"]))
+            spans[waiting.user_id] = (min(low, slot["start"]), max(high, slot["start"]))
+    stored = await session.execute(
+        select(ActivitySlot.device_id, ActivitySlot.user_id, ActivitySlot.start,
+               *(getattr(ActivitySlot, name) for name in COUNTED))
+        .where(or_(*(and_(ActivitySlot.user_id == uid, ActivitySlot.start.between(low, high))
+                     for uid, (low, high) in spans.items()))))
+    present: set[tuple[int, datetime]] = set()
+    sums: dict[tuple[int, datetime], tuple[int, ...]] = {}
+    for device_id, user_id, start, *counts in stored:
+        present.add((device_id, start))
+        sums[(user_id, start)] = _plus(sums.get((user_id, start)), counts)
+    refused: dict[int, Invalid] = {}
+    for position, waiting in enumerate(group):
+        added = [(index, slot) for index, slot in enumerate(waiting.slots)
+                 if (waiting.device_id, slot["start"]) not in present]  # starts are unique within a batch
+        totals = [(index, slot, _plus(sums.get((waiting.user_id, slot["start"])), [slot[n] for n in COUNTED]))
+                  for index, slot in added]
+        excess = [(index, slot, name) for index, slot, total in totals
+                  for name, value in zip(COUNTED, total, strict=True) if value > COUNT_LIMITS[name]]
+        if excess:
+            index, slot, name = excess[0]
+            field = f"slots[{index}].{name}"
+            refused[position] = Invalid(f"{field}: with this user's other devices, the minute "
+                                        f"{slot['start']:%Y-%m-%dT%H:%MZ} would hold more than "
+                                        f"{COUNT_LIMITS[name]:,} {name}", field=field)
+            continue
+        for _index, slot, total in totals:
+            sums[(waiting.user_id, slot["start"])] = total
+            present.add((waiting.device_id, slot["start"]))
+    return refused
+
+
+async def store_group(session: AsyncSession, group: Sequence[_Waiting]) -> list[Stored | ApiError]:
     """Write a group of batches (each (device, batch id) at most once) in the caller's transaction.
 
-    The slots of all of them in one ``INSERT … ON CONFLICT DO NOTHING RETURNING``, credited to the first batch
-    of the group holding each minute; then the batch records the same way. A batch id stored before costs a
-    look-up: the same slots are a retry, other slots a conflict. A conflict that stored minutes (a client bug
-    racing another server process) raises ``_Entangled`` in a group, and deletes its minutes when alone.
+    First the batches that would take a user's minute over a bound are set aside, refused with nothing stored
+    (``over_user_bounds``). The slots of the others in one ``INSERT … ON CONFLICT DO NOTHING RETURNING``,
+    credited to the first batch of the group holding each minute; then the batch records the same way. A
+    batch id stored before costs a look-up: the same slots are a retry, other slots a conflict. A conflict
+    that stored minutes (a client bug racing another server process) raises ``_Entangled`` in a group, and
+    deletes its minutes when alone.
     """
+    refused = await over_user_bounds(session, group)
+    kept = [waiting for position, waiting in enumerate(group) if position not in refused]
+    stored = iter(await _insert(session, kept) if kept else [])
+    return [refused[position] if position in refused else next(stored) for position in range(len(group))]
+
+
+async def _insert(session: AsyncSession, group: Sequence[_Waiting]) -> list[Stored | ApiError]:
     rows = [{"device_id": w.device_id, "user_id": w.user_id, **slot} for w in group for slot in w.slots]
     # On the connection, not the session: the ORM's bulk insert would walk every row through its mapper first,
     # a cost py-spy found in upload waves; the statement and its parameters are the same.
@@ -170,7 +249,7 @@ async def store_group(session: AsyncSession, group: Sequence[_Waiting]) -> list[
           "duplicates": len(w.slots) - len(mine), "received_at": w.received_at}
          for w, mine in zip(group, fresh, strict=True)])
     first_time = {(device_id, batch_id) for device_id, batch_id in recorded}
-    outcomes: list[Stored | Conflict] = []
+    outcomes: list[Stored | ApiError] = []
     for waiting, mine in zip(group, fresh, strict=True):
         if (waiting.device_id, waiting.batch_id) in first_time:
             outcomes.append(mine)

@@ -5,6 +5,10 @@ the devices that are connected or were seen within the grace period; with none l
 since the last moment any device was seen. ``refresh`` applies it to the database and returns the
 ``presence`` events to broadcast, only for users whose shown state actually changed.
 
+A device's own report is held within bounds (``admit``, ``newer``): a ``since`` later than the server's clock
+plus the skew is refused, one before the device was enrolled is stored as its enrollment, and a later
+``since`` wins over a higher ``seq``, so no report (``seq`` 2^63−1 included) can lock a device's later ones out.
+
 Several server processes may refresh the same user at once (each sweeper, a REST call). The stored row is
 changed with a compare-and-set, and only the process whose write changed it announces the change, so the
 team hears of it once.
@@ -17,11 +21,12 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, String, column, select, update, values
+from sqlalchemy import Integer, String, column, or_, select, update, values
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from protocol.schema import PRESENCE_RANK, PresenceEvent, PresenceState
 from server import db
+from server.errors import Invalid
 from server.models import Device, DevicePresence, User, UserPresence, UtcDateTime
 
 #: Which of these devices hold a socket on any server process, and since when (``Registry.connected``).
@@ -119,17 +124,40 @@ class Reported:
     seq: int
 
 
+def admit(device: Device, state: str, since: datetime, seq: int, *, now: datetime, skew_s: int) -> Reported:
+    """The report a device's presence PUT asks to store. Refuses (``Invalid`` naming ``since``) a state that
+    begins later than the server's clock plus the skew: it would show "active since 9999" and, as the newest
+    ``since``, win over every true report until then. A ``since`` before the device was enrolled is stored as
+    the enrollment moment: the agent backdates idle to the last input the OS knows of, which may predate the
+    agent (so refusing would drop a true report), but the server vouches for nothing before the device existed.
+    """
+    if since > now + timedelta(seconds=skew_s):
+        raise Invalid(f"since: later than the server's clock ({skew_s} s clock-skew tolerance)", field="since")
+    return Reported(device.id, state, max(since, device.created_at), seq)
+
+
+def newer(report: Reported, current: Reported) -> bool:
+    """Whether ``report`` supersedes what the device holds: a higher ``seq``, or a later ``since``.
+
+    The agent's ``seq`` grows with its ``since``, so a late retry of an older report loses on both. A later
+    ``since`` winning over ``seq`` means a device that once claimed ``seq`` 2^63−1 (or an agent that lost its
+    checkpoint and counts from 1 again) is only held back until its next state begins after the stored one,
+    at most the skew tolerance ahead of now (``admit``), instead of forever.
+    """
+    return report.seq > current.seq or report.since > current.since
+
+
 def settle(stored: Mapping[int, Reported], reports: Sequence[Reported]) -> tuple[list[tuple[bool, Reported]],
                                                                                dict[int, Reported]]:
-    """Reports of one pass, in arrival order, as if stored one by one: each is applied when its ``seq`` is above
-    its device's latest, and answered with whether it was and what the device holds after it. Also returns
-    the rows to write: each changed device's last applied report."""
+    """Reports of one pass, in arrival order, as if stored one by one: each is applied when it is ``newer``
+    than its device's latest, and answered with whether it was and what the device holds after it. Also
+    returns the rows to write: each changed device's last applied report."""
     latest = dict(stored)
     changed: dict[int, Reported] = {}
     answers: list[tuple[bool, Reported]] = []
     for report in reports:
         current = latest.get(report.device_id)
-        if current is None or report.seq > current.seq:
+        if current is None or newer(report, current):
             latest[report.device_id] = changed[report.device_id] = report
             answers.append((True, report))
         else:
@@ -145,7 +173,7 @@ async def _reported(session: AsyncSession, device_ids: Collection[int]) -> dict[
 
 async def store_reports(session: AsyncSession, reports: Sequence[Reported]) -> list[tuple[bool, Reported]]:
     """Store a pass's presence reports (``settle``'s answers, in order) in two statements however many: read
-    the devices' rows, then one upsert that writes only a newer ``seq``. A device whose row another process
+    the devices' rows, then one upsert that writes only a ``newer`` report. A device whose row another process
     made newer between the two is answered as if its reports came after that one: not applied."""
     if not reports:
         return []
@@ -156,7 +184,7 @@ async def store_reports(session: AsyncSession, reports: Sequence[Reported]) -> l
     written = set((await session.execute(insert.on_conflict_do_update(
         index_elements=[DevicePresence.device_id],
         set_={"state": insert.excluded.state, "since": insert.excluded.since, "seq": insert.excluded.seq},
-        where=insert.excluded.seq > DevicePresence.seq,
+        where=or_(insert.excluded.seq > DevicePresence.seq, insert.excluded.since > DevicePresence.since),  # newer
     ).returning(DevicePresence.device_id))).scalars())
     if lost := set(changed) - written:
         newer = await _reported(session, lost)

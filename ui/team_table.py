@@ -2,6 +2,9 @@
 
 A managers' view carries each member's totals for today (the server sends them only to managers), so the
 two extra columns appear exactly when the data is there; members never get them.
+
+Names are shown through ``protocol.text.visible``: one stored before control characters were refused could
+hold a right-to-left override or a zero-width space, which would reverse or disguise it in the table.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
 from protocol.schema import TeamMember
+from protocol.text import visible
 from ui import present
 from ui.icons import dot_icon
 
@@ -75,7 +79,7 @@ class TeamTableModel(QAbstractTableModel):
 
     def _text(self, member: TeamMember, column: str) -> str:
         if column == "Name":
-            return member.name
+            return visible(member.name)
         if column == "State":
             return member.state.value.capitalize()
         if column == "Since":

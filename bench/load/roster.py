@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,11 @@ class Agent:
     role: str
 
 
+#: How long ago the seeded devices count as enrolled: the server refuses minutes from before a device's
+#: enrollment, and the swarm uploads the past hours.
+ENROLLED_AGO = timedelta(days=7)
+
+
 def _plan(agents: int, team_size: int) -> list[tuple[int, str]]:
     """(team number, role) per agent: the first of every team is its manager."""
     return [(i // team_size, Role.MANAGER if i % team_size == 0 else Role.MEMBER) for i in range(agents)]
@@ -54,7 +59,7 @@ async def _seed(session: AsyncSession, now: datetime, agents: int, team_size: in
     tokens = [security.new_token() for _ in range(agents)]
     await session.execute(insert(Device), [
         {"user_id": users[logins[i]], "name": f"load-{i}", "platform": "linux", "agent_version": "bench",
-         "token_hash": security.digest(tokens[i]), "created_at": now} for i in range(agents)])
+         "token_hash": security.digest(tokens[i]), "created_at": now - ENROLLED_AGO} for i in range(agents)])
     hashes = [security.digest(t) for t in tokens]
     devices = dict((await session.execute(select(Device.token_hash, Device.id)
                                           .where(Device.token_hash.in_(hashes)))).all())

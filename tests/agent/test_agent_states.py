@@ -8,7 +8,9 @@ from zoneinfo import ZoneInfo
 
 from agent_sim import Sim, at
 
+from agent.slots import InputCounts, Kind, SlotBook
 from agent.states import Tracker, WorkState
+from protocol.schema import COUNT_LIMITS, MAX_KEYS_PER_MINUTE
 
 
 def since(text: str) -> datetime:
@@ -263,3 +265,17 @@ def test_a_pause_ends_a_break_and_a_restart_is_never_paused() -> None:
     assert not restored.paused and restored.state is WorkState.AWAY  # away, like after a lock: input resumes
     sim.stop()
     assert (sim.total("active_s"), sim.total("break_s"), sim.total("tracked_s")) == (10, 20, 30)
+
+
+def test_a_stuck_key_or_spinning_wheel_is_clamped_to_the_protocol_bound_so_the_minute_is_never_refused() -> None:
+    sim = Sim("2026-05-04T10:00:00Z")
+    for _ in range(60):  # a key held down under X11's fastest repeat (255/s) for the whole minute
+        sim.step(1, keys=255)
+    sim.stop()
+    assert sim.slot("2026-05-04T10:00:00Z").keys == MAX_KEYS_PER_MINUTE
+    minute = int(at("2026-05-04T10:00:00Z"))
+    book = SlotBook()
+    book.add_seconds(minute, minute + 60, Kind.ACTIVE)
+    book.add_counts(minute, InputCounts(**{name: limit + 1 for name, limit in COUNT_LIMITS.items()}))
+    (slot,) = book.close_before(minute + 60)
+    assert {name: getattr(slot, name) for name in COUNT_LIMITS} == COUNT_LIMITS

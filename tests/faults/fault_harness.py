@@ -4,7 +4,7 @@ the one check every fault test ends with: every closed minute the agent wrote ar
 Time: the agent runs ``SCALE`` times faster than real time (hidden ``--time-scale``), so a test covers hours
 of minutes in a minute. Its wall clock goes through libfaketime, preloaded into the agent process only, with
 an offset read from a file at every call: the test starts the agent's day two days in the past (the server,
-on real time, refuses minutes that have not ended yet) and can step the agent's clock forward or back while
+on real time, refuses minutes that have not begun yet) and can step the agent's clock forward or back while
 it runs, exactly as NTP or a person changing the clock would. The monotonic clock is left alone.
 """
 

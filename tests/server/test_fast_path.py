@@ -4,7 +4,8 @@ ones without them.
 The same requests go, in the same order, to two fresh servers on their own SQLite files: one behind
 ``FastPath`` as ``create_app`` serves it, one FastAPI alone. Every answer (status, headers, body) must be
 the same: accepted and duplicate minutes, a reused batch id, missing and unknown tokens, malformed and invalid
-bodies, a slot outside the window, a body sent in pieces, presence reports applied and stale, the write
+bodies, slots outside the window or the device's enrollment, counts over the bounds, a body sent in pieces,
+presence reports applied, stale and from the future, the write
 budget the two routes share, and (on a file of their own) a locked database. A counting
 middleware on each FastAPI app shows which requests reached it: behind the fast path, only the ones it hands on.
 """
@@ -18,7 +19,7 @@ import json
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,13 +56,13 @@ async def _seed(session: Any, now: datetime) -> None:
     await admin.create_team(session, name="fast", now=now)
     user = await admin.create_user(session, team="fast", login="sam@fast.example", name="Sam", now=now)
     session.add(Device(user_id=user["id"], name="laptop", platform="linux", agent_version="t",
-                       token_hash=security.digest(TOKEN), created_at=now))
+                       token_hash=security.digest(TOKEN), created_at=now - timedelta(days=1)))
 
 
 @contextlib.asynccontextmanager
 async def running(path: Path) -> AsyncIterator[tuple[FastAPI, list[str]]]:
-    """A started API on a fresh SQLite file with one device (``TOKEN``); writes: a burst of 16, 0.01/s after."""
-    settings = Settings(database_url=f"sqlite:///{path}", write_burst=16, write_rate_per_s=0.01,
+    """A started API on a fresh SQLite file with one device (``TOKEN``); writes: a burst of 20, 0.01/s after."""
+    settings = Settings(database_url=f"sqlite:///{path}", write_burst=20, write_rate_per_s=0.01,
                         db_busy_timeout_s=0.2, retention_days=30)
     await run_in_session(settings.database_url, _seed)
     api = create_api(settings)
@@ -110,8 +111,12 @@ def _batch(batch_id: uuid.UUID, starts: list[datetime], **changes: Any) -> bytes
     return json.dumps({"batch_id": str(batch_id), "slots": [slot(s, **changes) for s in starts]}).encode()
 
 
-def _report(state: str, seq: int) -> bytes:
-    return json.dumps({"state": state, "since": "2026-11-26T09:00:00Z", "seq": seq}).encode()
+#: After the device's enrollment (a day ago) and before now, as both servers' clocks see it.
+SINCE = (datetime.now(UTC) - timedelta(hours=1)).replace(second=0, microsecond=0)
+
+
+def _report(state: str, seq: int, since: datetime = SINCE) -> bytes:
+    return json.dumps({"state": state, "since": since.isoformat(), "seq": seq}).encode()
 
 
 Request = tuple[str, tuple[str, str], bool, dict[str, str], list[bytes]]
@@ -148,8 +153,15 @@ def requests() -> list[Request]:
         ("back from the break", PRESENCE, True, _bearer(), [_report("active", 3)]),
         ("a state there is not", PRESENCE, False, _bearer(), [_report("asleep", 4)]),
         ("a report without a token", PRESENCE, True, {"Content-Type": "application/json"}, [_report("idle", 5)]),
+        ("a minute from before the device was enrolled", ACTIVITY, True, _bearer(),
+         [_batch(uuid.uuid4(), [minutes[0] - timedelta(days=2)])]),
+        ("a minute that has not begun", ACTIVITY, True, _bearer(),
+         [_batch(uuid.uuid4(), [minutes[-1] + timedelta(minutes=20)])]),
+        ("a count no person makes", ACTIVITY, False, _bearer(), [_batch(uuid.uuid4(), minutes[:1], keys=10**7)]),
+        ("a report beginning in the future", PRESENCE, True, _bearer(),
+         [_report("active", 2**63 - 1, datetime(9999, 12, 31, tzinfo=UTC))]),
     ]
-    # The burst is 16 writes, shared by both routes, and some of the requests above spent one: these run it
+    # The burst is 20 writes, shared by both routes, and some of the requests above spent one: these run it
     # out (checked below).
     sent += [(f"write {n} after them", route, True, _bearer(), [body])
              for n, (route, body) in enumerate([(ACTIVITY, _batch(uuid.uuid4(), minutes[5:6])),

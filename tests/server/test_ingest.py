@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import select
 
 from support.servers import ServerProcess
 from support.team import Person, Team, get, post_batch, recent_minutes, slot
@@ -91,10 +93,11 @@ def test_concurrent_uploads_answer_as_if_stored_one_by_one(server: ServerProcess
 
 
 def test_two_devices_in_one_minute_count_the_minute_once(server: ServerProcess, utc_team: Team) -> None:
-    from support.team import enroll, issue_code
+    from support.team import backdate_enrollment, enroll, issue_code
 
     person = utc_team.people[1]
     laptop = enroll(server, issue_code(server, person.login), device_name="laptop")
+    backdate_enrollment(server, [laptop["device_id"]])
     second = Person(person.user_id, person.login, person.name, person.role, laptop["token"], laptop["device_id"])
     minute = noon_minutes(1)[0]
     assert post_batch(server, person, [slot(minute, active=20, idle=40, keys=5)]).json()["accepted"] == 1
@@ -189,3 +192,48 @@ def test_unauthenticated_writes_are_refused(server: ServerProcess) -> None:
                                json={"batch_id": str(uuid.uuid4()), "slots": [slot(recent_minutes(1)[0])]})
         assert answer.status_code == 401
         assert answer.json()["error"]["code"] == "unauthorized"
+
+
+def test_one_transaction_of_uploads_keeps_a_users_minute_within_the_bound(database_url: str) -> None:
+    """Batches of two devices of one user stored in one transaction (group commit) are checked as if stored one
+    by one: the first fills the minute's keys, the second is refused naming its count and stores nothing,
+    the same minute again from the first device adds nothing, and another user's minute is untouched by either."""
+    from server import admin
+    from server.errors import Invalid
+    from server.ingest import _Waiting, store_group
+    from server.migrate import run_in_session
+    from server.models import ActivitySlot, Device
+
+    minute = noon_minutes(1)[0]
+
+    def counts(keys: int) -> dict[str, Any]:
+        return {"start": minute, "tracked_s": 60, "active_s": 60, "idle_s": 0, "break_s": 0, "input_s": 60,
+                "keys": keys, "clicks": 0, "scrolls": 0, "mouse_px": 0}
+
+    async def scenario(session: Any, now: datetime) -> None:
+        team = f"team-{uuid.uuid4().hex[:8]}"
+        await admin.create_team(session, name=team, now=now)
+        users = [(await admin.create_user(session, team=team, login=f"{n}@{team}.example", name=n, now=now))["id"]
+                 for n in ("ann", "bo")]
+        devices = [Device(user_id=user, name="pc", platform="linux", agent_version="t", token_hash=uuid.uuid4().hex,
+                          created_at=now) for user in (users[0], users[0], users[1])]
+        session.add_all(devices)
+        await session.flush()
+        loop = asyncio.get_running_loop()
+
+        def waiting(device: Device, keys: int) -> _Waiting:
+            return _Waiting(device.id, device.user_id, str(uuid.uuid4()), uuid.uuid4().hex, now, [counts(keys)],
+                            loop.create_future())
+
+        group = [waiting(devices[0], 5_000), waiting(devices[1], 1_001), waiting(devices[0], 5_000),
+                 waiting(devices[2], 6_000)]
+        outcomes = await store_group(session, group)
+        assert outcomes[0] == {minute} and outcomes[2] == set() and outcomes[3] == {minute}
+        refused = outcomes[1]
+        assert isinstance(refused, Invalid) and refused.field == "slots[0].keys", refused
+        stored = (await session.execute(select(ActivitySlot.device_id, ActivitySlot.keys)
+                                        .where(ActivitySlot.start == minute,
+                                               ActivitySlot.device_id.in_([d.id for d in devices])))).all()
+        assert sorted(stored) == sorted([(devices[0].id, 5_000), (devices[2].id, 6_000)])
+
+    asyncio.run(run_in_session(database_url, scenario))

@@ -88,8 +88,9 @@ def test_managers_see_totals_members_do_not(server: ServerProcess, team: Team) -
 
 def test_presence_older_seq_is_ignored(server: ServerProcess, team: Team) -> None:
     member = team.people[1]
-    assert put_presence(server, member, "break", seq=5).json()["applied"] is True
-    stale = put_presence(server, member, "active", seq=3).json()
+    since = datetime.now(UTC)
+    assert put_presence(server, member, "break", seq=5, since=since).json()["applied"] is True
+    stale = put_presence(server, member, "active", seq=3, since=since - timedelta(minutes=1)).json()  # older by both
     assert (stale["applied"], stale["state"]) == (False, "break")
     view = {m["user_id"]: m for m in get(server, member, "/api/v1/team").json()["members"]}
     assert view[member.user_id]["state"] == "break"

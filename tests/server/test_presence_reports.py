@@ -1,6 +1,7 @@
 """Presence PUTs stored together by the hub's pass (``server.presence.store_reports``) answer as if stored one by
-one: an update is applied when its ``seq`` is above the device's latest, and a write another process made newer
-in the meantime wins. The rule alone, then on SQLite and PostgreSQL, then through a real server."""
+one: an update is applied when its ``seq`` is above the device's latest or its ``since`` later (``newer``), and a
+write another process made newer in the meantime wins. The rule alone, then on SQLite and PostgreSQL, then
+through a real server."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from server.presence import Reported, settle, store_reports
 from support.servers import ServerProcess
 from support.team import Team, put_presence
 
-T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+T0 = (datetime.now(UTC) - timedelta(days=1)).replace(second=0, microsecond=0)  # after make_team's enrollment
 
 
 def at(minute: int) -> datetime:
@@ -28,14 +29,25 @@ def at(minute: int) -> datetime:
 
 
 def test_settle_applies_in_arrival_order_above_the_latest_seq() -> None:
-    stored = {1: Reported(1, "active", at(0), 5)}
-    reports = [Reported(1, "idle", at(1), 4), Reported(1, "break", at(2), 7), Reported(2, "active", at(3), 1),
-               Reported(1, "idle", at(4), 6), Reported(2, "idle", at(5), 2), Reported(1, "active", at(6), 8)]
+    # As the agent sends them: ``since`` grows with ``seq``, so a late report is older by both.
+    stored = {1: Reported(1, "active", at(5), 5)}
+    reports = [Reported(1, "idle", at(4), 4), Reported(1, "break", at(7), 7), Reported(2, "active", at(3), 1),
+               Reported(1, "idle", at(6), 6), Reported(2, "idle", at(5), 2), Reported(1, "active", at(8), 8)]
     answers, changed = settle(stored, reports)
     assert answers == [(False, stored[1]), (True, reports[1]), (True, reports[2]), (False, reports[1]),
                        (True, reports[4]), (True, reports[5])]
     assert changed == {1: reports[5], 2: reports[4]}
-    assert settle(stored, [Reported(1, "idle", at(9), 5)]) == ([(False, stored[1])], {}), "a repeated seq"
+    assert settle(stored, [Reported(1, "idle", at(5), 5)]) == ([(False, stored[1])], {}), "a repeated report"
+
+
+def test_a_later_since_wins_over_a_higher_seq_so_no_seq_locks_a_device_out() -> None:
+    """A device that claimed ``seq`` 2^63−1, or an agent that lost its checkpoint and counts from 1 again, is
+    held back only until its next state begins after the stored one."""
+    stored = {1: Reported(1, "active", at(5), 2**63 - 1)}
+    restarted = Reported(1, "idle", at(6), 1)
+    assert settle(stored, [restarted]) == ([(True, restarted)], {1: restarted})
+    same_moment = Reported(1, "idle", at(5), 3)
+    assert settle(stored, [same_moment]) == ([(False, stored[1])], {}), "not later, and a lower seq"
 
 
 async def devices(session: Any, now: datetime, count: int) -> list[int]:
@@ -59,7 +71,7 @@ def test_a_pass_stores_its_reports_as_one_by_one(database_url: str) -> None:
         a, b = await devices(session, now, 2)
         first = await store_reports(session, [Reported(a, "active", at(0), 3)])
         assert first == [(True, Reported(a, "active", at(0), 3))]
-        reports = [Reported(a, "idle", at(1), 2), Reported(b, "break", at(2), 1), Reported(a, "break", at(3), 9)]
+        reports = [Reported(a, "idle", at(-1), 2), Reported(b, "break", at(2), 1), Reported(a, "break", at(3), 9)]
         answers = await store_reports(session, reports)
         assert [applied for applied, _ in answers] == [False, True, True]
         assert answers[0][1].seq == 3 and answers[0][1].since == at(0), "answered with what the device held"
@@ -72,7 +84,7 @@ def test_a_newer_write_by_another_process_between_read_and_write_wins(database_u
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     async def scenario(session: Any, now: datetime) -> None:
         (device,) = await devices(session, now, 1)
-        await store_reports(session, [Reported(device, "active", at(0), 10)])  # the other process's write
+        await store_reports(session, [Reported(device, "active", at(2), 10)])  # the other process's write
         real = presence._reported
         reads = 0
 
@@ -83,7 +95,7 @@ def test_a_newer_write_by_another_process_between_read_and_write_wins(database_u
 
         monkeypatch.setattr(presence, "_reported", read_before_it)
         answers = await store_reports(session, [Reported(device, "idle", at(1), 4)])
-        assert answers == [(False, Reported(device, "active", at(0), 10))]
+        assert answers == [(False, Reported(device, "active", at(2), 10))]
         assert await rows(session, [device]) == {device: ("active", 10)}
 
     asyncio.run(run_in_session(database_url, scenario))
@@ -103,6 +115,6 @@ def test_concurrent_puts_of_one_device_end_at_the_newest(server: ServerProcess, 
         held = int((datetime.fromisoformat(answer["since"]) - T0).total_seconds() // 60)  # its seq, by since
         assert held >= seq and answer["state"] == states[held % 3], (seq, answer)
         assert answer["applied"] == (held == seq), (seq, answer)
-    final = put_presence(server, member, "idle", seq=30, since=at(99)).json()
+    final = put_presence(server, member, "idle", seq=30, since=at(30)).json()
     assert (final["applied"], final["state"], datetime.fromisoformat(final["since"])) == (False, states[0], at(30)), \
-        "a repeated seq is not applied"
+        "a repeated report is not applied"

@@ -13,9 +13,11 @@ from typing import Any
 
 import requests
 import socketio
+from sqlalchemy import update
 
 from server import admin
 from server.migrate import run_in_session
+from server.models import Device
 from support.servers import ServerProcess
 
 
@@ -80,9 +82,21 @@ def approve(server: ServerProcess, device_id: int) -> None:
     asyncio.run(run_in_session(server.database_url, work))
 
 
+def backdate_enrollment(server: ServerProcess, device_ids: Iterable[int], days: int = 3650) -> None:
+    """Make devices enrolled ``days`` ago (by default as far back as ``TEST_SERVER_ARGS`` retain minutes), in the
+    database: the server refuses minutes from before a device was enrolled, and tests upload past days."""
+    ids = list(device_ids)
+
+    async def work(session: Any, now: datetime) -> None:
+        await session.execute(update(Device).where(Device.id.in_(ids)).values(created_at=now - timedelta(days=days)))
+
+    asyncio.run(run_in_session(server.database_url, work))
+
+
 def make_team(server: ServerProcess, roles: Iterable[str] = ("manager", "member", "member"),
               time_zone: str = "Europe/Berlin") -> Team:
-    """A fresh team (unique name, so tests sharing a server never see each other's data)."""
+    """A fresh team (unique name, so tests sharing a server never see each other's data), its devices enrolled
+    long ago (``backdate_enrollment``)."""
     name = f"team-{uuid.uuid4().hex[:8]}"
     roles = list(roles)
 
@@ -102,6 +116,7 @@ def make_team(server: ServerProcess, roles: Iterable[str] = ("manager", "member"
         user = body["user"]
         people.append(Person(user_id=user["id"], login=user["login"], name=user["name"], role=entry["role"],
                              token=body["token"], device_id=body["device_id"]))
+    backdate_enrollment(server, [person.device_id for person in people])
     return Team(name=name, people=people)
 
 

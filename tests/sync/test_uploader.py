@@ -80,7 +80,7 @@ def test_drain_sends_everything_once_in_batches(server: ServerProcess, team: Tea
 def test_minutes_stamped_ahead_of_the_clock_wait_instead_of_being_refused(server: ServerProcess, team: Team,
                                                                          outbox: Outbox) -> None:
     """The timeline runs ahead of real time after a wall-clock step forward and back. The server refuses a
-    minute that has not ended by its clock; sent anyway, those minutes would be set aside and lost."""
+    minute that has not begun by its clock; sent anyway, those minutes would be set aside and lost."""
     person = team.people[1]
     ahead = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=5)
     outbox.commit([*minutes(3), *minutes(2, start=ahead)], checkpoint="{}")
