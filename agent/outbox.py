@@ -183,6 +183,19 @@ class Outbox:
         with self._transaction():
             self._db.execute("UPDATE slot SET refused = ? WHERE batch_id = ? AND sent = 0", (reason, str(batch_id)))
 
+    def set_aside_through(self, batch_id: uuid.UUID, last: datetime, reason: str) -> int:
+        """The server refused the minutes up to ``last`` for good but would take the later ones (minutes recorded
+        before this device was enrolled): set aside every unsent minute up to ``last``, wherever it waits, and
+        release the rest of the batch to be sent in a new one. The refused batch stored nothing, so its id may
+        be forgotten. Returns how many minutes were set aside."""
+        with self._transaction():
+            count = self._db.execute(
+                "UPDATE slot SET refused = ? WHERE sent = 0 AND refused IS NULL AND start <= ?",
+                (reason, int(last.timestamp()))).rowcount
+            self._db.execute("UPDATE slot SET batch_id = NULL WHERE batch_id = ? AND sent = 0 AND refused IS NULL",
+                             (str(batch_id),))
+        return int(count)
+
     def set_aside_reasons(self) -> dict[str, int]:
         """Each distinct refusal reason with how many minutes it holds back, for the status display."""
         with self._lock:

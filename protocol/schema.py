@@ -22,6 +22,9 @@ from protocol.text import first_control
 PROTOCOL_VERSION = 1
 SLOT_SECONDS = 60
 MAX_SLOTS_PER_BATCH = 500
+#: The error code refusing a minute recorded before its device was enrolled; its ``field`` names the latest such
+#: minute of the batch, so the agent can set aside exactly those and send the rest (docs/protocol.md).
+BEFORE_ENROLLMENT = "before_enrollment"
 
 #: The most of each input count one minute can hold, for one device and for the sum of a user's devices
 #: (docs/protocol.md, "Bounds"): what people and hardware can produce, with margin, so a true minute is never

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from protocol.schema import COUNT_LIMITS, SLOT_SECONDS, ActivityBatch, ActivityResult
+from protocol.schema import BEFORE_ENROLLMENT, COUNT_LIMITS, SLOT_SECONDS, ActivityBatch, ActivityResult
 from server import db
 from server.auth import Principal
 from server.config import Settings
@@ -39,20 +39,29 @@ def check_window(batch: ActivityBatch, now: datetime, settings: Settings, *, enr
     The agent enrolls, then samples: its first minute is the one it started in, which begins at most a minute
     before enrollment (plus its clock's skew). It uploads only minutes that have begun by its clock (the one
     written at a stop is partial), so a minute beginning later than now plus the skew is made up.
+
+    An agent may have sampled before it was enrolled (the tray app waiting for its first code, a device enrolled
+    again after a revoke). Of those minutes the refusal names the latest, with the code ``before_enrollment``:
+    the agent then sets aside that minute and every earlier one, and sends the rest of the batch again, so the
+    minutes it recorded after enrollment are not lost with them (sync.uploader).
     """
     skew = timedelta(seconds=settings.clock_skew_s)
     retained = now - timedelta(days=settings.retention_days)
     first = enrolled_at - skew - timedelta(seconds=SLOT_SECONDS)  # the minute the agent started in, at the earliest
+    early: int | None = None  # the latest minute from before enrollment
     for index, slot in enumerate(batch.slots):
         field = f"slots[{index}].start"
         if slot.start < retained:
             raise Invalid(f"{field}: older than the {settings.retention_days}-day retention window", field=field)
-        if slot.start < first:
-            raise Invalid(f"{field}: minute ended before this device was enrolled "
-                          f"({settings.clock_skew_s} s clock-skew tolerance)", field=field)
         if slot.start > now + skew:
             raise Invalid(f"{field}: minute has not begun yet by the server's clock "
                           f"({settings.clock_skew_s} s clock-skew tolerance)", field=field)
+        if slot.start < first and (early is None or slot.start > batch.slots[early].start):
+            early = index
+    if early is not None:
+        field = f"slots[{early}].start"
+        raise Invalid(f"{field}: minute ended before this device was enrolled "
+                      f"({settings.clock_skew_s} s clock-skew tolerance)", field=field, code=BEFORE_ENROLLMENT)
 
 
 def batch_digest(batch: ActivityBatch) -> str:

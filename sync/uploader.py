@@ -9,6 +9,9 @@ outbox only after the server answered 200, so a crash or a cut connection at any
 - 401: stop; the device needs enrollment, and retrying would only hammer the server;
 - 403 ``device_pending``: stop until the next run, keeping every batch; the device waits for an admin's
   approval and its minutes go once it is approved;
+- 422 ``before_enrollment``: the minutes up to the one the server names were recorded before this device was
+  enrolled (the agent samples while it waits for enrollment); they are set aside and the batch's later minutes
+  go in the next one;
 - any other 4xx: that batch can never succeed as it is; it is set aside in the outbox with the server's reason
   (shown in the status and the log) and draining goes on with the next batch.
 
@@ -21,13 +24,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random
+import re
 import sqlite3
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 
 from agent.outbox import Outbox
-from protocol.schema import ActivityBatch
+from protocol.schema import BEFORE_ENROLLMENT, ActivityBatch, Slot
 from sync.api import ApiClient
 from sync.backoff import backoff_delay, jittered
 from sync.errors import AwaitingApproval, NotEnrolled, Refused, Transient
@@ -109,10 +113,18 @@ class Uploader:
                         transient, needs_enrollment = str(exc), True
                         break
                     except Refused as exc:
-                        log.warning("server refused batch %s of %d minutes: %s", batch.batch_id, len(batch.slots), exc)
-                        self._outbox.set_aside(batch.batch_id, str(exc))
+                        early = _latest_before_enrollment(batch.slots, exc)
+                        if early is not None:
+                            count = self._outbox.set_aside_through(batch.batch_id, early, str(exc))
+                            log.warning("server refused %d minutes recorded before this device was enrolled; the "
+                                        "later ones of batch %s go in a new batch", count, batch.batch_id)
+                        else:
+                            log.warning("server refused batch %s of %d minutes: %s", batch.batch_id,
+                                        len(batch.slots), exc)
+                            self._outbox.set_aside(batch.batch_id, str(exc))
+                            count = len(batch.slots)
                         set_aside += 1
-                        refused = f"{len(batch.slots)} minutes set aside: {exc}"
+                        refused = f"{count} minute{'s' if count != 1 else ''} set aside: {exc}"
                         continue
                     self._outbox.acknowledge(batch.batch_id)
                     sent += len(batch.slots)
@@ -127,6 +139,18 @@ class Uploader:
                 set_aside=set_aside, last_error=error, needs_enrollment=needs_enrollment,
                 awaiting_approval=awaiting_approval)
             return self.status
+
+
+def _latest_before_enrollment(slots: list[Slot], refusal: Refused) -> datetime | None:
+    """The start of the latest minute the server refused as recorded before this device was enrolled (its
+    ``field`` is ``slots[i].start``), or None for any other refusal: every earlier minute is refused too, every
+    later one would be taken (server.ingest.check_window)."""
+    if refusal.code != BEFORE_ENROLLMENT or refusal.field is None:
+        return None
+    found = re.fullmatch(r"slots\[(\d+)\]\.start", refusal.field)
+    if found is None or int(found[1]) >= len(slots):
+        return None
+    return slots[int(found[1])].start
 
 
 class SyncScheduler:

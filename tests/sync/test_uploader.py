@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -18,7 +19,7 @@ from server import admin
 from server.migrate import run_in_session
 from support.proxy import DROP, FORWARD_THEN_DROP, FaultProxy, Scripted
 from support.servers import ServerProcess
-from support.team import Person, Team, approve, enroll_by_key, get, new_key
+from support.team import Person, Team, approve, backdate_enrollment, enroll, enroll_by_key, get, issue_code, new_key
 from sync.api import ApiClient
 from sync.uploader import SyncScheduler, Uploader
 
@@ -200,6 +201,30 @@ def test_refused_batch_is_set_aside_with_the_reason(server: ServerProcess, team:
     assert status.last_sent == 2
 
 
+def test_minutes_from_before_enrollment_are_set_aside_and_the_later_ones_sent(server: ServerProcess, team: Team,
+                                                                             outbox: Outbox) -> None:
+    """The agent samples while it waits for enrollment (the tray app's first run, a device enrolled again after a
+    revoke), and the server refuses those minutes: they are set aside, and the minutes recorded since enrollment,
+    in the same batch, still arrive, once."""
+    person = team.people[1]
+    fresh = enroll(server, issue_code(server, person.login), device_name="new-pc")
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    before = minutes(30, start=now - timedelta(minutes=40))
+    after = minutes(2, start=now - timedelta(minutes=1))  # the minute the agent started in, and this one
+    outbox.commit(before + after, checkpoint="{}")
+    uploader = Uploader(outbox, ApiClient(server.url, lambda: fresh["token"]))
+    status = uploader.drain(Waits())
+    assert (status.last_sent, status.pending, status.set_aside) == (2, 0, 1)
+    [(reason, count)] = outbox.set_aside_reasons().items()
+    assert count == 30 and "before this device was enrolled" in reason
+    assert status.last_error is not None and status.last_error.startswith("30 minutes set aside")
+    days = {slot.start.astimezone(ZoneInfo("Europe/Berlin")).date() for slot in after}
+    stored = [get(server, person, f"/api/v1/me/days/{day.isoformat()}").json() for day in days]
+    assert sorted(s["start"] for day in stored for s in day["slots"]) == [
+        slot.start.isoformat().replace("+00:00", "Z") for slot in after]
+    assert uploader.drain(Waits()).last_sent == 0, "nothing is sent twice"
+
+
 def test_scheduler_runs_at_start_on_sync_now_and_coalesces(server: ServerProcess, team: Team,
                                                            outbox: Outbox) -> None:
     person = team.people[1]
@@ -243,6 +268,7 @@ def test_pending_device_keeps_its_minutes_and_sends_them_once_approved(server: S
     answer = enroll_by_key(server, new_key(server, team.name), person.login, device_name="second-pc")
     assert answer.status_code == 201 and answer.json()["status"] == "pending", answer.text
     pending = answer.json()
+    backdate_enrollment(server, [pending["device_id"]])  # its minutes are from two days ago
     outbox.commit(minutes(5), checkpoint="{}")
     uploader = Uploader(outbox, ApiClient(proxy.url, lambda: pending["token"]))
     waits = Waits()
