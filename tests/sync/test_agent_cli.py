@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from agent.outbox import Outbox
 from protocol.schema import Slot
 from support.processes import terminate
 from support.servers import ServerProcess
-from support.team import LiveClient, Team, approve, enroll_by_key, get, issue_code, new_key
+from support.team import LiveClient, Team, approve, backdate_enrollment, enroll_by_key, get, issue_code, new_key
 
 ROOT = Path(__file__).resolve().parents[2]
 NOON = (datetime.now(UTC) - timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
@@ -68,6 +69,14 @@ def agent(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
             process.stderr.close()
 
 
+def enrolled_long_ago(server: ServerProcess, env: dict[str, str]) -> None:
+    """Backdate the device this agent just enrolled: the tests pre-fill its outbox with yesterday's minutes, which
+    the server refuses from a device enrolled after them."""
+    [token] = json.loads(Path(env["STAFFPULSE_TEST_KEYRING"]).read_text()).values()
+    me = requests.get(server.url + "/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    backdate_enrollment(server, [me.json()["device_id"]])
+
+
 def status(env: dict[str, str]) -> dict[str, Any]:
     done = staffpulse(env, "status", "--json")
     assert done.returncode == 0, done.stderr
@@ -86,6 +95,7 @@ def test_enroll_run_sync_now_break_and_status(server: ServerProcess, team: Team,
     settings = Path(env["STAFFPULSE_DATA_DIR"]) / "settings.json"
     assert "token" not in settings.read_text().lower(), "the token belongs in the keyring only"
 
+    enrolled_long_ago(server, env)
     outbox = Outbox(Path(env["STAFFPULSE_DATA_DIR"]))
     outbox.commit(minutes(4, NOON), checkpoint="{}")
     outbox.close()
@@ -133,6 +143,7 @@ def test_sync_now_without_a_running_agent_syncs_itself(server: ServerProcess, te
     member = team.people[2]
     assert staffpulse(env, "enroll", "--server", server.url, "--code",
                       issue_code(server, member.login)).returncode == 0
+    enrolled_long_ago(server, env)
     outbox = Outbox(Path(env["STAFFPULSE_DATA_DIR"]))
     outbox.commit(minutes(5, NOON), checkpoint="{}")
     outbox.close()
