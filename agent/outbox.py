@@ -131,8 +131,9 @@ class Outbox:
                                      (slot.model_dump_json(), start))
         return len(rows)
 
-    def take_batch(self, limit: int = MAX_SLOTS_PER_BATCH) -> Batch | None:
-        """The batch to upload next: the unacknowledged one if any (same id), else up to ``limit`` oldest slots.
+    def take_batch(self, limit: int = MAX_SLOTS_PER_BATCH, *, before: datetime | None = None) -> Batch | None:
+        """The batch to upload next: the unacknowledged one if any (same id), else up to ``limit`` oldest slots
+        (only those starting ``before``, when given: the server's clock has not reached the later ones).
 
         Only minutes that have begun by the agent's clock are taken (the one written at a stop is partial, and
         has begun). The timeline never runs backwards, so after the wall clock was stepped forward and then
@@ -140,6 +141,8 @@ class Outbox:
         yet" and they would be set aside, lost. Kept here, they go out once their time has come.
         """
         latest = int(self._now().timestamp())
+        if before is not None:
+            latest = min(latest, int(before.timestamp()) - 1)
         with self._transaction():
             row = self._db.execute(
                 "SELECT batch_id FROM slot WHERE sent = 0 AND refused IS NULL AND batch_id IS NOT NULL").fetchone()
@@ -183,18 +186,25 @@ class Outbox:
         with self._transaction():
             self._db.execute("UPDATE slot SET refused = ? WHERE batch_id = ? AND sent = 0", (reason, str(batch_id)))
 
-    def set_aside_through(self, batch_id: uuid.UUID, last: datetime, reason: str) -> int:
-        """The server refused the minutes up to ``last`` for good but would take the later ones (minutes recorded
-        before this device was enrolled): set aside every unsent minute up to ``last``, wherever it waits, and
-        release the rest of the batch to be sent in a new one. The refused batch stored nothing, so its id may
-        be forgotten. Returns how many minutes were set aside."""
+    def set_aside_span(self, batch_id: uuid.UUID, reason: str, *, last: datetime, first: datetime | None = None
+                       ) -> int:
+        """The server refused some minutes of this batch for good but would take the others: set aside every
+        unsent minute from ``first`` (or the oldest) through ``last``, wherever it waits, and ``release`` the
+        batch so its other minutes go in a new one. Returns how many minutes were set aside."""
+        low = -(2**62) if first is None else int(first.timestamp())
         with self._transaction():
             count = self._db.execute(
-                "UPDATE slot SET refused = ? WHERE sent = 0 AND refused IS NULL AND start <= ?",
-                (reason, int(last.timestamp()))).rowcount
+                "UPDATE slot SET refused = ? WHERE sent = 0 AND refused IS NULL AND start BETWEEN ? AND ?",
+                (reason, low, int(last.timestamp()))).rowcount
+        self.release(batch_id)
+        return int(count)
+
+    def release(self, batch_id: uuid.UUID) -> None:
+        """Forget the id of a batch the server refused whole (so stored nothing of): its minutes are taken again,
+        in a new batch, by the next ``take_batch``."""
+        with self._transaction():
             self._db.execute("UPDATE slot SET batch_id = NULL WHERE batch_id = ? AND sent = 0 AND refused IS NULL",
                              (str(batch_id),))
-        return int(count)
 
     def set_aside_reasons(self) -> dict[str, int]:
         """Each distinct refusal reason with how many minutes it holds back, for the status display."""

@@ -22,9 +22,14 @@ from protocol.text import first_control
 PROTOCOL_VERSION = 1
 SLOT_SECONDS = 60
 MAX_SLOTS_PER_BATCH = 500
-#: The error code refusing a minute recorded before its device was enrolled; its ``field`` names the latest such
-#: minute of the batch, so the agent can set aside exactly those and send the rest (docs/protocol.md).
+#: Error codes refusing some minutes of a batch, each naming one minute in its ``field`` (``slots[i]…``), so the
+#: agent can deal with those and send the rest (docs/protocol.md, sync.uploader): minutes recorded before the
+#: device was enrolled (the latest is named; it and every earlier one are refused), minutes not begun yet by the
+#: server's clock (the earliest is named; it and every later one wait), and a minute that would take the user's
+#: sum of a count over its bound (that minute alone).
 BEFORE_ENROLLMENT = "before_enrollment"
+NOT_BEGUN = "not_begun"
+MINUTE_FULL = "minute_full"
 
 #: The most of each input count one minute can hold, for one device and for the sum of a user's devices
 #: (docs/protocol.md, "Bounds"): what people and hardware can produce, with margin, so a true minute is never

@@ -23,7 +23,15 @@ from typing import Any
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from protocol.schema import BEFORE_ENROLLMENT, COUNT_LIMITS, SLOT_SECONDS, ActivityBatch, ActivityResult
+from protocol.schema import (
+    BEFORE_ENROLLMENT,
+    COUNT_LIMITS,
+    MINUTE_FULL,
+    NOT_BEGUN,
+    SLOT_SECONDS,
+    ActivityBatch,
+    ActivityResult,
+)
 from server import db
 from server.auth import Principal
 from server.config import Settings
@@ -43,21 +51,27 @@ def check_window(batch: ActivityBatch, now: datetime, settings: Settings, *, enr
     An agent may have sampled before it was enrolled (the tray app waiting for its first code, a device enrolled
     again after a revoke). Of those minutes the refusal names the latest, with the code ``before_enrollment``:
     the agent then sets aside that minute and every earlier one, and sends the rest of the batch again, so the
-    minutes it recorded after enrollment are not lost with them (sync.uploader).
+    minutes it recorded after enrollment are not lost with them (sync.uploader). An agent whose clock runs
+    ahead of the server's sends minutes not begun by the server's clock: the refusal names the earliest, with
+    the code ``not_begun``, and the agent sends the minutes before it and keeps the rest for its next run.
     """
     skew = timedelta(seconds=settings.clock_skew_s)
     retained = now - timedelta(days=settings.retention_days)
     first = enrolled_at - skew - timedelta(seconds=SLOT_SECONDS)  # the minute the agent started in, at the earliest
     early: int | None = None  # the latest minute from before enrollment
+    ahead: int | None = None  # the earliest minute not begun
     for index, slot in enumerate(batch.slots):
-        field = f"slots[{index}].start"
         if slot.start < retained:
+            field = f"slots[{index}].start"
             raise Invalid(f"{field}: older than the {settings.retention_days}-day retention window", field=field)
-        if slot.start > now + skew:
-            raise Invalid(f"{field}: minute has not begun yet by the server's clock "
-                          f"({settings.clock_skew_s} s clock-skew tolerance)", field=field)
+        if slot.start > now + skew and (ahead is None or slot.start < batch.slots[ahead].start):
+            ahead = index
         if slot.start < first and (early is None or slot.start > batch.slots[early].start):
             early = index
+    if ahead is not None:
+        field = f"slots[{ahead}].start"
+        raise Invalid(f"{field}: minute has not begun yet by the server's clock "
+                      f"({settings.clock_skew_s} s clock-skew tolerance)", field=field, code=NOT_BEGUN)
     if early is not None:
         field = f"slots[{early}].start"
         raise Invalid(f"{field}: minute ended before this device was enrolled "
@@ -214,7 +228,7 @@ async def over_user_bounds(session: AsyncSession, group: Sequence[_Waiting]) -> 
             field = f"slots[{index}].{name}"
             refused[position] = Invalid(f"{field}: with this user's other devices, the minute "
                                         f"{slot['start']:%Y-%m-%dT%H:%MZ} would hold more than "
-                                        f"{COUNT_LIMITS[name]:,} {name}", field=field)
+                                        f"{COUNT_LIMITS[name]:,} {name}", field=field, code=MINUTE_FULL)
             continue
         for _index, slot, total in totals:
             sums[(waiting.user_id, slot["start"])] = total

@@ -26,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from protocol.schema import PRESENCE_RANK, PresenceEvent, PresenceState
 from server import db
-from server.errors import Invalid
 from server.models import Device, DevicePresence, User, UserPresence, UtcDateTime
 
 #: Which of these devices hold a socket on any server process, and since when (``Registry.connected``).
@@ -124,16 +123,16 @@ class Reported:
     seq: int
 
 
-def admit(device: Device, state: str, since: datetime, seq: int, *, now: datetime, skew_s: int) -> Reported:
-    """The report a device's presence PUT asks to store. Refuses (``Invalid`` naming ``since``) a state that
-    begins later than the server's clock plus the skew: it would show "active since 9999" and, as the newest
-    ``since``, win over every true report until then. A ``since`` before the device was enrolled is stored as
-    the enrollment moment: the agent backdates idle to the last input the OS knows of, which may predate the
-    agent (so refusing would drop a true report), but the server vouches for nothing before the device existed.
+def admit(device: Device, state: str, since: datetime, seq: int, *, now: datetime) -> Reported:
+    """The report a device's presence PUT asks to store, its ``since`` kept between the device's enrollment and
+    the server's clock. A state beginning in the future would show "active since 9999" and, as the newest
+    ``since``, win over every true report until then; one an agent with a fast clock sends is true but early,
+    so it is shown from now rather than refused (refused, the team would see the person's old state). A
+    ``since`` before the device was enrolled is stored as the enrollment moment: the agent backdates idle to
+    the last input the OS knows of, which may predate the agent, but the server vouches for nothing before the
+    device existed.
     """
-    if since > now + timedelta(seconds=skew_s):
-        raise Invalid(f"since: later than the server's clock ({skew_s} s clock-skew tolerance)", field="since")
-    return Reported(device.id, state, max(since, device.created_at), seq)
+    return Reported(device.id, state, min(max(since, device.created_at), now), seq)
 
 
 def newer(report: Reported, current: Reported) -> bool:
@@ -142,7 +141,7 @@ def newer(report: Reported, current: Reported) -> bool:
     The agent's ``seq`` grows with its ``since``, so a late retry of an older report loses on both. A later
     ``since`` winning over ``seq`` means a device that once claimed ``seq`` 2^63−1 (or an agent that lost its
     checkpoint and counts from 1 again) is only held back until its next state begins after the stored one,
-    at most the skew tolerance ahead of now (``admit``), instead of forever.
+    which is never later than the server's clock when it was stored (``admit``), instead of forever.
     """
     return report.seq > current.seq or report.since > current.since
 

@@ -9,9 +9,10 @@ outbox only after the server answered 200, so a crash or a cut connection at any
 - 401: stop; the device needs enrollment, and retrying would only hammer the server;
 - 403 ``device_pending``: stop until the next run, keeping every batch; the device waits for an admin's
   approval and its minutes go once it is approved;
-- 422 ``before_enrollment``: the minutes up to the one the server names were recorded before this device was
-  enrolled (the agent samples while it waits for enrollment); they are set aside and the batch's later minutes
-  go in the next one;
+- 422 naming one minute of the batch: ``before_enrollment`` (it and the earlier ones were recorded before this
+  device was enrolled: the agent samples while it waits for enrollment) and ``minute_full`` (the user's other
+  devices already fill that minute) set aside just those minutes; ``not_begun`` (this PC's clock runs ahead of
+  the server's) keeps it and the later ones for the next run. The batch's other minutes go in a new batch;
 - any other 4xx: that batch can never succeed as it is; it is set aside in the outbox with the server's reason
   (shown in the status and the log) and draining goes on with the next batch.
 
@@ -31,7 +32,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 
 from agent.outbox import Outbox
-from protocol.schema import BEFORE_ENROLLMENT, ActivityBatch, Slot
+from protocol.schema import BEFORE_ENROLLMENT, MINUTE_FULL, NOT_BEGUN, ActivityBatch, Slot
 from sync.api import ApiClient
 from sync.backoff import backoff_delay, jittered
 from sync.errors import AwaitingApproval, NotEnrolled, Refused, Transient
@@ -91,9 +92,10 @@ class Uploader:
             transient: str | None = None  # cleared by the next success
             refused: str | None = None  # stays: the user should see that minutes were set aside
             needs_enrollment = awaiting_approval = False
+            before: datetime | None = None  # minutes from here on wait: the server's clock has not reached them
             set_aside = self.status.set_aside
             try:
-                while (batch := self._outbox.take_batch()) is not None:
+                while (batch := self._outbox.take_batch(before=before)) is not None:
                     try:
                         self._api.post_activity(ActivityBatch(batch_id=batch.batch_id, slots=batch.slots))
                     except AwaitingApproval as exc:
@@ -113,16 +115,22 @@ class Uploader:
                         transient, needs_enrollment = str(exc), True
                         break
                     except Refused as exc:
-                        early = _latest_before_enrollment(batch.slots, exc)
-                        if early is not None:
-                            count = self._outbox.set_aside_through(batch.batch_id, early, str(exc))
-                            log.warning("server refused %d minutes recorded before this device was enrolled; the "
-                                        "later ones of batch %s go in a new batch", count, batch.batch_id)
+                        named = _named_minute(batch.slots, exc)
+                        if exc.code == NOT_BEGUN and named is not None:
+                            log.info("the server's clock has not reached %s yet: those minutes wait for the next run "
+                                     "(%s)", named.isoformat(), exc)
+                            self._outbox.release(batch.batch_id)
+                            before = named
+                            continue
+                        if exc.code == BEFORE_ENROLLMENT and named is not None:
+                            count = self._outbox.set_aside_span(batch.batch_id, str(exc), last=named)
+                        elif exc.code == MINUTE_FULL and named is not None:
+                            count = self._outbox.set_aside_span(batch.batch_id, str(exc), first=named, last=named)
                         else:
-                            log.warning("server refused batch %s of %d minutes: %s", batch.batch_id,
-                                        len(batch.slots), exc)
                             self._outbox.set_aside(batch.batch_id, str(exc))
                             count = len(batch.slots)
+                        log.warning("server refused %d of the %d minutes of batch %s: %s", count, len(batch.slots),
+                                    batch.batch_id, exc)
                         set_aside += 1
                         refused = f"{count} minute{'s' if count != 1 else ''} set aside: {exc}"
                         continue
@@ -141,13 +149,12 @@ class Uploader:
             return self.status
 
 
-def _latest_before_enrollment(slots: list[Slot], refusal: Refused) -> datetime | None:
-    """The start of the latest minute the server refused as recorded before this device was enrolled (its
-    ``field`` is ``slots[i].start``), or None for any other refusal: every earlier minute is refused too, every
-    later one would be taken (server.ingest.check_window)."""
-    if refusal.code != BEFORE_ENROLLMENT or refusal.field is None:
+def _named_minute(slots: list[Slot], refusal: Refused) -> datetime | None:
+    """The start of the minute a refusal of some of a batch's minutes names (its ``field`` is ``slots[i]…``:
+    ``before_enrollment``, ``not_begun``, ``minute_full``, server.ingest), or None for any other refusal."""
+    if refusal.code not in (BEFORE_ENROLLMENT, NOT_BEGUN, MINUTE_FULL) or refusal.field is None:
         return None
-    found = re.fullmatch(r"slots\[(\d+)\]\.start", refusal.field)
+    found = re.match(r"slots\[(\d+)\]\.", refusal.field)
     if found is None or int(found[1]) >= len(slots):
         return None
     return slots[int(found[1])].start

@@ -49,8 +49,8 @@ async def _activity(batch: Any, request: Request) -> BaseModel:
 
 
 async def _presence(update: Any, request: Request) -> BaseModel:
-    principal, now, settings, hub = await _caller(request)
-    return await put_presence(update=update, principal=principal, now=now, settings=settings, hub=hub)
+    principal, now, _settings, hub = await _caller(request)
+    return await put_presence(update=update, principal=principal, now=now, hub=hub)
 
 
 #: (method, path) → (the body's model, what answers it): the FastAPI route's dependencies, then the route.

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from agent.outbox import Outbox
-from protocol.schema import ActivityBatch, Slot
+from protocol.schema import COUNT_LIMITS, ActivityBatch, Slot
 from server import admin
 from server.migrate import run_in_session
 from support.proxy import DROP, FORWARD_THEN_DROP, FaultProxy, Scripted
@@ -223,6 +223,44 @@ def test_minutes_from_before_enrollment_are_set_aside_and_the_later_ones_sent(se
     assert sorted(s["start"] for day in stored for s in day["slots"]) == [
         slot.start.isoformat().replace("+00:00", "Z") for slot in after]
     assert uploader.drain(Waits()).last_sent == 0, "nothing is sent twice"
+
+
+def test_minutes_ahead_of_the_servers_clock_wait_for_the_next_run(server: ServerProcess, team: Team,
+                                                                   tmp_path: Path) -> None:
+    """This PC's clock runs five minutes ahead of the server's: the minutes the server has not reached yet are
+    refused ``not_begun``; the ones before them are sent, and those wait, neither set aside nor sent twice."""
+    person = team.people[1]
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    box = Outbox(tmp_path, now=lambda: datetime.now(UTC) + timedelta(minutes=5))
+    try:
+        box.commit(minutes(8, start=now - timedelta(minutes=3)), checkpoint="{}")
+        uploader = Uploader(box, client(server.url, person))
+        status = uploader.drain(Waits())
+        assert (status.last_error, status.set_aside, box.set_aside_reasons()) == (None, 0, {})
+        assert 3 <= status.last_sent <= 5 and status.pending == 8 - status.last_sent, status
+        assert uploader.drain(Waits()).last_sent == 0, "the waiting minutes are not sent before their time"
+        assert box.pending_count() == 8 - status.last_sent
+    finally:
+        box.close()
+
+
+def test_a_minute_the_users_other_devices_fill_is_set_aside_alone(server: ServerProcess, team: Team,
+                                                                  outbox: Outbox) -> None:
+    """Another device of the same user already stored a full minute (``minute_full``): that minute is set aside,
+    the batch's other minutes arrive."""
+    person = team.people[1]
+    full = NOON + timedelta(hours=3)
+    laptop = enroll(server, issue_code(server, person.login), device_name="laptop")
+    backdate_enrollment(server, [laptop["device_id"]])
+    crowded = Slot(start=full, tracked_s=60, active_s=60, idle_s=0, break_s=0, input_s=60,
+                   keys=COUNT_LIMITS["keys"], clicks=0, scrolls=0, mouse_px=0)
+    ApiClient(server.url, lambda: laptop["token"]).post_activity(ActivityBatch(batch_id=uuid.uuid4(), slots=[crowded]))
+    outbox.commit(minutes(3, start=full - timedelta(minutes=1)), checkpoint="{}")
+    status = Uploader(outbox, client(server.url, person)).drain(Waits())
+    assert (status.last_sent, status.pending, status.set_aside) == (2, 0, 1), status
+    [(reason, count)] = outbox.set_aside_reasons().items()
+    assert count == 1 and "other devices" in reason
+    assert stored_keys(server, person) == COUNT_LIMITS["keys"] + 2 * 3
 
 
 def test_scheduler_runs_at_start_on_sync_now_and_coalesces(server: ServerProcess, team: Team,
