@@ -293,6 +293,9 @@ class Me(_Answer):
     device_id: int
     policy: Policy
     server_time: datetime
+    #: The user's devices that became active after this one was enrolled, in the last 7 days: what
+    #: ``device-enrolled`` said while this device may not have been connected.
+    new_devices: list[DeviceEnrolledEvent] = []
 
 
 class TeamMember(_Answer):

@@ -6,6 +6,10 @@ them: ``devices approve`` runs in the admin CLI, another process with no sockets
 looks every ``interval_s`` for active devices not yet announced, claims them with one ``UPDATE … WHERE
 announced_at IS NULL`` (of several processes exactly one wins each device) and emits to ``user:<id>``, which
 the socket manager (Redis with several processes) delivers wherever the user's sockets are.
+
+A device not connected at that moment would never hear of it, so ``GET /me`` repeats the news (``recent``):
+every device of the user that became active after the asking device was enrolled, within ``RECENT``. The agent
+reads it whenever its live connection (re)connects.
 """
 
 from __future__ import annotations
@@ -13,10 +17,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import socketio
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from protocol.schema import DeviceEnrolledEvent
@@ -26,6 +30,27 @@ from server.models import DeploymentKey, Device
 log = logging.getLogger(__name__)
 
 EVENT = "device-enrolled"
+#: How long ``GET /me`` keeps telling a user's other devices of a new one.
+RECENT = timedelta(days=7)
+
+
+def event_for(device: Device, key_name: str | None) -> DeviceEnrolledEvent:
+    return DeviceEnrolledEvent(device_id=device.id, name=device.name, platform=device.platform,
+                               enrolled_via=device.enrolled_via, key_name=key_name, enrolled_at=device.created_at,
+                               approved_at=device.approved_at)
+
+
+async def recent(session: AsyncSession, device: Device, now: datetime) -> list[DeviceEnrolledEvent]:
+    """The devices of ``device``'s user that became active (enrolled, or approved) after ``device`` was enrolled
+    and within ``RECENT`` of ``now``, oldest first: the news a device may have missed while it was away."""
+    became_active = func.coalesce(Device.approved_at, Device.created_at)
+    rows = await session.execute(
+        select(Device, DeploymentKey.name)
+        .outerjoin(DeploymentKey, DeploymentKey.id == Device.deployment_key_id)
+        .where(Device.user_id == device.user_id, Device.id != device.id, Device.pending.is_(False),
+               Device.revoked_at.is_(None), became_active > max(device.created_at, now - RECENT))
+        .order_by(became_active))
+    return [event_for(other, key_name) for other, key_name in rows]
 
 
 class Announcer:
@@ -49,9 +74,7 @@ class Announcer:
             await session.commit()
         for device, key_name in rows:
             if device.id in claimed:
-                event = DeviceEnrolledEvent(device_id=device.id, name=device.name, platform=device.platform,
-                                            enrolled_via=device.enrolled_via, key_name=key_name,
-                                            enrolled_at=device.created_at, approved_at=device.approved_at)
+                event = event_for(device, key_name)
                 await self.sio.emit(EVENT, event.model_dump(mode="json"), room=f"user:{device.user_id}")
         return len(claimed)
 

@@ -187,6 +187,7 @@ class LiveConnection:
         self._on_device_enrolled = on_device_enrolled
         self._devices_enrolled: list[DeviceEnrolledEvent] = []
         self._own_device: int | None = None  # from ``api.me()``: this device's own announcement is no news
+        self._early: list[DeviceEnrolledEvent] = []  # heard before ``api.me()`` said which device this is
         self._poll_interval, self._retry_base, self._retry_cap, self._rng = (
             poll_interval_s, retry_base_s, retry_cap_s, rng)
         self._lock = threading.RLock()  # re-entrant: a callback may read ``status``
@@ -334,10 +335,19 @@ class LiveConnection:
             self._deliver(self._on_snapshot)
 
     def _read(self) -> tuple[TeamView, DayReport]:
-        if self._zone is None:
-            me = self._api.me()
-            self._zone, self._own_device = ZoneInfo(me.user.time_zone), me.device_id
-        return self._api.team(), self._api.day(self._now().astimezone(self._zone).date())
+        """The team and today over REST; and from ``/me`` this device's id and the devices enrolled as this user
+        since it was (``Me.new_devices``): the server announces a new device once, maybe while this one was
+        away."""
+        me = self._api.me()
+        with self._lock:
+            if self._zone is None:
+                self._zone = ZoneInfo(me.user.time_zone)
+            self._own_device = me.device_id
+            early, self._early = self._early, []
+            for event in [*early, *me.new_devices]:
+                self._note_device(event)
+            zone = self._zone
+        return self._api.team(), self._api.day(self._now().astimezone(zone).date())
 
     def _auth(self) -> dict[str, str]:
         """Called by python-socketio at every attempt, so a re-enrolled device's new token is used."""
@@ -419,11 +429,20 @@ class LiveConnection:
             log.warning("ignored a malformed device-enrolled event: %s", exc)
             return
         with self._lock:
-            if event.device_id == self._own_device:
-                return
-            log.warning("%s", device_notice(event))
-            self._devices_enrolled = [*self._devices_enrolled, event][-DEVICES_KEPT:]
-            self._on_device_enrolled(event)
+            if self._own_device is None:
+                self._early = [*self._early, event][-DEVICES_KEPT:]
+            else:
+                self._note_device(event)
+
+    def _note_device(self, event: DeviceEnrolledEvent) -> None:
+        """Record and pass on another device's enrollment, once however often the server tells of it (under the
+        lock)."""
+        if event.device_id == self._own_device or any(
+                known.device_id == event.device_id for known in self._devices_enrolled):
+            return
+        log.warning("%s", device_notice(event))
+        self._devices_enrolled = [*self._devices_enrolled, event][-DEVICES_KEPT:]
+        self._on_device_enrolled(event)
 
     # --- state, under the lock ------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
 from protocol.schema import (
     DayReport,
@@ -31,9 +32,10 @@ from protocol.schema import (
 )
 from server import admin
 from server.migrate import run_in_session
+from server.models import Device
 from support.proxy import FaultProxy
 from support.servers import ServerProcess, free_port
-from support.team import Person, Team, enroll, issue_code, post_batch, put_presence, recent_minutes, slot
+from support.team import LiveClient, Person, Team, enroll, issue_code, post_batch, put_presence, recent_minutes, slot
 from sync.api import ApiClient
 from sync.backoff import RECONNECT_SOON_CAP_S
 from sync.live import LinkState, LiveConnection, LiveStatus, TeamModel, TeamSnapshot, device_notice
@@ -377,3 +379,27 @@ def test_another_device_enrolled_as_me_is_recorded_and_reported(server: ServerPr
     assert (event.name, event.enrolled_via, event.approved_at) == ("someone-elses-pc", "code", None)
     assert recorder.devices == [event], "this device's own announcement is not reported"
     assert "someone-elses-pc" in device_notice(event) and "a personal code" in device_notice(event)
+
+
+def test_a_device_enrolled_as_me_while_i_was_away_is_reported_when_i_connect(server: ServerProcess,
+                                                                              open_live: Open, team: Team) -> None:
+    """The server announces a new device once; an agent not connected then learns of it from ``/me`` when it
+    connects, and is told once however often it hears of it."""
+    member = team.by_role("member")[0]
+    body = enroll(server, issue_code(server, member.login), device_name="while-away-pc")
+
+    async def announced(session: Any, _now: datetime) -> bool:
+        return await session.scalar(select(Device.announced_at).where(Device.id == body["device_id"])) is not None
+
+    deadline = time.monotonic() + 15
+    while not db(server, announced):
+        assert time.monotonic() < deadline, "the server did not announce the new device"
+        time.sleep(0.1)
+    connection, recorder = open_live(member)
+    wait_live(connection, recorder)
+    recorder.wait(lambda: bool(recorder.devices), 5.0, "the device enrolled while away is reported")
+    [event] = connection.devices_enrolled
+    assert (event.device_id, event.name) == (body["device_id"], "while-away-pc")
+    LiveClient(server, member.token, reconnection=False).connect().close()  # replaces the agent's socket
+    recorder.wait(lambda: recorder.states().count(LinkState.LIVE) >= 2, 10.0, "live again, /me read again")
+    assert recorder.devices == [event], "told once"

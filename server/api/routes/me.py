@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import BeforeValidator
 
 from protocol.schema import DayReport, Me, Policy, TeamPublic
+from server.announce import recent
 from server.api.deps import NowDep, PrincipalDep, SessionDep
 from server.api.routes import errors
 from server.enrollment import public_user
@@ -32,7 +33,8 @@ IsoDay = Annotated[date, BeforeValidator(_iso_day)]
 
 @router.get("/me", responses=errors(401, 403))
 async def get_me(principal: PrincipalDep, session: SessionDep, now: NowDep) -> Me:
-    """Who this device belongs to, the team's policy, and the server's clock for a skew check."""
+    """Who this device belongs to, the team's policy, the server's clock for a skew check, and the user's devices
+    enrolled since this one (``server.announce.recent``)."""
     team = await session.get(Team, principal.user.team_id)
     if team is None:
         raise NotFound("team not found")
@@ -40,7 +42,7 @@ async def get_me(principal: PrincipalDep, session: SessionDep, now: NowDep) -> M
               device_id=principal.device.id,
               policy=Policy(idle_threshold_s=team.idle_threshold_s, sync_interval_s=team.sync_interval_s,
                             pause_allowed=team.pause_allowed),
-              server_time=now)
+              server_time=now, new_devices=await recent(session, principal.device, now))
 
 
 @router.get("/me/days/{day}", responses=errors(401, 403, 422))
