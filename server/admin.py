@@ -25,11 +25,14 @@ class AdminError(Exception):
     """A refused admin request; the message names the field."""
 
 
-def _code_secret(session: AsyncSession) -> bytes:
+async def _code_secret(session: AsyncSession) -> bytes:
     """The code secret of the database this session writes to: the one the server reads (``server.security``)."""
     bind = session.bind
     assert isinstance(bind, AsyncEngine)  # as server.migrate.run_in_session and the server make sessions
-    return security.code_secret(bind.url.render_as_string(hide_password=False))
+    try:
+        return await security.checked_code_secret(session, bind.url.render_as_string(hide_password=False))
+    except security.CodeSecretMismatch as exc:
+        raise AdminError(str(exc)) from None
 
 
 def _printable(field: str, value: str) -> None:
@@ -137,7 +140,7 @@ async def issue_code(session: AsyncSession, *, login: str, now: datetime, valid_
     user = await _user(session, login)
     code = security.new_enrollment_code()
     expires = now + timedelta(hours=valid_hours)
-    session.add(EnrollmentCode(user_id=user.id, code_hash=security.code_digest(code, _code_secret(session)),
+    session.add(EnrollmentCode(user_id=user.id, code_hash=security.code_digest(code, await _code_secret(session)),
                                expires_at=expires))
     await session.flush()
     return {"login": user.login, "code": code, "expires_at": _iso(expires)}

@@ -41,7 +41,8 @@ def create_api(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await upgrade(engine)
         # At start, not when the app is built: creating it is a write beside the database.
-        api.state.code_secret = security.code_secret(settings.database_url)
+        async with sessions() as session:
+            api.state.code_secret = await security.checked_code_secret(session, settings.database_url)
         hub.start()
         announcer.start()
         try:

@@ -120,6 +120,17 @@ class EnrolledVia(enum.StrEnum):
     LEGACY = "legacy"
 
 
+class CodeSecretCheck(Base):
+    """One row: an HMAC of a fixed text under the enrollment-code secret, written by the first process that used
+    the secret with this database. A process holding another secret file (another OS account's data dir, a
+    second host) would issue codes no server can match; it is stopped with the file named instead
+    (``server.security.checked_code_secret``)."""
+
+    __tablename__ = "code_secret_check"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    verifier: Mapped[str] = mapped_column(String(64))
+
+
 class Device(Base):
     __tablename__ = "devices"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -23,7 +23,12 @@ import secrets
 from pathlib import Path
 
 import platformdirs
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server import db
+from server.models import CodeSecretCheck
 
 TOKEN_BYTES = 32
 #: Overrides where the code secret lives (every server process and the admin CLI must read the same file).
@@ -90,6 +95,26 @@ def code_secret(database_url: str) -> bytes:
     finally:
         draft.unlink()
     return _read_secret(path)
+
+
+class CodeSecretMismatch(ValueError):
+    """The code secret file is not the one this database's codes were issued under."""
+
+
+async def checked_code_secret(session: AsyncSession, database_url: str) -> bytes:
+    """``code_secret``, checked against the database (``CodeSecretCheck``): the first process to use a secret with
+    a database records its check; a process reading another secret file is refused, naming the file, instead
+    of issuing codes no server matches (or refusing every code as unknown). Commits the check it records."""
+    secret = code_secret(database_url)
+    verifier = hmac.new(secret, b"staffpulse enrollment-code secret check", hashlib.sha256).hexdigest()
+    await session.execute(db.insert(session, CodeSecretCheck).values(id=1, verifier=verifier).on_conflict_do_nothing())
+    await session.commit()
+    recorded = await session.scalar(select(CodeSecretCheck.verifier).where(CodeSecretCheck.id == 1))
+    if recorded != verifier:
+        raise CodeSecretMismatch(
+            f"{code_secret_path(database_url)}: not the enrollment-code secret this database was set up with; "
+            f"every server process and admin command must read the same file (set ${SECRET_FILE_ENV} to it)")
+    return secret
 
 
 def _read_secret(path: Path) -> bytes:

@@ -120,3 +120,19 @@ def test_database_url_and_its_file_are_exclusive(tmp_path: Path) -> None:
     done = cli("teams", "list", "--database-url", f"sqlite:///{tmp_path / 'a.db'}", "--database-url-file", "x")
     assert done.returncode == 2
     assert "not allowed with argument" in done.stderr
+
+
+def test_an_admin_command_reading_another_code_secret_is_refused_naming_the_file(tmp_path: Path) -> None:
+    """Codes issued under another secret file (another OS account's data dir, a second host) would match no
+    server's: the first secret used with a database is recorded, and another one is refused, naming its file."""
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    first = {"STAFFPULSE_SECRET_FILE": str(tmp_path / "server.secret")}
+    for args in (("teams", "create", "T"), ("users", "create", "--team", "T", "--login", "a@x.example", "--name", "A"),
+                 ("users", "code", "a@x.example")):
+        done = cli(*args, "--database-url", url, env=first)
+        assert done.returncode == 0, done.stderr
+    other = tmp_path / "other.secret"
+    refused = cli("users", "code", "a@x.example", "--database-url", url, env={"STAFFPULSE_SECRET_FILE": str(other)})
+    assert refused.returncode == 2 and str(other) in refused.stderr and "STAFFPULSE_SECRET_FILE" in refused.stderr, \
+        refused.stderr
+    assert cli("users", "code", "a@x.example", "--database-url", url, env=first).returncode == 0

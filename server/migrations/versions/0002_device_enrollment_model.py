@@ -1,4 +1,4 @@
-"""device enrollment model: pending devices, how each was enrolled, keyed code digests
+"""device enrollment model: pending devices, how each was enrolled, keyed code digests and their secret's check
 
 Devices enrolled before this revision are active and ``legacy`` (how they were enrolled was not recorded), and
 already announced, so nobody is told of them again. Enrollment codes are now stored as an HMAC under the
@@ -34,6 +34,11 @@ def upgrade() -> None:
     op.add_column('devices', sa.Column('announced_at', server.models.UtcDateTime(), nullable=True))
     op.create_index(op.f('ix_devices_announced_at'), 'devices', ['announced_at'], unique=False)
 
+    op.create_table('code_secret_check',
+                    sa.Column('id', sa.Integer(), nullable=False),
+                    sa.Column('verifier', sa.String(length=64), nullable=False),
+                    sa.PrimaryKeyConstraint('id', name=op.f('pk_code_secret_check')))
+
     op.execute(sa.text("UPDATE devices SET announced_at = created_at"))
     op.execute(sa.text("DELETE FROM enrollment_codes WHERE used_at IS NULL"))
 
@@ -41,6 +46,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     # Plain ALTER TABLE … DROP COLUMN (SQLite 3.35+): Alembic's batch mode would copy the table on SQLite, and
     # dropping a table that rows of other tables point at is refused by SQLite's foreign key checks.
+    op.drop_table('code_secret_check')
     op.drop_index(op.f('ix_devices_announced_at'), table_name='devices')
     for column in ('announced_at', 'deployment_key_id', 'enrolled_via', 'approved_at', 'pending'):
         op.execute(sa.text(f"ALTER TABLE devices DROP COLUMN {column}"))
