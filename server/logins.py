@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import unicodedata
 
-#: Unicode categories never allowed in a login: control, format, surrogate, private use, unassigned, and
-#: line/paragraph separators.
-REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+from protocol.text import REFUSED_CATEGORIES as NAME_REFUSED
+
+#: Unicode categories never allowed in a login: those refused in every name (``protocol.text``: control,
+#: format, surrogate, line/paragraph separators), and private-use and unassigned characters, which no OS login
+#: holds and a font may draw as anything.
+REFUSED_CATEGORIES = NAME_REFUSED | {"Co", "Cn"}
 
 #: Letters from other scripts drawn like Latin ones (lower case; the skeleton is case-folded first).
 CONFUSABLES = str.maketrans({
