@@ -109,3 +109,30 @@ def test_codes_are_stored_as_a_keyed_hash_with_the_secret_outside_the_database(s
     secret = bytes.fromhex(secret_file.read_text().strip())
     assert hmac.new(secret, normalised.encode(), hashlib.sha256).hexdigest() in digests
     assert secret_file.read_text().strip() not in database.read_bytes().decode("latin-1")
+
+
+def test_bad_logins_through_a_key_never_block_its_good_enrollments(server: ServerProcess) -> None:
+    """Before: the per-key budget was charged before each attempt, so any staff member holding the company's
+    key kept it answering 429 with 20 bad logins per 100 s and every silent install failed. Now only a valid
+    key's failures spend its budget, and a good login through it is never refused."""
+    team = make_team(server, roles=("member", "member"))
+    key = new_key(server, team.name)
+    statuses = [post_enroll(server, {"deployment_key": key, "login": f"nobody{n}@example.com"},
+                            source=f"127.0.3.{n + 1}")[0] for n in range(BURST + 3)]
+    assert statuses == [403] * BURST + [429] * 3, statuses
+    for person, source in zip(team.people, ("127.0.3.250", "127.0.3.251"), strict=True):
+        status, _headers, body = post_enroll(server, {"deployment_key": key, "login": person.login}, source=source)
+        assert status == 201, body
+        assert body["user"]["id"] == person.user_id
+
+
+def test_an_unknown_key_is_limited_per_address_only(server: ServerProcess) -> None:
+    """Keys and codes are guessed by value: the address's budget stops the guesser, and the real key, tried
+    from another address meanwhile, is untouched."""
+    team = make_team(server, roles=("member",))
+    statuses = [post_enroll(server, {"deployment_key": f"guess-{n}-{secrets.token_hex(8)}", "login": "x@y.z"},
+                            source="127.0.4.1")[0] for n in range(BURST + 2)]
+    assert statuses == [401] * BURST + [429] * 2, statuses
+    status, _headers, body = post_enroll(server, {"deployment_key": new_key(server, team.name),
+                                                  "login": team.people[0].login}, source="127.0.4.2")
+    assert status == 201, body

@@ -34,7 +34,7 @@ class Recorder(http.server.BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = _answer
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: object) -> None:
         """Quiet: the test asserts on ``received``."""
 
 
@@ -50,7 +50,7 @@ def redirector(target: str, status: int) -> type[http.server.BaseHTTPRequestHand
 
         do_GET = do_POST = do_PUT = _answer
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+        def log_message(self, format: str, *args: object) -> None:
             """Quiet: nothing to learn from it."""
 
     return Redirect
