@@ -130,7 +130,8 @@ def serve(args: argparse.Namespace) -> int:
     config = uvicorn.Config(create_app(settings), log_level=args.log_level, lifespan="on", http=HeadLimitedHttpTools,
                             timeout_graceful_shutdown=3, ws="wsproto", ws_ping_interval=None, ws_ping_timeout=None,
                             ws_per_message_deflate=False, ws_max_size=settings.max_socket_message_bytes,
-                            ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile)
+                            ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,
+                            proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips)
     # The loop uvicorn.run would pick (uvloop where installed, as uvicorn[standard] does on Linux and macOS);
     # plain asyncio.run would leave every socket on the slower pure-Python loop. See docs/scaling.md.
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
@@ -231,6 +232,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--ssl-certfile", metavar="PEM",
                    help="serve HTTPS with this certificate (chain) file, without a proxy in front; with --ssl-keyfile")
     p.add_argument("--ssl-keyfile", metavar="PEM", help="the private key of --ssl-certfile")
+    p.add_argument("--forwarded-allow-ips", metavar="ADDRESSES",
+                   help="comma-separated addresses or networks of proxies whose X-Forwarded-For/-Proto are "
+                   "trusted, so limits count the real client, not the proxy; '*' trusts any peer (only when "
+                   "nothing else can reach the port) (default: $FORWARDED_ALLOW_IPS, else 127.0.0.1,::1: a proxy "
+                   "on this host)")
     p.add_argument("--openapi", action="store_true",
                    help="serve the API's description at /openapi.json (default: off)")
     p.add_argument("--health-details", action="store_true",

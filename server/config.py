@@ -53,7 +53,7 @@ class Settings:
     #: Browser origins (``https://host[:port]``) allowed to open a socket; a request with any other ``Origin``
     #: header is refused. The agent sends none.
     allowed_origins: tuple[str, ...] = ()
-    #: Failed enrollment attempts allowed at once per client address and per code or key, refilled at
+    #: Failed enrollment attempts allowed at once per client address and per valid deployment key, refilled at
     #: ``enroll_rate_per_s`` (server.limits.EnrollmentLimit).
     enroll_burst: int = 20
     enroll_rate_per_s: float = 0.2

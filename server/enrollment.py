@@ -19,6 +19,7 @@ Every new active device is announced to the user's other devices (``server.annou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -26,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from protocol.schema import Enrollment, EnrollmentResult, Role, UserPublic
 from server import logins, security
-from server.errors import Forbidden, Invalid, Unauthorized
+from server.errors import ApiError, Forbidden, Invalid, Unauthorized
 from server.models import DeploymentKey, Device, EnrolledVia, EnrollmentCode, Team, User
 
 #: The one answer for a login a key may not enroll, whether unknown or of another team.
@@ -107,8 +108,18 @@ async def _needs_approval(session: AsyncSession, user: User) -> bool:
     return not team.key_adds_devices
 
 
-async def enroll(session: AsyncSession, request: Enrollment, now: datetime, *, code_secret: bytes
-                 ) -> EnrollmentResult:
+async def _replace_pending(session: AsyncSession, user: User, now: datetime) -> None:
+    """At most one device per user waits for approval: a new pending one denies (revokes) the older ones, so a
+    key holder cannot pile up pending devices in a colleague's name for an admin to approve by mistake. They
+    stay in ``devices list`` as revoked, so what happened is visible."""
+    await session.execute(update(Device).where(
+        Device.user_id == user.id, Device.pending.is_(True), Device.revoked_at.is_(None)).values(revoked_at=now))
+
+
+async def enroll(session: AsyncSession, request: Enrollment, now: datetime, *, code_secret: bytes,
+                 key_failed: Callable[[int], None]) -> EnrollmentResult:
+    """A new device and its token. ``key_failed(key_id)`` is called when a valid deployment key's attempt
+    fails (the per-key budget, ``server.limits.EnrollmentLimit``); it may raise to answer in its place."""
     key: DeploymentKey | None = None
     if request.code is not None:
         user = await _user_by_code(session, request.code, now, code_secret)
@@ -116,8 +127,14 @@ async def enroll(session: AsyncSession, request: Enrollment, now: datetime, *, c
     else:
         assert request.deployment_key is not None and request.login is not None
         key = await _key(session, request.deployment_key)
-        user = await _user_by_key(session, key, request.login, now)
+        try:
+            user = await _user_by_key(session, key, request.login, now)
+        except ApiError:
+            key_failed(key.id)
+            raise
         pending = await _needs_approval(session, user)
+        if pending:
+            await _replace_pending(session, user, now)
     token = security.new_token()
     device = Device(user_id=user.id, name=request.device_name, platform=request.platform,
                     agent_version=request.agent_version, token_hash=security.digest(token), created_at=now,

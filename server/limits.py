@@ -1,4 +1,4 @@
-"""Abuse limits: a cap on request bodies, a per-device budget for writes, and a budget for enrollment attempts.
+"""Abuse limits: a cap on request bodies, a per-device budget for writes, and a budget for failed enrollments.
 
 All answer with the protocol's JSON error so an agent can tell a refusal from a crash.
 """
@@ -53,33 +53,45 @@ class TokenBucket:
 
 
 class EnrollmentLimit:
-    """Failed enrollment attempts cost, per client address and per secret tried (code or key).
+    """Failed enrollment attempts cost, per client address and, for a valid deployment key, per key.
 
-    Each attempt takes a token from both buckets before it runs, so attempts in flight at once are counted;
-    a successful one gives them back. Guessing codes from one address, or logins with one key, is answered 429
-    with ``Retry-After`` after ``burst`` failures, at ``rate`` per second after that; a company enrolling
-    hundreds of machines through one NAT address with a good key is never slowed. The address is the peer
-    uvicorn reports: behind a proxy, run uvicorn with ``--forwarded-allow-ips`` or limit in the proxy
-    (docs/security.md).
+    *Per address*, before the attempt: each attempt takes a token before it runs, so attempts in flight at once
+    are counted, and a successful one gives it back. This is what stops guessing codes and keys: after
+    ``burst`` failures an address is answered 429 with ``Retry-After``, then at ``rate`` per second.
+
+    *Per valid key*, after the attempt, and only for failures (a login the key may not enroll): a key holder
+    probing the roster from rotating addresses gets 429 in place of the answer once the key's ``burst`` is
+    spent. The key is never charged before the attempt, and a success is never refused by it: otherwise any
+    staff member holding the company's key could keep it answering 429 with a few bad logins and make every
+    silent install fail. Concurrent failures from many addresses may overshoot the burst by the requests in
+    flight, which leaks at most that many roster answers.
+
+    *No per-code or per-unknown-key budget*: those are guessed by value, so each guess is a new bucket that
+    never fills (and memory an attacker grows); the per-address budget is what limits guessing. A bucket for
+    a real code would only let someone who knows the code lock its owner out, and they could use it instead.
+
+    A company enrolling hundreds of machines through one NAT address with a good key is never slowed. The
+    address is the peer uvicorn reports: behind a proxy on another host, run ``staffpulse-server serve
+    --forwarded-allow-ips <proxy address>`` so it is the client from ``X-Forwarded-For`` (docs/security.md).
     """
 
     def __init__(self, *, burst: int, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._by_address = TokenBucket(burst=burst, rate=rate, clock=clock,
                                        what="failed enrollment attempts from this address")
-        self._by_secret = TokenBucket(burst=burst, rate=rate, clock=clock,
-                                      what="failed enrollment attempts with this code or key")
+        self._by_key = TokenBucket(burst=burst, rate=rate, clock=clock,
+                                   what="failed enrollment attempts with this deployment key")
 
-    def charge(self, address: str, secret: str) -> None:
+    def charge(self, address: str) -> None:
+        """Before an attempt: 429 when ``address`` has failed too often."""
         self._by_address.take(address)
-        try:
-            self._by_secret.take(secret)
-        except RateLimited:
-            self._by_address.give_back(address)
-            raise
 
-    def succeeded(self, address: str, secret: str) -> None:
+    def succeeded(self, address: str) -> None:
         self._by_address.give_back(address)
-        self._by_secret.give_back(secret)
+
+    def key_failed(self, key_id: int) -> None:
+        """After a valid key's failed attempt: charge the key, or raise 429 (to answer in place of the
+        failure) when its budget is spent."""
+        self._by_key.take(key_id)
 
 
 class BodySizeLimit:

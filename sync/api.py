@@ -3,6 +3,10 @@
 TLS verification is always on; ``ca_bundle`` adds a corporate CA (TLS-inspecting proxies), and the system's
 or environment's proxy settings are honoured because ``requests`` reads them (``trust_env``). The session
 is injected, so tests can point it anywhere and the uploader and the live client share one connection pool.
+
+Redirects are never followed: ``requests`` would resend the body (an enrollment code or key) and, to the same
+host, the token to wherever a misconfigured server or proxy points, ``http://`` included, past the agent's
+refusal of plain HTTP. The server itself never redirects, so any 3xx is refused naming the server URL.
 """
 
 from __future__ import annotations
@@ -82,11 +86,17 @@ class ApiClient:
             data = body.model_dump_json().encode()
         try:
             response = self._session.request(method, self.server_url + path, data=data, headers=headers,
-                                             timeout=self._timeouts, verify=self._verify)
+                                             timeout=self._timeouts, verify=self._verify,
+                                             allow_redirects=False)
         except requests.exceptions.SSLError as exc:
             raise Transient(f"TLS check of {self.server_url} failed (set a CA bundle for a proxy?): {exc}") from exc
         except requests.RequestException as exc:
             raise Transient(f"cannot reach {self.server_url}: {type(exc).__name__}") from exc
+        if 300 <= response.status_code < 400:
+            raise Refused(response.status_code, "redirect",
+                          f"{self.server_url} answered {path} with a redirect (HTTP {response.status_code}) to "
+                          f"{response.headers.get('Location', 'nowhere')!r}; set the server URL to where the "
+                          "server itself answers, the agent does not follow redirects")
         if response.status_code >= 400:
             raise _error_for(response, authenticated=auth)
         try:

@@ -205,3 +205,21 @@ def test_allow_create_stores_logins_nfkc_normalised(server: ServerProcess, team:
     # The same login typed plainly is the same user: a second device, pending.
     again = enroll_by_key(server, key, f"corp\\HIRE{name}")
     assert again.json()["user"]["id"] == answer.json()["user"]["id"] and again.json()["status"] == "pending"
+
+
+def test_at_most_one_device_per_login_waits_for_approval(server: ServerProcess, team: Team) -> None:
+    """Successful key enrollments cost nothing, so a key holder could pile up pending devices in a colleague's
+    name for an admin to approve by mistake. A new pending device denies the older one; the list shows it."""
+    member = team.people[1]
+    key = new_key(server, team.name)
+    bodies = [enroll_by_key(server, key, member.login, device_name=f"extra-{n}").json() for n in range(3)]
+    assert [body["status"] for body in bodies] == ["pending"] * 3
+    listed = {d["id"]: d for d in devices_of(server, member.login)}
+    assert [listed[body["device_id"]]["status"] for body in bodies] == ["revoked", "revoked", "pending"]
+    assert all(listed[body["device_id"]]["revoked_at"] is not None for body in bodies[:2])
+    assert listed[member.device_id]["status"] == "active", "the active device is untouched"
+    answer = requests.get(server.url + "/api/v1/me", timeout=10,
+                          headers={"Authorization": f"Bearer {bodies[0]['token']}"})
+    assert (answer.status_code, answer.json()["error"]["code"]) == (401, "revoked")
+    with pytest.raises(admin.AdminError, match=r"^id: .* revoked, not pending"):
+        db(server, lambda s, now: admin.approve_device(s, device_id=bodies[0]["device_id"], now=now))

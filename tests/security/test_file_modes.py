@@ -12,8 +12,10 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+import pytest
 from sqlalchemy import make_url
 
+from agent import paths
 from agent.outbox import FILE_NAME as OUTBOX
 from support.processes import terminate
 from support.servers import ServerProcess
@@ -65,3 +67,29 @@ def test_the_agent_keeps_its_outbox_settings_and_log_to_its_user(server: ServerP
         assert modes(files) == dict.fromkeys((f.name for f in files), "0o600")
     finally:
         terminate(agent)
+
+
+def test_an_existing_folder_named_by_an_override_keeps_its_mode(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: ``STAFFPULSE_DATA_DIR=$HOME`` (or any existing folder) was chmodded 0700, locking out what else
+    lives there, and a folder the user does not own crashed the agent with PermissionError. Only folders the
+    agent creates, and its own default ones, are made private."""
+    home, shared = tmp_path / "home", tmp_path / "shared"
+    for folder in (home, shared):
+        folder.mkdir()
+        folder.chmod(0o755)
+    monkeypatch.setenv("STAFFPULSE_DATA_DIR", str(home))
+    monkeypatch.setenv("STAFFPULSE_LOG_DIR", str(shared))
+    assert (paths.data_dir(), paths.log_dir()) == (home, shared)
+    assert modes([home, shared]) == {"home": "0o755", "shared": "0o755"}
+    created = tmp_path / "new" / "agent-data"
+    assert paths.data_dir(created) == created
+    assert modes([created]) == {"agent-data": "0o700"}, "a folder the agent creates is its user's alone"
+    default = tmp_path / "xdg" / "StaffPulse"
+    default.mkdir(parents=True)
+    default.chmod(0o755)  # as an older install left it
+    monkeypatch.delenv("STAFFPULSE_DATA_DIR")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert paths.data_dir() == default
+    assert modes([default]) == {"StaffPulse": "0o700"}
+
