@@ -326,6 +326,7 @@ class LiveConnection:
             self._resync_wanted = False
             if self._pending is None:
                 self._pending = []
+        self._read_me()
         view, day = self._read()
         with self._lock:
             self._model.load(view, day)
@@ -335,9 +336,16 @@ class LiveConnection:
             self._deliver(self._on_snapshot)
 
     def _read(self) -> tuple[TeamView, DayReport]:
-        """The team and today over REST; and from ``/me`` this device's id and the devices enrolled as this user
+        """The team and today over REST (reading ``/me`` first if the user's zone is not known yet)."""
+        if self._zone is None:
+            self._read_me()
+        assert self._zone is not None
+        return self._api.team(), self._api.day(self._now().astimezone(self._zone).date())
+
+    def _read_me(self) -> None:
+        """From ``/me``: the user's zone (unless given), this device's id, and the devices enrolled as this user
         since it was (``Me.new_devices``): the server announces a new device once, maybe while this one was
-        away."""
+        away, so this runs at every connect."""
         me = self._api.me()
         with self._lock:
             if self._zone is None:
@@ -346,8 +354,6 @@ class LiveConnection:
             early, self._early = self._early, []
             for event in [*early, *me.new_devices]:
                 self._note_device(event)
-            zone = self._zone
-        return self._api.team(), self._api.day(self._now().astimezone(zone).date())
 
     def _auth(self) -> dict[str, str]:
         """Called by python-socketio at every attempt, so a re-enrolled device's new token is used."""
