@@ -437,7 +437,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]  # python-socke
         if session.malformed >= MAX_MALFORMED:
             self._close(eio_sid, session, f"{session.malformed} malformed packets, the last {sample(data)}")
         else:
-            QUIET.warning("malformed socket.io packet from %s: %s", eio_sid, sample(data))
+            QUIET.warning("malformed packet from %s: %s", eio_sid, sample(data))
 
     def _arm(self, eio_sid: str, session: Session) -> None:
         session.timer = asyncio.get_running_loop().call_later(self.connect_timeout_s, self._expire, eio_sid)

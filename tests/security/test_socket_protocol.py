@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -464,6 +465,19 @@ def test_a_bad_polling_request_is_refused_quietly(server: ServerProcess, method:
     sid = Polling(server).url.rsplit("&sid=", 1)[1]
     answer = requests.request(method, f"{server.url}/api/socket/?{query.format(sid=sid)}", data=body, timeout=10)
     assert 400 <= answer.status_code < 500, (answer.status_code, answer.text)
+    assert "Traceback" not in new_log(server, logged)
+
+
+def test_a_polling_client_gone_before_its_body_costs_no_traceback(server: ServerProcess) -> None:
+    """uvicorn answers such a request's first read with a disconnect; engine.io then failed on an empty environ
+    (``KeyError: 'REQUEST_METHOD'``): a traceback for each half-sent request, with or without a session."""
+    logged = server.log_path.stat().st_size
+    polling = Polling(server)
+    query = polling.url.split("?", 1)[1]
+    for target in (query.split("&sid=")[0], query, query, query):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as tcp:
+            tcp.sendall(f"POST /api/socket/?{target} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n".encode())
+    polling.wait_closed()  # the last three are empty payloads of the session, handled after the first
     assert "Traceback" not in new_log(server, logged)
 
 
