@@ -1,7 +1,8 @@
 """Packets a socket.io client library would never send, spoken by hand over a raw websocket (the ``websockets``
 package): reserved event names, acks, binary attachments, malformed and empty frames, floods, sessions that never
-connect, foreign origins, a permessage-deflate offer. Each was an attack on the server before
-``server.socket_guard`` (issue 13, items 2-4, 8, 12, 16-20); each test fails on the code before it."""
+connect, foreign origins, a permessage-deflate offer; and the same over engine.io's long-polling, by hand over
+raw HTTP. Each was an attack on the server before ``server.socket_guard`` (issue 13, items 2-4, 8, 12, 16-20);
+each test fails on the code before it."""
 
 from __future__ import annotations
 
