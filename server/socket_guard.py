@@ -61,7 +61,6 @@ CONNECT, DISCONNECT, EVENT, ACK, BINARY_EVENT, BINARY_ACK = "0", "1", "2", "3", 
 ENGINEIO_CLIENT_TYPES = frozenset("123456")
 #: Those engine.io takes in a polling POST (CLOSE, PONG, MESSAGE, UPGRADE): it closes the session on any other.
 POLLING_CLIENT_TYPES = frozenset({1, 3, 4, 5})
-ENGINEIO_MESSAGE_TYPE = 4
 ENGINEIO_MESSAGE = "4"
 ENGINEIO_OPEN = "0"
 #: The websocket close code of a socket the guard ends (RFC 6455 "policy violation").
@@ -426,7 +425,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]  # python-socke
         if not packets or any(p.packet_type not in POLLING_CLIENT_TYPES for p in packets):
             self._malformed(eio_sid, session, payload)
             return "malformed payload"
-        spending = sum(1 for p in packets if p.packet_type != ENGINEIO_MESSAGE_TYPE)
+        spending = sum(1 for p in packets if p.packet_type != int(ENGINEIO_MESSAGE))
         if not all(session.budget.take() for _ in range(spending)):
             self._close(eio_sid, session, "packet flood")
             return "packet flood"
