@@ -13,7 +13,8 @@ binary attachments without bound, and write a traceback for every malformed pack
   server does the same after 45 s; ours defaults to 15), so sessions that only answer pings hold no memory long.
 - ``FrameGuard`` checks each websocket frame before engine.io decodes it: an empty, binary or malformed frame,
   or a flood of engine.io packets, ends the websocket as a disconnect would, so engine.io cleans the session up
-  at once instead of raising (a traceback, and a ghost socket until the ping timeout).
+  at once instead of raising (a traceback, and a ghost socket until the ping timeout); so does one whose JSON
+  nests too deep for engine.io's decoder (a ``RecursionError`` it does not catch).
 - Long-polling gets the same rules in ``GuardedEngineIO``: a POST's payload is read (one longer than
   ``max_http_buffer_size`` closes the session) and screened by ``GuardedServer.screen_payload`` before
   engine.io decodes it: each packet spends the budget; an empty or undecodable payload, or a packet engine.io
@@ -41,6 +42,7 @@ from collections.abc import Awaitable, Callable, Collection, MutableMapping
 from typing import Any
 
 import engineio
+import engineio.packet
 import engineio.payload
 import socketio
 import socketio.packet
@@ -193,6 +195,11 @@ class FrameGuard:
             return f"malformed engine.io packet {sample(text)}"
         if text[0] != ENGINEIO_MESSAGE and not self._budget.take():
             return "engine.io packet flood"
+        if text[1:2] and not text[1].isnumeric():  # engine.io parses the rest as JSON, outside its own try
+            try:
+                engineio.packet.Packet(encoded_packet=text)
+            except RecursionError:
+                return f"malformed engine.io packet {sample(text)} (nested too deep)"
         return None
 
     async def send(self, message: AsgiMessage) -> None:

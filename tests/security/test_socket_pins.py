@@ -150,3 +150,12 @@ def test_engineio_closes_a_polling_socket_as_the_guard_does() -> None:
     assert "await socket.close(reason=" in inspect.getsource(engineio.AsyncServer.disconnect)
     assert "self.closing = True" in inspect.getsource(engineio.async_socket.AsyncSocket.close)
     assert engineio.AsyncServer.reason.SERVER_DISCONNECT == "server disconnect"
+
+
+def test_engineio_decodes_websocket_json_outside_its_try() -> None:
+    """Why ``FrameGuard`` decodes a frame whose data engine.io parses as JSON: a bottomless one raised
+    ``RecursionError`` out of engine.io's websocket loop (a traceback), as it raises nothing else there."""
+    handler = inspect.getsource(engineio.async_socket.AsyncSocket._websocket_handler)
+    assert "pkt = packet.Packet(encoded_packet=p)\n            try:" in handler
+    decode = inspect.getsource(engineio.packet.Packet.decode)
+    assert "if encoded_packet[1].isnumeric():" in decode and "except (ValueError, IndexError):" in decode

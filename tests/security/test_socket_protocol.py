@@ -219,8 +219,9 @@ def test_an_event_with_an_ack_id_gets_no_ack(server: ServerProcess, raws: contex
 # --- items 3, 4, 18, 19: malformed, binary, empty, flooding ----------------------------------------------
 
 #: Frames engine.io or socket.io cannot decode: an unknown engine.io type, a server-only one, a socket.io type
-#: that is no type, broken or bottomless JSON in a CONNECT, a CONNECT_ERROR from a client.
-MALFORMED = ("x", "9", "0{}", "4x", "40{bad", "4" + "0" + "[" * 20_000, "44{}")
+#: that is no type, broken or bottomless JSON in a CONNECT, a CONNECT_ERROR from a client, bottomless JSON that
+#: engine.io itself decodes (an uncaught ``RecursionError``: a traceback).
+MALFORMED = ("x", "9", "0{}", "4x", "40{bad", "4" + "0" + "[" * 20_000, "44{}", "4" + "[" * 20_000)
 #: Log lines a flood of malformed packets may cost: the guard's budget per minute, twice (a minute may turn
 #: during the test), of at most this many bytes each.
 LOG_LINES_BOUND = 2 * (20 + 1)
@@ -230,10 +231,12 @@ LOG_LINE_BYTES = 300
 @pytest.mark.parametrize("malformed", MALFORMED)
 def test_a_malformed_packet_closes_a_socket_within_three(server: ServerProcess, raws: contextlib.ExitStack,
                                                         malformed: str) -> None:
+    logged = server.log_path.stat().st_size
     raw = open_raw(raws, server)
     for _ in range(3):
         raw.send(malformed)
     assert raw.closed_within(5), f"{malformed[:20]!r} x3 did not close the socket"
+    assert "Traceback" not in new_log(server, logged)  # written before the socket closes, if at all
 
 
 def test_malformed_packets_cost_a_bounded_log(server: ServerProcess, raws: contextlib.ExitStack,
