@@ -233,8 +233,9 @@ def test_a_malformed_packet_closes_a_socket_within_three(server: ServerProcess, 
                                                         malformed: str) -> None:
     logged = server.log_path.stat().st_size
     raw = open_raw(raws, server)
-    for _ in range(3):
-        raw.send(malformed)
+    with contextlib.suppress(ConnectionClosed):  # an undecodable engine.io frame closes at once
+        for _ in range(3):
+            raw.send(malformed)
     assert raw.closed_within(5), f"{malformed[:20]!r} x3 did not close the socket"
     assert "Traceback" not in new_log(server, logged)  # written before the socket closes, if at all
 
