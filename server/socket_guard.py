@@ -13,7 +13,15 @@ binary attachments without bound, and write a traceback for every malformed pack
   server does the same after 45 s; ours defaults to 15), so sessions that only answer pings hold no memory long.
 - ``FrameGuard`` checks each websocket frame before engine.io decodes it: an empty, binary or malformed frame,
   or a flood of engine.io packets, ends the websocket as a disconnect would, so engine.io cleans the session up
-  at once instead of raising (a traceback, and a ghost socket until the ping timeout).
+  at once instead of raising (a traceback, and a ghost socket until the ping timeout); so does one whose JSON
+  nests too deep for engine.io's decoder (a ``RecursionError`` it does not catch).
+- Long-polling gets the same rules in ``GuardedEngineIO``: a POST's payload is read (one longer than
+  ``max_http_buffer_size`` closes the session) and screened by ``GuardedServer.screen_payload`` before
+  engine.io decodes it: each packet spends the budget; an empty or undecodable payload, or a packet engine.io
+  cannot take over polling, counts as malformed. A request for a closing or closed session is answered 400
+  without engine.io (which raised ``KeyError`` there: a 500 and a traceback), and anything engine.io still
+  raises is one quiet line and a 400. A polling session is closed without waiting for its client to fetch the
+  CLOSE packet (engine.io's ``disconnect`` waited for ever, holding the request that caused it).
 - Everything python-socketio and engine.io log goes through ``QuietLog``: one line each, at most
   ``LOG_LINES_PER_WINDOW`` per ``LOG_WINDOW_S``, so no client can write the log full.
 
@@ -34,6 +42,8 @@ from collections.abc import Awaitable, Callable, Collection, MutableMapping
 from typing import Any
 
 import engineio
+import engineio.packet
+import engineio.payload
 import socketio
 import socketio.packet
 
@@ -51,12 +61,18 @@ SAMPLE_CHARS = 60
 CONNECT, DISCONNECT, EVENT, ACK, BINARY_EVENT, BINARY_ACK = "0", "1", "2", "3", "5", "6"
 #: engine.io packet types a client may send over a websocket: CLOSE, PING, PONG, MESSAGE, UPGRADE, NOOP.
 ENGINEIO_CLIENT_TYPES = frozenset("123456")
+#: Those engine.io takes in a polling POST (CLOSE, PONG, MESSAGE, UPGRADE): it closes the session on any other.
+POLLING_CLIENT_TYPES = frozenset({1, 3, 4, 5})
 ENGINEIO_MESSAGE = "4"
 ENGINEIO_OPEN = "0"
 #: The websocket close code of a socket the guard ends (RFC 6455 "policy violation").
 POLICY_VIOLATION = 1008
 
 AsgiMessage = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[AsgiMessage]]
+Send = Callable[[AsgiMessage], Awaitable[None]]
+#: ``GuardedServer.screen_payload``: why a polling request of a session must not reach engine.io, or None.
+Screen = Callable[[str, "bytes | None"], "str | None"]
 
 
 class QuietLog(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -179,6 +195,11 @@ class FrameGuard:
             return f"malformed engine.io packet {sample(text)}"
         if text[0] != ENGINEIO_MESSAGE and not self._budget.take():
             return "engine.io packet flood"
+        if text[1:2] and not text[1].isnumeric():  # engine.io parses the rest as JSON, outside its own try
+            try:
+                engineio.packet.Packet(encoded_packet=text)
+            except RecursionError:
+                return f"malformed engine.io packet {sample(text)} (nested too deep)"
         return None
 
     async def send(self, message: AsgiMessage) -> None:
@@ -201,17 +222,18 @@ class FrameGuard:
 
 
 class GuardedEngineIO(engineio.AsyncServer):  # type: ignore[misc]  # python-engineio ships no type hints
-    """engine.io with each websocket behind a ``FrameGuard``; ``guards`` finds a session's guard by its sid."""
+    """engine.io with each websocket behind a ``FrameGuard`` (``guards`` finds a session's guard by its sid) and
+    each long-polling request screened by ``screen`` (see the module's docstring)."""
 
-    def __init__(self, *, packet_burst: int, packet_rate_per_s: float, **kwargs: Any) -> None:
+    def __init__(self, *, packet_burst: int, packet_rate_per_s: float, screen: Screen, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.packet_burst, self.packet_rate_per_s = packet_burst, packet_rate_per_s
+        self.screen = screen
         self.guards: dict[str, FrameGuard] = {}
 
-    async def handle_request(self, scope: AsgiMessage, receive: Callable[[], Awaitable[AsgiMessage]],
-                             send: Callable[[AsgiMessage], Awaitable[None]]) -> Any:
+    async def handle_request(self, scope: AsgiMessage, receive: Receive, send: Send) -> Any:
         if scope["type"] != "websocket":
-            return await super().handle_request(scope, receive, send)
+            return await self._handle_http(scope, receive, send)
         client = scope.get("client") or ("?", 0)
         guard = FrameGuard(receive, send, Budget(self.packet_burst, self.packet_rate_per_s),
                            f"{client[0]}:{client[1]}", self.guards)
@@ -222,6 +244,77 @@ class GuardedEngineIO(engineio.AsyncServer):  # type: ignore[misc]  # python-eng
             return await super().handle_request(scope, guard.receive, guard.send)
         finally:
             guard.forget()
+
+    async def _handle_http(self, scope: AsgiMessage, receive: Receive, send: Send) -> None:
+        """A long-polling request: screened when it names a session, then engine.io's; whatever engine.io
+        raises is one quiet line and a 400, never uvicorn's traceback and 500."""
+        sid = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1")).get("sid", [None])[0]
+        if sid is not None and sid in self.sockets:  # an unknown sid is engine.io's to refuse
+            problem, receive = await self._screened(sid, scope, receive)
+            if problem is not None:
+                await respond(send, self._bad_request(f"{problem}: {sid[:SAMPLE_CHARS]}"))
+                return
+        started = False
+
+        async def tracked(message: AsgiMessage) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await super().handle_request(scope, receive, tracked)
+        except Exception as exc:  # engine.io's unguarded paths, e.g. a client gone before its request arrived
+            QUIET.warning("polling request from %s failed (%s: %s)", (scope.get("client") or ("?",))[0],
+                          type(exc).__name__, str(exc)[:SAMPLE_CHARS])
+            if not started:
+                await respond(send, self._bad_request())
+
+    async def _screened(self, sid: str, scope: AsgiMessage, receive: Receive) -> tuple[str | None, Receive]:
+        """Why this request of session ``sid`` must not reach engine.io (or None), and the ``receive`` engine.io
+        is to read a POST's body from, since the guard has read it already."""
+        socket = self.sockets[sid]
+        if socket.closed or socket.closing:
+            return "session closed", receive
+        if scope.get("method") != "POST":
+            return self.screen(sid, None), receive
+        body = await read_body(receive, self.max_http_buffer_size)
+        return self.screen(sid, body), replay(body, receive)
+
+    async def end_polling(self, sid: str) -> None:
+        """Close a polling session now. engine.io's ``disconnect`` waits until the client has fetched the CLOSE
+        packet, which a hostile one never does: the request that caused it then hung until shutdown."""
+        socket = self.sockets.get(sid)
+        if socket is not None:
+            await socket.close(wait=False, reason=self.reason.SERVER_DISCONNECT)
+            self.sockets.pop(sid, None)
+
+
+async def read_body(receive: Receive, cap: int) -> bytes:
+    """A request's body, read no further than one chunk past ``cap`` bytes (the caller refuses a longer one)."""
+    body = b""
+    while True:
+        message = await receive()
+        chunk: bytes = message.get("body", b"")
+        body += chunk
+        if len(body) > cap or not message.get("more_body"):
+            return body
+
+
+def replay(body: bytes, receive: Receive) -> Receive:
+    """``receive`` for engine.io, handing it the body already read, then the connection's own messages."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def again() -> AsgiMessage:
+        return pending.pop() if pending else await receive()
+
+    return again
+
+
+async def respond(send: Send, response: dict[str, Any]) -> None:
+    """Send one of engine.io's response dicts (``_bad_request``'s: status, headers, body)."""
+    await send({"type": "http.response.start", "status": int(response["status"].split(" ")[0]),
+                "headers": [(k.encode(), v.encode()) for k, v in response["headers"]]})
+    await send({"type": "http.response.body", "body": response["response"]})
 
 
 class OriginCheck:
@@ -270,7 +363,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]  # python-socke
     def _engineio_server_class(self) -> Callable[..., GuardedEngineIO]:
         def build(**kwargs: Any) -> GuardedEngineIO:
             return GuardedEngineIO(packet_burst=self.packet_burst, packet_rate_per_s=self.packet_rate_per_s,
-                                   **kwargs)
+                                   screen=self.screen_payload, **kwargs)
 
         return build
 
@@ -320,12 +413,37 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]  # python-socke
         else:
             await self._handle_disconnect(eio_sid, packet.namespace, self.reason.CLIENT_DISCONNECT)
 
-    def _malformed(self, eio_sid: str, session: Session, data: str) -> None:
+    def screen_payload(self, eio_sid: str, payload: bytes | None) -> str | None:
+        """Why a polling request (``payload`` None for a GET) must not reach engine.io, or None. A POST's packets
+        each spend the session's budget (a socket.io message spends it in ``_handle_eio_message``); an empty or
+        undecodable payload, or a packet engine.io cannot take over polling, counts as malformed."""
+        session = self.sessions.get(eio_sid)
+        if session is None or session.closing:
+            return "session closed"
+        if payload is None:
+            return None
+        if len(payload) > self.eio.max_http_buffer_size:
+            self._close(eio_sid, session, f"payload over {self.eio.max_http_buffer_size} bytes")
+            return "payload too large"
+        try:
+            packets = engineio.payload.Payload(encoded_payload=payload.decode()).packets
+        except (ValueError, KeyError, RecursionError):  # undecodable; KeyError: a JSONP "d=" with nothing
+            packets = []
+        if not packets or any(p.packet_type not in POLLING_CLIENT_TYPES for p in packets):
+            self._malformed(eio_sid, session, payload)
+            return "malformed payload"
+        spending = sum(1 for p in packets if p.packet_type != int(ENGINEIO_MESSAGE))
+        if not all(session.budget.take() for _ in range(spending)):
+            self._close(eio_sid, session, "packet flood")
+            return "packet flood"
+        return None
+
+    def _malformed(self, eio_sid: str, session: Session, data: str | bytes) -> None:
         session.malformed += 1
         if session.malformed >= MAX_MALFORMED:
             self._close(eio_sid, session, f"{session.malformed} malformed packets, the last {sample(data)}")
         else:
-            QUIET.warning("malformed socket.io packet from %s: %s", eio_sid, sample(data))
+            QUIET.warning("malformed packet from %s: %s", eio_sid, sample(data))
 
     def _arm(self, eio_sid: str, session: Session) -> None:
         session.timer = asyncio.get_running_loop().call_later(self.connect_timeout_s, self._expire, eio_sid)
@@ -344,13 +462,12 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]  # python-socke
                         quiet=True)
 
     def _close(self, eio_sid: str, session: Session, why: str, *, quiet: bool = False) -> None:
-        """Close the session: a websocket through its ``FrameGuard``, a polling session through engine.io. From a
-        task of its own: engine.io waits for the session's queue to drain, which a polling client may never do,
-        and the caller may be that session's receive loop."""
+        """Close the session: a websocket through its ``FrameGuard``, a polling session through
+        ``GuardedEngineIO.end_polling``. From a task of its own: the caller may be that session's receive loop."""
         session.closing = True
         QUIET.log(logging.DEBUG if quiet else logging.WARNING, "socket %s closed: %s", eio_sid, why)
         guard = self.eio.guards.get(eio_sid)
-        closing = guard.end(why) if guard is not None else self.eio.disconnect(eio_sid)
+        closing = guard.end(why) if guard is not None else self.eio.end_polling(eio_sid)
         task = asyncio.get_running_loop().create_task(closing)
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)

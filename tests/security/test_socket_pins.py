@@ -10,7 +10,9 @@ from typing import Any
 
 import engineio
 import engineio.async_drivers.asgi
+import engineio.async_socket
 import engineio.packet
+import engineio.payload
 import socketio
 import socketio.packet
 import uvicorn
@@ -110,3 +112,50 @@ def test_uvicorn_wsproto_honours_the_deflate_and_size_settings() -> None:
     assert "if self.config.ws_per_message_deflate:" in source
     assert "WebsocketBuffer(self.config.ws_max_size)" in source and "raise FrameTooLargeError" in source
     assert {"ws_per_message_deflate", "ws_max_size"} <= set(parameters(uvicorn.Config.__init__))
+
+
+def test_engineio_polling_internals_the_guard_screens_with() -> None:
+    """``GuardedEngineIO`` answers a polling request itself when engine.io would fail on it, reads a POST's body
+    before engine.io and hands it on through ``receive``, and screens it with engine.io's own decoder."""
+    server = guarded().eio
+    post = inspect.getsource(engineio.AsyncServer.handle_request)
+    assert "socket = self._get_socket(sid)" in post  # unguarded on POST: a closed session raised KeyError
+    assert inspect.getsource(engineio.base_server.BaseServer._get_socket).count("raise KeyError") == 2
+    assert server._bad_request("x") == {"status": "400 BAD REQUEST", "headers": [("Content-Type", "text/plain")],
+                                        "response": b'"x"'}
+    translate = inspect.getsource(engineio.async_drivers.asgi.translate_request)
+    assert "event = await receive()" in translate and "while self.event.get('more_body'):" in translate
+    assert "int(environ.get('CONTENT_LENGTH', '0'))" in inspect.getsource(
+        engineio.async_socket.AsyncSocket.handle_post_request)
+    assert engineio.payload.Payload.max_decode_packets == 16
+    assert [p.packet_type for p in engineio.payload.Payload(encoded_payload="3\x1e4x").packets] == [3, 4]
+    assert isinstance(server.max_http_buffer_size, int)
+
+
+def test_engineio_takes_only_these_packets_over_polling() -> None:
+    """``POLLING_CLIENT_TYPES``: engine.io's socket handles PONG, MESSAGE, UPGRADE and CLOSE and raises for the
+    rest, which over polling closed the session (and hung the request, see below)."""
+    receive = inspect.getsource(engineio.async_socket.AsyncSocket.receive)
+    handled = {t for t, name in enumerate(engineio.packet.packet_names) if f"packet.{name}:" in receive}
+    assert handled == socket_guard.POLLING_CLIENT_TYPES
+    assert "raise exceptions.UnknownPacketError()" in receive
+
+
+def test_engineio_closes_a_polling_socket_as_the_guard_does() -> None:
+    """``end_polling`` closes without waiting: engine.io's ``disconnect`` waits (``close``'s default) for the
+    client to fetch the CLOSE packet, which a hostile one never does."""
+    close = inspect.signature(engineio.async_socket.AsyncSocket.close)
+    assert list(close.parameters) == ["self", "wait", "abort", "reason"]
+    assert close.parameters["wait"].default is True
+    assert "await socket.close(reason=" in inspect.getsource(engineio.AsyncServer.disconnect)
+    assert "self.closing = True" in inspect.getsource(engineio.async_socket.AsyncSocket.close)
+    assert engineio.AsyncServer.reason.SERVER_DISCONNECT == "server disconnect"
+
+
+def test_engineio_decodes_websocket_json_outside_its_try() -> None:
+    """Why ``FrameGuard`` decodes a frame whose data engine.io parses as JSON: a bottomless one raised
+    ``RecursionError`` out of engine.io's websocket loop (a traceback), as it raises nothing else there."""
+    handler = inspect.getsource(engineio.async_socket.AsyncSocket._websocket_handler)
+    assert "pkt = packet.Packet(encoded_packet=p)\n            try:" in handler
+    decode = inspect.getsource(engineio.packet.Packet.decode)
+    assert "if encoded_packet[1].isnumeric():" in decode and "except (ValueError, IndexError):" in decode

@@ -1,13 +1,16 @@
 """Packets a socket.io client library would never send, spoken by hand over a raw websocket (the ``websockets``
 package): reserved event names, acks, binary attachments, malformed and empty frames, floods, sessions that never
-connect, foreign origins, a permessage-deflate offer. Each was an attack on the server before
-``server.socket_guard`` (issue 13, items 2-4, 8, 12, 16-20); each test fails on the code before it."""
+connect, foreign origins, a permessage-deflate offer; and the same over engine.io's long-polling, by hand over
+raw HTTP. Each was an attack on the server before ``server.socket_guard`` (issue 13, items 2-4, 8, 12, 16-20);
+each test fails on the code before it."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+import socket
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -216,8 +219,9 @@ def test_an_event_with_an_ack_id_gets_no_ack(server: ServerProcess, raws: contex
 # --- items 3, 4, 18, 19: malformed, binary, empty, flooding ----------------------------------------------
 
 #: Frames engine.io or socket.io cannot decode: an unknown engine.io type, a server-only one, a socket.io type
-#: that is no type, broken or bottomless JSON in a CONNECT, a CONNECT_ERROR from a client.
-MALFORMED = ("x", "9", "0{}", "4x", "40{bad", "4" + "0" + "[" * 20_000, "44{}")
+#: that is no type, broken or bottomless JSON in a CONNECT, a CONNECT_ERROR from a client, bottomless JSON that
+#: engine.io itself decodes (an uncaught ``RecursionError``: a traceback).
+MALFORMED = ("x", "9", "0{}", "4x", "40{bad", "4" + "0" + "[" * 20_000, "44{}", "4" + "[" * 20_000)
 #: Log lines a flood of malformed packets may cost: the guard's budget per minute, twice (a minute may turn
 #: during the test), of at most this many bytes each.
 LOG_LINES_BOUND = 2 * (20 + 1)
@@ -227,10 +231,13 @@ LOG_LINE_BYTES = 300
 @pytest.mark.parametrize("malformed", MALFORMED)
 def test_a_malformed_packet_closes_a_socket_within_three(server: ServerProcess, raws: contextlib.ExitStack,
                                                         malformed: str) -> None:
+    logged = server.log_path.stat().st_size
     raw = open_raw(raws, server)
-    for _ in range(3):
-        raw.send(malformed)
+    with contextlib.suppress(ConnectionClosed):  # an undecodable engine.io frame closes at once
+        for _ in range(3):
+            raw.send(malformed)
     assert raw.closed_within(5), f"{malformed[:20]!r} x3 did not close the socket"
+    assert "Traceback" not in new_log(server, logged)  # written before the socket closes, if at all
 
 
 def test_malformed_packets_cost_a_bounded_log(server: ServerProcess, raws: contextlib.ExitStack,
@@ -366,3 +373,130 @@ def test_an_allowed_origin_connects(strict_server: ServerProcess, raws: contextl
     assert open_raw(raws, strict_server, origin=ALLOWED_ORIGIN).connect(member.token).startswith("40{")
     with pytest.raises(InvalidStatus):
         raw_websocket(raws, strict_server, origin="https://other.example")
+
+
+# --- items 3, 18, 19 over long-polling: the same rules as over a websocket ---------------------------------
+
+
+class Polling:
+    """One engine.io session over long-polling, spoken by hand with ``requests``. No GET is sent while the
+    session is open: it would wait up to the ping interval for a packet."""
+
+    def __init__(self, server: ServerProcess) -> None:
+        url = server.url + "/api/socket/?EIO=4&transport=polling"
+        opened = requests.get(url, timeout=10)
+        assert opened.status_code == 200 and opened.text.startswith("0"), opened.text
+        self.url = url + "&sid=" + json.loads(opened.text[1:])["sid"]
+
+    def post(self, payload: str | bytes) -> requests.Response:
+        return requests.post(self.url, data=payload, timeout=10)
+
+    def wait_closed(self, timeout: float = 5.0) -> None:
+        """Until a pong (a packet the client may always send) is refused: 400, as engine.io answers a closed or
+        unknown session, never 500."""
+        deadline = time.monotonic() + timeout
+        while (status := self.post("3").status_code) == 200:
+            assert time.monotonic() < deadline, "polling session still open"
+            time.sleep(0.05)
+        assert status == 400, status
+
+
+def new_log(server: ServerProcess, since: int) -> str:
+    return server.log_path.read_text()[since:]
+
+
+def test_a_request_for_a_closed_polling_session_is_a_quiet_400(server: ServerProcess) -> None:
+    """engine.io raised ``KeyError('Session is disconnected')`` there: a 500 and a uvicorn traceback, every few
+    unauthenticated requests."""
+    logged = server.log_path.stat().st_size
+    polling = Polling(server)
+    for _ in range(3):
+        assert polling.post("4x").status_code in (200, 400)
+    polling.wait_closed()
+    assert polling.post("4x").status_code == 400
+    assert requests.get(polling.url, timeout=10).status_code == 400
+    assert "Traceback" not in new_log(server, logged)
+
+
+@pytest.mark.parametrize("payload", ["", b""])  # as text and as bytes: requests sends no body for either
+def test_empty_polling_payloads_count_as_malformed(server: ServerProcess, payload: str | bytes) -> None:
+    """They answered 200 for ever."""
+    polling = Polling(server)
+    assert [polling.post(payload).status_code for _ in range(3)] == [400, 400, 400]
+    polling.wait_closed()
+
+
+@pytest.mark.parametrize("packet", ["3", "5", '42["x"]'])  # pongs, upgrades (each queued a noop), events
+def test_a_polling_flood_closes_the_session(server: ServerProcess, watched: tuple[Team, LiveClient],
+                                            packet: str) -> None:
+    team, manager_client = watched
+    member = make_team(server, roles=("member",)).people[0]
+    before = health(server)["sockets"]
+    polling = Polling(server)
+    assert polling.post("40" + json.dumps({"token": member.token})).status_code == 200
+    wait_sockets(server, before + 1)
+    payload = "\x1e".join([packet] * 16)  # engine.io's most packets in one payload
+    statuses = [polling.post(payload).status_code for _ in range(20)]  # 320 packets; the budget bursts 30
+    assert 400 in statuses, statuses
+    polling.wait_closed()
+    wait_sockets(server, before)
+    assert_still_working(server, team, manager_client)
+
+
+#: Requests engine.io once answered with a hang (until the server stopped), a 500 or a traceback, and the ones it
+#: always refused: each must be a 4xx and leave no traceback. ``{sid}``: an open polling session's.
+POLLING_PROBES: tuple[tuple[str, str, str | bytes], ...] = (
+    ("POST", "EIO=4&transport=polling&sid=no-such-session", "40"),
+    ("POST", "EIO=4&transport=polling", "40"),  # no sid
+    ("GET", "transport=polling", ""),  # no engine.io version
+    ("GET", "EIO=3&transport=polling", ""),
+    ("PUT", "EIO=4&transport=polling", ""),
+    ("DELETE", "EIO=4&transport=polling&sid={sid}", ""),
+    ("POST", "EIO=4&transport=polling&sid={sid}", b"\xff\xfe"),  # not UTF-8
+    ("POST", "EIO=4&transport=polling&sid={sid}", "x"),  # no engine.io type
+    ("POST", "EIO=4&transport=polling&sid={sid}", "2"),  # a ping, a noop: engine.io closed, waiting for ever
+    ("POST", "EIO=4&transport=polling&sid={sid}", "6"),
+    ("POST", "EIO=4&transport=polling&sid={sid}", "d="),  # JSONP with nothing
+    ("POST", "EIO=4&transport=polling&sid={sid}", "\x1e".join(["3"] * 17)),  # past engine.io's 16 packets
+    ("POST", "EIO=4&transport=polling&sid={sid}", "4" + "[" * 20_000),  # bottomless JSON
+    ("POST", "EIO=4&transport=polling&sid={sid}", "4" + "x" * 70 * 1024),  # past the 64 KiB cap
+)
+
+
+@pytest.mark.parametrize(("method", "query", "body"), POLLING_PROBES)
+def test_a_bad_polling_request_is_refused_quietly(server: ServerProcess, method: str, query: str,
+                                                  body: str | bytes) -> None:
+    logged = server.log_path.stat().st_size
+    sid = Polling(server).url.rsplit("&sid=", 1)[1]
+    answer = requests.request(method, f"{server.url}/api/socket/?{query.format(sid=sid)}", data=body, timeout=10)
+    assert 400 <= answer.status_code < 500, (answer.status_code, answer.text)
+    assert "Traceback" not in new_log(server, logged)
+
+
+def test_a_polling_client_gone_before_its_body_costs_no_traceback(server: ServerProcess) -> None:
+    """uvicorn answers such a request's first read with a disconnect; engine.io then failed on an empty environ
+    (``KeyError: 'REQUEST_METHOD'``): a traceback for each half-sent request, with or without a session."""
+    logged = server.log_path.stat().st_size
+    polling = Polling(server)
+    query = polling.url.split("?", 1)[1]
+    for target in (query.split("&sid=")[0], query, query, query):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as tcp:
+            tcp.sendall(f"POST /api/socket/?{target} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n".encode())
+    polling.wait_closed()  # the last three are empty payloads of the session, handled after the first
+    assert "Traceback" not in new_log(server, logged)
+
+
+def test_malformed_polling_payloads_cost_a_bounded_log(server: ServerProcess,
+                                                       watched: tuple[Team, LiveClient]) -> None:
+    team, manager_client = watched
+    logged = server.log_path.stat().st_size
+    sessions = [Polling(server) for _ in range(20)]
+    for polling in sessions:
+        for payload in ("", "4x", "40{bad", b"\xff", "x", "4x"):  # the session is closed within the first three
+            assert polling.post(payload).status_code in (200, 400)
+    for polling in sessions:
+        polling.wait_closed()
+    assert_still_working(server, team, manager_client)
+    grown = server.log_path.stat().st_size - logged
+    assert grown <= LOG_LINES_BOUND * LOG_LINE_BYTES, new_log(server, logged)[-3000:]
+    assert "Traceback" not in new_log(server, logged)
