@@ -19,8 +19,37 @@ from server.errors import RateLimited
 MAX_BUCKETS = 10_000
 
 
+def refill(tokens: float, elapsed: float, *, burst: int, rate: float) -> float:
+    """A token bucket's tokens after ``elapsed`` seconds of refilling at ``rate`` per second, at most ``burst``:
+    the one rule of every budget here (``Budget``, ``TokenBucket``)."""
+    return min(float(burst), tokens + elapsed * rate)
+
+
+class Budget:
+    """One token bucket: ``burst`` at once, refilled at ``rate`` per second; small (slots), as every socket holds
+    one (server.socket_guard)."""
+
+    __slots__ = ("_at", "_burst", "_rate", "_tokens")
+
+    def __init__(self, burst: int, rate: float) -> None:
+        self._burst, self._rate = burst, rate
+        self._tokens = float(burst)
+        self._at = time.monotonic()
+
+    def take(self) -> bool:
+        """Spend a token; False when none is left (nothing is spent then)."""
+        now = time.monotonic()
+        self._tokens = refill(self._tokens, now - self._at, burst=self._burst, rate=self._rate)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+
 class TokenBucket:
-    """Per-key token buckets: ``burst`` requests at once, refilled at ``rate`` per second."""
+    """Per-key token buckets: ``burst`` requests at once, refilled at ``rate`` per second, answering 429 with how
+    long to wait; kept as (tokens, stamp) pairs, as a budget for every key an attacker makes up would cost more."""
 
     def __init__(self, *, burst: int, rate: float, clock: Callable[[], float] = time.monotonic,
                  what: str = "writes from this device") -> None:
@@ -29,7 +58,7 @@ class TokenBucket:
 
     def _tokens(self, key: Hashable, now: float) -> float:
         tokens, stamp = self._buckets.get(key, (float(self._burst), now))
-        return min(float(self._burst), tokens + (now - stamp) * self._rate)
+        return refill(tokens, now - stamp, burst=self._burst, rate=self._rate)
 
     def take(self, key: Hashable) -> None:
         now = self._clock()
@@ -49,7 +78,7 @@ class TokenBucket:
 
     def _forget_full(self, now: float) -> None:
         self._buckets = {key: (tokens, stamp) for key, (tokens, stamp) in self._buckets.items()
-                         if tokens + (now - stamp) * self._rate < self._burst}
+                         if refill(tokens, now - stamp, burst=self._burst, rate=self._rate) < self._burst}
 
 
 class EnrollmentLimit:

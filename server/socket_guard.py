@@ -8,7 +8,8 @@ binary attachments without bound, and write a traceback for every malformed pack
 - ``GuardedServer._handle_eio_message`` replaces python-socketio's dispatcher: CONNECT and DISCONNECT go to
   python-socketio's own handlers; EVENT and ACK packets are dropped unread (no handler runs, no ack is sent);
   binary packets close the socket; a malformed packet is logged in one line and the third closes the socket.
-- Every socket.io packet costs one token of a per-socket budget (``Budget``); a socket that runs out is closed.
+- Every socket.io packet costs one token of a per-socket budget (``server.limits.Budget``); a socket that runs
+  out is closed.
 - An engine.io session with no socket.io connection is closed after ``connect_timeout_s`` (socket.io's Node
   server does the same after 45 s; ours defaults to 15), so sessions that only answer pings hold no memory long.
 - ``FrameGuard`` checks each websocket frame before engine.io decodes it: an empty, binary or malformed frame,
@@ -46,6 +47,8 @@ import engineio.packet
 import engineio.payload
 import socketio
 import socketio.packet
+
+from server.limits import Budget
 
 log = logging.getLogger(__name__)
 
@@ -121,26 +124,6 @@ QUIET = QuietLog(log)
 def sample(data: str | bytes) -> str:
     """A short, printable excerpt of a packet for a log line."""
     return repr(data[:SAMPLE_CHARS]) + ("…" if len(data) > SAMPLE_CHARS else "")
-
-
-class Budget:
-    """A token bucket: ``burst`` packets at once, refilled at ``rate`` per second."""
-
-    __slots__ = ("_at", "_burst", "_rate", "_tokens")
-
-    def __init__(self, burst: int, rate: float) -> None:
-        self._burst, self._rate = burst, rate
-        self._tokens = float(burst)
-        self._at = time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
-        self._at = now
-        if self._tokens < 1:
-            return False
-        self._tokens -= 1
-        return True
 
 
 class FrameGuard:
