@@ -8,13 +8,14 @@ deflate offer, as browsers and the JS client). Each cycle opens ``--sockets`` so
 socket.io CONNECT with a token; at most ``--concurrency`` handshakes at once), then each leaves as the official
 clients do (socket.io DISCONNECT, then the websocket close; ``--abrupt``: the close alone). A cycle ends once
 ``/healthz`` counts no socket, and the server's RSS is printed then: a leak grows it every cycle, a plateau
-does not. The last line is RSS after a settle with nothing connected.
+does not. The last figure is RSS after a settle with nothing connected, longer than the ping interval: engine.io
+keeps a closed socket (its queue, its tasks) until the socket's ping task next wakes, up to 20 s later.
 
-glibc's allocator keeps freed memory in its arenas rather than returning it to the system, so RSS may plateau
-above the baseline without any leak. Two ways to tell the two apart: ``--arena-max 2`` runs the server with
-``MALLOC_ARENA_MAX=2`` (fewer arenas, less held), and ``--trim`` asks the settled server's allocator to give
-back what it holds free (``malloc_trim(0)``, called through gdb) and prints RSS once more: what a trim returns
-was free memory, not a leak.
+RSS may stay above the baseline without any leak: an allocator keeps freed memory for reuse rather than give
+it back. ``--trim`` tells the two apart at the end: it asks the settled server's glibc to return what it holds
+free (``malloc_trim(0)``, called through gdb) and prints RSS once more. The server inherits the environment, so
+``MALLOC_ARENA_MAX=2`` (fewer glibc arenas) or ``PYTHONMALLOC=malloc`` (no pymalloc: Python's small objects
+from glibc too, which a trim can then reach) try the allocators' part.
 
     python -m bench.socket_churn --cycles 25 --sockets 2000
 """
@@ -24,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import os
 import shutil
 import subprocess
 import time
@@ -37,6 +37,8 @@ from bench.load.roster import Agent, seed_database
 from bench.load.targets import database, ours, raise_fd_limit, workdir
 from bench.socket_memory import SETTLE_S, answer_pings, open_socket, rss_kib
 
+#: The final wait: longer than the server's ping interval (20 s), after which no closed socket is held.
+FINAL_SETTLE_S = 25.0
 #: How long the server may take to count every socket of a cycle gone.
 DRAIN_TIMEOUT_S = 120.0
 
@@ -103,7 +105,7 @@ async def churn(base_url: str, pid: int, agents: Sequence[Agent], deflate: bool,
             result.cycles.append(rss_kib(pid))
             if show:
                 print(f"  cycle {n + 1:>3}: {mib(result.cycles[-1]):>7.1f} MiB", flush=True)
-        await asyncio.sleep(SETTLE_S)
+        await asyncio.sleep(FINAL_SETTLE_S)
         result.settled = rss_kib(pid)
         if trim:
             malloc_trim(pid)
@@ -142,14 +144,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sockets", type=int, default=2000, help="sockets per cycle (default 2000)")
     parser.add_argument("--concurrency", type=int, default=200, help="handshakes at once (default 200)")
     parser.add_argument("--abrupt", action="store_true", help="close the websocket without a socket.io DISCONNECT")
-    parser.add_argument("--arena-max", type=int, help="run the server with MALLOC_ARENA_MAX set to this")
     parser.add_argument("--trim", action="store_true", help="at the end, malloc_trim(0) the server (needs gdb)")
     parser.add_argument("--kind", choices=("agent", "deflate", "both"), default="both", help="client kinds to run")
     parser.add_argument("--quiet", action="store_true", help="no line per cycle, only the summary")
     args = parser.parse_args(argv)
     raise_fd_limit()
-    if args.arena_max is not None:
-        os.environ["MALLOC_ARENA_MAX"] = str(args.arena_max)  # the server process inherits it
     kinds = [k for k in KINDS if args.kind == "both" or k[0] == (args.kind == "deflate")]
     lines: list[str] = []
     for deflate, label in kinds:
