@@ -37,8 +37,6 @@ from bench.load.roster import Agent, seed_database
 from bench.load.targets import database, ours, raise_fd_limit, workdir
 from bench.socket_memory import SETTLE_S, answer_pings, open_socket, rss_kib
 
-#: The final wait: longer than the server's ping interval (20 s), after which no closed socket is held.
-FINAL_SETTLE_S = 25.0
 #: How long the server may take to count every socket of a cycle gone.
 DRAIN_TIMEOUT_S = 120.0
 
@@ -92,7 +90,7 @@ async def cycle(url: str, agents: Sequence[Agent], deflate: bool, concurrency: i
 
 
 async def churn(base_url: str, pid: int, agents: Sequence[Agent], deflate: bool, cycles: int, concurrency: int,
-                abrupt: bool, trim: bool, show: bool) -> Churn:
+                abrupt: bool, settle_s: float, trim: bool, show: bool) -> Churn:
     url = base_url.replace("http", "ws", 1) + "/api/socket/?EIO=4&transport=websocket"
     result = Churn()
     started = time.monotonic()
@@ -105,7 +103,7 @@ async def churn(base_url: str, pid: int, agents: Sequence[Agent], deflate: bool,
             result.cycles.append(rss_kib(pid))
             if show:
                 print(f"  cycle {n + 1:>3}: {mib(result.cycles[-1]):>7.1f} MiB", flush=True)
-        await asyncio.sleep(FINAL_SETTLE_S)
+        await asyncio.sleep(settle_s)
         result.settled = rss_kib(pid)
         if trim:
             malloc_trim(pid)
@@ -144,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sockets", type=int, default=2000, help="sockets per cycle (default 2000)")
     parser.add_argument("--concurrency", type=int, default=200, help="handshakes at once (default 200)")
     parser.add_argument("--abrupt", action="store_true", help="close the websocket without a socket.io DISCONNECT")
+    parser.add_argument("--settle", type=float, default=25.0, metavar="S",
+                        help="wait before the last RSS (default 25: past the ping interval, no closed socket held)")
     parser.add_argument("--trim", action="store_true", help="at the end, malloc_trim(0) the server (needs gdb)")
     parser.add_argument("--kind", choices=("agent", "deflate", "both"), default="both", help="client kinds to run")
     parser.add_argument("--quiet", action="store_true", help="no line per cycle, only the summary")
@@ -157,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             agents = asyncio.run(seed_database(url, args.sockets))
             with ours(url, base, "--health-details") as server:
                 run = asyncio.run(churn(server.url, server.pid, agents, deflate, args.cycles, args.concurrency,
-                                        args.abrupt, args.trim, not args.quiet))
+                                        args.abrupt, args.settle, args.trim, not args.quiet))
         lines.extend(summary(label, args.sockets, run))
     print(f"{'client':<30} {'cycles':<12} {'baseline':>8} {'1st':>8} {'last':>8} {'settled':>8} {'trimmed':>8}"
           f" {'KiB/cycle':>12}  deflate  time   (RSS in MiB; KiB/cycle over the second half)")

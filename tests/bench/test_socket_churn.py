@@ -12,8 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_socket_churn_runs_every_cycle_for_both_client_kinds() -> None:
-    done = subprocess.run([sys.executable, "-m", "bench.socket_churn", "--cycles", "2", "--sockets", "20", "--quiet"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=180)
+    command = ["-m", "bench.socket_churn", "--cycles", "2", "--sockets", "20", "--settle", "1", "--quiet"]
+    done = subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
     rows = {line[:30].strip(): line[30:].split() for line in done.stdout.splitlines() if "2 x 20" in line}
     assert set(rows) == {"no deflate offer (agent)", "deflate offer (browser, JS)"}, done.stdout
