@@ -44,9 +44,9 @@ from sqlalchemy import func, select
 from server.migrate import run_in_session
 from server.models import ActivitySlot, Batch, Device, DevicePresence, User
 from server.models import Team as TeamRow
-from support.servers import TEST_SERVER_ARGS, ServerProcess
+from support.servers import ServerProcess
 from support.team import Person, Team
-from tests.security.conftest import UNLIMITED_WRITES
+from tests.security.conftest import security_server
 
 FUZZ_REQUESTS = int(os.environ.get("STAFFPULSE_FUZZ_REQUESTS", "3000"))
 #: The default run is the same every time, so CI passes or fails on the code, not on luck;
@@ -164,11 +164,8 @@ def fuzz(schema: Any, label: str, mode: GenerationMode, headers: dict[str, str],
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """The security suite's server, describing itself at /openapi.json (``serve --openapi``; off by default)."""
-    base = tmp_path_factory.mktemp("fuzz-server")
-    process = ServerProcess(f"sqlite:///{base / 'server.db'}", base / "server.log", *TEST_SERVER_ARGS,
-                            *UNLIMITED_WRITES, "--openapi").start()
-    yield process
-    process.stop()
+    with security_server(tmp_path_factory, "fuzz-server", "--openapi") as process:
+        yield process
 
 
 def count(server: ServerProcess, query: Callable[[], Any]) -> Any:
