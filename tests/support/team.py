@@ -82,13 +82,18 @@ def approve(server: ServerProcess, device_id: int) -> None:
     asyncio.run(run_in_session(server.database_url, work))
 
 
-def backdate_enrollment(server: ServerProcess, device_ids: Iterable[int], days: int = 3650) -> None:
+def backdate_enrollment(server: ServerProcess, device_ids: Iterable[int], days: int = 3650, *,
+                        announced: bool = False) -> None:
     """Make devices enrolled ``days`` ago (by default as far back as ``TEST_SERVER_ARGS`` retain minutes), in the
-    database: the server refuses minutes from before a device was enrolled, and tests upload past days."""
+    database: the server refuses minutes from before a device was enrolled, and tests upload past days. With
+    ``announced`` their ``device-enrolled`` is taken as sent back then: otherwise the server's next announcing
+    pass tells their users' agents connected by then of a "new" device."""
     ids = list(device_ids)
 
     async def work(session: Any, now: datetime) -> None:
-        await session.execute(update(Device).where(Device.id.in_(ids)).values(created_at=now - timedelta(days=days)))
+        enrolled = now - timedelta(days=days)
+        await session.execute(update(Device).where(Device.id.in_(ids)).values(
+            created_at=enrolled, **({"announced_at": enrolled} if announced else {})))
 
     asyncio.run(run_in_session(server.database_url, work))
 
@@ -96,7 +101,7 @@ def backdate_enrollment(server: ServerProcess, device_ids: Iterable[int], days: 
 def make_team(server: ServerProcess, roles: Iterable[str] = ("manager", "member", "member"),
               time_zone: str = "Europe/Berlin") -> Team:
     """A fresh team (unique name, so tests sharing a server never see each other's data), its devices enrolled
-    long ago (``backdate_enrollment``)."""
+    and announced long ago (``backdate_enrollment``)."""
     name = f"team-{uuid.uuid4().hex[:8]}"
     roles = list(roles)
 
@@ -116,7 +121,7 @@ def make_team(server: ServerProcess, roles: Iterable[str] = ("manager", "member"
         user = body["user"]
         people.append(Person(user_id=user["id"], login=user["login"], name=user["name"], role=entry["role"],
                              token=body["token"], device_id=body["device_id"]))
-    backdate_enrollment(server, [person.device_id for person in people])
+    backdate_enrollment(server, [person.device_id for person in people], announced=True)
     return Team(name=name, people=people)
 
 
