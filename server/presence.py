@@ -6,8 +6,8 @@ since the last moment any device was seen. ``refresh`` applies it to the databas
 ``presence`` events to broadcast, only for users whose shown state actually changed.
 
 A device's own report is held within bounds (``admit``, ``newer``): a ``since`` later than the server's clock
-plus the skew is refused, one before the device was enrolled is stored as its enrollment, and a later
-``since`` wins over a higher ``seq``, so no report (``seq`` 2^63−1 included) can lock a device's later ones out.
+is stored as the server's now, one before the device was enrolled as its enrollment, and a later ``since``
+wins over a higher ``seq``, so no report (``seq`` 2^63−1 included) can lock a device's later ones out.
 
 Several server processes may refresh the same user at once (each sweeper, a REST call). The stored row is
 changed with a compare-and-set, and only the process whose write changed it announces the change, so the
