@@ -104,7 +104,7 @@ class CredentialStore:
             return
         path = self._fallback()
         log.warning("storing the device token in a plaintext file (%s) as the policy allows", path)
-        paths.private_folder(path.parent)
+        paths.chosen_folder(path.parent)  # created private if missing; an admin's existing folder keeps its mode
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, paths.PRIVATE_FILE)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(f"{server_url}\n{token}\n")
