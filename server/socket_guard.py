@@ -220,9 +220,9 @@ class GuardedEngineIO(engineio.AsyncServer):  # type: ignore[misc]  # python-eng
         client = scope.get("client") or ("?", 0)
         guard = FrameGuard(receive, send, Budget(self.packet_burst, self.packet_rate_per_s),
                            f"{client[0]}:{client[1]}", self.guards)
-        upgrading = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1")).get("sid")
-        if upgrading:  # a polling session moving to this websocket
-            guard.learn(upgrading[0])
+        upgrading = query_sid(scope)
+        if upgrading is not None:  # a polling session moving to this websocket
+            guard.learn(upgrading)
         try:
             return await super().handle_request(scope, guard.receive, guard.send)
         finally:
@@ -231,7 +231,7 @@ class GuardedEngineIO(engineio.AsyncServer):  # type: ignore[misc]  # python-eng
     async def _handle_http(self, scope: AsgiMessage, receive: Receive, send: Send) -> None:
         """A long-polling request: screened when it names a session, then engine.io's; whatever engine.io
         raises is one quiet line and a 400, never uvicorn's traceback and 500."""
-        sid = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1")).get("sid", [None])[0]
+        sid = query_sid(scope)
         if sid is not None and sid in self.sockets:  # an unknown sid is engine.io's to refuse
             problem, receive = await self._screened(sid, scope, receive)
             if problem is not None:
@@ -270,6 +270,12 @@ class GuardedEngineIO(engineio.AsyncServer):  # type: ignore[misc]  # python-eng
         if socket is not None:
             await socket.close(wait=False, reason=self.reason.SERVER_DISCONNECT)
             self.sockets.pop(sid, None)
+
+
+def query_sid(scope: AsgiMessage) -> str | None:
+    """The engine.io session a request names (``?sid=…``), if any."""
+    found = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1")).get("sid")
+    return found[0] if found else None
 
 
 async def read_body(receive: Receive, cap: int) -> bytes:
