@@ -31,6 +31,7 @@ import socketio
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from protocol.refusals import ConnectRefusal
 from protocol.schema import PerformanceEvent, PresenceAck, PresenceEvent, PresenceState, Role, Totals
 from server import presence
 from server.auth import Authenticator
@@ -147,11 +148,12 @@ class LiveHub:
         shed_environ(environ)
         token = auth.get("token") if isinstance(auth, dict) else None
         if not isinstance(token, str) or not token:
-            raise refusal("missing_token", "missing token: connect with auth={'token': '<device token>'}")
+            raise refusal(ConnectRefusal.MISSING_TOKEN, "missing token: connect with auth={'token': '<device token>'}")
         try:
             principal = await self.auth.principal(token)
         except ApiError as exc:
-            raise refusal("unknown_token" if exc.code == "unauthorized" else exc.code, exc.message) from None
+            code = ConnectRefusal.UNKNOWN_TOKEN if exc.code == "unauthorized" else exc.code
+            raise refusal(code, exc.message) from None
         user, device_id = principal.user, principal.device.id
         self._check_cap(user.id, device_id)
         now = self.clock()
@@ -177,7 +179,7 @@ class LiveHub:
         cap = self.settings.max_sockets_per_user
         others = {d for d in self._sockets_of.get(user_id, {}).values() if d != device_id}
         if len(others) >= cap:
-            raise refusal("too_many_sockets",
+            raise refusal(ConnectRefusal.TOO_MANY_SOCKETS,
                           f"too many sockets: this user already holds {cap}, the most allowed at once; close one first")
 
     def _remember(self, sid: str, member: Member) -> None:

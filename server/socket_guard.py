@@ -48,6 +48,7 @@ import engineio.payload
 import socketio
 import socketio.packet
 
+from protocol.refusals import ConnectRefusal
 from server.limits import Budget
 
 log = logging.getLogger(__name__)
@@ -396,7 +397,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]  # python-socke
             # python-socketio would answer a bare string, which the official client reads as an empty message.
             await self._send_packet(eio_sid, self.packet_class(socketio.packet.CONNECT_ERROR, data={
                 "message": f"unknown namespace {packet.namespace[:SAMPLE_CHARS]!r}: connect to '/'",
-                "data": {"code": "unknown_namespace"}}, namespace=packet.namespace))
+                "data": {"code": ConnectRefusal.UNKNOWN_NAMESPACE}}, namespace=packet.namespace))
         elif kind == CONNECT:
             await self._handle_connect(eio_sid, packet.namespace, packet.data)
         else:
