@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-import shutil
 import subprocess
 import sys
 import venv
@@ -18,6 +17,8 @@ from pathlib import Path
 
 from packaging.version import Version
 from uv import find_uv_bin
+
+from support.checkout import copy_checkout
 
 ROOT = Path(__file__).resolve().parents[1]
 SAFE_SETUPTOOLS = Version("78.1.1")  # the first release without CVE-2025-47273
@@ -43,8 +44,7 @@ def test_the_venv_holds_exactly_what_the_lock_pins() -> None:
 def test_the_check_names_a_package_the_venv_holds_at_another_version(tmp_path: Path) -> None:
     """The same check, on a copy of the project whose venv holds one locked package at a version the lock does
     not pin: it must fail and say which (the real venv is never touched)."""
-    for name in ("pyproject.toml", "uv.lock", "README.md"):
-        shutil.copy(ROOT / name, tmp_path / name)
+    checkout = copy_checkout(tmp_path)
     environment = tmp_path / "venv"
     venv.create(environment, with_pip=False)
     site = Path(subprocess.run([environment / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_path("
@@ -53,6 +53,6 @@ def test_the_check_names_a_package_the_venv_holds_at_another_version(tmp_path: P
     stale.mkdir()
     (stale / "METADATA").write_text("Metadata-Version: 2.1\nName: six\nVersion: 1.0.0\n")
     (stale / "RECORD").write_text("")
-    checked = venv_check(tmp_path, environment)
+    checked = venv_check(checkout, environment)
     assert checked.returncode != 0
     assert "- six==1.0.0" in checked.stderr and "+ six==" in checked.stderr, checked.stderr
