@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from packaging.markers import Marker
 from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
 from packaging.utils import parse_wheel_filename
@@ -137,3 +139,23 @@ def test_the_bootstrap_installs_the_locked_uv_by_its_hashes() -> None:
     assert any("win_amd64" in wheel["url"] for wheel in package["wheels"])
     version = subprocess.run([find_uv_bin(), "--version"], capture_output=True, text=True, check=True).stdout
     assert version.split()[1] == package["version"]
+
+
+def test_the_release_workflow_installs_from_the_lock_only() -> None:
+    """Each build job installs by the lock's hashes, wheels only, the extras pyproject declares; nothing through pip."""
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "release.yml").read_text())
+    extras = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
+    builds = 0
+    for job in workflow["jobs"].values():
+        runs = [step.get("run", "") for step in job["steps"]]
+        assert not [run for run in runs if "pip install" in run]
+        freezes = [run for run in runs if "PyInstaller" in run]
+        if not freezes:
+            continue
+        builds += 1
+        (install,) = [run for run in runs if "uv sync" in run]
+        assert install.index("python scripts/install_uv.py") < install.index("uv sync")
+        assert {"--locked", "--no-build"} <= set(install.split())
+        assert set(re.findall(r"--extra (\S+)", install)) == {"gui", "build"} <= extras
+        assert all(".venv" in run for run in freezes), "the frozen app is built from what the lock installed"
+    assert builds == 2
