@@ -38,7 +38,8 @@ def test_the_venv_setuptools_is_not_older_than_the_safe_version() -> None:
 
 def test_the_venv_holds_exactly_what_the_lock_pins() -> None:
     checked = venv_check(ROOT, Path(sys.prefix))
-    assert checked.returncode == 0, f"the venv drifted from uv.lock (run scripts/setup-venv):\n{checked.stderr}"
+    assert checked.returncode == 0, (f"the venv drifted from uv.lock (to re-sync it: rm .venv/.installed-*; "
+                                     f"scripts/setup-venv):\n{checked.stderr}")
 
 
 def test_the_check_names_a_package_the_venv_holds_at_another_version(tmp_path: Path) -> None:
