@@ -12,7 +12,6 @@ import functools
 import os
 import re
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -24,11 +23,10 @@ from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
 from packaging.utils import parse_wheel_filename
 from uv import find_uv_bin
 
+from scripts import install_uv
 from support.checkout import copy_checkout
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-import install_uv  # noqa: E402 - a script, found through the line above
 
 #: Where the release workflow freezes the agent (.github/workflows/release.yml): CPython 3.11 and 3.13 on
 #: Windows x64, and the Mac runners' arm64.
