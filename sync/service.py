@@ -28,6 +28,7 @@ import requests
 from agent.assembly import Sampler
 from agent.returning import IdleAnswer, IdleReturn
 from agent.states import PresenceChange, WorkState
+from protocol.defaults import SYNC_INTERVAL_S
 from protocol.schema import DeviceEnrolledEvent, Me, Policy, PresenceUpdate
 from sync.api import ApiClient
 from sync.control import ControlServer
@@ -37,7 +38,7 @@ from sync.live import LinkState, LiveConnection, LiveStatus, TeamSnapshot, devic
 from sync.policy import PolicyReader
 from sync.presence_push import PresencePusher
 from sync.settings import AgentSettings
-from sync.uploader import DEFAULT_INTERVAL_S, SyncScheduler, SyncStatus, Uploader
+from sync.uploader import SyncScheduler, SyncStatus, Uploader
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +166,7 @@ def connector(settings: AgentSettings) -> ConnectedFactory | None:
         return None
 
     def connected(sampler: Sampler, listeners: Listeners) -> Connected:
-        return Connected(sampler, url, token, ca_bundle=settings.ca_bundle, sync_interval_s=DEFAULT_INTERVAL_S,
+        return Connected(sampler, url, token, ca_bundle=settings.ca_bundle, sync_interval_s=SYNC_INTERVAL_S,
                          listeners=listeners)
 
     return connected

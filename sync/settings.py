@@ -21,6 +21,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent.policy import IDLE_THRESHOLD_RANGE, MachinePolicy, normalise_url
+from protocol.defaults import IDLE_THRESHOLD_S
 from sync.errors import SyncError
 
 FILE_NAME = "settings.json"
@@ -31,7 +32,7 @@ class AgentSettings(BaseModel):
 
     server_url: str | None = None
     ca_bundle: str | None = None  # a PEM file with the corporate CA, for TLS-inspecting proxies
-    idle_threshold_s: Annotated[int, Field(ge=IDLE_THRESHOLD_RANGE[0], le=IDLE_THRESHOLD_RANGE[1])] = 300
+    idle_threshold_s: Annotated[int, Field(ge=IDLE_THRESHOLD_RANGE[0], le=IDLE_THRESHOLD_RANGE[1])] = IDLE_THRESHOLD_S
 
     @field_validator("server_url")
     @classmethod

@@ -24,13 +24,15 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Protocol
 
+from protocol.defaults import INTERVAL_RANGE_S
+
 __all__ = ["ALLOW_PLAINTEXT_TOKEN", "ENROLL_TOKEN", "IDLE_THRESHOLD", "IDLE_THRESHOLD_RANGE", "SERVER_URL",
            "MachinePolicy", "PolicySource",
            "PolicyUnreadable", "load_policy", "normalise_url", "parse", "select_source"]
 
 log = logging.getLogger(__name__)
 
-IDLE_THRESHOLD_RANGE = (60, 3600)  # seconds; the user's settings share these bounds
+IDLE_THRESHOLD_RANGE = INTERVAL_RANGE_S  # seconds; the user's settings and a team's share these bounds
 
 # The value names, as IT types them in the registry, the plist or the JSON file.
 SERVER_URL, ENROLL_TOKEN, IDLE_THRESHOLD = "ServerUrl", "EnrollToken", "IdleThreshold"
