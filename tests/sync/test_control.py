@@ -58,7 +58,7 @@ def test_two_agents_started_at_the_same_moment_one_runs(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env |= {"STAFFPULSE_DATA_DIR": str(tmp_path / "data"), "STAFFPULSE_LOG_DIR": str(tmp_path / "logs"),
             "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "sync.cli", "--headless"]
+    command = [sys.executable, "-m", "staffpulse", "--headless"]
     agents = [subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True) for _ in range(2)]
     try:

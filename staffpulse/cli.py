@@ -10,6 +10,9 @@
     staffpulse --self-test [REPORT]  check this build without a server (docs/installer.md); REPORT: a file
 
 Exit status: 0 done, 1 failed (the message says why), 2 bad usage or configuration.
+
+This is where the layers meet: the agent core (agent/), the uploader and live connection (sync/) and, only
+when there is a display, the tray app (ui/, imported inside ``run_agent`` so Qt never loads headless).
 """
 
 from __future__ import annotations
@@ -27,11 +30,13 @@ from typing import Any
 
 from agent import paths, recovery
 from agent.assembly import Sampler, configure_logging
-from agent.cli import add_sampler_arguments, stop_on_signals
 from agent.outbox import FILE_NAME, Outbox
 from agent.policy import MachinePolicy, load_policy
+from agent.signals import stop_on_signals
 from agent.states import PresenceChange
-from sync import control, selftest
+from staffpulse import selftest
+from staffpulse.options import add_sampler_arguments
+from sync import control
 from sync.api import ApiClient
 from sync.credentials import CredentialStore
 from sync.enrollment import enroll, enroll_by_policy
@@ -51,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="staffpulse", description="StaffPulse activity agent. Counts "
                                      "keyboard and mouse activity (never which key or text) and shares it with "
                                      "your team's StaffPulse server.")
+    parser.add_argument("--headless", action="store_true", help="run without the tray icon")
     add_sampler_arguments(parser)
     parser.add_argument("--self-test", nargs="?", const="-", metavar="REPORT",
                         help="check this build (input, idle time, keyring, websocket, Qt) without a server; "
