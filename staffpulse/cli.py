@@ -48,6 +48,9 @@ from sync.uploader import Uploader
 
 log = logging.getLogger("staffpulse")
 ALREADY_RUNNING_WAIT_S = 10.0
+#: ``status`` lines that read better with their unit than as ``cpu percent: 0.4`` (JSON keeps the numbers).
+STATUS_UNITS = {"cpu_percent": ("cpu", "{} % of one core, on average since it started"),
+                "memory_mb": ("memory", "{} MB")}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -199,6 +202,9 @@ def run_status(args: argparse.Namespace) -> int:
             if isinstance(value, list):  # e.g. new_devices: one line each
                 for item in value:
                     print(f"{key.replace('_', ' ').removesuffix('s')}: {item}")
+            elif key in STATUS_UNITS:
+                label, text = STATUS_UNITS[key]
+                print(f"{label}: {text.format(value)}")
             else:
                 print(f"{key.replace('_', ' ')}: {value}")
     return 0

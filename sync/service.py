@@ -26,6 +26,7 @@ from typing import Any
 import requests
 
 from agent.assembly import Sampler
+from agent.footprint import own_footprint
 from agent.returning import IdleAnswer, IdleReturn
 from agent.states import PresenceChange, WorkState
 from protocol.defaults import SYNC_INTERVAL_S
@@ -304,7 +305,7 @@ class AgentService:
             "state": state.value, "since": self._state.since.isoformat() if self._state else None,
             "paused": self._state.paused if self._state else False, "pause_allowed": self.pause_allowed,
             "pending": self._sampler.outbox.pending_count(), "set_aside": self._sampler.outbox.set_aside_reasons(),
-            "enrolled": self._connected is not None}
+            "enrolled": self._connected is not None, **dataclasses.asdict(own_footprint())}
         # Only when there is something to tell: a damaged outbox moved aside at start, a disk that is full now.
         if self._sampler.notice is not None:
             answer["notice"] = self._sampler.notice

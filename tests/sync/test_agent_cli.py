@@ -19,6 +19,7 @@ import requests
 from agent.outbox import Outbox
 from protocol.schema import Slot
 from support.processes import terminate
+from support.procfs import resident_mb
 from support.servers import ServerProcess
 from support.team import LiveClient, Team, approve, backdate_enrollment, enroll_by_key, get, issue_code, new_key
 
@@ -104,6 +105,12 @@ def test_enroll_run_sync_now_break_and_status(server: ServerProcess, team: Team,
         process = agent()
         answer = status(env)
         assert answer["running"] and answer["enrolled"] and answer["server"] == server.url
+        # The agent's own cost, as staff and IT ask: what it measures of itself is what the OS says of it.
+        rss_mb = resident_mb(process.pid)
+        assert 0.5 * rss_mb <= answer["memory_mb"] <= 2 * rss_mb and answer["memory_mb"] > 10, answer
+        assert 0 < answer["cpu_percent"] < 100 * (os.cpu_count() or 1), answer
+        printed = staffpulse(env, "status").stdout
+        assert "% of one core, on average since it started" in printed and " MB\n" in printed, printed
         deadline = time.monotonic() + 10
         while status(env).get("connection") != "live":
             assert time.monotonic() < deadline, status(env)
