@@ -3,7 +3,7 @@
     staffpulse [--headless]          run the agent: the tray app when there is a display, else headless;
                                      again while it runs: show its window
     staffpulse enroll --server URL (--code CODE | --deployment-key KEY [--login LOGIN])
-    staffpulse status [--json]       state, pending minutes, last sync, connection
+    staffpulse status [--json]       state, pending minutes, last sync, connection, its own CPU and memory
     staffpulse sync-now              upload now: through the running agent, or by itself if none runs
     staffpulse break start|end       declare a break (tells the team at once)
     staffpulse pause | resume        stop tracking for a while, and start again (if the team's policy allows)
