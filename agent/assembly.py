@@ -1,7 +1,7 @@
 """The sampling side put together — input counter, idle backend, outbox, runner — for any front end.
 
-Both ``staffpulse`` (the full agent, ``sync.cli``) and the sampler-only ``python -m agent.cli`` start the
-agent through ``Sampler.open``, so there is one place that decides how the parts are wired.
+Both ``staffpulse`` (the full agent, ``staffpulse.cli``) and the sampler-only ``python -m staffpulse.sampler``
+start the agent through ``Sampler.open``, so there is one place that decides how the parts are wired.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class Sampler:
     @classmethod
     def open(cls, data_dir: Path, *, idle_threshold: int, time_scale: float = 1.0,
              on_change: Callable[[PresenceChange], None] | None = None) -> Sampler:
-        """Start counting input and open the outbox; ``time_scale`` > 1 is for tests (see ``agent.cli``)."""
+        """Start counting input and open the outbox; ``time_scale`` > 1 is for tests (``--time-scale``)."""
         clock: Clock = SystemClock() if time_scale == 1.0 else ScaledClock(time_scale)
         counter = InputCounter(clock.monotonic)
         counter.start()

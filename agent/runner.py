@@ -25,6 +25,7 @@ from agent.outbox import Outbox
 from agent.returning import ANSWER_WAIT_S, IdleAnswer, IdleReturn, rewrite
 from agent.slots import InputCounts, minute_of
 from agent.states import PresenceChange, Sample, Step, Tracker, WorkState
+from protocol.defaults import IDLE_THRESHOLD_S
 from protocol.schema import SLOT_SECONDS, Slot
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class Runner:
         clock: Clock,
         counts: Callable[[], InputCounts],
         idle: IdleBackend,
-        idle_threshold: int = 300,
+        idle_threshold: int = IDLE_THRESHOLD_S,
         sleep_gap: float = 15.0,
         checkpoint_every: float = 15.0,
         on_change: Callable[[PresenceChange], None] | None = None,

@@ -81,9 +81,9 @@ def drive_input(env: dict[str, str], seconds: float, rate: int) -> int:
 
 ENTRIES = {
     # The sampler alone: what issue 3's targets are about.
-    "sampler": ["-m", "agent.cli"],
+    "sampler": ["-m", "staffpulse.sampler"],
     # The whole agent as shipped (sync, live client and control channel loaded; not enrolled, so no traffic).
-    "staffpulse": ["-m", "sync.cli"],
+    "staffpulse": ["-m", "staffpulse", "--headless"],
 }
 
 
@@ -94,7 +94,7 @@ def one_run(duration: float, rate: int, entry: str) -> tuple[float, float, float
     with tempfile.TemporaryDirectory() as tmp:
         logs = Path(tmp) / "logs"
         agent = subprocess.Popen(
-            [sys.executable, *ENTRIES[entry], "--headless", "--data-dir", f"{tmp}/data", "--log-dir", str(logs)],
+            [sys.executable, *ENTRIES[entry], "--data-dir", f"{tmp}/data", "--log-dir", str(logs)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

@@ -20,12 +20,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import tomllib
 import uuid
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 from installer import icon
+from protocol.version import VERSION
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -93,10 +93,6 @@ def _run(command: list[str]) -> str:
     return done.stdout
 
 
-def project_version() -> str:
-    return str(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"])
-
-
 def build_msi(frozen: Path, output: Path, version: str | None = None) -> Path:
     """``frozen``: PyInstaller's one-folder output. Writes ``output`` (replaced only when the build worked)."""
     if not frozen.is_dir():
@@ -109,7 +105,7 @@ def build_msi(frozen: Path, output: Path, version: str | None = None) -> Path:
         (work / "payload").symlink_to(frozen.resolve(), target_is_directory=True)
         icon.write(work)
         built = work / "StaffPulse.msi"
-        _run(["wixl", "--arch", "x64", "-D", f"Version={version or project_version()}", "-D", "SourceDir=payload",
+        _run(["wixl", "--arch", "x64", "-D", f"Version={version or VERSION}", "-D", "SourceDir=payload",
               "-D", "IconFile=StaffPulse.ico", "-o", str(built), str(work / SOURCE.name), str(work / "payload.wxs")])
         existing = _run(["msiinfo", "export", str(built), "Property"])
         secure = next((line.split("\t", 1)[1] for line in existing.splitlines()
@@ -131,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build the StaffPulse MSI from a frozen folder with wixl.")
     parser.add_argument("frozen", type=Path, help="PyInstaller's output folder (dist/StaffPulse)")
     parser.add_argument("output", type=Path, help="the .msi to write")
-    parser.add_argument("--version", help="ProductVersion (default: pyproject.toml's)")
+    parser.add_argument("--version", help="ProductVersion (default: protocol/version.py's, the release's)")
     args = parser.parse_args(argv)
     try:
         print(build_msi(args.frozen.resolve(), args.output, args.version))

@@ -19,7 +19,6 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from protocol.text import first_control
 
-PROTOCOL_VERSION = 1
 SLOT_SECONDS = 60
 MAX_SLOTS_PER_BATCH = 500
 #: Error codes refusing some minutes of a batch, each naming one minute in its ``field`` (``slots[i]…``), so the

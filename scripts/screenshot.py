@@ -57,8 +57,10 @@ def start_server(work: Path) -> tuple[subprocess.Popen[str], str, dict[str, Any]
 
 
 def enroll(url: str, code: str) -> dict[str, Any]:
+    from protocol.version import VERSION
+
     answer = requests.post(url + "/api/v1/enroll", timeout=10, json={
-        "code": code, "device_name": "demo-pc", "platform": "linux", "agent_version": "0.1.0"})
+        "code": code, "device_name": "demo-pc", "platform": "linux", "agent_version": VERSION})
     answer.raise_for_status()
     body: dict[str, Any] = answer.json()
     return body

@@ -3,4 +3,6 @@
 ``server.app.create_app`` builds the app from ``server.config.Settings``; ``server.cli`` is the command line.
 """
 
-__version__ = "0.1.0"
+from protocol.version import VERSION as __version__
+
+__all__ = ["__version__"]

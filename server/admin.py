@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from protocol.defaults import IDLE_THRESHOLD_S, INTERVAL_RANGE_S, SYNC_INTERVAL_S
 from protocol.schema import Role
 from protocol.text import first_control
 from server import security
@@ -66,16 +67,17 @@ def team_dict(team: Team) -> dict[str, Any]:
             "key_adds_devices": team.key_adds_devices}
 
 
-async def create_team(session: AsyncSession, *, name: str, now: datetime, idle_threshold_s: int = 300,
-                      sync_interval_s: int = 300, pause_allowed: bool = False,
+async def create_team(session: AsyncSession, *, name: str, now: datetime, idle_threshold_s: int = IDLE_THRESHOLD_S,
+                      sync_interval_s: int = SYNC_INTERVAL_S, pause_allowed: bool = False,
                       key_adds_devices: bool = False) -> dict[str, Any]:
     if not name.strip():
         raise AdminError("name: a team needs a name")
     _printable("name", name)
-    if not 60 <= idle_threshold_s <= 3600:
-        raise AdminError("idle-threshold: must be between 60 and 3600 seconds")
-    if not 60 <= sync_interval_s <= 3600:
-        raise AdminError("sync-interval: must be between 60 and 3600 seconds")
+    low, high = INTERVAL_RANGE_S
+    if not low <= idle_threshold_s <= high:
+        raise AdminError(f"idle-threshold: must be between {low} and {high} seconds")
+    if not low <= sync_interval_s <= high:
+        raise AdminError(f"sync-interval: must be between {low} and {high} seconds")
     if await session.scalar(select(Team).where(Team.name == name)) is not None:
         raise AdminError(f"name: a team named {name!r} already exists")
     team = Team(name=name, idle_threshold_s=idle_threshold_s, sync_interval_s=sync_interval_s,

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from protocol.defaults import IDLE_THRESHOLD_S, INTERVAL_RANGE_S, SYNC_INTERVAL_S
 from protocol.text import visible
 from server import __version__, admin, demo
 from server.admin import AdminError
@@ -254,10 +255,11 @@ def _parser() -> argparse.ArgumentParser:
     teams = commands.add_parser("teams", help="create and list teams").add_subparsers(dest="action", required=True)
     p = teams.add_parser("create", parents=[common], help="create a team and its tracking policy")
     p.add_argument("name", help="team name, unique")
-    p.add_argument("--idle-threshold", type=int, default=300, metavar="SECONDS",
-                   help="no input for this long counts as idle (60-3600, default 300)")
-    p.add_argument("--sync-interval", type=int, default=300, metavar="SECONDS",
-                   help="how often agents upload (60-3600, default 300)")
+    low, high = INTERVAL_RANGE_S
+    p.add_argument("--idle-threshold", type=int, default=IDLE_THRESHOLD_S, metavar="SECONDS",
+                   help=f"no input for this long counts as idle ({low}-{high}, default {IDLE_THRESHOLD_S})")
+    p.add_argument("--sync-interval", type=int, default=SYNC_INTERVAL_S, metavar="SECONDS",
+                   help=f"how often agents upload ({low}-{high}, default {SYNC_INTERVAL_S})")
     p.add_argument("--pause-allowed", action="store_true", help="let members pause tracking")
     p.add_argument("--key-adds-devices", action="store_true", help=KEY_ADDS_DEVICES_HELP)
     p.set_defaults(run=_admin(lambda s, a, now: admin.create_team(

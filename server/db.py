@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
-def normalise_url(url: str) -> str:
+def async_driver_url(url: str) -> str:
     """Accept the plain driver-less URLs people type and pick the async driver we ship."""
     for plain, async_ in (("sqlite://", "sqlite+aiosqlite://"), ("postgresql://", "postgresql+asyncpg://"),
                           ("postgres://", "postgresql+asyncpg://")):
@@ -23,7 +23,7 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str, *, busy_timeout_s: float = 30.0) -> AsyncEngine:
-    url = normalise_url(url)
+    url = async_driver_url(url)
     if url.startswith("sqlite"):
         _private_sqlite_file(make_url(url).database)
         # One connection: SQLite has one writer anyway, and writers queueing in this process (in order, for

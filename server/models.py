@@ -25,6 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from protocol.defaults import IDLE_THRESHOLD_S, SYNC_INTERVAL_S
+
 
 class UtcDateTime(TypeDecorator[datetime]):
     """Stores aware datetimes as naive UTC (SQLite has no zones) and returns them aware again."""
@@ -63,8 +65,8 @@ class Team(Base):
     __tablename__ = "teams"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    idle_threshold_s: Mapped[int] = mapped_column(Integer, default=300)
-    sync_interval_s: Mapped[int] = mapped_column(Integer, default=300)
+    idle_threshold_s: Mapped[int] = mapped_column(Integer, default=IDLE_THRESHOLD_S)
+    sync_interval_s: Mapped[int] = mapped_column(Integer, default=SYNC_INTERVAL_S)
     pause_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Whether a deployment key may give a login that already has an active device another one without an
     #: admin's approval (``devices approve``). Off: the careful default, see docs/security.md.

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import requests
 from pydantic import BaseModel, ValidationError
 
-from agent.policy import normalise_url
+from agent.policy import checked_server_url
 from protocol.schema import (
     ActivityBatch,
     ActivityResult,
@@ -44,7 +44,7 @@ class ApiClient:
                  session: requests.Session | None = None, ca_bundle: str | None = None,
                  timeouts: tuple[float, float] = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S)) -> None:
         try:
-            self.server_url = normalise_url(server_url)
+            self.server_url = checked_server_url(server_url)
         except ValueError as problem:
             raise SyncError(f"server URL {server_url!r} {problem}") from None
         self._token = token

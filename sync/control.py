@@ -2,13 +2,19 @@
 
 ``multiprocessing.connection`` gives a Unix socket (a named pipe on Windows) with a shared-key handshake, so
 only processes that can read the key file — the same user — may talk to the agent. Requests and answers are
-small dicts; the agent answers ``{"ok": True, …}`` or ``{"ok": False, "error": …}``.
+small JSON objects; the agent answers ``{"ok": True, …}`` or ``{"ok": False, "error": …}``.
+
+Messages are JSON bytes (``send_bytes``/``recv_bytes`` with a size bound), never pickles: the connection's own
+``send``/``recv`` unpickle whatever arrives, and unpickling runs code, so a process that got hold of the key
+(or a bug in a client) could run anything inside the agent. Malformed, oversized or non-object messages get an
+error answer naming the problem, and the channel goes on serving.
 """
 
 from __future__ import annotations
 
 import contextlib
 import getpass
+import json
 import logging
 import os
 import secrets
@@ -22,6 +28,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 KEY_FILE = "control.key"
+MAX_REQUEST_BYTES = 64 * 1024  # a request is a command and a flag or two
+MAX_ANSWER_BYTES = 1024 * 1024  # an answer may list new devices; still small
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -66,16 +74,20 @@ class ControlServer:
             except Exception:  # a client failing the handshake must not end the channel
                 log.warning("control connection refused", exc_info=True)
                 continue
-            with connection:
-                try:
-                    request = connection.recv()
-                    answer = self._handler(request) if isinstance(request, dict) else {
-                        "ok": False, "error": "request must be a dict"}
-                except Exception as exc:
-                    log.exception("control request failed")
-                    answer = {"ok": False, "error": str(exc)}
-                with contextlib.suppress(OSError):
-                    connection.send(answer)
+            with connection, contextlib.suppress(OSError):  # the client may be gone before the answer
+                connection.send_bytes(self._answer(connection.recv_bytes))
+
+    def _answer(self, receive: Callable[[int], bytes]) -> bytes:
+        try:
+            request = _decode(receive(MAX_REQUEST_BYTES))
+        except (OSError, EOFError, ValueError) as exc:  # too long, the client left, or not a JSON object
+            log.warning("control request refused: %s", exc)
+            return json.dumps({"ok": False, "error": f"request refused: {exc}"}).encode()
+        try:
+            return json.dumps(self._handler(request)).encode()
+        except Exception as exc:  # a failing command must not end the channel
+            log.exception("control request failed")
+            return json.dumps({"ok": False, "error": str(exc)}).encode()
 
 
 def send(data_dir: Path, request: dict[str, Any], timeout: float = 30.0) -> dict[str, Any] | None:
@@ -87,8 +99,18 @@ def send(data_dir: Path, request: dict[str, Any], timeout: float = 30.0) -> dict
     except (FileNotFoundError, ConnectionRefusedError):
         return None
     with connection:
-        connection.send(request)
+        connection.send_bytes(json.dumps(request).encode())
         if not connection.poll(timeout):
             raise TimeoutError(f"the running agent did not answer {request.get('command')!r} in {timeout} s")
-        answer: dict[str, Any] = connection.recv()
-        return answer
+        return _decode(connection.recv_bytes(MAX_ANSWER_BYTES))
+
+
+def _decode(message: bytes) -> dict[str, Any]:
+    """A JSON object, or ``ValueError`` saying what the message was instead; nothing else is ever evaluated."""
+    try:
+        value = json.loads(message)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:  # a pickle lands here: its first byte is 0x80
+        raise ValueError(f"not JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"a JSON object is expected, not {type(value).__name__}")
+    return value

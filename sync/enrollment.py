@@ -20,14 +20,13 @@ import requests
 
 from agent.policy import MachinePolicy
 from protocol.schema import Enrollment, UserPublic
+from protocol.version import VERSION
 from sync.api import ApiClient
 from sync.credentials import CredentialStore
 from sync.errors import SyncError
 from sync.settings import AgentSettings
 
 log = logging.getLogger(__name__)
-
-AGENT_VERSION = "0.1.0"
 
 
 def os_login(environ: dict[str, str] | None = None, system: str = sys.platform) -> str:
@@ -51,7 +50,7 @@ def enroll(api: ApiClient, store: CredentialStore, *, code: str | None = None, d
         code=code, deployment_key=deployment_key,
         login=(login or os_login()) if deployment_key is not None else None,
         device_name=device_name or socket.gethostname() or "unnamed device",
-        platform=f"{sys.platform} {platform.release()}"[:40], agent_version=AGENT_VERSION)
+        platform=f"{sys.platform} {platform.release()}"[:40], agent_version=VERSION)
     result = api.enroll(request)
     store.save(api.server_url, result.token)
     return result.user

@@ -1,17 +1,17 @@
-"""``staffpulse --self-test``: can this build count input and reach a server? Checked without a server.
+"""``staffpulse --self-test``'s checks: can this build count input and reach a server? Checked without a server.
 
 IT runs it after deploying and the release workflow runs it on the frozen app, because what breaks a frozen
 build is what PyInstaller could not see: a pynput backend, a keyring backend or engine.io's websocket
 transport that was never collected, or a Qt platform plugin that is missing. Each check says what it found;
-any failure makes the exit status 1. The Qt check runs last: a missing platform plugin aborts the process
-inside Qt, and by then every other line of the report is already out.
+any failure makes the exit status 1. The Qt check lives in ui/ (only ui/ imports Qt) and ``staffpulse.selftest``
+puts it last: a missing platform plugin aborts the process inside Qt, and by then every other line of the
+report is already out.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
-import importlib.util
 import sys
 from collections.abc import Callable
 from typing import TextIO
@@ -68,19 +68,11 @@ def websocket_transport() -> Check:
     return Check(name, True, f"websocket-client {getattr(module, '__version__', '?')}")
 
 
-def qt_platform() -> Check:
-    if importlib.util.find_spec("PySide6") is None:
-        return Check("Qt platform plugin", False, "PySide6 is not installed")
-    from ui.selftest import qt_platform_check  # Qt loads only for this check
-
-    return qt_platform_check()
+#: The checks that need no Qt, in the order they run; ``staffpulse.selftest`` adds Qt's after them.
+CHECKS: tuple[Callable[[], Check], ...] = (input_backend, idle_backend, keyring_backend, websocket_transport)
 
 
-CHECKS: tuple[Callable[[], Check], ...] = (input_backend, idle_backend, keyring_backend, websocket_transport,
-                                           qt_platform)
-
-
-def run(out: TextIO, checks: tuple[Callable[[], Check], ...] = CHECKS) -> int:
+def run(out: TextIO, checks: tuple[Callable[[], Check], ...]) -> int:
     """Write one line per check to ``out`` as it finishes; 0 when every check passed, else 1."""
     failed = 0
     for check in checks:

@@ -26,8 +26,10 @@ from typing import Any
 import requests
 
 from agent.assembly import Sampler
+from agent.footprint import own_footprint
 from agent.returning import IdleAnswer, IdleReturn
 from agent.states import PresenceChange, WorkState
+from protocol.defaults import SYNC_INTERVAL_S
 from protocol.schema import DeviceEnrolledEvent, Me, Policy, PresenceUpdate
 from sync.api import ApiClient
 from sync.control import ControlServer
@@ -37,7 +39,7 @@ from sync.live import LinkState, LiveConnection, LiveStatus, TeamSnapshot, devic
 from sync.policy import PolicyReader
 from sync.presence_push import PresencePusher
 from sync.settings import AgentSettings
-from sync.uploader import DEFAULT_INTERVAL_S, SyncScheduler, SyncStatus, Uploader
+from sync.uploader import SyncScheduler, SyncStatus, Uploader
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +167,7 @@ def connector(settings: AgentSettings) -> ConnectedFactory | None:
         return None
 
     def connected(sampler: Sampler, listeners: Listeners) -> Connected:
-        return Connected(sampler, url, token, ca_bundle=settings.ca_bundle, sync_interval_s=DEFAULT_INTERVAL_S,
+        return Connected(sampler, url, token, ca_bundle=settings.ca_bundle, sync_interval_s=SYNC_INTERVAL_S,
                          listeners=listeners)
 
     return connected
@@ -303,7 +305,7 @@ class AgentService:
             "state": state.value, "since": self._state.since.isoformat() if self._state else None,
             "paused": self._state.paused if self._state else False, "pause_allowed": self.pause_allowed,
             "pending": self._sampler.outbox.pending_count(), "set_aside": self._sampler.outbox.set_aside_reasons(),
-            "enrolled": self._connected is not None}
+            "enrolled": self._connected is not None, **dataclasses.asdict(own_footprint())}
         # Only when there is something to tell: a damaged outbox moved aside at start, a disk that is full now.
         if self._sampler.notice is not None:
             answer["notice"] = self._sampler.notice

@@ -1,8 +1,8 @@
 """The agent's own settings file (``settings.json`` in the data dir): which server, and how to reach it.
 
 Never the token (that is in the keyring). A broken file is an error that names the file and the field, not a
-silent reset: the user or IT should know their setting was not applied. Writes go through a temporary file
-and a rename, so a crash mid-write leaves the old file intact.
+silent reset: the user or IT should know their setting was not applied. Writes are atomic and synced
+(``agent.atomic``), so a crash mid-write leaves the old file intact.
 
 IT's policy (``agent.policy``) beats this file: ``effective`` merges the two and says which fields policy
 locked. The file keeps only what the person chose (``save_unlocked``), so a policy that is later withdrawn
@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from agent.policy import IDLE_THRESHOLD_RANGE, MachinePolicy, normalise_url
+from agent.atomic import write_atomically
+from agent.policy import IDLE_THRESHOLD_RANGE, MachinePolicy, checked_server_url
+from protocol.defaults import IDLE_THRESHOLD_S
 from sync.errors import SyncError
 
 FILE_NAME = "settings.json"
@@ -31,12 +31,12 @@ class AgentSettings(BaseModel):
 
     server_url: str | None = None
     ca_bundle: str | None = None  # a PEM file with the corporate CA, for TLS-inspecting proxies
-    idle_threshold_s: Annotated[int, Field(ge=IDLE_THRESHOLD_RANGE[0], le=IDLE_THRESHOLD_RANGE[1])] = 300
+    idle_threshold_s: Annotated[int, Field(ge=IDLE_THRESHOLD_RANGE[0], le=IDLE_THRESHOLD_RANGE[1])] = IDLE_THRESHOLD_S
 
     @field_validator("server_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        return normalise_url(value) if value is not None else None
+        return checked_server_url(value) if value is not None else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,12 +71,7 @@ def load(data_dir: Path) -> AgentSettings:
 
 def save(data_dir: Path, settings: AgentSettings) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=data_dir, prefix=".settings-", suffix=".json")
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        json.dump(settings.model_dump(exclude_defaults=True), handle, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, data_dir / FILE_NAME)
+    write_atomically(data_dir / FILE_NAME, json.dumps(settings.model_dump(exclude_defaults=True), indent=2))
 
 
 def save_unlocked(data_dir: Path, edited: AgentSettings, locked: frozenset[str]) -> AgentSettings:

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 
 from agent.outbox import Outbox
+from protocol.defaults import SYNC_INTERVAL_S
 from protocol.schema import BEFORE_ENROLLMENT, MINUTE_FULL, NOT_BEGUN, ActivityBatch, Slot
 from sync.api import ApiClient
 from sync.backoff import backoff_delay, jittered
@@ -39,7 +40,6 @@ from sync.errors import AwaitingApproval, NotEnrolled, Refused, Transient
 
 log = logging.getLogger(__name__)
 
-DEFAULT_INTERVAL_S = 300.0
 RETRIES_PER_RUN = 4
 
 
@@ -163,7 +163,7 @@ def _named_minute(slots: list[Slot], refusal: Refused) -> datetime | None:
 class SyncScheduler:
     """The upload thread: runs ``drain`` every ``interval_s`` (± 10 %) and whenever ``sync_now`` is called."""
 
-    def __init__(self, uploader: Uploader, *, interval_s: float = DEFAULT_INTERVAL_S,
+    def __init__(self, uploader: Uploader, *, interval_s: float = SYNC_INTERVAL_S,
                  on_status: Callable[[SyncStatus], None] = lambda _status: None,
                  rng: random.Random | None = None) -> None:
         self._uploader, self._interval, self._on_status, self._rng = uploader, interval_s, on_status, rng

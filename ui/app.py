@@ -409,7 +409,7 @@ class _SignalWakeup:
     """SIGINT/SIGTERM end the app cleanly even while Qt's C++ loop runs: the signal's byte wakes a notifier,
     which gives Python the chance to run the handler (a polling timer would wake the process all day). The
     handler only queues the quit: run inside it, the quit's logging and event could meet locks the interrupted
-    code holds (``agent.cli.stop_on_signals``)."""
+    code holds (``agent.signals.stop_on_signals``)."""
 
     def __init__(self, quit_: Callable[[], None]) -> None:
         self._reader, self._writer = socket.socketpair()

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from agent.atomic import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +36,6 @@ def load(data_dir: Path) -> Preferences:
 
 
 def save(data_dir: Path, preferences: Preferences) -> None:
-    """Through a temporary file and a rename, so a crash mid-write keeps the old file."""
+    """Atomically (``agent.atomic``), so a crash mid-write keeps the old file."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=data_dir, prefix=".ui-", suffix=".json")
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        json.dump(asdict(preferences), handle)
-    os.replace(temporary, data_dir / FILE_NAME)
+    write_atomically(data_dir / FILE_NAME, json.dumps(asdict(preferences)))

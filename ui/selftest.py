@@ -1,4 +1,4 @@
-"""The self-test's Qt check (``sync.selftest`` runs it last): the platform plugin loads and the tray icon draws.
+"""The self-test's Qt check (``staffpulse.selftest`` runs it last): the platform plugin loads and the tray icon draws.
 
 It lives in ui/ because only ui/ imports Qt. Qt aborts the process when the platform plugin cannot load, so
 the caller prints the line before this runs and the exit status says the rest.

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from protocol.defaults import INTERVAL_RANGE_S
 from protocol.schema import UserPublic
 from sync import settings as agent_settings
 from sync.api import ApiClient
@@ -63,7 +64,7 @@ class SettingsDialog(QDialog):
         self.code = QLineEdit()
         self.code.setPlaceholderText("ABCDE-FGHIJ" if not enrolled else "only to enroll this device again")
         self.idle = QSpinBox()
-        self.idle.setRange(60, 3600)
+        self.idle.setRange(*INTERVAL_RANGE_S)
         self.idle.setSuffix(" s")
         self.idle.setValue(settings.idle_threshold_s)
         self.notify = QCheckBox("Tell me when a teammate starts or ends a break")

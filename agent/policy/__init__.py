@@ -24,13 +24,15 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Protocol
 
+from protocol.defaults import INTERVAL_RANGE_S
+
 __all__ = ["ALLOW_PLAINTEXT_TOKEN", "ENROLL_TOKEN", "IDLE_THRESHOLD", "IDLE_THRESHOLD_RANGE", "SERVER_URL",
            "MachinePolicy", "PolicySource",
-           "PolicyUnreadable", "load_policy", "normalise_url", "parse", "select_source"]
+           "PolicyUnreadable", "checked_server_url", "load_policy", "parse", "select_source"]
 
 log = logging.getLogger(__name__)
 
-IDLE_THRESHOLD_RANGE = (60, 3600)  # seconds; the user's settings share these bounds
+IDLE_THRESHOLD_RANGE = INTERVAL_RANGE_S  # seconds; the user's settings and a team's share these bounds
 
 # The value names, as IT types them in the registry, the plist or the JSON file.
 SERVER_URL, ENROLL_TOKEN, IDLE_THRESHOLD = "ServerUrl", "EnrollToken", "IdleThreshold"
@@ -63,7 +65,7 @@ class MachinePolicy:
         return frozenset(name for name in ("server_url", "idle_threshold_s") if getattr(self, name) is not None)
 
 
-def normalise_url(value: str) -> str:
+def checked_server_url(value: str) -> str:
     """A server URL as the agent keeps it; ``ValueError`` when it is not https, or plain http to another
     machine: the token and every upload would cross the network in clear text (docs/server.md: agents use
     HTTPS only). http to this machine (localhost, 127.0.0.0/8, ::1) stays allowed for demos and tests."""
@@ -120,7 +122,7 @@ def _flag(value: object) -> bool:
 def parse(raw: Mapping[str, object], where: str) -> MachinePolicy:
     """The policy in ``raw``; a value that is malformed is a warning and left unset (never a crash)."""
     values: dict[str, object] = {}
-    for key, field, check in ((SERVER_URL, "server_url", lambda v: normalise_url(_text(v))),
+    for key, field, check in ((SERVER_URL, "server_url", lambda v: checked_server_url(_text(v))),
                               (ENROLL_TOKEN, "enroll_token", _text),
                               (IDLE_THRESHOLD, "idle_threshold_s", _seconds),
                               (ALLOW_PLAINTEXT_TOKEN, "allow_plaintext_token", _flag)):

@@ -53,7 +53,7 @@ def start_agent(base: Path, env: dict[str, str], *args: str) -> Agent:
     base.mkdir(parents=True, exist_ok=True)
     with (base / "stderr.txt").open("ab") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "agent.cli", "--headless", "--data-dir", str(data), "--log-dir", str(logs), *args],
+            [sys.executable, "-m", "staffpulse.sampler", "--data-dir", str(data), "--log-dir", str(logs), *args],
             cwd=ROOT,
             env=env,
             stdout=stderr,

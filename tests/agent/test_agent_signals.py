@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 CHILD = """
 import os, signal
-from agent.cli import stop_on_signals
+from agent.signals import stop_on_signals
 
 stop = stop_on_signals()
 with stop._cond:

@@ -100,7 +100,7 @@ class FaultAgent:
 
     def start(self) -> None:
         with (self.base / "stderr.txt").open("ab") as stderr:
-            self.process = subprocess.Popen([sys.executable, "-m", "sync.cli", *self.args], cwd=ROOT, env=self.env,
+            self.process = subprocess.Popen([sys.executable, "-m", "staffpulse", *self.args], cwd=ROOT, env=self.env,
                                             stdout=stderr, stderr=stderr)
         self.starts += 1
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -156,7 +156,7 @@ class FaultAgent:
         if self.running:
             self.stop()
         env = {k: v for k, v in self.env.items() if not k.startswith(("LD_PRELOAD", "FAKETIME"))}
-        done = subprocess.run([sys.executable, "-m", "sync.cli", "sync-now"], cwd=ROOT, env=env,
+        done = subprocess.run([sys.executable, "-m", "staffpulse", "sync-now"], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr
 

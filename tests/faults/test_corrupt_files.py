@@ -35,7 +35,7 @@ def environment(tmp_path: Path) -> dict[str, str]:
 
 
 def staffpulse(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sync.cli", *args], env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "staffpulse", *args], env=env, capture_output=True, text=True,
                           timeout=60, cwd=ROOT)
 
 
@@ -85,7 +85,7 @@ def test_corrupt_outbox_is_moved_aside_and_the_person_told(tmp_path: Path, damag
     stopped = status(env)  # before the agent runs: told, nothing moved yet
     assert f"{data / 'outbox.sqlite3'} is damaged" in str(stopped["outbox_error"])
 
-    agent = subprocess.Popen([sys.executable, "-m", "sync.cli", "--headless", "--time-scale", "60",
+    agent = subprocess.Popen([sys.executable, "-m", "staffpulse", "--headless", "--time-scale", "60",
                               "--idle-threshold", "30"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
     try:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from installer import build_msi, sign
+from protocol.version import VERSION
 from support.xdisplay import need_tool
 
 CHECKS = ("input backend", "idle backend", "keyring backend", "websocket transport", "Qt platform plugin")
@@ -94,8 +95,8 @@ def test_msi_properties_registry_and_upgrade(msi: Path) -> None:
     assert directories["INSTALLDIR"][1:] == ["ProgramFiles64Folder", "StaffPulse"]
     upgrades = msi_table(msi, "Upgrade")
     assert [(row[0], row[1], row[2], row[6]) for row in upgrades] == [
-        (UPGRADE_CODE, "", build_msi.project_version(), "WIX_UPGRADE_DETECTED"),
-        (UPGRADE_CODE, build_msi.project_version(), "", "WIX_DOWNGRADE_DETECTED")]
+        (UPGRADE_CODE, "", VERSION, "WIX_UPGRADE_DETECTED"),
+        (UPGRADE_CODE, VERSION, "", "WIX_DOWNGRADE_DETECTED")]
     actions = {row[0] for row in msi_table(msi, "InstallExecuteSequence")}
     assert {"FindRelatedProducts", "RemoveExistingProducts"} <= actions
     summary = subprocess.run([need_tool("msiinfo"), "suminfo", str(msi)], capture_output=True, text=True,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.cli import main
+from staffpulse.cli import main
 from sync.selftest import Check, run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +36,7 @@ def test_any_failed_check_fails_the_run() -> None:
 
 def source_self_test(env: dict[str, str], home: Path, wrap: Callable[[list[str]], list[str]] | None = None,
                      ) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "sync.cli", "--self-test"]
+    command = [sys.executable, "-m", "staffpulse", "--self-test"]
     base = {"PATH": os.environ["PATH"], "HOME": str(home), "XDG_RUNTIME_DIR": str(home),
             "PYTHON_KEYRING_BACKEND": "keyring.backends.SecretService.Keyring"}  # not the venv's keyrings.alt
     return subprocess.run(wrap(command) if wrap else command, env=base | env, cwd=ROOT, capture_output=True,

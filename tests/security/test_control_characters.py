@@ -23,6 +23,7 @@ import pytest
 from sqlalchemy import func, select
 
 from protocol.text import is_control
+from protocol.version import VERSION
 from server import admin
 from server.migrate import run_in_session
 from server.models import Device
@@ -64,7 +65,7 @@ def test_enrollment_refuses_control_characters_naming_the_field(server: ServerPr
                                                                  text: str) -> None:
     before = device_count(server.database_url)
     body = {"code": issue_code(server, team.people[1].login), "device_name": "PC-0042", "platform": "linux",
-            "agent_version": "0.1.0"} | {field: text}
+            "agent_version": VERSION} | {field: text}
     status, answer = enroll(server, body)
     assert (status, answer["error"]["code"], answer["error"]["field"]) == (422, "invalid", field), answer
     assert "control or format characters" in answer["error"]["message"]
@@ -73,14 +74,14 @@ def test_enrollment_refuses_control_characters_naming_the_field(server: ServerPr
 
 def test_a_deployment_key_login_with_control_characters_is_refused(server: ServerProcess, team: Team) -> None:
     status, answer = enroll(server, {"deployment_key": "spk_" + "x" * 20, "login": ZERO_WIDTH,
-                                     "device_name": "PC-0042", "platform": "linux", "agent_version": "0.1.0"})
+                                     "device_name": "PC-0042", "platform": "linux", "agent_version": VERSION})
     assert (status, answer["error"]["field"]) == (422, "login"), answer
 
 
 def test_ordinary_spaces_and_letters_of_any_script_are_names(server: ServerProcess, team: Team) -> None:
     status, answer = enroll(server, {"code": issue_code(server, team.people[1].login),
                                      "device_name": "Zoë’s PC 2\u00a0— 東京", "platform": "linux",
-                                     "agent_version": "0.1.0 beta"})
+                                     "agent_version": f"{VERSION} beta"})
     assert status == 201, answer
 
 

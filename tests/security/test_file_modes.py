@@ -52,11 +52,11 @@ def test_the_agent_keeps_its_outbox_settings_and_log_to_its_user(server: ServerP
         "PYTHON_KEYRING_BACKEND": "support.keyrings.FileKeyring",
         "STAFFPULSE_TEST_KEYRING": str(tmp_path / "keyring.json"),
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
-    enrolled = subprocess.run([sys.executable, "-m", "sync.cli", "enroll", "--server", server.url, "--code",
+    enrolled = subprocess.run([sys.executable, "-m", "staffpulse", "enroll", "--server", server.url, "--code",
                                issue_code(server, team.people[1].login)], env=env, cwd=ROOT, capture_output=True,
                               text=True, timeout=120, umask=COMMON_UMASK)
     assert enrolled.returncode == 0, enrolled.stderr
-    agent = subprocess.Popen([sys.executable, "-m", "sync.cli", "--headless"], env=env, cwd=ROOT,
+    agent = subprocess.Popen([sys.executable, "-m", "staffpulse", "--headless"], env=env, cwd=ROOT,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, umask=COMMON_UMASK)
     try:
         outbox = data / OUTBOX

@@ -60,7 +60,7 @@ def test_the_enroll_command_refuses_plain_http_naming_the_field(tmp_path: Path) 
                         "PYTHON_KEYRING_BACKEND": "support.keyrings.FileKeyring",
                         "STAFFPULSE_TEST_KEYRING": str(tmp_path / "keyring.json"),
                         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
-    done = subprocess.run([sys.executable, "-m", "sync.cli", "enroll", "--server", "http://pulse.example.com",
+    done = subprocess.run([sys.executable, "-m", "staffpulse", "enroll", "--server", "http://pulse.example.com",
                            "--code", "ABCD-EFGH-JK"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "server_url" in done.stderr and "clear text" in done.stderr, done.stderr

@@ -39,13 +39,13 @@ def test_the_auto_picked_plaintext_keyring_is_refused_and_the_code_not_spent(ser
     keyring_file = tmp_path / "xdg-data" / "python_keyring" / "keyring_pass.cfg"
     code = issue_code(server, team.people[1].login)
 
-    refused = run(env, "-m", "sync.cli", "enroll", "--server", server.url, "--code", code)
+    refused = run(env, "-m", "staffpulse", "enroll", "--server", server.url, "--code", code)
     assert refused.returncode == 1
     assert "AllowPlaintextToken" in refused.stderr and ALLOW_ENV in refused.stderr, refused.stderr
     assert not keyring_file.exists(), "the token went to keyrings.alt's plaintext file"
     assert not (tmp_path / "data" / "settings.json").exists()
 
-    allowed = run(env | {ALLOW_ENV: "1"}, "-m", "sync.cli", "enroll", "--server", server.url, "--code", code)
+    allowed = run(env | {ALLOW_ENV: "1"}, "-m", "staffpulse", "enroll", "--server", server.url, "--code", code)
     assert allowed.returncode == 0, "the refusal did not spend the one-time code: " + allowed.stderr
     token_file = tmp_path / "data" / "device-token"
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600

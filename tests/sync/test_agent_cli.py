@@ -19,6 +19,7 @@ import requests
 from agent.outbox import Outbox
 from protocol.schema import Slot
 from support.processes import terminate
+from support.procfs import resident_mb
 from support.servers import ServerProcess
 from support.team import LiveClient, Team, approve, backdate_enrollment, enroll_by_key, get, issue_code, new_key
 
@@ -42,7 +43,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def staffpulse(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sync.cli", *args], env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "staffpulse", *args], env=env, capture_output=True, text=True,
                           timeout=120, cwd=ROOT)
 
 
@@ -51,7 +52,7 @@ def agent(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
     processes: list[subprocess.Popen[str]] = []
 
     def start() -> subprocess.Popen[str]:
-        process = subprocess.Popen([sys.executable, "-m", "sync.cli", "--headless"], env=env, cwd=ROOT,
+        process = subprocess.Popen([sys.executable, "-m", "staffpulse", "--headless"], env=env, cwd=ROOT,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         processes.append(process)
         deadline = time.monotonic() + 20
@@ -104,6 +105,12 @@ def test_enroll_run_sync_now_break_and_status(server: ServerProcess, team: Team,
         process = agent()
         answer = status(env)
         assert answer["running"] and answer["enrolled"] and answer["server"] == server.url
+        # The agent's own cost, as staff and IT ask: what it measures of itself is what the OS says of it.
+        rss_mb = resident_mb(process.pid)
+        assert 0.5 * rss_mb <= answer["memory_mb"] <= 2 * rss_mb and answer["memory_mb"] > 10, answer
+        assert 0 < answer["cpu_percent"] < 100 * (os.cpu_count() or 1), answer
+        printed = staffpulse(env, "status").stdout
+        assert "% of one core, on average since it started" in printed and " MB\n" in printed, printed
         deadline = time.monotonic() + 10
         while status(env).get("connection") != "live":
             assert time.monotonic() < deadline, status(env)
@@ -200,3 +207,17 @@ def test_enrolling_a_second_device_with_the_key_says_it_waits_for_approval(serve
     assert done.returncode == 0, done.stderr
     assert f"Enrolled as {member.name}" in done.stdout
     assert "Not syncing yet: this device is waiting for an admin's approval" in done.stdout, done.stdout
+
+
+def test_every_entry_point_reaches_the_app_package(env: dict[str, str]) -> None:
+    """The console script and ``python -m staffpulse`` are the app's command; ``--headless`` is an option of
+    the app (tray or not) that the sampler alone, which never has a tray, does not offer."""
+    script = Path(sys.executable).with_name("staffpulse")
+    for command in ([str(script)], [sys.executable, "-m", "staffpulse"]):
+        done = subprocess.run([*command, "--help"], env=env, capture_output=True, text=True, timeout=60, cwd=ROOT)
+        assert done.returncode == 0 and "--headless" in done.stdout and "sync-now" in done.stdout, done.stderr
+    sampler = [sys.executable, "-m", "staffpulse.sampler"]
+    done = subprocess.run([*sampler, "--help"], env=env, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0 and "--idle-threshold" in done.stdout and "--headless" not in done.stdout
+    done = subprocess.run([*sampler, "--headless"], env=env, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 2 and "unrecognized arguments: --headless" in done.stderr

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import pickle
 import subprocess
 import sys
 import time
@@ -44,6 +46,58 @@ def test_request_reaches_the_running_agent(tmp_path: Path) -> None:
     assert control.send(tmp_path, {"command": "status"}) is None
 
 
+class Planted:
+    """Unpickling this touches ``path``: the proof that a pickle was evaluated."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Path.touch, (self.path,))
+
+
+def test_only_json_objects_are_read_and_a_pickle_runs_nothing(tmp_path: Path) -> None:
+    seen: list[dict[str, Any]] = []
+
+    def handler(request: dict[str, Any]) -> dict[str, Any]:
+        seen.append(request)
+        return {"ok": True}
+
+    server = control.ControlServer(tmp_path, handler)
+    server.start()
+    key = (tmp_path / control.KEY_FILE).read_bytes()
+    planted = tmp_path / "planted"
+
+    def ask(message: bytes | None = None, obj: object = None) -> dict[str, Any]:
+        with Client(str(tmp_path / "control.sock"), family="AF_UNIX", authkey=key) as connection:
+            try:
+                if message is not None:
+                    connection.send_bytes(message)
+                else:
+                    connection.send(obj)  # the pickling send a client could still use
+            except BrokenPipeError:  # refused on its length header; the answer is already on its way
+                pass
+            answer: dict[str, Any] = json.loads(connection.recv_bytes())
+            return answer
+
+    try:
+        answer = ask(obj=Planted(planted))
+        assert answer["ok"] is False and answer["error"].startswith("request refused: not JSON"), answer
+        assert pickle.loads(pickle.dumps(Planted(tmp_path / "real"))) is None and (tmp_path / "real").exists(), \
+            "the planted pickle does run code when unpickled"
+        assert not planted.exists(), "the agent unpickled the request"
+        assert ask(b"{not json")["error"].startswith("request refused: not JSON")
+        assert ask(b"[1, 2]")["error"] == "request refused: a JSON object is expected, not list"
+        assert ask(b"\xff\xfe")["error"].startswith("request refused: not JSON")
+        too_long = json.dumps({"command": "status", "pad": "x" * control.MAX_REQUEST_BYTES}).encode()
+        assert ask(too_long)["error"] == "request refused: bad message length"
+        assert seen == [], "no malformed request reached the handler"
+        assert control.send(tmp_path, {"command": "status"}) == {"ok": True}, "the channel still serves"
+        assert seen == [{"command": "status"}]
+    finally:
+        server.close()
+
+
 def test_the_instance_lock_admits_one_holder_at_a_time(tmp_path: Path) -> None:
     first, second = InstanceLock(tmp_path), InstanceLock(tmp_path)
     assert first.acquire()
@@ -58,7 +112,7 @@ def test_two_agents_started_at_the_same_moment_one_runs(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env |= {"STAFFPULSE_DATA_DIR": str(tmp_path / "data"), "STAFFPULSE_LOG_DIR": str(tmp_path / "logs"),
             "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "sync.cli", "--headless"]
+    command = [sys.executable, "-m", "staffpulse", "--headless"]
     agents = [subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True) for _ in range(2)]
     try:

@@ -6,9 +6,12 @@ import asyncio
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from protocol.version import VERSION
 from server import admin
 from server.migrate import run_in_session
+from server.models import Device
 from support.keyrings import MemoryKeyring
 from support.servers import ServerProcess
 from support.team import Team, issue_code
@@ -36,6 +39,11 @@ def test_code_enrollment_stores_the_token_and_it_works(server: ServerProcess, te
     assert user.login == team.people[1].login
     assert len(backend.items) == 1
     assert client.me().user.id == team.people[1].user_id
+
+    async def versions(session: Any, now: Any) -> list[str]:
+        return list(await session.scalars(select(Device.agent_version).where(Device.name == "pc-7")))
+
+    assert asyncio.run(run_in_session(server.database_url, versions)) == [VERSION], "the release's version"
 
 
 def test_deployment_key_uses_the_os_login(server: ServerProcess, team: Team, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from agent.policy import MachinePolicy
+from protocol.defaults import IDLE_THRESHOLD_S, INTERVAL_RANGE_S, SYNC_INTERVAL_S
 from server import admin
 from server.migrate import run_in_session
 from support.keyrings import MemoryKeyring
@@ -64,6 +65,27 @@ def test_saving_keeps_locked_fields_out_of_the_users_file(tmp_path: Path) -> Non
     edited = AgentSettings(server_url="https://pulse.corp.example", idle_threshold_s=240)  # policy's URL shown
     saved = save_unlocked(tmp_path, edited, frozenset({"server_url"}))
     assert saved == load(tmp_path) == AgentSettings(server_url="https://mine.example.com", idle_threshold_s=240)
+
+
+def test_the_agent_and_a_new_team_start_from_the_same_defaults_and_bounds(server: ServerProcess) -> None:
+    """protocol.defaults names them once; the server's new team and the agent's own settings both use them."""
+    async def create(session: Any, now: datetime) -> dict[str, Any]:
+        return await admin.create_team(session, name="Defaults", now=now)
+
+    team = asyncio.run(run_in_session(server.database_url, create))
+    assert team["idle_threshold_s"] == AgentSettings().idle_threshold_s == IDLE_THRESHOLD_S
+    assert team["sync_interval_s"] == SYNC_INTERVAL_S
+    low, high = INTERVAL_RANGE_S
+    for outside in (low - 1, high + 1):
+        with pytest.raises(ValueError, match="idle_threshold_s"):
+            AgentSettings(idle_threshold_s=outside)
+
+        async def refused(session: Any, now: datetime, value: int = outside) -> dict[str, Any]:
+            return await admin.create_team(session, name=f"Bad {value}", now=now, idle_threshold_s=value)
+
+        with pytest.raises(admin.AdminError, match=f"between {low} and {high} seconds"):
+            asyncio.run(run_in_session(server.database_url, refused))
+    assert AgentSettings(idle_threshold_s=low).idle_threshold_s == low
 
 
 def deployment_key(server: ServerProcess, team: Team) -> str:

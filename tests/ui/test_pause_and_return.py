@@ -50,7 +50,7 @@ def allow_pause(server: ServerProcess, team_name: str, allowed: bool = True) -> 
 
 def staffpulse(data_dir: Path, command: str) -> subprocess.CompletedProcess[str]:
     """The command as a person types it, reaching the app's control channel."""
-    return subprocess.run([sys.executable, "-m", "sync.cli", command, "--data-dir", str(data_dir)], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "staffpulse", command, "--data-dir", str(data_dir)], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
 
 

@@ -104,7 +104,7 @@ def test_staffpulse_is_the_tray_app_once_per_user(x_display: str, tmp_path: Path
     settings = tmp_path / "data" / "settings.json"
     settings.parent.mkdir()
     settings.write_text('{"server_url": "http://127.0.0.1:9"}')  # configured but not enrolled: no dialog
-    agent = subprocess.Popen([sys.executable, "-m", "sync.cli"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+    agent = subprocess.Popen([sys.executable, "-m", "staffpulse"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 20
@@ -112,7 +112,7 @@ def test_staffpulse_is_the_tray_app_once_per_user(x_display: str, tmp_path: Path
             assert agent.poll() is None, agent.stderr.read() if agent.stderr else ""
             assert time.monotonic() < deadline, "the tray app did not start"
             time.sleep(0.1)
-        second = subprocess.run([sys.executable, "-m", "sync.cli"], env=env, cwd=ROOT, capture_output=True,
+        second = subprocess.run([sys.executable, "-m", "staffpulse"], env=env, cwd=ROOT, capture_output=True,
                                 text=True, timeout=60)
         assert (second.returncode, second.stdout.strip()) == (0, "staffpulse: already running; its window is shown")
     finally:

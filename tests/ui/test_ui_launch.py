@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
+from staffpulse.cli import _no_gui_reason
 from support.processes import terminate
 from sync import control
-from sync.cli import _no_gui_reason
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,7 +27,7 @@ def test_without_a_display_it_runs_headless_and_says_so(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env |= {"STAFFPULSE_DATA_DIR": str(tmp_path / "data"), "STAFFPULSE_LOG_DIR": str(tmp_path / "logs"),
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
-    agent = subprocess.Popen([sys.executable, "-m", "sync.cli"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+    agent = subprocess.Popen([sys.executable, "-m", "staffpulse"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
     try:
         log = tmp_path / "logs" / "agent.log"
@@ -36,7 +36,7 @@ def test_without_a_display_it_runs_headless_and_says_so(tmp_path: Path) -> None:
             assert agent.poll() is None and time.monotonic() < deadline, "the agent did not start"
             time.sleep(0.1)
         assert "no display (neither DISPLAY nor WAYLAND_DISPLAY is set); running headless" in log.read_text()
-        second = subprocess.run([sys.executable, "-m", "sync.cli"], env=env, cwd=ROOT, capture_output=True,
+        second = subprocess.run([sys.executable, "-m", "staffpulse"], env=env, cwd=ROOT, capture_output=True,
                                 text=True, timeout=60)
         assert second.returncode == 1 and "already running" in second.stderr, "headless: no window to show"
     finally:

@@ -3,13 +3,16 @@
     staffpulse [--headless]          run the agent: the tray app when there is a display, else headless;
                                      again while it runs: show its window
     staffpulse enroll --server URL (--code CODE | --deployment-key KEY [--login LOGIN])
-    staffpulse status [--json]       state, pending minutes, last sync, connection
+    staffpulse status [--json]       state, pending minutes, last sync, connection, its own CPU and memory
     staffpulse sync-now              upload now: through the running agent, or by itself if none runs
     staffpulse break start|end       declare a break (tells the team at once)
     staffpulse pause | resume        stop tracking for a while, and start again (if the team's policy allows)
     staffpulse --self-test [REPORT]  check this build without a server (docs/installer.md); REPORT: a file
 
 Exit status: 0 done, 1 failed (the message says why), 2 bad usage or configuration.
+
+This is where the layers meet: the agent core (agent/), the uploader and live connection (sync/) and, only
+when there is a display, the tray app (ui/, imported inside ``run_agent`` so Qt never loads headless).
 """
 
 from __future__ import annotations
@@ -27,11 +30,13 @@ from typing import Any
 
 from agent import paths, recovery
 from agent.assembly import Sampler, configure_logging
-from agent.cli import add_sampler_arguments, stop_on_signals
 from agent.outbox import FILE_NAME, Outbox
 from agent.policy import MachinePolicy, load_policy
+from agent.signals import stop_on_signals
 from agent.states import PresenceChange
-from sync import control, selftest
+from staffpulse import selftest
+from staffpulse.options import add_sampler_arguments
+from sync import control
 from sync.api import ApiClient
 from sync.credentials import CredentialStore
 from sync.enrollment import enroll, enroll_by_policy
@@ -43,6 +48,9 @@ from sync.uploader import Uploader
 
 log = logging.getLogger("staffpulse")
 ALREADY_RUNNING_WAIT_S = 10.0
+#: ``status`` lines that read better with their unit than as ``cpu percent: 0.4`` (JSON keeps the numbers).
+STATUS_UNITS = {"cpu_percent": ("cpu", "{} % of one core, on average since it started"),
+                "memory_mb": ("memory", "{} MB")}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="staffpulse", description="StaffPulse activity agent. Counts "
                                      "keyboard and mouse activity (never which key or text) and shares it with "
                                      "your team's StaffPulse server.")
+    parser.add_argument("--headless", action="store_true", help="run without the tray icon")
     add_sampler_arguments(parser)
     parser.add_argument("--self-test", nargs="?", const="-", metavar="REPORT",
                         help="check this build (input, idle time, keyring, websocket, Qt) without a server; "
@@ -193,6 +202,9 @@ def run_status(args: argparse.Namespace) -> int:
             if isinstance(value, list):  # e.g. new_devices: one line each
                 for item in value:
                     print(f"{key.replace('_', ' ').removesuffix('s')}: {item}")
+            elif key in STATUS_UNITS:
+                label, text = STATUS_UNITS[key]
+                print(f"{label}: {text.format(value)}")
             else:
                 print(f"{key.replace('_', ' ')}: {value}")
     return 0
