@@ -33,6 +33,7 @@ import random
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 
@@ -200,7 +201,8 @@ class SyncScheduler(Worker):
         self._uploader, self._interval, self._on_status, self._rng, self._now = (
             uploader, interval_s, on_status, rng, now)
         self._lock = threading.Lock()
-        self._follow_up: datetime | None = None  # the extra run after a Sync Now, once its open minute closed
+        #: The extra run after a Sync Now (monotonic): the wall clock (``now``) only says when the minute ends.
+        self._follow_up: float | None = None
         self._flush = False
 
     def start(self) -> None:
@@ -211,8 +213,9 @@ class SyncScheduler(Worker):
     def sync_now(self) -> None:
         """Ask for a run at once, and one more once the minute in progress closed; calls while a run is going
         fold into one more run (or cut a retry wait)."""
+        now = self._now()
         with self._lock:
-            self._follow_up = minute_closed_at(self._now())
+            self._follow_up = time.monotonic() + (minute_closed_at(now) - now).total_seconds()
         self.wake()
 
     def stop(self, timeout: float = 10.0, *, flush: bool = False) -> bool:
@@ -226,13 +229,13 @@ class SyncScheduler(Worker):
         wait = jittered(self._interval, rng=self._rng)
         with self._lock:
             if self._follow_up is not None:
-                wait = min(wait, max(0.0, (self._follow_up - self._now()).total_seconds()))
+                wait = min(wait, max(0.0, self._follow_up - time.monotonic()))
         return wait
 
     def _run(self) -> None:
         while not self._pause(self._next_wait()):
             with self._lock:
-                if self._follow_up is not None and self._now() >= self._follow_up:
+                if self._follow_up is not None and time.monotonic() >= self._follow_up:
                     self._follow_up = None
             try:
                 self._on_status(self._uploader.drain(self._pause))
