@@ -12,7 +12,9 @@ socketio's loop cannot be stopped from its own ``connect_error`` handler), and r
 backoff rule (``sync.backoff``). Each attempt tries a websocket first and falls back to long polling:
 python-socketio itself only ever tries the first transport listed. A refusal is decided by its code
 (``protocol.refusals``), never its words: a ``FINAL`` code stops the connection until the device is enrolled
-again; any other refusal, or none (a transport failure), is retried.
+again; any other refusal, or none (a transport failure), is retried. Over long polling a refused connect
+returns only when the server's next ping (``--ping-interval``, 20 s) ends the long poll python-engineio leaves
+open: there the refusal shows, and each retry comes, that much later.
 
 Threads: one thread, the connection's own, owns every piece of state and makes every REST read. The socket.io
 handlers (on python-socketio's threads) and the public methods only put a message in its inbox; the events
@@ -245,21 +247,9 @@ class LiveConnection(Worker):
         self._status = LiveStatus()
         self._devices_enrolled: tuple[DeviceEnrolledEvent, ...] = ()
         self._transport: str | None = None
-        # A session of its own, used by python-engineio's threads only; it carries the CA bundle to websockets.
-        session = requests.Session()
-        session.verify = ca_bundle or True
-        # No SIGINT handler of python-socketio's: the application owns Ctrl+C.
-        self._sio = socketio.Client(reconnection=False, http_session=session, handle_sigint=False)
-        self._sio.on("connect", lambda: self._post(self._connected))
-        self._sio.on("disconnect", lambda _reason=None: self._post(self._dropped))
-        self._sio.on("connect_error", lambda data=None: self._post(lambda: self._refused(data)))
-        self._sio.on("presence", lambda data: self._post(
-            lambda: self._event(data, PresenceEvent, TeamModel.apply_presence)))
-        self._sio.on("performance-update", lambda data: self._post(
-            lambda: self._event(data, PerformanceEvent, TeamModel.apply_own_totals)))
-        self._sio.on("team-performance-update", lambda data: self._post(
-            lambda: self._event(data, PerformanceEvent, TeamModel.apply_member_totals)))
-        self._sio.on("device-enrolled", lambda data: self._post(lambda: self._device_enrolled(data)))
+        self._ca_bundle = ca_bundle
+        self._http: requests.Session | None = None
+        self._sio = self._client()
 
     @property
     def status(self) -> LiveStatus:
@@ -294,6 +284,33 @@ class LiveConnection(Worker):
     def uploaded(self, slots: list[Slot]) -> None:
         """This device's minutes that the server just stored (from the uploader): shown without a re-read."""
         self._post(lambda: self._apply_own_slots(slots))
+
+    def _client(self) -> socketio.Client:
+        """A python-socketio client for one connection attempt, with a ``requests.Session`` of its own that only
+        python-engineio's threads use (it carries the CA bundle to websockets too).
+
+        A fresh one each attempt: a client whose polling connect was refused can stay behind on its abandoned long
+        poll and then never completes another connect. Its handlers only post messages, and a message from a
+        client that is no longer the current one is dropped."""
+        if self._http is not None:  # the last attempt's: a long poll it left behind ends with its connection
+            self._http.close()
+        self._http = requests.Session()
+        self._http.verify = self._ca_bundle or True
+        # No SIGINT handler of python-socketio's: the application owns Ctrl+C.
+        sio = socketio.Client(reconnection=False, http_session=self._http, handle_sigint=False)
+
+        def on(event: str, handler: Callable[..., None]) -> None:
+            sio.on(event, lambda *args: self._post(lambda: handler(*args) if sio is self._sio else None))
+
+        on("connect", self._connected)
+        on("disconnect", lambda *_reason: self._dropped())
+        on("connect_error", lambda data=None: self._refused(data))
+        on("presence", lambda data: self._event(data, PresenceEvent, TeamModel.apply_presence))
+        on("performance-update", lambda data: self._event(data, PerformanceEvent, TeamModel.apply_own_totals))
+        on("team-performance-update",
+           lambda data: self._event(data, PerformanceEvent, TeamModel.apply_member_totals))
+        on("device-enrolled", self._device_enrolled)
+        return sio
 
     def _post(self, message: Message) -> None:
         """The one way in from other threads: the connection's thread runs ``message`` in arrival order."""
@@ -368,6 +385,7 @@ class LiveConnection(Worker):
 
     def _connect(self) -> bool:
         for transports in TRANSPORT_ORDER:
+            self._sio = self._client()
             try:
                 self._sio.connect(self._url, auth=self._auth, transports=transports, socketio_path=SOCKET_PATH,
                                   wait_timeout=CONNECT_WAIT_S)

@@ -28,6 +28,11 @@ class Worker:
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
+    @property
+    def alive(self) -> bool:
+        """The thread runs: started, and neither stopped nor ended on its own (e.g. a refused device)."""
+        return self._thread.is_alive()
+
     def start(self) -> None:
         self._thread.start()
 
