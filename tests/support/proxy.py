@@ -105,6 +105,12 @@ class FaultProxy:
         self._server.shutdown()
         self._server.server_close()
 
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
     def fail_next(self, *answers: Scripted) -> None:
         with self._lock:
             self.script.extend(answers)

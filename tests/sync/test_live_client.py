@@ -37,7 +37,7 @@ from server import admin
 from server.migrate import run_in_session
 from server.models import Device
 from support.proxy import FaultProxy
-from support.servers import TEST_SERVER_ARGS, ServerProcess, free_port
+from support.servers import ServerProcess, free_port, sqlite_server
 from support.team import LiveClient, Person, Team, enroll, issue_code, post_batch, put_presence, recent_minutes, slot
 from sync.api import ApiClient
 from sync.backoff import RECONNECT_SOON_CAP_S
@@ -326,18 +326,14 @@ def quick_ping_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
     """A second server, pinging every second. A connect refused over long polling returns only once the server's
     next ping ends the long poll python-engineio leaves open (sync/live.py); at the default 20 s, every attempt
     of the tests below would take that long."""
-    base = tmp_path_factory.mktemp("quick-ping")
-    process = ServerProcess(f"sqlite:///{base / 'server.db'}", base / "server.log", *TEST_SERVER_ARGS,
-                            "--ping-interval", "1", "--ping-timeout", "5").start()
-    yield process
-    process.stop()
+    with sqlite_server(tmp_path_factory.mktemp("quick-ping"), "--ping-interval", "1", "--ping-timeout", "5") as process:
+        yield process
 
 
 @pytest.fixture
 def proxy(quick_ping_server: ServerProcess) -> Iterator[FaultProxy]:
-    front = FaultProxy(quick_ping_server.url).start()
-    yield front
-    front.stop()
+    with FaultProxy(quick_ping_server.url) as front:
+        yield front
 
 
 def test_a_refusal_is_decided_by_its_code_not_its_words(open_live: Open, proxy: FaultProxy) -> None:

@@ -50,9 +50,8 @@ def outbox(tmp_path: Path) -> Iterator[Outbox]:
 
 @pytest.fixture
 def proxy(server: ServerProcess) -> Iterator[FaultProxy]:
-    front = FaultProxy(server.url).start()
-    yield front
-    front.stop()
+    with FaultProxy(server.url) as front:
+        yield front
 
 
 def client(url: str, person: Person) -> ApiClient:
