@@ -289,9 +289,9 @@ class LiveConnection(Worker):
         """A python-socketio client for one connection attempt, with a ``requests.Session`` of its own that only
         python-engineio's threads use (it carries the CA bundle to websockets too).
 
-        A fresh one each attempt: a client whose polling connect was refused can stay behind on its abandoned long
-        poll and then never completes another connect. Its handlers only post messages, and a message from a
-        client that is no longer the current one is dropped."""
+        A fresh one each attempt, so nothing of a failed attempt carries into the next (an engine.io session
+        still winding down on its long poll, a late event of it): its handlers only post messages, a message
+        from a client that is no longer the current one is dropped, and its Session is closed."""
         if self._http is not None:  # the last attempt's: a long poll it left behind ends with its connection
             self._http.close()
         self._http = requests.Session()
