@@ -1,8 +1,14 @@
 """The REST client for the team server: typed requests and answers, server errors as ``sync.errors``.
 
 TLS verification is always on; ``ca_bundle`` adds a corporate CA (TLS-inspecting proxies), and the system's
-or environment's proxy settings are honoured because ``requests`` reads them (``trust_env``). The session
-is injected, so tests can point it anywhere and the uploader and the live client share one connection pool.
+or environment's proxy settings are honoured because ``requests`` reads them (``trust_env``).
+
+One rule for sessions: an ``ApiClient`` and its ``requests.Session`` belong to one thread. requests does not
+promise that a Session is safe to share between threads (its cookie jar and connection pool are mutated per
+request), so each thread that talks to the server builds its own client (``sync.service.Connected``: the
+uploader, the presence pusher and the live connection; a one-off job its own). ``_call`` enforces it: a
+second thread using the same client raises ``RuntimeError`` instead of racing silently. ``close()`` closes
+the Session.
 
 Redirects are never followed: ``requests`` would resend the body (an enrollment code or key) and, to the same
 host, the token to wherever a misconfigured server or proxy points, ``http://`` included, past the agent's
@@ -12,6 +18,7 @@ refusal of plain HTTP. The server itself never redirects, so any 3xx is refused 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable
 from datetime import date
 from typing import Any, TypeVar
@@ -49,10 +56,15 @@ class ApiClient:
             raise SyncError(f"server URL {server_url!r} {problem}") from None
         self._token = token
         self._session = session or requests.Session()
+        self._thread: threading.Thread | None = None  # the one thread that uses this client: set at first use
         # Passed with every request: a session-level verify loses to $REQUESTS_CA_BUNDLE, so a configured
         # corporate CA would be silently ignored on machines that set it.
         self._verify: str | bool = ca_bundle or True
         self._timeouts = timeouts
+
+    def close(self) -> None:
+        """Close the Session's pooled connections (on stop, so no socket is left open)."""
+        self._session.close()
 
     def enroll(self, request: Enrollment) -> EnrollmentResult:
         return self._call("POST", "/api/v1/enroll", EnrollmentResult, body=request, auth=False)
@@ -74,6 +86,7 @@ class ApiClient:
 
     def _call(self, method: str, path: str, answer: type[Answer], *, body: BaseModel | None = None,
               auth: bool = True) -> Answer:
+        self._check_thread()
         headers = {"Accept": "application/json"}
         if auth:
             token = self._token()
@@ -103,6 +116,15 @@ class ApiClient:
             return answer.model_validate_json(response.content)
         except ValidationError as exc:
             raise Transient(f"unexpected answer from the server for {path}: {exc.error_count()} problems") from exc
+
+
+    def _check_thread(self) -> None:
+        current = threading.current_thread()
+        if self._thread is None:
+            self._thread = current
+        elif self._thread is not current:
+            raise RuntimeError(f"an ApiClient belongs to one thread: used by {self._thread.name!r}, now by "
+                               f"{current.name!r} (sync/api.py)")
 
 
 def _error_for(response: requests.Response, *, authenticated: bool) -> SyncError:

@@ -19,11 +19,12 @@ import logging
 import os
 import secrets
 import sys
-import threading
 from collections.abc import Callable
 from multiprocessing.connection import Client, Listener
 from pathlib import Path
 from typing import Any
+
+from sync.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,11 @@ def _family() -> str:
     return "AF_PIPE" if sys.platform == "win32" else "AF_UNIX"
 
 
-class ControlServer:
+class ControlServer(Worker):
+    """Answers one request per connection on its thread; ``close`` (or ``stop``) ends it."""
+
     def __init__(self, data_dir: Path, handler: Handler) -> None:
+        super().__init__("control")
         self._data_dir, self._handler = data_dir, handler
         key = secrets.token_bytes(32)
         key_path = data_dir / KEY_FILE
@@ -54,19 +58,17 @@ class ControlServer:
         if _family() == "AF_UNIX":
             Path(address).unlink(missing_ok=True)  # left by a killed agent
         self._listener = Listener(address, family=_family(), authkey=key)
-        self._thread = threading.Thread(target=self._serve, name="control", daemon=True)
-        self._closed = False
-
-    def start(self) -> None:
-        self._thread.start()
 
     def close(self) -> None:
-        self._closed = True
-        self._listener.close()
+        self.stop(timeout=0)
         (self._data_dir / KEY_FILE).unlink(missing_ok=True)
 
-    def _serve(self) -> None:
-        while not self._closed:
+    def wake(self) -> None:
+        """The thread waits in ``accept``: closing the listener ends that wait."""
+        self._listener.close()
+
+    def _run(self) -> None:
+        while not self.stopping:
             try:
                 connection = self._listener.accept()
             except OSError:

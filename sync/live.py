@@ -1,20 +1,28 @@
 """The live team view: a socket.io connection that keeps a ``TeamModel`` current, with REST as the truth.
 
-Delivery on the socket is at most once, so the socket only carries changes. After every (re)connect the team
-view and today's own totals are re-read over REST and delivered as a full snapshot; events that arrive while
-that read is in flight wait and are applied after it, so an older read never overwrites a newer event. While
-the socket is down the team view is polled, so the UI stays roughly current behind a proxy that blocks
-sockets or during a long outage.
+Delivery on the socket is at most once, so the socket only carries changes. After every (re)connect ``/me``,
+the team view and today's own day are re-read over REST and delivered as a full snapshot; events that arrive
+while that read is in flight wait and are applied after it, so an older read never overwrites a newer event.
+While the socket is down the team view is polled, so the UI stays roughly current behind a proxy that blocks
+sockets or during a long outage. The agent's own uploads reach the model directly (``uploaded``): the day is
+never read back after one.
 
 The connection loop is ours, not python-socketio's reconnection: a refused token must end retrying (python-
 socketio's loop cannot be stopped from its own ``connect_error`` handler), and retries follow the agent's one
 backoff rule (``sync.backoff``). Each attempt tries a websocket first and falls back to long polling:
-python-socketio itself only ever tries the first transport listed.
+python-socketio itself only ever tries the first transport listed. A refusal is decided by its code
+(``protocol.refusals``), never its words: a ``FINAL`` code stops the connection until the device is enrolled
+again; any other refusal, or none (a transport failure), is retried. Over long polling a refused connect
+returns only when the server's next ping (``--ping-interval``, 20 s) ends the long poll python-engineio leaves
+open: there the refusal shows, and each retry comes, that much later.
 
-Threads: callbacks run on socket.io threads, the connection thread or the poll thread — never the caller's.
-They run one at a time, in order, under the connection's lock: keep them short (a Qt adapter emits a signal)
-and do not call ``stop()`` from one. python-socketio handles each incoming message on its own thread, so two
-events a few milliseconds apart may apply in either order; the next snapshot corrects that.
+Threads: one thread, the connection's own, owns every piece of state and makes every REST read. The socket.io
+handlers (on python-socketio's threads) and the public methods only put a message in its inbox; the events
+that arrive during a REST read simply wait there. So the callbacks all run on the connection's thread, one at
+a time, in order: keep them short (a Qt adapter emits a signal). python-socketio handles each incoming
+message on its own thread, so two events a few milliseconds apart may reach the inbox in either order; the
+next snapshot corrects that. Other threads read ``status``, ``devices_enrolled`` and ``transport``, which are
+immutable values replaced whole.
 """
 
 from __future__ import annotations
@@ -22,8 +30,9 @@ from __future__ import annotations
 import dataclasses
 import enum
 import logging
+import queue
 import random
-import threading
+import time
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -33,11 +42,14 @@ import requests
 import socketio
 from pydantic import BaseModel, ValidationError
 
+from protocol.refusals import FINAL, ConnectRefusal
 from protocol.schema import (
     DayReport,
     DeviceEnrolledEvent,
+    Me,
     PerformanceEvent,
     PresenceEvent,
+    Slot,
     TeamMember,
     TeamPublic,
     TeamView,
@@ -47,6 +59,7 @@ from sync.api import ApiClient
 from sync.backoff import Reconnect, jittered
 from sync.errors import NotEnrolled, SyncError
 from sync.uploader import utc_now
+from sync.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +74,6 @@ CONNECT_WAIT_S = 10.0
 #: failed, and a proxy that strips the upgrade headers turns the upgrade request into a plain poll that eats
 #: the server's answer to the namespace connect.
 TRANSPORT_ORDER = (["websocket"], ["polling"])
-#: Codes of the server's refusals of a token (``data.code`` of ``connect_error``, server/live.py). Anything else —
-#: a timeout, a proxy's 502, a server still starting, too many sockets — is worth retrying; these never are until
-#: the device is enrolled again.
-TOKEN_REFUSAL_CODES = frozenset({"missing_token", "unknown_token", "revoked"})
-#: Their words (server/auth.py), for older servers whose refusals carry no code.
-TOKEN_REFUSALS = ("missing token", "unknown token", "revoked", "belongs to no user")
 
 #: ``device-enrolled`` events kept for ``staffpulse status`` (the newest).
 DEVICES_KEPT = 10
@@ -94,6 +101,7 @@ class LiveStatus:
     state: LinkState = LinkState.OFFLINE
     last_update: datetime | None = None  # when a snapshot or an event last changed the team model
     refused: str | None = None  # the server's reason for refusing this device; no retrying until enrolled again
+    awaiting_approval: bool = False  # the last attempt was refused ``device_pending``: retried, token kept
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,15 +112,17 @@ class TeamSnapshot:
     members: tuple[TeamMember, ...]
     own_date: date
     own_totals: Totals
+    own_slots: tuple[Slot, ...]  # today's minutes, by start: the server's as read, then this device's uploads
+    time_zone: str  # the user's, which cuts ``own_date``
     updated: datetime
 
 
 class TeamModel:
     """The team as last read plus the live events since; pure, so the rules are testable without a network.
 
-    Not thread-safe: ``LiveConnection`` holds its lock around every call. The ``apply_*`` methods return
-    False when the event cannot be placed (nothing loaded yet, or a user the last read did not list, such as
-    a newly enrolled teammate): the caller then re-reads the team view.
+    Not thread-safe: only ``LiveConnection``'s thread calls it. The ``apply_*`` methods return False when the
+    event cannot be placed (nothing loaded yet, or a user the last read did not list, such as a newly enrolled
+    teammate): the caller then re-reads the team view.
     """
 
     def __init__(self) -> None:
@@ -120,12 +130,16 @@ class TeamModel:
         self._members: dict[int, TeamMember] = {}
         self._totals_date: dict[int, date] = {}
         self._own: tuple[date, Totals] | None = None
+        self._zone = "UTC"
+        self._slots: dict[datetime, Slot] = {}
 
     def load(self, view: TeamView, own_day: DayReport) -> None:
         self._team = view.team
         self._members = {member.user_id: member for member in view.members}
         self._totals_date = dict.fromkeys(self._members, view.date)
         self._own = (own_day.date, own_day.totals)
+        self._zone = own_day.time_zone
+        self._slots = {slot.start: slot for slot in own_day.slots}
 
     def apply_presence(self, event: PresenceEvent) -> bool:
         member = self._members.get(event.user_id)
@@ -148,29 +162,59 @@ class TeamModel:
         """``performance-update``: the reader's own totals; a newer date means local midnight passed."""
         if self._own is None:
             return False
+        if event.date > self._own[0]:
+            self._slots = {}  # a new day: yesterday's minutes are not today's
         if event.date >= self._own[0]:
             self._own = (event.date, event.totals)
         return True
 
+    def apply_own_slots(self, slots: list[Slot]) -> bool:
+        """This device's minutes the server just stored, for today's per-minute view; True if any is today's.
+
+        A minute is taken as this device sent it: where another device of the user also filled it, the server
+        merges the two, and the next re-read shows that merge (totals come from ``performance-update``)."""
+        if self._own is None:
+            return False
+        zone = ZoneInfo(self._zone)
+        today = [slot for slot in slots if slot.start.astimezone(zone).date() == self._own[0]]
+        self._slots |= {slot.start: slot for slot in today}
+        return bool(today)
+
     def snapshot(self, updated: datetime) -> TeamSnapshot:
         if self._team is None or self._own is None:
             raise RuntimeError("TeamModel.snapshot() before load()")
+        own_slots = tuple(self._slots[start] for start in sorted(self._slots))
         return TeamSnapshot(team=self._team, members=tuple(self._members.values()), own_date=self._own[0],
-                            own_totals=self._own[1], updated=updated)
+                            own_totals=self._own[1], own_slots=own_slots, time_zone=self._zone, updated=updated)
 
 
 def _ignore(_value: object) -> None:
     pass
 
 
-class LiveConnection:
+Message = Callable[[], None]  # run on the connection's thread
+
+
+def refusal_code(data: Any) -> ConnectRefusal | None:
+    """The code of a ``connect_error``: a namespace refusal carries ``{"message": …, "data": {"code": …}}``; a
+    transport failure only a string, and an unknown code is no code (both are retried)."""
+    details = data.get("data") if isinstance(data, dict) else None
+    code = details.get("code") if isinstance(details, dict) else None
+    try:
+        return ConnectRefusal(code) if isinstance(code, str) else None
+    except ValueError:
+        return None
+
+
+class LiveConnection(Worker):
     """Keeps a ``TeamModel`` current over socket.io and REST; ``start()`` it once, ``stop()`` it on quit.
 
     ``on_snapshot`` gets the model after every full REST read (after a connect, and each poll while the
-    socket is down), ``on_change`` after each live event, ``on_status`` when the state or refusal changes,
-    ``on_device_enrolled`` when the server says another device was enrolled as this user (``device-enrolled``;
-    the newest are kept in ``devices_enrolled``).
-    ``time_zone`` is the user's IANA zone that decides "today"; when None it is read from ``api.me()``.
+    socket is down), ``on_change`` after each live event or upload of this device's, ``on_status`` when the
+    state or refusal changes, ``on_device_enrolled`` when the server says another device was enrolled as this
+    user (``device-enrolled``; the newest are kept in ``devices_enrolled``), ``on_me`` after each read of
+    ``/me``: at every connect, and while the socket is down at polls until one succeeded.
+    ``time_zone`` is the user's IANA zone that decides "today"; when None it is read from ``/me``.
     """
 
     def __init__(self, server_url: str, token: Callable[[], str | None], api: ApiClient, *,
@@ -179,110 +223,144 @@ class LiveConnection:
                  on_change: Callable[[TeamSnapshot], None] = _ignore,
                  on_status: Callable[[LiveStatus], None] = _ignore,
                  on_device_enrolled: Callable[[DeviceEnrolledEvent], None] = _ignore,
+                 on_me: Callable[[Me], None] = _ignore,
                  poll_interval_s: float = POLL_INTERVAL_S, retry_base_s: float = 1.0, retry_cap_s: float = 60.0,
                  ca_bundle: str | None = None, rng: random.Random | None = None) -> None:
+        super().__init__("live-connection")
         self._url, self._token, self._api, self._now = server_url.rstrip("/"), token, api, now
         self._zone = ZoneInfo(time_zone) if time_zone else None
         self._on_snapshot, self._on_change, self._on_status = on_snapshot, on_change, on_status
-        self._on_device_enrolled = on_device_enrolled
-        self._devices_enrolled: list[DeviceEnrolledEvent] = []
-        self._own_device: int | None = None  # from ``api.me()``: this device's own announcement is no news
-        self._early: list[DeviceEnrolledEvent] = []  # heard before ``api.me()`` said which device this is
+        self._on_device_enrolled, self._on_me = on_device_enrolled, on_me
         self._poll_interval, self._retry_base, self._retry_cap, self._rng = (
             poll_interval_s, retry_base_s, retry_cap_s, rng)
-        self._lock = threading.RLock()  # re-entrant: a callback may read ``status``
+        self._inbox: queue.SimpleQueue[Message] = queue.SimpleQueue()
+        # The connection thread's own state.
         self._model = TeamModel()
-        self._status = LiveStatus()
-        self._pending: list[Callable[[TeamModel], bool]] | None = None  # events held back during a REST read
+        self._me: Me | None = None  # from the last ``/me``: this device's id, and whether polls must read it
+        self._early: list[DeviceEnrolledEvent] = []  # heard before ``/me`` said which device this is
         self._up = False  # the socket's namespace is connected
         self._resync_wanted = False
-        self._refusal: str | None = None  # set by ``connect_error`` during an attempt
-        self._halt = threading.Event()  # stop() or a refused token: every loop ends
-        self._wake = threading.Event()  # the connected wait: dropped, halted or a re-read wanted
-        # A session of its own (a requests.Session is not thread-safe); it carries the CA bundle to websockets.
-        session = requests.Session()
-        session.verify = ca_bundle or True
-        # No SIGINT handler of python-socketio's: the application owns Ctrl+C.
-        self._sio = socketio.Client(reconnection=False, http_session=session, handle_sigint=False)
-        self._sio.on("connect", self._on_connect)
-        self._sio.on("disconnect", self._on_disconnect)
-        self._sio.on("connect_error", self._on_connect_error)
-        self._sio.on("presence", lambda data: self._handle(data, PresenceEvent, TeamModel.apply_presence))
-        self._sio.on("performance-update",
-                     lambda data: self._handle(data, PerformanceEvent, TeamModel.apply_own_totals))
-        self._sio.on("team-performance-update",
-                     lambda data: self._handle(data, PerformanceEvent, TeamModel.apply_member_totals))
-        self._sio.on("device-enrolled", self._device_enrolled)
-        self._thread = threading.Thread(target=self._run, name="live-connection", daemon=True)
-        self._poller = threading.Thread(target=self._poll, name="live-poll", daemon=True)
+        self._folding = False  # applying the events that waited for a REST read: they go out with its snapshot
+        self._refusal: tuple[ConnectRefusal, str] | None = None  # set by ``connect_error`` during an attempt
+        self._next_poll = 0.0  # monotonic
+        # Read by other threads: immutable, replaced whole.
+        self._status = LiveStatus()
+        self._devices_enrolled: tuple[DeviceEnrolledEvent, ...] = ()
+        self._transport: str | None = None
+        self._ca_bundle = ca_bundle
+        self._http: requests.Session | None = None
+        self._sio = self._client()
 
     @property
     def status(self) -> LiveStatus:
-        with self._lock:
-            return self._status
+        return self._status
 
     @property
     def devices_enrolled(self) -> tuple[DeviceEnrolledEvent, ...]:
         """Other devices enrolled as this user since the agent started, oldest first."""
-        with self._lock:
-            return tuple(self._devices_enrolled)
+        return self._devices_enrolled
 
     @property
     def transport(self) -> str | None:
         """``websocket`` or ``polling`` while connected (for diagnostics)."""
-        return str(self._sio.transport()) if self._up else None
+        return self._transport
 
     def start(self) -> None:
         self._set_status(state=LinkState.RECONNECTING)
-        self._thread.start()
-        self._poller.start()
+        super().start()
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """Disconnect and end both threads; an attempt in progress finishes first (at most ``CONNECT_WAIT_S``)."""
-        self._halt.set()
-        self._wake.set()
-        for thread in (self._thread, self._poller):
-            if thread.is_alive():
-                thread.join(timeout)
-        self._set_status(state=LinkState.OFFLINE)
+    def stop(self, timeout: float = 15.0) -> bool:
+        """Disconnect and end the thread; an attempt or a read in progress finishes first (at most
+        ``CONNECT_WAIT_S`` or the REST read timeout)."""
+        return super().stop(timeout)
+
+    def wake(self) -> None:
+        self._post(lambda: None)
+
+    def refresh(self) -> None:
+        """Re-read ``/me``, the team and the day now, as every reconnect does (e.g. after an admin's change)."""
+        self._post(self._want_resync)
+
+    def uploaded(self, slots: list[Slot]) -> None:
+        """This device's minutes that the server just stored (from the uploader): shown without a re-read."""
+        self._post(lambda: self._apply_own_slots(slots))
+
+    def _client(self) -> socketio.Client:
+        """A python-socketio client for one connection attempt, with a ``requests.Session`` of its own that only
+        python-engineio's threads use (it carries the CA bundle to websockets too).
+
+        A fresh one each attempt, so nothing of a failed attempt carries into the next (an engine.io session
+        still winding down on its long poll, a late event of it): its handlers only post messages, a message
+        from a client that is no longer the current one is dropped, and its Session is closed."""
+        if self._http is not None:  # the last attempt's: a long poll it left behind ends with its connection
+            self._http.close()
+        self._http = requests.Session()
+        self._http.verify = self._ca_bundle or True
+        # No SIGINT handler of python-socketio's: the application owns Ctrl+C.
+        sio = socketio.Client(reconnection=False, http_session=self._http, handle_sigint=False)
+
+        def on(event: str, handler: Callable[..., None]) -> None:
+            sio.on(event, lambda *args: self._post(lambda: handler(*args) if sio is self._sio else None))
+
+        on("connect", self._connected)
+        on("disconnect", lambda *_reason: self._dropped())
+        on("connect_error", lambda data=None: self._refused(data))
+        on("presence", lambda data: self._event(data, PresenceEvent, TeamModel.apply_presence))
+        on("performance-update", lambda data: self._event(data, PerformanceEvent, TeamModel.apply_own_totals))
+        on("team-performance-update",
+           lambda data: self._event(data, PerformanceEvent, TeamModel.apply_member_totals))
+        on("device-enrolled", self._device_enrolled)
+        return sio
+
+    def _post(self, message: Message) -> None:
+        """The one way in from other threads: the connection's thread runs ``message`` in arrival order."""
+        self._inbox.put(message)
 
     # --- the connection thread -------------------------------------------------------------------------------
 
     def _run(self) -> None:
         retry = Reconnect(base=self._retry_base, cap=self._retry_cap, rng=self._rng)
+        self._next_poll = time.monotonic() + jittered(self._poll_interval, rng=self._rng)
         try:
-            while not self._halt.is_set():
+            while not self._ended():
                 if self._session():
                     retry.dropped()
-                if self._halt.is_set():
+                if self._ended():
                     break
                 self._set_status(state=LinkState.RECONNECTING)
                 delay = retry.delay()
                 log.info("live connection down; next attempt in %.1f s", delay)
-                self._halt.wait(delay)
+                self._wait_polling(time.monotonic() + delay)
         finally:
             self._close()
+            self._set_status(state=LinkState.OFFLINE)
+
+    def _ended(self) -> bool:
+        """Stopped, or refused for good."""
+        return self.stopping or self._status.refused is not None
 
     def _close(self) -> None:
         """The last disconnect, without waiting out a long poll.
 
-        python-engineio's polling client can drop its CLOSE packet and then waits for its pending poll to time
-        out (the server's ping interval + 5 s), which would hold up ``stop()``. Abandoning that poll is safe
-        here because this client never connects again; the server ends the session at its next ping.
+        python-engineio's polling client can drop its CLOSE packet and then waits for its pending poll to end
+        (the server's ping interval), which would hold up ``stop()``; python-socketio has no public way to
+        abandon that poll. So over polling the disconnect runs as python-socketio's own background task
+        (its public ``start_background_task``) and is not waited for: this client never connects again, and
+        the server ends the session at its next ping at the latest.
         """
-        if self._up and self._sio.transport() == "polling":
-            self._sio.eio.disconnect(abort=True)
-        self._sio.disconnect()
+        self._transport = None
+        if not self._sio.connected:
+            return
+        if self._sio.transport() == "polling":
+            self._sio.start_background_task(self._sio.disconnect)
+        else:
+            self._sio.disconnect()
 
     def _session(self) -> bool:
         """Connect, re-read, then follow events until the socket drops. True if it got live."""
         if not self._token():
             self._refuse("this device is not enrolled")
             return False
-        with self._lock:
-            self._pending = []
-        self._refusal = None
-        self._wake.clear()  # before connecting, so a drop right after the connect is not missed
         try:
             if not self._connect():
                 return False
@@ -290,9 +368,8 @@ class LiveConnection:
             if self._up:
                 self._set_status(state=LinkState.LIVE)
             while True:
-                self._wake.wait()
-                self._wake.clear()
-                if self._halt.is_set() or not self._up:
+                self._inbox.get()()
+                if self._ended() or not self._up:
                     return True
                 if self._resync_wanted:
                     self._resync()
@@ -304,42 +381,91 @@ class LiveConnection:
             self._sio.disconnect()
             return False
         finally:
-            with self._lock:
-                self._pending = None
+            self._transport = None
 
     def _connect(self) -> bool:
         for transports in TRANSPORT_ORDER:
+            self._sio = self._client()
             try:
                 self._sio.connect(self._url, auth=self._auth, transports=transports, socketio_path=SOCKET_PATH,
                                   wait_timeout=CONNECT_WAIT_S)
-                return True
             except (socketio.exceptions.ConnectionError, ValueError) as exc:
-                if self._refusal is not None:
-                    self._refuse(self._refusal)
+                self._run_inbox()  # a ``connect_error`` handler's message is there by now
+                refusal, self._refusal = self._refusal, None
+                if refusal is not None:
+                    code, message = refusal
+                    if code in FINAL:
+                        self._refuse(message)
+                        return False
+                    log.info("live connection refused (%s): %s; retrying later", code, message)
+                    self._set_status(awaiting_approval=code is ConnectRefusal.DEVICE_PENDING)
                     return False
                 log.info("live connection over %s failed: %s", transports[0], exc)
+                continue
+            self._run_inbox()
+            self._transport = transports[0]
+            self._set_status(awaiting_approval=False)
+            return True
         return False
 
-    def _resync(self) -> None:
-        """Re-read over REST while holding events back, then apply the read and the held events in order."""
-        with self._lock:
-            self._resync_wanted = False
-            if self._pending is None:
-                self._pending = []
-        self._read_me()
-        view, day = self._read()
-        with self._lock:
+    def _run_inbox(self) -> None:
+        """Run what has arrived, without waiting."""
+        while True:
+            try:
+                message = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            message()
+
+    def _wait_polling(self, until: float) -> None:
+        """Until the monotonic ``until`` (the next attempt), stop or a refusal: run messages, and poll the team
+        view every ``poll_interval_s``."""
+        while not self._ended():
+            now = time.monotonic()
+            if now >= self._next_poll:
+                self._poll()
+                self._next_poll = time.monotonic() + jittered(self._poll_interval, rng=self._rng)
+                continue
+            if now >= until:
+                return
+            try:
+                message = self._inbox.get(timeout=min(until, self._next_poll) - now)
+            except queue.Empty:
+                continue
+            message()
+            if self._resync_wanted:  # ``refresh()``: a poll is the re-read while the socket is down
+                self._resync_wanted, self._next_poll = False, now
+
+    def _poll(self) -> None:
+        try:
+            if self._me is None:
+                self._read_me()
+            view, day = self._read()
+        except NotEnrolled as exc:
+            self._refuse(str(exc))
+        except SyncError as exc:
+            log.debug("team view poll failed: %s", exc)
+        else:
             self._model.load(view, day)
-            held, self._pending = self._pending or [], None
-            for change in held:
-                change(self._model)
             self._deliver(self._on_snapshot)
 
+    def _resync(self) -> None:
+        """Re-read over REST; the events that arrive meanwhile wait in the inbox and are applied after it, in
+        the one snapshot delivered."""
+        self._resync_wanted = False
+        self._read_me()
+        view, day = self._read()
+        self._model.load(view, day)
+        self._folding = True
+        try:
+            self._run_inbox()
+        finally:
+            self._folding = False
+        self._deliver(self._on_snapshot)
+
     def _read(self) -> tuple[TeamView, DayReport]:
-        """The team and today over REST (reading ``/me`` first if the user's zone is not known yet)."""
-        if self._zone is None:
-            self._read_me()
-        assert self._zone is not None
+        """The team and today over REST (the user's zone known from ``/me`` or given)."""
+        assert self._zone is not None, "read /me first"
         return self._api.team(), self._api.day(self._now().astimezone(self._zone).date())
 
     def _read_me(self) -> None:
@@ -347,13 +473,13 @@ class LiveConnection:
         since it was (``Me.new_devices``): the server announces a new device once, maybe while this one was
         away, so this runs at every connect."""
         me = self._api.me()
-        with self._lock:
-            if self._zone is None:
-                self._zone = ZoneInfo(me.user.time_zone)
-            self._own_device = me.device_id
-            early, self._early = self._early, []
-            for event in [*early, *me.new_devices]:
-                self._note_device(event)
+        self._me = me
+        if self._zone is None:
+            self._zone = ZoneInfo(me.user.time_zone)
+        early, self._early = self._early, []
+        for event in [*early, *me.new_devices]:
+            self._note_device(event)
+        self._on_me(me)
 
     def _auth(self) -> dict[str, str]:
         """Called by python-socketio at every attempt, so a re-enrolled device's new token is used."""
@@ -361,72 +487,39 @@ class LiveConnection:
 
     def _refuse(self, reason: str) -> None:
         log.warning("live connection refused: %s", reason)
-        self._set_status(state=LinkState.OFFLINE, refused=reason)
-        self._halt.set()
-        self._wake.set()
+        self._set_status(state=LinkState.OFFLINE, refused=reason, awaiting_approval=False)
 
-    # --- the poll thread -------------------------------------------------------------------------------------
+    # --- messages from socket.io's threads, run on the connection's --------------------------------------------
 
-    def _poll(self) -> None:
-        while not self._halt.wait(jittered(self._poll_interval, rng=self._rng)):
-            if self.status.state is LinkState.LIVE:
-                continue
-            try:
-                view, day = self._read()
-            except NotEnrolled as exc:
-                self._refuse(str(exc))
-            except SyncError as exc:
-                log.debug("team view poll failed: %s", exc)
-            else:
-                with self._lock:  # a reconnect's read in flight or done is newer than this one
-                    if self._status.state is not LinkState.LIVE and self._pending is None:
-                        self._model.load(view, day)
-                        self._deliver(self._on_snapshot)
-
-    # --- socket.io handlers (each on a thread of python-socketio's) ------------------------------------------
-
-    def _on_connect(self) -> None:
+    def _connected(self) -> None:
         self._up = True
 
-    def _on_disconnect(self, _reason: object = None) -> None:
+    def _dropped(self) -> None:
         self._up = False
-        self._wake.set()
-        if not self._halt.is_set():
-            self._set_status(state=LinkState.RECONNECTING)
 
-    def _on_connect_error(self, data: Any = None) -> None:
-        """A namespace refusal carries ``{"message": …, "data": {"code": …}}`` (older servers: no ``data``); a
-        transport failure only a string. The code decides; the words only when there is none."""
+    def _refused(self, data: Any) -> None:
+        code = refusal_code(data)
         message = data.get("message") if isinstance(data, dict) else None
-        if not isinstance(message, str):
-            return
-        details = data.get("data") if isinstance(data, dict) else None
-        code = details.get("code") if isinstance(details, dict) else None
-        if isinstance(code, str):
-            final = code in TOKEN_REFUSAL_CODES
-        else:
-            final = any(words in message for words in TOKEN_REFUSALS)
-        if final:
-            self._refusal = message
+        if code is not None:
+            self._refusal = (code, message if isinstance(message, str) else code.value)
 
-    def _handle(self, data: Any, kind: type[Event], apply: Callable[[TeamModel, Event], bool]) -> None:
+    def _want_resync(self) -> None:
+        self._resync_wanted = True
+
+    def _event(self, data: Any, kind: type[Event], apply: Callable[[TeamModel, Event], bool]) -> None:
         try:
             event = kind.model_validate(data)
         except ValidationError as exc:
             log.warning("ignored a malformed %s event: %s", kind.__name__, exc)
             return
+        if not apply(self._model, event):
+            self._resync_wanted = True
+        elif not self._folding:
+            self._deliver(self._on_change)
 
-        def change(model: TeamModel) -> bool:
-            return apply(model, event)
-
-        with self._lock:
-            if self._pending is not None:
-                self._pending.append(change)
-            elif change(self._model):
-                self._deliver(self._on_change)
-            else:
-                self._resync_wanted = True
-                self._wake.set()
+    def _apply_own_slots(self, slots: list[Slot]) -> None:
+        if self._model.apply_own_slots(slots) and not self._folding:
+            self._deliver(self._on_change)
 
     def _device_enrolled(self, data: Any) -> None:
         try:
@@ -434,23 +527,21 @@ class LiveConnection:
         except ValidationError as exc:
             log.warning("ignored a malformed device-enrolled event: %s", exc)
             return
-        with self._lock:
-            if self._own_device is None:
-                self._early = [*self._early, event][-DEVICES_KEPT:]
-            else:
-                self._note_device(event)
+        if self._me is None:
+            self._early = [*self._early, event][-DEVICES_KEPT:]
+        else:
+            self._note_device(event)
 
     def _note_device(self, event: DeviceEnrolledEvent) -> None:
-        """Record and pass on another device's enrollment, once however often the server tells of it (under the
-        lock)."""
-        if event.device_id == self._own_device or any(
-                known.device_id == event.device_id for known in self._devices_enrolled):
+        """Record and pass on another device's enrollment, once however often the server tells of it."""
+        own = self._me.device_id if self._me is not None else None
+        if event.device_id == own or any(known.device_id == event.device_id for known in self._devices_enrolled):
             return
         log.warning("%s", device_notice(event))
-        self._devices_enrolled = [*self._devices_enrolled, event][-DEVICES_KEPT:]
+        self._devices_enrolled = (*self._devices_enrolled, event)[-DEVICES_KEPT:]
         self._on_device_enrolled(event)
 
-    # --- state, under the lock ------------------------------------------------------------------------------
+    # --- what is passed on -------------------------------------------------------------------------------------
 
     def _deliver(self, callback: Callable[[TeamSnapshot], None]) -> None:
         updated = self._now()
@@ -458,9 +549,9 @@ class LiveConnection:
         callback(self._model.snapshot(updated))
 
     def _set_status(self, **changes: Any) -> None:
-        with self._lock:
-            if self._status.refused is not None:  # a refusal is final for this connection
-                changes.pop("state", None)
-            old, self._status = self._status, dataclasses.replace(self._status, **changes)
-            if (old.state, old.refused) != (self._status.state, self._status.refused):
-                self._on_status(self._status)
+        if self._status.refused is not None:  # a refusal is final for this connection
+            changes.pop("state", None)
+        old, self._status = self._status, dataclasses.replace(self._status, **changes)
+        if (old.state, old.refused, old.awaiting_approval) != (
+                self._status.state, self._status.refused, self._status.awaiting_approval):
+            self._on_status(self._status)

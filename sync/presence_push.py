@@ -22,6 +22,7 @@ from protocol.schema import PresenceUpdate
 from sync.api import ApiClient
 from sync.backoff import backoff_delay
 from sync.errors import NotEnrolled, Refused, Transient
+from sync.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -38,25 +39,23 @@ def _ignore(_status: PushStatus) -> None:
     pass
 
 
-class PresencePusher:
+class PresencePusher(Worker):
     """One worker thread that sends the latest submitted presence; ``submit`` never blocks on the network.
 
-    ``on_status`` runs on the worker thread after each attempt.
+    ``on_status`` runs on the worker thread after each attempt. It waits on its own condition rather than
+    ``Worker._pause``: a new state during a retry wait must not cut the backoff short, only a restored
+    connection or ``stop`` may. ``stop`` drops an unsent update (the server concludes ``offline`` on its own).
     """
 
     def __init__(self, api: ApiClient, *, on_status: Callable[[PushStatus], None] = _ignore,
                  retry_base_s: float = 1.0, retry_cap_s: float = 60.0, rng: random.Random | None = None) -> None:
+        super().__init__("presence-push")
         self._api, self._on_status = api, on_status
         self._retry_base, self._retry_cap, self._rng = retry_base_s, retry_cap_s, rng
         self._changed = threading.Condition()
         self._latest: PresenceUpdate | None = None
         self._restored = False
-        self._stopping = False
         self.status = PushStatus()
-        self._thread = threading.Thread(target=self._run, name="presence-push", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
 
     def submit(self, update: PresenceUpdate) -> None:
         """Send ``update`` soon; it replaces an unsent older one."""
@@ -70,20 +69,16 @@ class PresencePusher:
             self._restored = True
             self._changed.notify_all()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """End the worker; an unsent update is dropped (the server concludes ``offline`` on its own)."""
+    def wake(self) -> None:
         with self._changed:
-            self._stopping = True
             self._changed.notify_all()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
 
     def _run(self) -> None:
         failures = 0
         while True:
             with self._changed:
-                self._changed.wait_for(lambda: self._latest is not None or self._stopping)
-                if self._stopping or self._latest is None:
+                self._changed.wait_for(lambda: self._latest is not None or self.stopping)
+                if self.stopping or self._latest is None:
                     return
                 update, self._restored = self._latest, False
             try:
@@ -95,7 +90,7 @@ class PresencePusher:
                 log.info("presence not sent (%s); retry in %.1f s", exc, delay)
                 self._report(waiting=True, last_error=str(exc))
                 with self._changed:
-                    self._changed.wait_for(lambda: self._restored or self._stopping, timeout=delay)
+                    self._changed.wait_for(lambda: self._restored or self.stopping, timeout=delay)
                 continue
             except NotEnrolled as exc:
                 log.warning("presence push stopped: %s", exc)

@@ -1,11 +1,14 @@
 """The running agent: the sampler plus everything that talks to the server, and the control channel.
 
 ``AgentService`` owns the threads besides the sampler's: uploads (``SyncScheduler``), presence pushes
-(``PresencePusher``), the live team connection (``LiveConnection``), the team's policy (``PolicyReader``) and
-the control channel that ``staffpulse sync-now`` / ``status`` / ``break`` / ``pause`` reach. It enforces the
-policy: a pause is refused unless the team allows it, and a pause in progress ends when the policy stops
-allowing it. Without a server or a token it still samples and answers ``status``, saying the device is not
-enrolled; minutes wait in the outbox until it is (``attach`` connects a device enrolled while the agent runs).
+(``PresencePusher``), the live team connection (``LiveConnection``) and the control channel that ``staffpulse
+sync-now`` / ``status`` / ``break`` / ``pause`` reach (each a ``sync.worker.Worker``). ``GET /me`` (the user,
+team, this device and the team's policy) is read in one place, the live connection, at every connect (and
+while the socket is down, at polls until one succeeded); ``Connected.me`` caches the last answer. An admin's
+change of the policy reaches a running agent at its next reconnect. The service enforces the policy: a pause is
+refused unless the team allows it, and a pause in progress ends when the policy stops allowing it. Without a
+server or a token it still samples and answers ``status``, saying the device is not enrolled; minutes wait in
+the outbox until it is (``attach`` connects a device enrolled while the agent runs).
 
 A front end (the tray app in ``ui/``) hears about changes through ``Listeners``. Every listener runs on the
 thread that produced the change (the sampler's, the uploader's, the live connection's), never the caller's:
@@ -20,26 +23,24 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
-
-import requests
 
 from agent.assembly import Sampler
 from agent.footprint import own_footprint
 from agent.returning import IdleAnswer, IdleReturn
 from agent.states import PresenceChange, WorkState
 from protocol.defaults import SYNC_INTERVAL_S
-from protocol.schema import DeviceEnrolledEvent, Me, Policy, PresenceUpdate
+from protocol.schema import DeviceEnrolledEvent, Me, PresenceUpdate
 from sync.api import ApiClient
 from sync.control import ControlServer
 from sync.credentials import CredentialStore
 from sync.errors import SyncError
 from sync.live import LinkState, LiveConnection, LiveStatus, TeamSnapshot, device_notice
-from sync.policy import PolicyReader
 from sync.presence_push import PresencePusher
 from sync.settings import AgentSettings
-from sync.uploader import SyncScheduler, SyncStatus, Uploader
+from sync.uploader import SyncScheduler, SyncStatus, Uploader, open_minute_note, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class Listeners:
     link: Callable[[LiveStatus], None] = _ignore  # the live connection's state changed
     team: Callable[[TeamSnapshot], None] = _ignore  # the team view changed (a full read or one live event)
     ready: Callable[[bool], None] = _ignore  # the sampler runs and the control channel answers; enrolled or not
-    policy: Callable[[Policy], None] = _ignore  # the team's policy was read (at start, after each reconnect)
+    me: Callable[[Me], None] = _ignore  # ``GET /me`` was read (user, team, device, policy): at each connect
     show: Callable[[], None] | None = None  # the ``show`` control command; None when there is no window
     #: Back from an idle spell: ask the person what it was and call ``AgentService.answer_idle``. None (headless)
     #: when no one can be asked: idle minutes are then never held.
@@ -87,30 +88,31 @@ class Listeners:
 
 
 class Connected:
-    """The parts that exist only once a server is configured."""
+    """The parts that exist only once a server is configured.
+
+    Each of the three threads that talk to the server (uploader, presence pusher, live connection) has its own
+    ``ApiClient`` and so its own ``requests.Session`` (the rule: sync/api.py); ``stop`` closes them.
+    """
 
     def __init__(self, sampler: Sampler, server_url: str, token: CachedToken, *, ca_bundle: str | None,
                  sync_interval_s: float, listeners: Listeners = Listeners()) -> None:
-        # One session per client (a requests.Session is not thread-safe), closed on stop so no socket leaks.
-        self._sessions = [requests.Session() for _ in range(4)]
-        self.api = ApiClient(server_url, token, ca_bundle=ca_bundle, session=self._sessions[0])
+        uploads, pushes, reads = (ApiClient(server_url, token, ca_bundle=ca_bundle) for _ in range(3))
+        self._clients = (uploads, pushes, reads)
         self._listeners = listeners
+        self.me: Me | None = None  # the last ``GET /me``: None until the live connection read it once
         self.sync_done = threading.Condition()
         self.sync_status = SyncStatus(pending=sampler.outbox.pending_count())
-        self.scheduler = SyncScheduler(Uploader(sampler.outbox, self.api), interval_s=sync_interval_s,
-                                       on_status=self._synced)
-        self.pusher = PresencePusher(ApiClient(server_url, token, ca_bundle=ca_bundle, session=self._sessions[1]))
-        self.live = LiveConnection(server_url, token,
-                                   ApiClient(server_url, token, ca_bundle=ca_bundle, session=self._sessions[2]),
-                                   ca_bundle=ca_bundle, on_status=self._link_changed,
+        self.live = LiveConnection(server_url, token, reads, ca_bundle=ca_bundle, on_status=self._link_changed,
                                    on_snapshot=listeners.team, on_change=listeners.team,
-                                   on_device_enrolled=listeners.device_enrolled)
-        self.policy = PolicyReader(ApiClient(server_url, token, ca_bundle=ca_bundle, session=self._sessions[3]),
-                                   on_read=self._policy_read)
+                                   on_device_enrolled=listeners.device_enrolled, on_me=self._me_read)
+        self.scheduler = SyncScheduler(Uploader(sampler.outbox, uploads, on_sent=self.live.uploaded),
+                                       interval_s=sync_interval_s, on_status=self._synced)
+        self.pusher = PresencePusher(pushes)
 
-    def _policy_read(self, me: Me) -> None:
+    def _me_read(self, me: Me) -> None:
         log.info("team policy: pause %s", "allowed" if me.policy.pause_allowed else "not allowed")
-        self._listeners.policy(me.policy)
+        self.me = me
+        self._listeners.me(me)
 
     def _synced(self, status: SyncStatus) -> None:
         with self.sync_done:
@@ -123,30 +125,32 @@ class Connected:
         log.info("live connection %s%s", status.state, f" (refused: {status.refused})" if status.refused else "")
         if status.state is LinkState.LIVE:
             self.pusher.connection_restored()
-            self.policy.refresh()
         self._listeners.link(status)
 
     def start(self) -> None:
         self.scheduler.start()
         self.pusher.start()
         self.live.start()
-        self.policy.start()
 
     def stop(self) -> None:
-        self.policy.stop()
         self.live.stop()
         self.pusher.stop()
         self.scheduler.stop(flush=True)
-        for session in self._sessions:
-            session.close()
+        for client in self._clients:
+            client.close()
 
     def sync_now(self, timeout: float = SYNC_NOW_TIMEOUT_S) -> SyncStatus:
-        """Run an upload at once and wait for its result."""
+        """Run an upload at once and wait for its result (one more follows when the open minute closed)."""
         with self.sync_done:
             before = self.sync_status
             self.scheduler.sync_now()
             self.sync_done.wait_for(lambda: self.sync_status is not before, timeout)
             return self.sync_status
+
+
+def sync_now_summary(status: SyncStatus, zone: tzinfo | None = None) -> str:
+    """The result of a Sync Now in words, and when the minute in progress follows (closed minutes only go)."""
+    return f"{status.summary(zone)}. {open_minute_note(utc_now(), zone)}"
 
 
 ConnectedFactory = Callable[[Sampler, Listeners], Connected]
@@ -180,8 +184,8 @@ class AgentService:
         self._data_dir = data_dir
         self._make_connected = connected
         self._front = listeners  # the front end's own listeners
-        # What the server side calls: the front end's, except that policy reads pass through the service first.
-        self._listeners = dataclasses.replace(listeners, policy=self._policy_changed)
+        # What the server side calls: the front end's, except that ``/me`` reads pass through the service first.
+        self._listeners = dataclasses.replace(listeners, me=self._me_changed)
         self._connected: Connected | None = None
         self._state: PresenceChange | None = None
         self._attach_lock = threading.Lock()
@@ -201,11 +205,11 @@ class AgentService:
                                                          seq=change.seq))
         self._listeners.state(change)
 
-    def _policy_changed(self, policy: Policy) -> None:
-        if not policy.pause_allowed and self._state is not None and self._state.paused:
+    def _me_changed(self, me: Me) -> None:
+        if not me.policy.pause_allowed and self._state is not None and self._state.paused:
             log.info("the team's policy no longer allows pausing: tracking resumes")
             self._sampler.runner.request_pause(False)
-        self._front.policy(policy)
+        self._front.me(me)
 
     def _idle_settled(self, answer: IdleAnswer | None) -> None:
         """Held minutes were released: send them now rather than at the next scheduled upload."""
@@ -258,14 +262,14 @@ class AgentService:
     @property
     def pause_allowed(self) -> bool:
         """The team's policy allows pausing; False until the policy was read (unknown is not allowed)."""
-        me = self._connected.policy.me if self._connected is not None else None
+        me = self._connected.me if self._connected is not None else None
         return me is not None and me.policy.pause_allowed
 
     def request_pause(self, on: bool) -> str | None:
         """Pause or resume tracking at the next sample; the refusal in words when the policy does not allow a
         pause (resuming is always allowed)."""
         if on and not self.pause_allowed:
-            if self._connected is None or self._connected.policy.me is None:
+            if self._connected is None or self._connected.me is None:
                 return "cannot pause: your team's policy has not been read from the server yet"
             return "pausing is not allowed by your team's policy"
         self._sampler.runner.request_pause(on)
@@ -289,7 +293,7 @@ class AgentService:
             if self._connected is None:
                 return {"ok": False, "error": "not enrolled: run 'staffpulse enroll' first"}
             status = self._connected.sync_now()
-            return {"ok": status.last_error is None, "summary": status.summary(), "pending": status.pending,
+            return {"ok": status.last_error is None, "summary": sync_now_summary(status), "pending": status.pending,
                     "error": status.last_error}
         if command == "break":
             self.request_break(bool(request.get("on")))

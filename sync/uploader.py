@@ -18,6 +18,11 @@ outbox only after the server answered 200, so a crash or a cut connection at any
 
 ``SyncScheduler`` owns the one thread that uploads, so uploads never overlap; triggers while it runs
 coalesce into one more run.
+
+Only closed minutes are uploaded: the minute in progress is still being counted, and the server keeps the
+first version of a minute it stored. So Sync Now also schedules one more run just after the minute in
+progress ends (``MINUTE_CLOSE_MARGIN_S`` after it), instead of leaving that minute to the next scheduled run
+up to five minutes later; ``open_minute_note`` says so to the person.
 """
 
 from __future__ import annotations
@@ -28,19 +33,24 @@ import random
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from agent.outbox import Outbox
 from protocol.defaults import SYNC_INTERVAL_S
 from protocol.schema import BEFORE_ENROLLMENT, MINUTE_FULL, NOT_BEGUN, ActivityBatch, Slot
-from sync.api import ApiClient
+from sync.api import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, ApiClient
 from sync.backoff import backoff_delay, jittered
 from sync.errors import AwaitingApproval, NotEnrolled, Refused, Transient
+from sync.worker import Worker
 
 log = logging.getLogger(__name__)
 
 RETRIES_PER_RUN = 4
+#: The sampler closes a minute at its first sample after the minute's end (one a second) when the person was
+#: active to the end; the extra run after Sync Now goes this long after the minute's end.
+MINUTE_CLOSE_MARGIN_S = 2.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,10 +87,29 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def minute_closed_at(now: datetime) -> datetime:
+    """When the minute in progress at ``now`` is closed and can be uploaded (``MINUTE_CLOSE_MARGIN_S`` after it)."""
+    return now.replace(second=0, microsecond=0) + timedelta(minutes=1, seconds=MINUTE_CLOSE_MARGIN_S)
+
+
+def open_minute_note(now: datetime, zone: tzinfo | None = None) -> str:
+    """What Sync Now does not send yet, in words: closed minutes only, the one in progress follows at its end."""
+    ends = (now.replace(second=0, microsecond=0) + timedelta(minutes=1)).astimezone(zone)
+    return f"The minute in progress is sent when it ends ({ends:%H:%M})."
+
+
+def _ignore_slots(_slots: list[Slot]) -> None:
+    pass
+
+
 class Uploader:
+    """``on_sent`` gets each batch's minutes once the server stored them (the uploader's thread): the live view
+    shows them without reading the day back."""
+
     def __init__(self, outbox: Outbox, api: ApiClient, *, now: Callable[[], datetime] = utc_now,
-                 rng: random.Random | None = None) -> None:
-        self._outbox, self._api, self._now, self._rng = outbox, api, now, rng
+                 rng: random.Random | None = None,
+                 on_sent: Callable[[list[Slot]], None] = _ignore_slots) -> None:
+        self._outbox, self._api, self._now, self._rng, self._on_sent = outbox, api, now, rng, on_sent
         self._lock = threading.Lock()
         self.status = SyncStatus(pending=outbox.pending_count())
 
@@ -136,6 +165,7 @@ class Uploader:
                         continue
                     self._outbox.acknowledge(batch.batch_id)
                     sent += len(batch.slots)
+                    self._on_sent(batch.slots)
                     failures, transient = 0, None
             except sqlite3.OperationalError as exc:  # disk full or failing: the minutes stay, try next run
                 transient = f"cannot write {self._outbox.path}: {exc}"
@@ -160,42 +190,56 @@ def _named_minute(slots: list[Slot], refusal: Refused) -> datetime | None:
     return slots[int(found[1])].start
 
 
-class SyncScheduler:
-    """The upload thread: runs ``drain`` every ``interval_s`` (± 10 %) and whenever ``sync_now`` is called."""
+class SyncScheduler(Worker):
+    """The upload thread: runs ``drain`` every ``interval_s`` (± 10 %), whenever ``sync_now`` is called, and once
+    more just after the minute that was in progress at a ``sync_now`` closed."""
 
     def __init__(self, uploader: Uploader, *, interval_s: float = SYNC_INTERVAL_S,
                  on_status: Callable[[SyncStatus], None] = lambda _status: None,
-                 rng: random.Random | None = None) -> None:
-        self._uploader, self._interval, self._on_status, self._rng = uploader, interval_s, on_status, rng
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="uploader", daemon=True)
+                 rng: random.Random | None = None, now: Callable[[], datetime] = utc_now) -> None:
+        super().__init__("uploader")
+        self._uploader, self._interval, self._on_status, self._rng, self._now = (
+            uploader, interval_s, on_status, rng, now)
+        self._lock = threading.Lock()
+        #: The extra run after a Sync Now (monotonic): the wall clock (``now``) only says when the minute ends.
+        self._follow_up: float | None = None
+        self._flush = False
 
     def start(self) -> None:
         """Start the thread with a run at once: minutes left from before a restart go out now."""
-        self._wake.set()
-        self._thread.start()
+        self.wake()
+        super().start()
 
     def sync_now(self) -> None:
-        """Ask for a run at once; calls while one is running fold into one more run (or cut a retry wait)."""
-        self._wake.set()
+        """Ask for a run at once, and one more once the minute in progress closed; calls while a run is going
+        fold into one more run (or cut a retry wait)."""
+        now = self._now()
+        with self._lock:
+            self._follow_up = time.monotonic() + (minute_closed_at(now) - now).total_seconds()
+        self.wake()
 
-    def stop(self, *, flush: bool = False, timeout: float = 10.0) -> None:
-        """End the thread; with ``flush`` try one last upload without retries (on Quit)."""
-        self._stopping.set()
-        self._wake.set()
-        self._thread.join(timeout)
-        if flush:
-            self._on_status(self._uploader.drain(lambda _seconds: True, retries=0))
+    def stop(self, timeout: float = 10.0, *, flush: bool = False) -> bool:
+        """End the thread; with ``flush`` it tries one last upload without retries first (on Quit), on its own
+        thread like every upload (its ``ApiClient`` is the thread's), waited for as long as one request lasts."""
+        self._flush = flush
+        return super().stop(timeout + (CONNECT_TIMEOUT_S + READ_TIMEOUT_S if flush else 0.0))
 
-    def _wait(self, seconds: float) -> bool:
-        self._wake.wait(seconds)
-        self._wake.clear()
-        return self._stopping.is_set()
+    def _next_wait(self) -> float:
+        """Seconds to the next run: the interval, or less when a follow-up run is due sooner."""
+        wait = jittered(self._interval, rng=self._rng)
+        with self._lock:
+            if self._follow_up is not None:
+                wait = min(wait, max(0.0, self._follow_up - time.monotonic()))
+        return wait
 
     def _run(self) -> None:
-        while not self._wait(jittered(self._interval, rng=self._rng)):
+        while not self._pause(self._next_wait()):
+            with self._lock:
+                if self._follow_up is not None and time.monotonic() >= self._follow_up:
+                    self._follow_up = None
             try:
-                self._on_status(self._uploader.drain(self._wait))
+                self._on_status(self._uploader.drain(self._pause))
             except Exception:  # a bug in one run must not end syncing for the rest of the day
                 log.exception("upload run failed")
+        if self._flush:
+            self._on_status(self._uploader.drain(lambda _seconds: True, retries=0))

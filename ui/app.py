@@ -2,8 +2,9 @@
 
 ``TrayApp`` is the one place that decides what the widgets show. It owns no policy (uploading, presence and
 reconnecting are ``sync.service.AgentService``'s) and never waits on the network or the disk: the agent's
-callbacks arrive through ``ui.bridge.Bridge`` signals, and reads (a day report, a look into the outbox, an
-enrollment) run through ``ui.worker.background``.
+callbacks arrive through ``ui.bridge.Bridge`` signals, and reads (a look into the outbox, an enrollment) run
+through ``ui.worker.background``. It reads nothing from the server itself: the team, today's minutes for the
+chart and ``/me`` all come with the agent's signals (``sync.live``).
 
 ``run_tray_app`` is the process: one QApplication that does not quit when the window closes, Ctrl+C and
 SIGTERM handled inside the Qt loop (``signal.set_wakeup_fd`` + ``QSocketNotifier``), and on Quit the agent's
@@ -28,9 +29,9 @@ from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 from agent.assembly import Sampler
 from agent.returning import IdleAnswer, IdleReturn
 from agent.states import PresenceChange
-from protocol.schema import DayReport, DeviceEnrolledEvent, Me, Policy, PresenceState
+from protocol.schema import DeviceEnrolledEvent, Me, Policy, PresenceState
 from sync.live import LinkState, LiveStatus, TeamSnapshot, device_notice
-from sync.service import AgentService, connector
+from sync.service import AgentService, connector, sync_now_summary
 from sync.settings import AgentSettings
 from sync.uploader import SyncStatus
 from ui import preferences as ui_preferences
@@ -80,7 +81,7 @@ class TrayApp(QObject):
         self.link, self.sync_status = LiveStatus(), SyncStatus()
         self.snapshot: TeamSnapshot | None = None
         self.me: Me | None = None
-        self._day_running = self._day_wanted = False
+        self._sync_asked = False  # Sync Now was chosen and its result is still to come
         self._enrollment_told = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="agent", daemon=True)
@@ -99,7 +100,7 @@ class TrayApp(QObject):
         for signal_, slot in ((self.bridge.state, self._state_changed), (self.bridge.sync, self._synced),
                               (self.bridge.link, self._link_changed), (self.bridge.team, self._team_changed),
                               (self.bridge.ready, self._ready), (self.bridge.show, self.open_window),
-                              (self.bridge.policy, self._policy_read), (self.bridge.idle_return, self._ask_idle),
+                              (self.bridge.me, self._me_read), (self.bridge.idle_return, self._ask_idle),
                               (self.bridge.idle_settled, self._idle_settled), (self.failed, self._failed),
                               (self.bridge.device_enrolled, self._device_enrolled)):
             signal_.connect(slot)
@@ -186,6 +187,7 @@ class TrayApp(QObject):
         elif not self.service.request_sync():
             self.window.sync.result.setText("Not syncing: this device is not enrolled (Settings… to enroll)")
         else:
+            self._sync_asked = True
             self.window.sync.set_busy(True)
 
     def toggle_break(self) -> None:
@@ -242,8 +244,8 @@ class TrayApp(QObject):
         self.paused = change.paused
         self._show_look()
 
-    def _policy_read(self, policy: Policy) -> None:
-        self.policy = policy
+    def _me_read(self, me: Me) -> None:
+        self.me, self.policy = me, me.policy
         self._show_look()
 
     def _ask_idle(self, spell: IdleReturn) -> None:
@@ -260,7 +262,8 @@ class TrayApp(QObject):
         self.sync_status = status
         tab = self.window.sync
         tab.set_busy(False)
-        tab.result.setText(status.summary())
+        asked, self._sync_asked = self._sync_asked, False
+        tab.result.setText(sync_now_summary(status) if asked else status.summary())
         tab.pending.setText(f"{status.pending} minutes")
         tab.error.setText(status.last_error or "none")
         if status.needs_enrollment:
@@ -298,8 +301,8 @@ class TrayApp(QObject):
         self.window.team.empty.hide()
         self.window.me.show_totals(snapshot.own_totals)
         self.window.updated.setText(f"updated {snapshot.updated.astimezone().strftime('%H:%M:%S')}")
-        if previous is None or previous.own_totals != snapshot.own_totals or previous.own_date != snapshot.own_date:
-            self._fetch_day()
+        if previous is None or previous.own_slots != snapshot.own_slots:
+            self.window.me.chart.set_hours(present.hourly_active(snapshot.own_slots, snapshot.time_zone))
 
     def _settings_saved(self, saved: Saved) -> None:
         self._settings, self.preferences = saved.settings, saved.preferences
@@ -321,32 +324,6 @@ class TrayApp(QObject):
         self._background(attach, attached, "attach")
 
     # --- reads off the GUI thread ------------------------------------------------------------------------------
-
-    def _fetch_day(self) -> None:
-        """Today's slots for the per-hour chart; one read at a time, one more if asked meanwhile."""
-        connected = self.service.connected if self.service is not None else None
-        if connected is None or self.snapshot is None:
-            return
-        if self._day_running:
-            self._day_wanted = True
-            return
-        self._day_running, self._day_wanted = True, False
-        api, day, me = connected.api, self.snapshot.own_date, self.me
-
-        def read() -> tuple[Me, DayReport]:
-            return (me or api.me()), api.day(day)
-
-        self._background(read, self._day_read, "day-report")
-
-    def _day_read(self, result: object) -> None:
-        self._day_running = False
-        if isinstance(result, tuple):
-            self.me, report = result
-            self.window.me.chart.set_hours(present.hourly_active(report.slots, report.time_zone))
-        else:
-            log.info("day report not read: %s", result)
-        if self._day_wanted:
-            self._fetch_day()
 
     def _refresh_outbox(self) -> None:
         """How many minutes wait, and the exact next upload, read from the outbox on a worker."""

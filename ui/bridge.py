@@ -19,13 +19,13 @@ class Bridge(QObject):
     team = Signal(object)  # sync.live.TeamSnapshot
     ready = Signal(bool)  # the agent runs; True when enrolled
     show = Signal()  # a second ``staffpulse`` asked for the window
-    policy = Signal(object)  # protocol.schema.Policy
+    me = Signal(object)  # protocol.schema.Me: the user, team, device and policy, as read at each connect
     idle_return = Signal(object)  # agent.returning.IdleReturn: ask the person
     idle_settled = Signal(object)  # agent.returning.IdleAnswer, or None when no answer came
     device_enrolled = Signal(object)  # protocol.schema.DeviceEnrolledEvent: another device enrolled as this user
 
     def listeners(self) -> Listeners:
         return Listeners(state=self.state.emit, sync=self.sync.emit, link=self.link.emit, team=self.team.emit,
-                         ready=self.ready.emit, show=self.show.emit, policy=self.policy.emit,
+                         ready=self.ready.emit, show=self.show.emit, me=self.me.emit,
                          idle_return=self.idle_return.emit, idle_settled=self.idle_settled.emit,
                          device_enrolled=self.device_enrolled.emit)

@@ -65,6 +65,7 @@ class SyncTab(QWidget):
         super().__init__(parent)
         self.button = QPushButton("Sync Now")
         self.result = QLabel("Not synced yet")
+        self.result.setWordWrap(True)  # after Sync Now it also says when the minute in progress follows
         self.pending = QLabel("—")
         self.error = QLabel("none")
         self.error.setWordWrap(True)

@@ -1,7 +1,8 @@
 """Disk and network work off the GUI thread, with the result handed back through a signal.
 
-One short-lived thread per job: jobs are rare (a day report after an upload, an enrollment, a look at the
-outbox) and each blocks on I/O, so a pool would add nothing. The result — or the exception, for the caller to
+One short-lived thread per job: jobs are rare (an enrollment, a look at the outbox, an idle answer handed to
+the agent) and each blocks on I/O, so a pool would add nothing. A job that talks to the server builds its own
+``ApiClient`` (one per thread, sync/api.py). The result — or the exception, for the caller to
 show in words — arrives at ``done`` on the GUI thread.
 """
 

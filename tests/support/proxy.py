@@ -1,7 +1,8 @@
 """An HTTP proxy in front of the real server that can answer with scripted failures.
 
 Used to see how the agent meets 5xx, 429 and dropped connections without changing the server: requests pass
-through to the real server unless a scripted answer is queued for them.
+through to the real server unless a scripted answer is queued for them. ``rewrites`` change the real server's
+answers on the way (e.g. a refusal's words or code, carried in a long-polling socket.io answer).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class FaultProxy:
         self._scheme = "https" if tls else "http"
         self.script: collections.deque[Scripted] = collections.deque()
         self.seen: list[tuple[str, str, int]] = []  # method, path, status answered
+        self.rewrites: list[tuple[bytes, bytes]] = []  # (old, new) replaced in every forwarded answer's body
         self._lock = threading.Lock()
         proxy = self
 
@@ -86,7 +88,10 @@ class FaultProxy:
             return 502, [("Content-Type", "application/json")], b'{"error": {"code": "bad_gateway", "message": "down"}}'
         kept = [(k, v) for k, v in answer.headers.items()
                 if k.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding")]
-        return answer.status_code, kept, answer.content
+        content = answer.content
+        for old, new in self.rewrites:
+            content = content.replace(old, new)
+        return answer.status_code, kept, content
 
     @property
     def url(self) -> str:
@@ -99,6 +104,12 @@ class FaultProxy:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
 
     def fail_next(self, *answers: Scripted) -> None:
         with self._lock:

@@ -165,9 +165,10 @@ class PostgresCluster:
 
 
 @contextlib.contextmanager
-def sqlite_server(base: Path) -> Iterator[ServerProcess]:
-    """A test server (``TEST_SERVER_ARGS``) on a fresh SQLite file in ``base``, stopped afterwards."""
-    process = ServerProcess(f"sqlite:///{base / 'server.db'}", base / "server.log", *TEST_SERVER_ARGS).start()
+def sqlite_server(base: Path, *extra: str) -> Iterator[ServerProcess]:
+    """A test server (``TEST_SERVER_ARGS`` and ``extra``) on a fresh SQLite file in ``base``, stopped afterwards."""
+    process = ServerProcess(f"sqlite:///{base / 'server.db'}", base / "server.log", *TEST_SERVER_ARGS,
+                            *extra).start()
     try:
         yield process
     finally:

@@ -143,6 +143,9 @@ def test_enroll_run_sync_now_break_and_status(server: ServerProcess, team: Team,
     assert any(p.name == "agent.log" for p in written)
     for path in written:
         assert token.encode() not in path.read_bytes(), f"the device token leaked into {path}"
+    log = b"".join(path.read_bytes() for path in written if path.name.startswith("agent.log"))
+    assert b"an ApiClient belongs to one thread" not in log, "a requests.Session was shared between threads"
+    assert b"ended by an error" not in log and b"upload run failed" not in log
 
 
 def test_sync_now_without_a_running_agent_syncs_itself(server: ServerProcess, team: Team,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -83,3 +84,22 @@ def test_os_login_per_platform() -> None:
     assert os_login({"USERNAME": "jdoe", "USERDOMAIN": "CORP"}, "win32") == "CORP\\jdoe"
     assert os_login({"USERNAME": "jdoe"}, "win32") == "jdoe"
     assert os_login({"USER": "jdoe"}, "darwin") == "jdoe"
+
+
+def test_an_api_client_refuses_a_second_thread(server: ServerProcess, team: Team) -> None:
+    """sync/api.py's rule: an ApiClient and its requests.Session belong to the thread that first used it."""
+    client = ApiClient(server.url, lambda: team.people[1].token)
+    assert client.me().user.id == team.people[1].user_id
+    errors: list[BaseException] = []
+
+    def elsewhere() -> None:
+        try:
+            client.me()
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=elsewhere, name="intruder")
+    thread.start()
+    thread.join(10)
+    assert len(errors) == 1 and "'intruder'" in str(errors[0])
+    assert client.me().user.id == team.people[1].user_id, "its own thread still uses it"

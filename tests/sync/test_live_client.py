@@ -18,13 +18,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from protocol.refusals import FINAL, ConnectRefusal
 from protocol.schema import (
     DayReport,
     DeviceEnrolledEvent,
+    Me,
     PerformanceEvent,
     PresenceEvent,
     PresenceState,
     Role,
+    Slot,
     TeamMember,
     TeamPublic,
     TeamView,
@@ -34,7 +37,7 @@ from server import admin
 from server.migrate import run_in_session
 from server.models import Device
 from support.proxy import FaultProxy
-from support.servers import ServerProcess, free_port
+from support.servers import ServerProcess, free_port, sqlite_server
 from support.team import LiveClient, Person, Team, enroll, issue_code, post_batch, put_presence, recent_minutes, slot
 from sync.api import ApiClient
 from sync.backoff import RECONNECT_SOON_CAP_S
@@ -59,6 +62,7 @@ class Recorder:
         self.statuses: list[LiveStatus] = []
         self.token_calls = 0
         self.team_reads: list[float] = []  # monotonic times of GET /api/v1/team
+        self.day_reads: list[date] = []  # GET /api/v1/me/days/{date}
         self.devices: list[DeviceEnrolledEvent] = []  # on_device_enrolled
         self._changed = threading.Condition()
 
@@ -69,6 +73,9 @@ class Recorder:
 
     def read_team(self) -> None:
         self._record(lambda: self.team_reads.append(time.monotonic()))
+
+    def read_day(self, day: date) -> None:
+        self._record(lambda: self.day_reads.append(day))
 
     def snapshot(self, view: TeamSnapshot) -> None:
         self._record(lambda: self.views.append(("snapshot", view)))
@@ -117,6 +124,10 @@ class CountingApi(ApiClient):
     def team(self) -> TeamView:
         self._recorder.read_team()
         return super().team()
+
+    def day(self, day: date) -> DayReport:
+        self._recorder.read_day(day)
+        return super().day(day)
 
 
 Open = Callable[..., tuple[LiveConnection, Recorder]]
@@ -285,9 +296,7 @@ def test_revoked_device_goes_offline_with_the_reason_and_stops_retrying(server: 
     recorder.wait(lambda: connection.status.refused is not None, RECONNECT_SOON_CAP_S + 3.0, "refused")
     assert connection.status == LiveStatus(state=LinkState.OFFLINE, last_update=connection.status.last_update,
                                            refused="this device was revoked: enroll it again")
-    calls = recorder.token_calls
-    threading.Event().wait(2 * RECONNECT_SOON_CAP_S)  # a retrying client would ask for the token meanwhile
-    assert recorder.token_calls == calls
+    recorder.wait(lambda: not connection.alive, 5.0, "the connection's thread ended: no retry can follow")
     assert connection.status.state is LinkState.OFFLINE
 
 
@@ -298,6 +307,94 @@ def test_unknown_token_is_refused_at_once(open_live: Open, team: Team) -> None:
     assert connection.status.refused == "unknown token: enroll this device again"
     assert LinkState.LIVE not in recorder.states()
     assert recorder.views == []
+
+
+UNKNOWN_TOKEN_WORDS = b"unknown token: enroll this device again"
+
+
+def refused_through(open_live: Open, proxy: FaultProxy, *rewrites: tuple[bytes, bytes]) -> tuple[LiveConnection,
+                                                                                                Recorder]:
+    """A device with a token the real server does not know, connecting through a proxy that rewrites the
+    server's refusal (``unknown_token``) on its way: long polling, as websockets do not pass that proxy."""
+    proxy.rewrites.extend(rewrites)
+    stranger = Person(user_id=0, login="x", name="x", role="member", token="garbage-token", device_id=0)
+    return open_live(stranger, url=proxy.url, time_zone="UTC", poll_interval_s=3600.0)
+
+
+@pytest.fixture(scope="module")
+def quick_ping_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A second server, pinging every second. A connect refused over long polling returns only once the server's
+    next ping ends the long poll python-engineio leaves open (sync/live.py); at the default 20 s, every attempt
+    of the tests below would take that long."""
+    with sqlite_server(tmp_path_factory.mktemp("quick-ping"), "--ping-interval", "1", "--ping-timeout", "5") as process:
+        yield process
+
+
+@pytest.fixture
+def proxy(quick_ping_server: ServerProcess) -> Iterator[FaultProxy]:
+    with FaultProxy(quick_ping_server.url) as front:
+        yield front
+
+
+def test_a_refusal_is_decided_by_its_code_not_its_words(open_live: Open, proxy: FaultProxy) -> None:
+    """Reworded, a final refusal still stops; and the words of a final refusal under a retryable code do not."""
+    connection, recorder = refused_through(open_live, proxy, (UNKNOWN_TOKEN_WORDS, b"please come back later"))
+    recorder.wait(lambda: connection.status.refused is not None, 10.0, "refused")
+    assert connection.status.refused == "please come back later"
+    recorder.wait(lambda: not connection.alive, 5.0, "no more retries")
+
+    proxy.rewrites[:] = [(b'"unknown_token"', b'"too_many_sockets"')]  # the old words, a retryable code
+    retrying, recorder = refused_through(open_live, proxy)
+    recorder.wait(lambda: recorder.token_calls >= 6, 15.0, "several attempts")
+    assert retrying.status.refused is None and retrying.alive
+    assert retrying.status.state is LinkState.RECONNECTING
+
+
+@pytest.mark.parametrize("code", sorted(FINAL))
+def test_each_final_code_stops_the_retries(open_live: Open, proxy: FaultProxy, code: ConnectRefusal) -> None:
+    connection, recorder = refused_through(open_live, proxy, (b'"unknown_token"', f'"{code}"'.encode()))
+    recorder.wait(lambda: connection.status.refused is not None, 10.0, "refused")
+    recorder.wait(lambda: not connection.alive, 5.0, "the connection's thread ended: no retry can follow")
+    assert connection.status.state is LinkState.OFFLINE
+    assert connection.status.refused == UNKNOWN_TOKEN_WORDS.decode()
+
+
+def test_a_device_waiting_for_approval_keeps_retrying(open_live: Open, proxy: FaultProxy) -> None:
+    """``device_pending``: the token is kept and the connection retries until an admin approves the device."""
+    connection, recorder = refused_through(open_live, proxy, (b'"unknown_token"', b'"device_pending"'))
+    recorder.wait(lambda: connection.status.awaiting_approval, 10.0, "awaiting approval")
+    calls = recorder.token_calls
+    recorder.wait(lambda: recorder.token_calls >= calls + 2, 15.0, "more attempts with the same token")
+    assert connection.alive and connection.status.refused is None
+
+
+def test_refresh_reads_me_the_team_and_the_day_again(server: ServerProcess, open_live: Open, team: Team) -> None:
+    """What an admin's policy change needs until the next reconnect: ``/me`` and the views, read once more."""
+    member = team.by_role("member")[0]
+    mes: list[Me] = []
+    connection, recorder = open_live(member, on_me=mes.append)
+    wait_live(connection, recorder)
+    assert len(mes) == 1 and mes[0].user.id == member.user_id
+    reads = len(recorder.team_reads)
+    connection.refresh()
+    recorder.wait(lambda: recorder.snapshots() == 2, 5.0, "a second snapshot")
+    assert len(mes) == 2 and len(recorder.team_reads) == reads + 1
+
+
+def test_own_uploads_reach_the_snapshot_without_a_read(server: ServerProcess, open_live: Open, team: Team) -> None:
+    """The uploader hands the minutes the server stored to ``uploaded``; the snapshot shows them at once and the
+    server's ``performance-update`` brings the totals: the day is not read again."""
+    member = team.by_role("member")[0]
+    connection, recorder = open_live(member)
+    wait_live(connection, recorder)
+    day_reads = len(recorder.day_reads)
+    starts = recent_minutes(3, ago=1)
+    assert post_batch(server, member, [slot(start, keys=5) for start in starts]).status_code == 200
+    sent = [Slot.model_validate(slot(start, keys=5)) for start in starts]
+    connection.uploaded(sent)
+    recorder.wait(lambda: recorder.latest.own_totals.keys == 15, 3.0, "totals from performance-update")
+    recorder.wait(lambda: {s.start for s in recorder.latest.own_slots} >= set(starts), 3.0, "the minutes shown")
+    assert len(recorder.day_reads) == day_reads and recorder.snapshots() == 1
 
 
 # --- TeamModel, no network ------------------------------------------------------------------------------------
@@ -403,3 +500,22 @@ def test_a_device_enrolled_as_me_while_i_was_away_is_reported_when_i_connect(ser
     LiveClient(server, member.token, reconnection=False).connect().close()  # replaces the agent's socket
     recorder.wait(lambda: recorder.states().count(LinkState.LIVE) >= 2, 10.0, "live again, /me read again")
     assert recorder.devices == [event], "told once"
+
+
+def minute_at(start: datetime, keys: int) -> Slot:
+    return Slot(start=start, tracked_s=60, active_s=60, idle_s=0, break_s=0, input_s=30, keys=keys, clicks=0,
+                scrolls=0, mouse_px=0)
+
+
+def test_model_own_slots_take_todays_uploads_and_start_afresh_on_a_new_day() -> None:
+    model = TeamModel()
+    assert not model.apply_own_slots([minute_at(NOON, 1)]), "nothing loaded yet"
+    model = loaded(member(1))
+    yesterday = minute_at(NOON - timedelta(days=1), 2)
+    assert not model.apply_own_slots([yesterday]), "a late upload for yesterday is not today's"
+    assert model.apply_own_slots([minute_at(NOON + timedelta(minutes=1), 3), minute_at(NOON, 4), yesterday])
+    assert model.apply_own_slots([minute_at(NOON, 5)])  # sent again (a lost answer): the newest version
+    view = model.snapshot(NOON)
+    assert [(s.start, s.keys) for s in view.own_slots] == [(NOON, 5), (NOON + timedelta(minutes=1), 3)]
+    model.apply_own_totals(performance(1, TODAY + timedelta(days=1), 0))
+    assert model.snapshot(NOON).own_slots == ()

@@ -3,6 +3,7 @@ and a refused batch is set aside with the server's reason instead of being dropp
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 import uuid
@@ -21,7 +22,15 @@ from support.proxy import DROP, FORWARD_THEN_DROP, FaultProxy, Scripted
 from support.servers import ServerProcess
 from support.team import Person, Team, approve, backdate_enrollment, enroll, enroll_by_key, get, issue_code, new_key
 from sync.api import ApiClient
-from sync.uploader import SyncScheduler, Uploader
+from sync.uploader import (
+    MINUTE_CLOSE_MARGIN_S,
+    RETRIES_PER_RUN,
+    SyncScheduler,
+    SyncStatus,
+    Uploader,
+    minute_closed_at,
+    open_minute_note,
+)
 
 # Two days back: 1,200 minutes from this noon must all have ended whatever the time of day the test runs.
 NOON = (datetime.now(UTC) - timedelta(days=2)).replace(hour=12, minute=0, second=0, microsecond=0)
@@ -41,9 +50,8 @@ def outbox(tmp_path: Path) -> Iterator[Outbox]:
 
 @pytest.fixture
 def proxy(server: ServerProcess) -> Iterator[FaultProxy]:
-    front = FaultProxy(server.url).start()
-    yield front
-    front.stop()
+    with FaultProxy(server.url) as front:
+        yield front
 
 
 def client(url: str, person: Person) -> ApiClient:
@@ -121,29 +129,43 @@ def test_crash_before_acknowledge_resends_the_same_batch(server: ServerProcess, 
     assert stored_keys(server, person) == 3 * 30
 
 
+class Fraction(random.Random):
+    """Every random draw a small fixed fraction of its range: retry waits of a few ms, exactly."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return a + (b - a) * 0.01
+
+
 def test_server_down_for_several_periods_then_back(server: ServerProcess, team: Team, outbox: Outbox,
                                                    proxy: FaultProxy) -> None:
-    """No busy loop while the server is down: the attempts stay few; once it is back, everything arrives once."""
+    """No busy loop while the server is down: each run tries a bounded number of times, then waits for the
+    next one; once the server is back, everything arrives once."""
     person = team.people[1]
     outbox.commit(minutes(12), checkpoint="{}")
-    runs: list[object] = []
-    scheduler = SyncScheduler(Uploader(outbox, client(proxy.url, person)), interval_s=0.5, on_status=runs.append)
+    attempts_at_run_end: list[int] = []
+    ended = threading.Condition()
+
+    def on_status(status: SyncStatus) -> None:
+        with ended:
+            attempts_at_run_end.append(len(proxy.seen))
+            ended.notify_all()
+
+    scheduler = SyncScheduler(Uploader(outbox, client(proxy.url, person), rng=Fraction()), interval_s=0.05,
+                              on_status=on_status, rng=Fraction())
     server.stop()
     try:
         scheduler.start()
-        time.sleep(4)  # eight upload periods
-        down_attempts = len(proxy.seen)
-        assert all(code == 502 for _, _, code in proxy.seen)
-        assert 2 <= down_attempts <= 12, f"{down_attempts} attempts in 4 s: backoff is not holding back"
+        with ended:
+            assert ended.wait_for(lambda: len(attempts_at_run_end) >= 3, timeout=30), "three runs while down"
+            runs = list(attempts_at_run_end[:3])
+        assert all(code == 502 for _, _, code in proxy.seen[:runs[-1]])
+        assert runs == [(RETRIES_PER_RUN + 1) * n for n in (1, 2, 3)], f"attempts at each run's end: {runs}"
         assert outbox.pending_count() == 12
     finally:
         server.start()
-    deadline = time.monotonic() + 20
-    while outbox.pending_count() and time.monotonic() < deadline:
-        scheduler.sync_now()
-        time.sleep(0.2)
+    with ended:
+        assert ended.wait_for(lambda: outbox.pending_count() == 0, timeout=30), "not sent once the server was back"
     scheduler.stop()
-    assert outbox.pending_count() == 0
     assert stored_keys(server, person) == 3 * 12
 
 
@@ -265,31 +287,95 @@ def test_a_minute_the_users_other_devices_fill_is_set_aside_alone(server: Server
 
 def test_scheduler_runs_at_start_on_sync_now_and_coalesces(server: ServerProcess, team: Team,
                                                            outbox: Outbox) -> None:
+    """Five Sync Nows during a run make one more run, not five."""
     person = team.people[1]
     runs: list[int] = []
     done = threading.Condition()
+    in_second_run, release = threading.Event(), threading.Event()
 
     def on_status(status: object) -> None:
         with done:
             runs.append(outbox.pending_count())
             done.notify_all()
+        if len(runs) == 2:  # still inside the second run, on the upload thread
+            in_second_run.set()
+            release.wait(10)
 
-    scheduler = SyncScheduler(Uploader(outbox, client(server.url, person)), interval_s=3600, on_status=on_status)
+    scheduler = SyncScheduler(Uploader(outbox, client(server.url, person)), interval_s=3600, on_status=on_status,
+                              now=lambda: NOON)  # Sync Now's extra run for the open minute: 62 s later, far off
     scheduler.start()
     try:
         with done:
             assert done.wait_for(lambda: len(runs) == 1, timeout=5), "no run at start"
         outbox.commit(minutes(3, start=NOON + timedelta(hours=1)), checkpoint="{}")
+        scheduler.sync_now()
+        assert in_second_run.wait(5), "sync_now did not run"
         for _ in range(5):
             scheduler.sync_now()
+        release.set()
         with done:
-            assert done.wait_for(lambda: len(runs) >= 2, timeout=5), "sync_now did not run"
-        time.sleep(0.3)
-        assert len(runs) in (2, 3), f"five triggers must coalesce, got {len(runs)} runs"
-        assert runs[-1] == 0
+            assert done.wait_for(lambda: len(runs) == 3, timeout=5), "the triggers during a run made no run"
+    finally:
+        release.set()
+        scheduler.stop()
+    assert len(runs) == 3, f"five triggers must fold into one run, got {len(runs)} runs"
+    assert runs[1:] == [0, 0]
+    assert stored_keys(server, person) == 9
+
+
+def test_sync_now_sends_the_minute_in_progress_just_after_it_closes(server: ServerProcess, team: Team,
+                                                                    outbox: Outbox) -> None:
+    """Sync Now sends the closed minutes at once; the minute then in progress goes in one more run shortly after
+    it ends, not at the next five-minute run. The clock is injected: Sync Now comes 1 s before a minute's end."""
+    person = team.people[1]
+    open_minute = NOON + timedelta(hours=2)
+    runs: list[SyncStatus] = []
+    done = threading.Condition()
+
+    def on_status(status: SyncStatus) -> None:
+        with done:
+            runs.append(status)
+            done.notify_all()
+
+    scheduler = SyncScheduler(Uploader(outbox, client(server.url, person)), interval_s=3600, on_status=on_status,
+                              now=lambda: open_minute + timedelta(seconds=59))
+    outbox.commit(minutes(2, start=open_minute - timedelta(minutes=2)), checkpoint="{}")
+    scheduler.start()
+    try:
+        with done:
+            assert done.wait_for(lambda: len(runs) == 1, timeout=10), "no run at start"
+        asked = time.monotonic()
+        scheduler.sync_now()
+        with done:
+            assert done.wait_for(lambda: len(runs) == 2, timeout=10), "Sync Now did not run"
+        outbox.commit(minutes(1, start=open_minute), checkpoint="{}")  # the sampler closes the open minute
+        with done:
+            assert done.wait_for(lambda: len(runs) == 3, timeout=10), "no run after the open minute closed"
+            extra_after = time.monotonic() - asked
+        assert extra_after >= 1 + MINUTE_CLOSE_MARGIN_S, "the extra run came before the minute closed"
+        assert (runs[2].last_sent, runs[2].pending) == (1, 0)
     finally:
         scheduler.stop()
-    assert stored_keys(server, person) == 9
+    assert len(runs) == 3, "one extra run, not a repeating one"
+    assert stored_keys(server, person) == 3 * 3
+
+
+def test_the_open_minute_note_and_when_it_closes() -> None:
+    at = datetime(2026, 11, 25, 14, 5, 31, tzinfo=UTC)
+    assert minute_closed_at(at) == datetime(2026, 11, 25, 14, 6, 0, tzinfo=UTC) + timedelta(
+        seconds=MINUTE_CLOSE_MARGIN_S)
+    assert open_minute_note(at, UTC) == "The minute in progress is sent when it ends (14:06)."
+    assert open_minute_note(at, ZoneInfo("Europe/Berlin")).endswith("(15:06).")
+
+
+def test_sent_minutes_are_passed_on_once_stored(server: ServerProcess, team: Team, outbox: Outbox,
+                                               proxy: FaultProxy) -> None:
+    """``on_sent`` (the live view's source for this device's minutes) hears only of minutes the server stored."""
+    sent: list[Slot] = []
+    outbox.commit(minutes(4), checkpoint="{}")
+    proxy.fail_next(Scripted(503))
+    status = Uploader(outbox, client(proxy.url, team.people[1]), on_sent=sent.extend).drain(Waits())
+    assert status.last_sent == 4 and sent == minutes(4)
 
 
 def test_batch_ids_are_uuids(outbox: Outbox) -> None:

@@ -41,20 +41,21 @@ Launch = Callable[..., TrayApp]
 def launch(qtbot: QtBot, tmp_path: Path, server: ServerProcess, memory_keyring: MemoryKeyring,
            monkeypatch: pytest.MonkeyPatch) -> Iterator[Launch]:
     """Start the tray app in this process, as ``person`` (enrolled), or not enrolled at all (``None``);
-    ``sampler(data_dir, on_change)`` replaces the real sampler (tests that drive the clock and input)."""
+    ``sampler(data_dir, on_change)`` replaces the real sampler (tests that drive the clock and input); ``url``
+    points the app elsewhere than the server (a proxy in front of it)."""
     monkeypatch.delenv("DISPLAY", raising=False)  # no input counting here: the sampler falls back quietly
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     apps: list[TrayApp] = []
 
-    def start(person: Person | None,
-              sampler: Callable[[Path, Callable[..., None]], Sampler] | None = None) -> TrayApp:
+    def start(person: Person | None, sampler: Callable[[Path, Callable[..., None]], Sampler] | None = None, *,
+              url: str | None = None) -> TrayApp:
         data = tmp_path / f"data-{len(apps)}"
         data.mkdir()
         settings = AgentSettings()
         if person is not None:
-            settings = AgentSettings(server_url=server.url)
+            settings = AgentSettings(server_url=url or server.url)
             save(data, settings)
-            CredentialStore().save(server.url, person.token)
+            CredentialStore().save(url or server.url, person.token)
 
         def open_sampler(on_change: Callable[..., None]) -> Sampler:
             if sampler is not None:

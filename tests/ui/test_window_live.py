@@ -16,6 +16,7 @@ from pytestqt.qtbot import QtBot
 from agent.outbox import Outbox
 from protocol.schema import Slot
 from support.keyrings import MemoryKeyring
+from support.proxy import FaultProxy
 from support.servers import ServerProcess
 from support.team import enroll, get, issue_code, make_team, post_batch, put_presence, recent_minutes, slot
 from sync import control
@@ -113,10 +114,48 @@ def test_sync_now_returns_at_once_and_the_result_follows(qtbot: QtBot, server: S
     assert elapsed < 0.05, f"the click handler blocked the GUI thread for {elapsed * 1000:.0f} ms"
     assert not button.isEnabled() and button.text() == "Syncing…"
     qtbot.waitUntil(lambda: app.window.sync.result.text().startswith("Sent 5 minutes at "), timeout=10_000)
+    assert "The minute in progress is sent when it ends (" in app.window.sync.result.text()  # closed minutes only
     assert button.isEnabled()
     assert app.window.sync.error.text() == "none"
     report = get(server, member, f"/api/v1/me/days/{NOON_YESTERDAY.date().isoformat()}").json()
     assert report["totals"]["keys"] == 35
+
+
+def test_an_upload_reaches_the_me_tab_without_reading_the_day_back(qtbot: QtBot, server: ServerProcess,
+                                                                   launch: Launch) -> None:
+    """The Me tab follows this device's own upload from the upload itself (its minutes) and the server's
+    ``performance-update`` (its totals): ``/me`` and the day are read at connect only, never after an upload.
+    Counted at a proxy in front of the real server."""
+    me = make_team(server, time_zone=today_zone()).people[1]
+    proxy = FaultProxy(server.url).start()
+    try:
+        app = launch(me, url=proxy.url)
+        wait_live(qtbot, app, 3)
+        qtbot.waitUntil(lambda: app.sync_status.last_success is not None, timeout=LIVE_TIMEOUT_MS)  # the start run
+
+        def reads() -> list[str]:
+            return [path for method, path, _status in list(proxy.seen)
+                    if method == "GET" and path.startswith("/api/v1/me")]
+
+        assert app.snapshot is not None
+        before = reads()
+        assert before == ["/api/v1/me", f"/api/v1/me/days/{app.snapshot.own_date.isoformat()}"], before
+        starts = recent_minutes(5, ago=2)
+        slots = [Slot(start=start, tracked_s=60, active_s=60, idle_s=0, break_s=0, input_s=20, keys=7, clicks=1,
+                      scrolls=0, mouse_px=40) for start in starts]
+        outbox = Outbox(app.data_dir)
+        try:
+            outbox.commit(slots, checkpoint=outbox.checkpoint() or "{}")
+        finally:
+            outbox.close()
+        app.sync_now()
+        qtbot.waitUntil(lambda: app.snapshot is not None and app.snapshot.own_totals.keys == 35, timeout=10_000)
+        assert app.snapshot is not None and {s.start for s in app.snapshot.own_slots} >= set(starts)
+        assert sum(active for active, _ in app.window.me.chart.hours) >= 5 * 60
+        assert [path for method, path, _ in proxy.seen if method == "POST" and path == "/api/v1/activity"]
+        assert reads() == before, "an upload must not read /me or the day again"
+    finally:
+        proxy.stop()
 
 
 def test_first_run_enrollment_in_the_settings_dialog(qtbot: QtBot, server: ServerProcess, launch: Launch,
