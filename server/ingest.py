@@ -13,7 +13,6 @@ device was enrolled, none that has not begun by the server's clock, each within 
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ from protocol.schema import (
 )
 from server import db
 from server.auth import Principal
+from server.coalesce import Batcher
 from server.config import Settings
 from server.errors import ApiError, Conflict, Invalid
 from server.models import ActivitySlot, Batch
@@ -102,7 +102,6 @@ class _Waiting:
     digest: str
     received_at: datetime
     slots: list[dict[str, Any]]
-    answer: asyncio.Future[Stored]
 
 
 class Ingest:
@@ -117,8 +116,9 @@ class Ingest:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
-        self._queue: list[_Waiting] = []
-        self._writer: asyncio.Task[None] | None = None
+        #: Up to ``GROUP`` waiting batches a transaction, each (device, batch id) once: a repeat waits, in order.
+        self._writer: Batcher[_Waiting, Stored] = Batcher(self._write, name="ingest-writer", max_batch=GROUP,
+                                                          distinct=lambda w: (w.device_id, w.batch_id))
 
     async def store(self, principal: Principal, batch: ActivityBatch, *, now: datetime,
                     settings: Settings) -> tuple[ActivityResult, set[date]]:
@@ -126,32 +126,13 @@ class Ingest:
         ``Invalid`` for a slot outside the window (nothing queued) or one that would take the user's sum of a
         minute over a bound (nothing stored), ``Conflict`` for a reused batch id."""
         check_window(batch, now, settings, enrolled_at=principal.device.created_at)
-        waiting = _Waiting(principal.device.id, principal.user.id, str(batch.batch_id), batch_digest(batch), now,
-                           [slot.model_dump() for slot in batch.slots], asyncio.get_running_loop().create_future())
-        self._queue.append(waiting)
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write(), name="ingest-writer")
-        fresh = await waiting.answer
+        fresh = await self._writer(_Waiting(principal.device.id, principal.user.id, str(batch.batch_id),
+                                            batch_digest(batch), now, [slot.model_dump() for slot in batch.slots]))
         if fresh is None:
             return ActivityResult(accepted=0, duplicates=len(batch.slots)), set()
         zone = principal.user.time_zone
         result = ActivityResult(accepted=len(fresh), duplicates=len(batch.slots) - len(fresh))
         return result, {local_date(start, zone) for start in fresh}
-
-    def _next_group(self) -> list[_Waiting]:
-        """Up to ``GROUP`` waiting batches, each (device, batch id) once; the rest stay queued in order."""
-        group: list[_Waiting] = []
-        keys: set[tuple[int, str]] = set()
-        later: list[_Waiting] = []
-        for waiting in self._queue:
-            key = (waiting.device_id, waiting.batch_id)
-            if key in keys or len(group) >= GROUP:
-                later.append(waiting)
-            else:
-                group.append(waiting)
-                keys.add(key)
-        self._queue = later
-        return group
 
     async def _commit(self, group: Sequence[_Waiting]) -> list[Stored | ApiError]:
         async with self.sessions() as session:
@@ -159,28 +140,12 @@ class Ingest:
             await session.commit()
         return outcomes
 
-    async def _write(self) -> None:
-        while self._queue:
-            group = self._next_group()
-            try:
-                try:
-                    outcomes = await self._commit(group)
-                except _Entangled:  # rare: store them one by one, as if they had come one at a time
-                    outcomes = [outcome for waiting in group for outcome in await self._commit([waiting])]
-            except BaseException as exc:  # database busy or gone: every upload of the group is answered so
-                for waiting in group:
-                    if not waiting.answer.done():
-                        waiting.answer.set_exception(exc)
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
-                continue
-            for waiting, outcome in zip(group, outcomes, strict=True):
-                if waiting.answer.done():  # the client gave up; what was stored stays stored (retries are safe)
-                    continue
-                if isinstance(outcome, ApiError):
-                    waiting.answer.set_exception(outcome)
-                else:
-                    waiting.answer.set_result(outcome)
+    async def _write(self, group: list[_Waiting]) -> list[Stored | ApiError]:
+        """One transaction for the group; a refused batch is answered its error, the others their minutes."""
+        try:
+            return await self._commit(group)
+        except _Entangled:  # rare: store them one by one, as if they had come one at a time
+            return [outcome for waiting in group for outcome in await self._commit([waiting])]
 
 
 class _Entangled(Exception):

@@ -219,11 +219,9 @@ def test_one_transaction_of_uploads_keeps_a_users_minute_within_the_bound(databa
                           created_at=now) for user in (users[0], users[0], users[1])]
         session.add_all(devices)
         await session.flush()
-        loop = asyncio.get_running_loop()
 
         def waiting(device: Device, keys: int) -> _Waiting:
-            return _Waiting(device.id, device.user_id, str(uuid.uuid4()), uuid.uuid4().hex, now, [counts(keys)],
-                            loop.create_future())
+            return _Waiting(device.id, device.user_id, str(uuid.uuid4()), uuid.uuid4().hex, now, [counts(keys)])
 
         group = [waiting(devices[0], 5_000), waiting(devices[1], 1_001), waiting(devices[0], 5_000),
                  waiting(devices[2], 6_000)]
