@@ -17,10 +17,11 @@ from server.api.routes import activity, enroll, health, me, presence, team
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker
 from server.errors import install_handlers
+from server.gateway import SOCKET_PATH
 from server.headers import SecurityHeaders
 from server.ingest import Ingest
 from server.limits import BodySizeLimit, EnrollmentLimit, TokenBucket
-from server.live import SOCKET_PATH, LiveHub
+from server.live import LiveHub
 from server.migrate import upgrade
 from server.registry import make_registry
 
