@@ -12,7 +12,7 @@ from starlette.types import ASGIApp
 
 from server import __version__, security
 from server.announce import Announcer
-from server.api.fast_path import FastPath
+from server.api.fast_path import PREFIX, FastPath
 from server.api.routes import activity, enroll, health, me, presence, team
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker
@@ -66,7 +66,7 @@ def create_api(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     api.state.enrollment_limit = EnrollmentLimit(burst=settings.enroll_burst, rate=settings.enroll_rate_per_s)
     install_handlers(api)
     for module in (enroll, me, activity, presence, team):
-        api.include_router(module.router, prefix="/api/v1")
+        api.include_router(module.router, prefix=PREFIX)
     api.include_router(health.router)
     return api
 
