@@ -95,7 +95,9 @@ COUNTED = tuple(COUNT_LIMITS)
 
 
 @dataclasses.dataclass(eq=False)
-class _Waiting:
+class _Upload:
+    """One batch waiting for the group commit, as the writer stores it."""
+
     device_id: int
     user_id: int
     batch_id: str
@@ -117,7 +119,7 @@ class Ingest:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
         #: Up to ``GROUP`` waiting batches a transaction, each (device, batch id) once: a repeat waits, in order.
-        self._writer: Batcher[_Waiting, Stored] = Batcher(self._write, name="ingest-writer", max_batch=GROUP,
+        self._writer: Batcher[_Upload, Stored] = Batcher(self._write, name="ingest-writer", max_batch=GROUP,
                                                           distinct=lambda w: (w.device_id, w.batch_id))
 
     async def store(self, principal: Principal, batch: ActivityBatch, *, now: datetime,
@@ -126,7 +128,7 @@ class Ingest:
         ``Invalid`` for a slot outside the window (nothing queued) or one that would take the user's sum of a
         minute over a bound (nothing stored), ``Conflict`` for a reused batch id."""
         check_window(batch, now, settings, enrolled_at=principal.device.created_at)
-        fresh = await self._writer(_Waiting(principal.device.id, principal.user.id, str(batch.batch_id),
+        fresh = await self._writer(_Upload(principal.device.id, principal.user.id, str(batch.batch_id),
                                             batch_digest(batch), now, [slot.model_dump() for slot in batch.slots]))
         if fresh is None:
             return ActivityResult(accepted=0, duplicates=len(batch.slots)), set()
@@ -134,13 +136,13 @@ class Ingest:
         result = ActivityResult(accepted=len(fresh), duplicates=len(batch.slots) - len(fresh))
         return result, {local_date(start, zone) for start in fresh}
 
-    async def _commit(self, group: Sequence[_Waiting]) -> list[Stored | ApiError]:
+    async def _commit(self, group: Sequence[_Upload]) -> list[Stored | ApiError]:
         async with self.sessions() as session:
             outcomes = await store_group(session, group)
             await session.commit()
         return outcomes
 
-    async def _write(self, group: list[_Waiting]) -> list[Stored | ApiError]:
+    async def _write(self, group: list[_Upload]) -> list[Stored | ApiError]:
         """One transaction for the group; a refused batch is answered its error, the others their minutes."""
         try:
             return await self._commit(group)
@@ -156,7 +158,7 @@ def _plus(total: tuple[int, ...] | None, counts: Sequence[int]) -> tuple[int, ..
     return tuple(counts) if total is None else tuple(a + b for a, b in zip(total, counts, strict=True))
 
 
-async def over_user_bounds(session: AsyncSession, group: Sequence[_Waiting]) -> dict[int, Invalid]:
+async def over_user_bounds(session: AsyncSession, group: Sequence[_Upload]) -> dict[int, Invalid]:
     """The batches of ``group`` (by position) refused because storing them would take a user's sum of a count
     in one minute over its bound, as if the group were stored one batch at a time in order.
 
@@ -201,7 +203,7 @@ async def over_user_bounds(session: AsyncSession, group: Sequence[_Waiting]) -> 
     return refused
 
 
-async def store_group(session: AsyncSession, group: Sequence[_Waiting]) -> list[Stored | ApiError]:
+async def store_group(session: AsyncSession, group: Sequence[_Upload]) -> list[Stored | ApiError]:
     """Write a group of batches (each (device, batch id) at most once) in the caller's transaction.
 
     First the batches that would take a user's minute over a bound are set aside, refused with nothing stored
@@ -217,7 +219,7 @@ async def store_group(session: AsyncSession, group: Sequence[_Waiting]) -> list[
     return [refused[position] if position in refused else next(stored) for position in range(len(group))]
 
 
-async def _insert(session: AsyncSession, group: Sequence[_Waiting]) -> list[Stored | ApiError]:
+async def _insert(session: AsyncSession, group: Sequence[_Upload]) -> list[Stored | ApiError]:
     rows = [{"device_id": w.device_id, "user_id": w.user_id, **slot} for w in group for slot in w.slots]
     # On the connection, not the session: the ORM's bulk insert would walk every row through its mapper first,
     # a cost py-spy found in upload waves; the statement and its parameters are the same.
