@@ -1,8 +1,8 @@
 """Roster and credential administration, as keyword-only data functions over a session.
 
 The CLI (``server.cli``) and the demo seeding call these; tests call them to set up teams directly. Each
-returns plain dicts so the CLI can print them as a table or as JSON. Bad input raises ``AdminError`` naming
-the field; nothing is written in that case.
+returns plain dicts so the CLI can print them as a table or as JSON. Bad input raises ``AdminError``
+(``server.errors``) naming the field; nothing is written in that case.
 """
 
 from __future__ import annotations
@@ -18,12 +18,9 @@ from protocol.defaults import IDLE_THRESHOLD_S, INTERVAL_RANGE_S, SYNC_INTERVAL_
 from protocol.schema import Role
 from protocol.text import first_control
 from server import security
+from server.errors import AdminError
 from server.logins import login_problem, normalise_login
 from server.models import DeploymentKey, Device, DeviceStatus, EnrollmentCode, Team, User
-
-
-class AdminError(Exception):
-    """A refused admin request; the message names the field."""
 
 
 async def _code_secret(session: AsyncSession) -> bytes:

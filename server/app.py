@@ -12,15 +12,16 @@ from starlette.types import ASGIApp
 
 from server import __version__, security
 from server.announce import Announcer
-from server.api.fast_path import FastPath
+from server.api.fast_path import PREFIX, FastPath
 from server.api.routes import activity, enroll, health, me, presence, team
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker
 from server.errors import install_handlers
+from server.gateway import SOCKET_PATH
 from server.headers import SecurityHeaders
 from server.ingest import Ingest
 from server.limits import BodySizeLimit, EnrollmentLimit, TokenBucket
-from server.live import SOCKET_PATH, LiveHub
+from server.live import LiveHub
 from server.migrate import upgrade
 from server.registry import make_registry
 
@@ -65,7 +66,7 @@ def create_api(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     api.state.enrollment_limit = EnrollmentLimit(burst=settings.enroll_burst, rate=settings.enroll_rate_per_s)
     install_handlers(api)
     for module in (enroll, me, activity, presence, team):
-        api.include_router(module.router, prefix="/api/v1")
+        api.include_router(module.router, prefix=PREFIX)
     api.include_router(health.router)
     return api
 

@@ -11,18 +11,20 @@ no room.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from protocol.schema import Role
 from server import security
+from server.coalesce import Batcher
 from server.errors import Forbidden, Unauthorized
 from server.models import Device, User
 
-#: Tokens asked for in one query at most: far below SQLite's and PostgreSQL's limits on bound parameters.
+#: Callers (so tokens) answered by one query at most: far below SQLite's and PostgreSQL's limits on bound
+#: parameters.
 BATCH = 500
 
 
@@ -43,19 +45,13 @@ class Authenticator:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
-        #: digest → the callers waiting for it
-        self._waiting: dict[str, list[asyncio.Future[Principal | None]]] = {}
-        self._loader: asyncio.Task[None] | None = None
+        #: token digest → the device and user it stands for, or ``None``; one query per pass
+        self._lookup: Batcher[str, Principal | None] = Batcher(self._load, name="token-lookup", max_batch=BATCH)
 
     async def principal(self, token: str | None) -> Principal:
         if not token:
             raise Unauthorized("missing token: send 'Authorization: Bearer <token>'")
-        token_digest = security.digest(token)
-        answer: asyncio.Future[Principal | None] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(token_digest, []).append(answer)
-        if self._loader is None or self._loader.done():
-            self._loader = asyncio.create_task(self._load(), name="token-lookup")
-        found = await answer
+        found = await self._lookup(security.digest(token))
         if found is None or not security.matches(token, found.device.token_hash):
             raise Unauthorized("unknown token: enroll this device again")
         if found.device.revoked_at is not None:
@@ -66,25 +62,10 @@ class Authenticator:
                             f"{found.device.id})", code="device_pending")
         return found
 
-    async def _load(self) -> None:
-        """Answer everyone waiting, one query per pass; callers arriving during a query wait for the next."""
-        while self._waiting:
-            digests = list(self._waiting)[:BATCH]
-            waiting = {digest: self._waiting.pop(digest) for digest in digests}
-            try:
-                async with self.sessions() as session:
-                    rows = (await session.execute(select(Device, User).join(User, User.id == Device.user_id)
-                                                  .where(Device.token_hash.in_(digests)))).all()
-            except BaseException as exc:  # the database is down or busy: each caller gets the error to answer
-                for answers in waiting.values():
-                    for answer in answers:
-                        if not answer.done():
-                            answer.set_exception(exc)
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
-                continue
-            found = {device.token_hash: Principal(device, user) for device, user in rows}
-            for digest, answers in waiting.items():
-                for answer in answers:
-                    if not answer.done():  # a caller that gave up (client gone) is skipped
-                        answer.set_result(found.get(digest))
+    async def _load(self, digests: list[str]) -> Sequence[Principal | None]:
+        """One query for a pass's tokens (callers presenting the same token share its row)."""
+        async with self.sessions() as session:
+            rows = (await session.execute(select(Device, User).join(User, User.id == Device.user_id)
+                                          .where(Device.token_hash.in_(sorted(set(digests)))))).all()
+        found = {device.token_hash: Principal(device, user) for device, user in rows}
+        return [found.get(digest) for digest in digests]

@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from protocol.defaults import IDLE_THRESHOLD_S, INTERVAL_RANGE_S, SYNC_INTERVAL_S
 from protocol.text import visible
 from server import __version__, admin, demo
-from server.admin import AdminError
 from server.config import Settings, default_database_url
+from server.errors import AdminError
 from server.migrate import run_in_session
 
 KEY_ADDS_DEVICES_HELP = ("let a deployment key give a login that already has an active device another one "
@@ -133,10 +133,12 @@ def serve(args: argparse.Namespace) -> int:
                             ws_per_message_deflate=False, ws_max_size=settings.max_socket_message_bytes,
                             ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,
                             proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips)
-    # The loop uvicorn.run would pick (uvloop where installed, as uvicorn[standard] does on Linux and macOS);
-    # plain asyncio.run would leave every socket on the slower pure-Python loop. See docs/scaling.md.
-    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-        runner.run(uvicorn.Server(config).serve(sockets=[sock]))
+    # ``Server.run`` on our socket, not ``asyncio.run(server.serve())``: it runs on the loop uvicorn.run would pick
+    # (uvloop where installed, as uvicorn[standard] does on Linux and macOS), where plain asyncio.run would leave
+    # every socket on the slower pure-Python loop (docs/scaling.md). Not ``uvicorn.run(fd=…)``: uvicorn wraps a
+    # descriptor as a Unix socket, and asyncio sets TCP_NODELAY only on sockets that say they are TCP (see
+    # ``_listen``). tests/server/test_third_party_internals.py checks both.
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 

@@ -6,6 +6,7 @@
     ├── NotFound              404
     ├── Conflict              409: e.g. a batch id reused with other content
     ├── Invalid               422: a field's value is refused; ``field`` names it (``slots[3].active_s``)
+    │   └── AdminError        an admin command's input refused (``server.admin``); the message names the field
     ├── TooLarge              413: body or batch beyond the caps
     └── RateLimited           429: with ``retry_after`` seconds
 
@@ -79,6 +80,11 @@ class Invalid(ApiError):
     code = "invalid"
 
 
+class AdminError(Invalid):
+    """A refused admin request (``server.admin``: the CLI prints it and exits 2); the message names the field.
+    An ``Invalid``: were an admin function called while answering a request, the client would read a 422."""
+
+
 class TooLarge(ApiError):
     status = 413
     code = "too_large"
@@ -124,9 +130,14 @@ def api_error_response(exc: ApiError) -> JSONResponse:
     return error_response(exc.status, exc.code, exc.message, exc.field, exc.headers())
 
 
+def database_error(exc: BaseException) -> object:
+    """What to log of a database error: the driver's own message (SQLAlchemy's adds the statement and a link)."""
+    return exc.orig if isinstance(exc, OperationalError) else exc
+
+
 def unavailable_response(exc: Exception) -> JSONResponse:
     """503 for a database that is locked or unreachable (``UNAVAILABLE``): nothing was stored, retry."""
-    log.warning("database unavailable, answered 503: %s", exc.orig if isinstance(exc, OperationalError) else exc)
+    log.warning("database unavailable, answered 503: %s", database_error(exc))
     return error_response(503, "unavailable", "the database is busy or unreachable; retry shortly",
                           headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
 

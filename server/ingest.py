@@ -13,7 +13,6 @@ device was enrolled, none that has not begun by the server's clock, each within 
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ from protocol.schema import (
 )
 from server import db
 from server.auth import Principal
+from server.coalesce import Batcher
 from server.config import Settings
 from server.errors import ApiError, Conflict, Invalid
 from server.models import ActivitySlot, Batch
@@ -95,14 +95,15 @@ COUNTED = tuple(COUNT_LIMITS)
 
 
 @dataclasses.dataclass(eq=False)
-class _Waiting:
+class _Upload:
+    """One batch waiting for the group commit, as the writer stores it."""
+
     device_id: int
     user_id: int
     batch_id: str
     digest: str
     received_at: datetime
     slots: list[dict[str, Any]]
-    answer: asyncio.Future[Stored]
 
 
 class Ingest:
@@ -117,8 +118,9 @@ class Ingest:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
-        self._queue: list[_Waiting] = []
-        self._writer: asyncio.Task[None] | None = None
+        #: Up to ``GROUP`` waiting batches a transaction, each (device, batch id) once: a repeat waits, in order.
+        self._writer: Batcher[_Upload, Stored] = Batcher(self._write, name="ingest-writer", max_batch=GROUP,
+                                                          distinct=lambda w: (w.device_id, w.batch_id))
 
     async def store(self, principal: Principal, batch: ActivityBatch, *, now: datetime,
                     settings: Settings) -> tuple[ActivityResult, set[date]]:
@@ -126,61 +128,26 @@ class Ingest:
         ``Invalid`` for a slot outside the window (nothing queued) or one that would take the user's sum of a
         minute over a bound (nothing stored), ``Conflict`` for a reused batch id."""
         check_window(batch, now, settings, enrolled_at=principal.device.created_at)
-        waiting = _Waiting(principal.device.id, principal.user.id, str(batch.batch_id), batch_digest(batch), now,
-                           [slot.model_dump() for slot in batch.slots], asyncio.get_running_loop().create_future())
-        self._queue.append(waiting)
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write(), name="ingest-writer")
-        fresh = await waiting.answer
+        fresh = await self._writer(_Upload(principal.device.id, principal.user.id, str(batch.batch_id),
+                                            batch_digest(batch), now, [slot.model_dump() for slot in batch.slots]))
         if fresh is None:
             return ActivityResult(accepted=0, duplicates=len(batch.slots)), set()
         zone = principal.user.time_zone
         result = ActivityResult(accepted=len(fresh), duplicates=len(batch.slots) - len(fresh))
         return result, {local_date(start, zone) for start in fresh}
 
-    def _next_group(self) -> list[_Waiting]:
-        """Up to ``GROUP`` waiting batches, each (device, batch id) once; the rest stay queued in order."""
-        group: list[_Waiting] = []
-        keys: set[tuple[int, str]] = set()
-        later: list[_Waiting] = []
-        for waiting in self._queue:
-            key = (waiting.device_id, waiting.batch_id)
-            if key in keys or len(group) >= GROUP:
-                later.append(waiting)
-            else:
-                group.append(waiting)
-                keys.add(key)
-        self._queue = later
-        return group
-
-    async def _commit(self, group: Sequence[_Waiting]) -> list[Stored | ApiError]:
+    async def _commit(self, group: Sequence[_Upload]) -> list[Stored | ApiError]:
         async with self.sessions() as session:
             outcomes = await store_group(session, group)
             await session.commit()
         return outcomes
 
-    async def _write(self) -> None:
-        while self._queue:
-            group = self._next_group()
-            try:
-                try:
-                    outcomes = await self._commit(group)
-                except _Entangled:  # rare: store them one by one, as if they had come one at a time
-                    outcomes = [outcome for waiting in group for outcome in await self._commit([waiting])]
-            except BaseException as exc:  # database busy or gone: every upload of the group is answered so
-                for waiting in group:
-                    if not waiting.answer.done():
-                        waiting.answer.set_exception(exc)
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
-                continue
-            for waiting, outcome in zip(group, outcomes, strict=True):
-                if waiting.answer.done():  # the client gave up; what was stored stays stored (retries are safe)
-                    continue
-                if isinstance(outcome, ApiError):
-                    waiting.answer.set_exception(outcome)
-                else:
-                    waiting.answer.set_result(outcome)
+    async def _write(self, group: list[_Upload]) -> list[Stored | ApiError]:
+        """One transaction for the group; a refused batch is answered its error, the others their minutes."""
+        try:
+            return await self._commit(group)
+        except _Entangled:  # rare: store them one by one, as if they had come one at a time
+            return [outcome for waiting in group for outcome in await self._commit([waiting])]
 
 
 class _Entangled(Exception):
@@ -191,7 +158,7 @@ def _plus(total: tuple[int, ...] | None, counts: Sequence[int]) -> tuple[int, ..
     return tuple(counts) if total is None else tuple(a + b for a, b in zip(total, counts, strict=True))
 
 
-async def over_user_bounds(session: AsyncSession, group: Sequence[_Waiting]) -> dict[int, Invalid]:
+async def over_user_bounds(session: AsyncSession, group: Sequence[_Upload]) -> dict[int, Invalid]:
     """The batches of ``group`` (by position) refused because storing them would take a user's sum of a count
     in one minute over its bound, as if the group were stored one batch at a time in order.
 
@@ -236,7 +203,7 @@ async def over_user_bounds(session: AsyncSession, group: Sequence[_Waiting]) -> 
     return refused
 
 
-async def store_group(session: AsyncSession, group: Sequence[_Waiting]) -> list[Stored | ApiError]:
+async def store_group(session: AsyncSession, group: Sequence[_Upload]) -> list[Stored | ApiError]:
     """Write a group of batches (each (device, batch id) at most once) in the caller's transaction.
 
     First the batches that would take a user's minute over a bound are set aside, refused with nothing stored
@@ -252,7 +219,7 @@ async def store_group(session: AsyncSession, group: Sequence[_Waiting]) -> list[
     return [refused[position] if position in refused else next(stored) for position in range(len(group))]
 
 
-async def _insert(session: AsyncSession, group: Sequence[_Waiting]) -> list[Stored | ApiError]:
+async def _insert(session: AsyncSession, group: Sequence[_Upload]) -> list[Stored | ApiError]:
     rows = [{"device_id": w.device_id, "user_id": w.user_id, **slot} for w in group for slot in w.slots]
     # On the connection, not the session: the ORM's bulk insert would walk every row through its mapper first,
     # a cost py-spy found in upload waves; the statement and its parameters are the same.

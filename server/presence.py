@@ -42,6 +42,31 @@ class DeviceStatus:
     connected_since: datetime | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class Stored:
+    """A user's presence as ``user_presence`` holds it: what the team was last told."""
+
+    state: PresenceState
+    since: datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """A compare-and-set of one user's row: ``after`` is written only where the row still holds ``before``."""
+
+    before: Stored
+    after: Stored
+
+
+@dataclasses.dataclass(frozen=True)
+class _Member:
+    """A user as ``refresh`` reads them: name and team for the event, and the stored presence (none yet)."""
+
+    name: str
+    team_id: int
+    stored: Stored | None
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Shown:
     state: PresenceState
@@ -61,17 +86,16 @@ def effective(devices: Iterable[DeviceStatus], now: datetime, grace: timedelta) 
     if not present:
         return Shown(state=PresenceState.OFFLINE, since=last_seen, last_seen=last_seen)
 
-    def reported(d: DeviceStatus) -> tuple[PresenceState, datetime | None, bool]:
+    def reported(d: DeviceStatus) -> Shown:
         # A device that connected but has not reported yet counts as active since it connected, else since it
         # was last seen: an estimate, flagged so.
         if d.state is not None:
-            return d.state, d.since, False
-        return PresenceState.ACTIVE, d.connected_since or d.last_seen, True
+            return Shown(state=d.state, since=d.since, last_seen=last_seen)
+        return Shown(state=PresenceState.ACTIVE, since=d.connected_since or d.last_seen, last_seen=last_seen,
+                     since_estimated=True)
 
     # The most present state wins; between equals, a reported one over an estimate.
-    state, since, estimated = min((reported(d) for d in present),
-                                  key=lambda shown: (PRESENCE_RANK[shown[0]], shown[2]))
-    return Shown(state=state, since=since, last_seen=last_seen, since_estimated=estimated)
+    return min((reported(d) for d in present), key=lambda shown: (PRESENCE_RANK[shown.state], shown.since_estimated))
 
 
 async def shown_for(session: AsyncSession, user_ids: Collection[int], connected: ConnectedLookup,
@@ -91,18 +115,16 @@ async def shown_for(session: AsyncSession, user_ids: Collection[int], connected:
     return {uid: effective(by_user[uid], now, grace) for uid in user_ids}
 
 
-async def store_changes(session: AsyncSession,
-                        changes: Mapping[int, tuple[tuple[str, datetime], tuple[PresenceState, datetime]]]
-                        ) -> set[int]:
-    """Compare-and-set the rows of several users (``user id → (before, after)``) in one statement; the users
-    whose row this call changed. ``UPDATE … FROM (VALUES …) RETURNING``: a storm of changes is one round trip,
-    not one per user, and a row another process changed since it was read is left alone and not returned."""
+async def store_changes(session: AsyncSession, changes: Mapping[int, Change]) -> set[int]:
+    """Compare-and-set the rows of several users (``user id → change``) in one statement; the users whose row
+    this call changed. ``UPDATE … FROM (VALUES …) RETURNING``: a storm of changes is one round trip, not one per
+    user, and a row another process changed since it was read is left alone and not returned."""
     if not changes:
         return set()
     wanted = values(column("uid", Integer), column("old_state", String), column("old_since", UtcDateTime),
                     column("new_state", String), column("new_since", UtcDateTime), name="wanted").data(
-        [(uid, old_state, old_since, str(new_state), new_since)
-         for uid, ((old_state, old_since), (new_state, new_since)) in sorted(changes.items())]).cte("wanted")
+        [(uid, str(change.before.state), change.before.since, str(change.after.state), change.after.since)
+         for uid, change in sorted(changes.items())]).cte("wanted")
     result = await session.execute(
         update(UserPresence)
         .where(UserPresence.user_id == wanted.c.uid, UserPresence.state == wanted.c.old_state,
@@ -205,14 +227,14 @@ async def store_last_seen(session: AsyncSession, seen: Mapping[int, datetime]) -
                           execution_options={"synchronize_session": False})
 
 
-async def insert_shown(session: AsyncSession, rows: Mapping[int, tuple[PresenceState, datetime]]) -> set[int]:
+async def insert_shown(session: AsyncSession, rows: Mapping[int, Stored]) -> set[int]:
     """First rows for users never shown before, in one statement; the users whose row this call created (a
     racing process may have created some first)."""
     if not rows:
         return set()
     statement = db.insert(session, UserPresence).on_conflict_do_nothing().returning(UserPresence.user_id)
-    created = await session.execute(statement, [{"user_id": uid, "state": state, "since": since}
-                                                for uid, (state, since) in rows.items()])
+    created = await session.execute(statement, [{"user_id": uid, "state": row.state, "since": row.since}
+                                                for uid, row in rows.items()])
     return set(created.scalars())
 
 
@@ -226,26 +248,25 @@ async def refresh(session: AsyncSession, user_ids: Collection[int], connected: C
     if not user_ids:
         return []
     shown = await shown_for(session, user_ids, connected, now, grace)
-    users: dict[int, tuple[str, int, tuple[str, datetime] | None]] = {}  # name, team, stored presence
+    members: dict[int, _Member] = {}
     for uid, name, team_id, state, since in await session.execute(
             select(User.id, User.name, User.team_id, UserPresence.state, UserPresence.since)
             .outerjoin(UserPresence, UserPresence.user_id == User.id).where(User.id.in_(list(user_ids)))):
-        stored: str | None = state  # NULL where the outer join found no row
-        users[uid] = (name, team_id, None if stored is None else (stored, since))
-    first: dict[int, tuple[PresenceState, datetime]] = {}
-    changes: dict[int, tuple[tuple[str, datetime], tuple[PresenceState, datetime]]] = {}
-    afters = {uid: (now_shown.state, now_shown.since or now) for uid, now_shown in shown.items()}
+        # state is NULL where the outer join found no row
+        members[uid] = _Member(name, team_id, None if state is None else Stored(PresenceState(state), since))
+    first: dict[int, Stored] = {}
+    changes: dict[int, Change] = {}
+    afters = {uid: Stored(now_shown.state, now_shown.since or now) for uid, now_shown in shown.items()}
     for uid, now_shown in sorted(shown.items()):  # one row order for every writer: no deadlocks between them
-        after = afters[uid]
-        before = users[uid][2]
+        after, before = afters[uid], members[uid].stored
         if before is None:
             if now_shown.state is not PresenceState.OFFLINE:  # never seen and offline: nothing to announce
                 first[uid] = after
             continue
-        if before[0] == after[0] and (before[1] == after[1] or now_shown.since_estimated):
+        if before.state == after.state and (before.since == after.since or now_shown.since_estimated):
             continue  # unchanged, or only an estimated "since" moved (last_seen refreshed by a sweep)
-        changes[uid] = (before, after)
+        changes[uid] = Change(before, after)
     # A user missing from what was stored: another process stored (and announces) a newer state first.
     changed = await store_changes(session, changes) | await insert_shown(session, first)
-    return [(users[uid][1], PresenceEvent(user_id=uid, name=users[uid][0], state=afters[uid][0],
-                                          since=afters[uid][1])) for uid in sorted(changed)]
+    return [(members[uid].team_id, PresenceEvent(user_id=uid, name=members[uid].name, state=afters[uid].state,
+                                                 since=afters[uid].since)) for uid in sorted(changed)]

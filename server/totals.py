@@ -4,8 +4,9 @@ A local day is not always 24 hours: across a DST change it is 23 or 25. ``day_bo
 local midnight at both ends, so the sums are right on those days too.
 
 A user with two devices running in the same minute must not get two minutes of work for it, so minutes are
-merged per user first (``merge_minute``): the seconds come from the most present device, the input counts
-from all of them.
+merged per user, by the database: the seconds come from the most present device (most active, then most on
+break, then most tracked; the lowest device id of equals), the input counts from all of them. The same rule in
+Python, minute by minute, is the test oracle (tests/server/test_totals_sql.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, case, func, select
@@ -37,17 +39,8 @@ def local_date(moment: datetime, time_zone: str) -> date:
     return moment.astimezone(ZoneInfo(time_zone)).date()
 
 
-def merge_minute(slots: list[Slot]) -> Slot:
-    """One user-minute from its device slots (in device order): seconds of the most present device, the first
-    of equals, counts of all. ``summed`` does the same in SQL."""
-    best = max(slots, key=lambda s: (s.active_s, s.break_s, s.tracked_s))
-    if len(slots) == 1:
-        return best
-    counts = {name: sum(getattr(s, name) for s in slots) for name in COUNTS}
-    return best.model_copy(update=counts)
-
-
 def make_totals(slots: Iterable[Slot]) -> Totals:
+    """The totals of minutes already merged (a day's ``merged_minutes``): their sums."""
     sums = dict.fromkeys(SECONDS + COUNTS, 0)
     for slot in slots:
         for name in sums:
@@ -64,32 +57,6 @@ def _totals(sums: Mapping[str, int]) -> Totals:
 _COLUMNS = tuple(getattr(ActivitySlot, name) for name in SECONDS + COUNTS)
 
 
-async def user_minutes(session: AsyncSession, windows: dict[int, tuple[datetime, datetime]]) -> dict[int, list[Slot]]:
-    """Each user's merged minutes within that user's own [start, end) window, in one query."""
-    minutes: dict[int, list[Slot]] = {uid: [] for uid in windows}
-    if not windows:
-        return minutes
-    lowest = min(start for start, _ in windows.values())
-    highest = max(end for _, end in windows.values())
-    # Plain columns, not ORM objects: a manager's day view or a wave of uploads reads thousands of rows, and
-    # building (and identity-mapping) an ORM object per row was most of the cost.
-    rows = await session.execute(
-        select(ActivitySlot.user_id, ActivitySlot.start, *_COLUMNS)
-        .where(ActivitySlot.user_id.in_(list(windows)), ActivitySlot.start >= lowest,
-               ActivitySlot.start < highest)
-        .order_by(ActivitySlot.user_id, ActivitySlot.start, ActivitySlot.device_id)
-    )
-    grouped: dict[tuple[int, datetime], list[Slot]] = defaultdict(list)
-    for user_id, slot_start, *numbers in rows:
-        start, end = windows[user_id]
-        if start <= slot_start < end:
-            grouped[(user_id, slot_start)].append(
-                Slot.model_construct(start=slot_start, **dict(zip(SECONDS + COUNTS, numbers, strict=True))))
-    for (user_id, _start), slots in grouped.items():
-        minutes[user_id].append(merge_minute(slots))
-    return minutes
-
-
 #: Users summed in one query at most: their ids are bound parameters.
 CHUNK = 1000
 
@@ -100,22 +67,35 @@ _FIRST = func.row_number().over(
     partition_by=(ActivitySlot.user_id, ActivitySlot.start),
     order_by=(ActivitySlot.active_s.desc(), ActivitySlot.break_s.desc(), ActivitySlot.tracked_s.desc(),
               ActivitySlot.device_id))
-_RANKED = (select(ActivitySlot.user_id, *_COLUMNS, _FIRST.label("rank"))
+_RANKED = (select(ActivitySlot.user_id, ActivitySlot.start, *_COLUMNS, _FIRST.label("rank"))
            .where(ActivitySlot.user_id.in_(bindparam("uids", expanding=True)),
                   ActivitySlot.start >= bindparam("lo", type_=UtcDateTime),
                   ActivitySlot.start < bindparam("hi", type_=UtcDateTime))
            .subquery())
-_SUMMED = (select(_RANKED.c.user_id,
-                  *(func.sum(case((_RANKED.c.rank == 1, _RANKED.c[name]), else_=0)) for name in SECONDS),
-                  *(func.sum(_RANKED.c[name]) for name in COUNTS))
-           .group_by(_RANKED.c.user_id))
+#: Per group, the seconds of each minute's first-ranked device and the counts of all.
+_MERGED = (*(func.sum(case((_RANKED.c.rank == 1, _RANKED.c[name]), else_=0)) for name in SECONDS),
+           *(func.sum(_RANKED.c[name]) for name in COUNTS))
+_SUMMED = select(_RANKED.c.user_id, *_MERGED).group_by(_RANKED.c.user_id)
+_MINUTES = (select(_RANKED.c.start, *_MERGED).group_by(_RANKED.c.user_id, _RANKED.c.start)
+            .order_by(_RANKED.c.start))
+
+
+def _numbers(sums: Iterable[Any]) -> dict[str, int]:
+    return dict(zip(SECONDS + COUNTS, map(int, sums), strict=True))
+
+
+async def merged_minutes(session: AsyncSession, user_id: int, window: tuple[datetime, datetime]) -> list[Slot]:
+    """The user's minutes within the [start, end) window, each merged from the user's devices, in order."""
+    lo, hi = window
+    rows = await session.execute(_MINUTES, {"uids": [user_id], "lo": lo, "hi": hi})
+    # Plain rows, not ORM objects (building one per row was most of a day view's cost), and not validated again.
+    return [Slot.model_construct(None, start=start, **_numbers(sums)) for start, *sums in rows]
 
 
 async def summed(session: AsyncSession, windows: dict[int, tuple[datetime, datetime]]) -> dict[int, Totals]:
     """Each user's totals within that user's own [start, end) window, summed by the database: what
-    ``make_totals(user_minutes(…))`` gives, without reading a day of minutes into Python for every upload
-    (py-spy: most of an upload wave's time at 30 minutes a user, growing through the day). Per minute, the
-    seconds of the device ranked first as ``merge_minute`` ranks them; counts of every device.
+    ``make_totals(merged_minutes(…))`` gives, without reading a day of minutes into Python for every upload
+    (py-spy: most of an upload wave's time at 30 minutes a user, growing through the day).
 
     One query per distinct window: users of one time zone share a day's window, so a wave of uploads from a
     company in a few zones costs a few queries."""
@@ -127,8 +107,7 @@ async def summed(session: AsyncSession, windows: dict[int, tuple[datetime, datet
         uids.sort()
         for at in range(0, len(uids), CHUNK):
             rows = await session.execute(_SUMMED, {"uids": uids[at:at + CHUNK], "lo": lo, "hi": hi})
-            found.update((user_id, _totals(dict(zip(SECONDS + COUNTS, map(int, sums), strict=True))))
-                         for user_id, *sums in rows)
+            found.update((user_id, _totals(_numbers(sums))) for user_id, *sums in rows)
     return {uid: found.get(uid) or make_totals(()) for uid in windows}
 
 

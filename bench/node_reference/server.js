@@ -1,6 +1,6 @@
 // The Node reference the load tool (bench/load) measures our server against: socket.io from npm with the
 // same socket path, handshake (auth.token), events (presence, performance-update, team-performance-update)
-// and rooms (user:, team:, managers:) as server/live.py, and the HTTP endpoints the tool uses. Everything is
+// and rooms (user:, team:, managers:) as server/gateway.py, and the HTTP endpoints the tool uses. Everything is
 // kept in memory: it stands for what the original Node design cost, not for a second implementation.
 //
 //   node server.js --port 0 --roster roster.json   # roster: {token: {user_id, team_id, device_id, role, name}}

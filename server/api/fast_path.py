@@ -5,8 +5,11 @@ the server's busiest routes, and both arrive in storms: a company's agents comin
 or changing state at the top of the hour. py-spy of upload waves put about a quarter of the server's time in
 FastAPI and Starlette around the route (its middleware stack, dependency solving, request and response
 wrappers), more than in storing the batches. So a request to one of them whose body is valid is answered
-here: the same dependencies (``get_principal``, ``writer``) called in the order FastAPI calls them, then the
-route's own function, and its errors answered by the same functions as FastAPI's handlers.
+here: the dependencies the route declares, read from the route itself (``Dependant``) and called as FastAPI
+calls them (sub-dependencies first, each once per request), then the route's own function, and its errors
+answered by the same functions as FastAPI's handlers. A route declaring something this cannot supply (a query
+or header parameter, a dependency that yields, a security scope) stops the app from being built, rather than
+being answered without it.
 
 Everything else goes to FastAPI unchanged, with the body already read handed on: other routes, a body that is
 not JSON or not valid (FastAPI checks the token first and then words the refusal, as it always has), and the
@@ -18,46 +21,88 @@ request outside ``FastPath``, as ``server.app`` does with ``BodySizeLimit``.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import typing
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
-from protocol.schema import ActivityBatch, PresenceUpdate
-from server.api.deps import get_hub, get_now, get_principal, get_settings, writer
-from server.api.routes.activity import post_activity
-from server.api.routes.presence import put_presence
-from server.auth import Principal
-from server.config import Settings
+from server.api.routes import activity, presence
 from server.errors import UNAVAILABLE, ApiError, api_error_response, unavailable_response
-from server.live import LiveHub
 
+#: Where ``server.app`` includes the routers.
+PREFIX = "/api/v1"
 
-async def _caller(request: Request) -> tuple[Principal, datetime, Settings, LiveHub]:
-    """The writing device, charged one write, with the clock's now, the settings and the hub."""
-    now, settings, hub = await get_now(request), await get_settings(request), await get_hub(request)
-    return await writer(request, await get_principal(request, now, settings, hub)), now, settings, hub
-
-
-async def _activity(batch: Any, request: Request) -> BaseModel:
-    principal, now, settings, hub = await _caller(request)
-    return await post_activity(batch=batch, principal=principal, now=now, settings=settings, hub=hub, request=request)
-
-
-async def _presence(update: Any, request: Request) -> BaseModel:
-    principal, now, _settings, hub = await _caller(request)
-    return await put_presence(update=update, principal=principal, now=now, hub=hub)
-
-
-#: (method, path) → (the body's model, what answers it): the FastAPI route's dependencies, then the route.
-ROUTES: dict[tuple[str, str], tuple[type[BaseModel], Callable[[Any, Request], Awaitable[BaseModel]]]] = {
-    ("POST", "/api/v1/activity"): (ActivityBatch, _activity),
-    ("PUT", "/api/v1/presence"): (PresenceUpdate, _presence),
+#: (method, path) → the router holding the route answered here.
+ROUTES: dict[tuple[str, str], APIRouter] = {
+    ("POST", f"{PREFIX}/activity"): activity.router,
+    ("PUT", f"{PREFIX}/presence"): presence.router,
 }
+
+#: What a dependency of a route answered here may declare besides other dependencies.
+_UNSUPPORTED = ("path_params", "query_params", "header_params", "cookie_params", "websocket_param_name",
+                "http_connection_param_name", "response_param_name", "background_tasks_param_name",
+                "security_scopes_param_name", "own_oauth_scopes")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Needs:
+    """What one call takes: the request (under this name, if at all), and dependencies (parameter → call)."""
+
+    request: str | None
+    dependencies: tuple[tuple[str, Callable[..., Awaitable[Any]], _Needs], ...]
+
+
+def _needs(dependant: Dependant, where: str) -> _Needs:
+    """``dependant`` as this module calls it; a ``TypeError`` naming what it declares that it cannot supply."""
+    dependencies = []
+    for sub in dependant.dependencies:
+        declared = [name for name in (*_UNSUPPORTED, "body_params") if getattr(sub, name)]
+        if declared or sub.name is None or not sub.use_cache or not inspect.iscoroutinefunction(sub.call):
+            raise TypeError(f"FastPath cannot answer {where}: dependency {sub.name} ({sub.call}) declares "
+                            f"{declared or 'a call that is not a plain coroutine function, or no caching'}")
+        dependencies.append((sub.name, sub.call, _needs(sub, where)))
+    return _Needs(dependant.request_param_name, tuple(dependencies))
+
+
+class Answered:
+    """One route answered here: its body's model, and its dependencies solved as FastAPI solves them."""
+
+    def __init__(self, method: str, path: str, router: APIRouter) -> None:
+        where = f"{method} {path}"
+        (self.route,) = [route for route in router.routes if isinstance(route, APIRoute)
+                         and route.methods == {method} and PREFIX + route.path == path]
+        dependant = self.route.dependant
+        declared = [name for name in _UNSUPPORTED if getattr(dependant, name)]
+        if declared or len(dependant.body_params) != 1 or router.dependencies or self.route.dependencies:
+            raise TypeError(f"FastPath cannot answer {where}: it declares {declared or 'other than one body'}, "
+                            "or router or decorator dependencies")
+        self.body = dependant.body_params[0].name
+        self.model: type[BaseModel] = typing.get_type_hints(self.route.endpoint)[self.body]
+        self.needs = _needs(dependant, where)
+
+    async def __call__(self, body: BaseModel, request: Request) -> BaseModel:
+        values = await _solve(self.needs, request, {})
+        values[self.body] = body
+        result: BaseModel = await self.route.endpoint(**values)
+        return result
+
+
+async def _solve(needs: _Needs, request: Request, solved: dict[Callable[..., Any], Any]) -> dict[str, Any]:
+    """The keyword arguments of a call: its dependencies first (theirs before them), each once per request."""
+    values: dict[str, Any] = {} if needs.request is None else {needs.request: request}
+    for name, call, below in needs.dependencies:
+        if call not in solved:
+            solved[call] = await call(**await _solve(below, request, solved))
+        values[name] = solved[call]
+    return values
 
 
 class FastPath:
@@ -65,24 +110,24 @@ class FastPath:
 
     def __init__(self, api: FastAPI) -> None:
         self.api = api
+        self.routes = {key: Answered(*key, router) for key, router in ROUTES.items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = ROUTES.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
+        route = self.routes.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
         if route is None or not _json(scope):
             await self.api(scope, receive, send)
             return
         body = await _read_body(receive)
         if body is None:  # the client left before sending it all: nobody to answer
             return
-        model, answer = route
         try:
-            parsed = model.model_validate_json(body)
+            parsed = route.model.model_validate_json(body)
         except ValidationError:
             await self.api(scope, _replay(body, receive), send)
             return
         scope["app"] = self.api  # what Starlette sets before a route runs: the dependencies read app.state
         try:
-            result = await answer(parsed, Request(scope, receive))
+            result = await route(parsed, Request(scope, receive))
         except ApiError as exc:
             response = api_error_response(exc)
         except UNAVAILABLE as exc:

@@ -1,6 +1,8 @@
 """The python-socketio and python-engineio internals ``server.socket_guard`` overrides or reads, pinned: each test
 fails loudly if an upgrade renames, re-signs or rewires one, before the guard silently stops guarding. The
-behaviour they make possible is tested end to end in tests/security/test_socket_protocol.py."""
+behaviour they make possible is tested end to end in tests/security/test_socket_protocol.py. The server's other
+third-party internals (rooms, the Redis manager's start-up, the handshake environ, uvicorn's Server.run,
+FastAPI's Dependant) are pinned in tests/server/test_third_party_internals.py."""
 
 from __future__ import annotations
 

@@ -200,7 +200,7 @@ def test_one_transaction_of_uploads_keeps_a_users_minute_within_the_bound(databa
     the same minute again from the first device adds nothing, and another user's minute is untouched by either."""
     from server import admin
     from server.errors import Invalid
-    from server.ingest import _Waiting, store_group
+    from server.ingest import _Upload, store_group
     from server.migrate import run_in_session
     from server.models import ActivitySlot, Device
 
@@ -219,11 +219,9 @@ def test_one_transaction_of_uploads_keeps_a_users_minute_within_the_bound(databa
                           created_at=now) for user in (users[0], users[0], users[1])]
         session.add_all(devices)
         await session.flush()
-        loop = asyncio.get_running_loop()
 
-        def waiting(device: Device, keys: int) -> _Waiting:
-            return _Waiting(device.id, device.user_id, str(uuid.uuid4()), uuid.uuid4().hex, now, [counts(keys)],
-                            loop.create_future())
+        def waiting(device: Device, keys: int) -> _Upload:
+            return _Upload(device.id, device.user_id, str(uuid.uuid4()), uuid.uuid4().hex, now, [counts(keys)])
 
         group = [waiting(devices[0], 5_000), waiting(devices[1], 1_001), waiting(devices[0], 5_000),
                  waiting(devices[2], 6_000)]

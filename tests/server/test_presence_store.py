@@ -13,15 +13,15 @@ from protocol.schema import PresenceState as S
 from server import admin
 from server.migrate import run_in_session
 from server.models import UserPresence
-from server.presence import insert_shown, store_changes
+from server.presence import Change, Stored, insert_shown, store_changes
 
 
-async def store_shown(session: Any, user_id: int, before: tuple[str, datetime] | None,
+async def store_shown(session: Any, user_id: int, before: tuple[S, datetime] | None,
                       after: tuple[S, datetime]) -> bool:
     """One user's write as ``refresh`` makes it: ``after`` if the row still holds ``before`` (absent: no row)."""
     if before is None:
-        return user_id in await insert_shown(session, {user_id: after})
-    return user_id in await store_changes(session, {user_id: (before, after)})
+        return user_id in await insert_shown(session, {user_id: Stored(*after)})
+    return user_id in await store_changes(session, {user_id: Change(Stored(*before), Stored(*after))})
 
 
 def test_only_the_write_that_changes_the_row_counts(database_url: str) -> None:
@@ -49,9 +49,9 @@ def test_many_users_in_one_compare_and_set(database_url: str) -> None:
         ids = [(await admin.create_user(session, team=team, login=f"m{i}@{team}.example", name=f"M{i}",
                                         now=now))["id"] for i in range(3)]
         later = now + timedelta(seconds=5)
-        await insert_shown(session, dict.fromkeys(ids, (S.ACTIVE, now)))
-        raced = await store_changes(session, {ids[2]: ((S.ACTIVE, now), (S.IDLE, later))})  # the other process
-        ours = await store_changes(session, {uid: ((S.ACTIVE, now), (S.BREAK, later)) for uid in ids})
+        await insert_shown(session, dict.fromkeys(ids, Stored(S.ACTIVE, now)))
+        raced = await store_changes(session, {ids[2]: Change(Stored(S.ACTIVE, now), Stored(S.IDLE, later))})
+        ours = await store_changes(session, {uid: Change(Stored(S.ACTIVE, now), Stored(S.BREAK, later)) for uid in ids})
         stored = await session.execute(select(UserPresence.user_id, UserPresence.state)
                                        .where(UserPresence.user_id.in_(ids)))
         return raced, ours, {uid: state for uid, state in stored}

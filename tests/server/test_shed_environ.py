@@ -1,4 +1,4 @@
-"""``server.live.shed_environ`` drops what a socket's handshake environ holds, and engine.io can still end the
+"""``server.gateway.shed_environ`` drops what a socket's handshake environ holds, and engine.io can still end the
 socket with what is left: the environ is built by engine.io's own ASGI adapter from a websocket handshake,
 shed, then handed to the adapter's ``make_response`` as engine.io does when a websocket closes."""
 
@@ -9,7 +9,7 @@ import asyncio
 from engineio.async_drivers.asgi import make_response, translate_request
 from starlette.types import Message
 
-from server.live import shed_environ
+from server.gateway import shed_environ
 
 
 def test_only_the_asgi_entries_stay_and_the_socket_can_still_be_closed() -> None:

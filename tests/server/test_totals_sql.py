@@ -1,6 +1,7 @@
-"""``server.totals.summed`` (totals added up by the database) equals the Python rule it replaces for live
-updates and the team view: ``make_totals`` over ``user_minutes``, i.e. per minute the seconds of the most
-present device (the first of equals) and the counts of every device.
+"""The database's merge of a user's devices (``server.totals.merged_minutes`` for a day's minutes, ``summed``
+for totals) equals the rule written out in Python here, minute by minute, as the oracle (``merge_minute``): per
+minute the seconds of the most present device (the first of equals, in device order) and the counts of every
+device.
 
 Random minutes for users with one to three devices, many of them the same minute on several devices and
 many ties, on SQLite and PostgreSQL; some users share a window, others have one of their own.
@@ -11,15 +12,41 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from protocol.schema import Slot
 from server import admin, totals
 from server.migrate import run_in_session
 from server.models import ActivitySlot, Device
-from server.totals import make_totals, summed, user_minutes
+from server.totals import COUNTS, SECONDS, make_totals, merged_minutes, summed
+
+
+def merge_minute(slots: list[Slot]) -> Slot:
+    """The oracle: one user-minute from its device slots (in device order): seconds of the most present device,
+    the first of equals, counts of all."""
+    best = max(slots, key=lambda s: (s.active_s, s.break_s, s.tracked_s))
+    if len(slots) == 1:
+        return best
+    return best.model_copy(update={name: sum(getattr(s, name) for s in slots) for name in COUNTS})
+
+
+async def oracle_minutes(session: Any, windows: dict[int, tuple[datetime, datetime]]) -> dict[int, list[Slot]]:
+    """Each user's minutes within the user's window, merged in Python from every stored device slot."""
+    rows = await session.execute(select(ActivitySlot).order_by(ActivitySlot.start, ActivitySlot.device_id))
+    grouped: dict[tuple[int, datetime], list[Slot]] = defaultdict(list)
+    for row in rows.scalars():
+        if row.user_id in windows and windows[row.user_id][0] <= row.start < windows[row.user_id][1]:
+            grouped[(row.user_id, row.start)].append(
+                Slot(start=row.start, **{name: getattr(row, name) for name in SECONDS + COUNTS}))
+    minutes: dict[int, list[Slot]] = {uid: [] for uid in windows}
+    for (user_id, _start), slots in grouped.items():
+        minutes[user_id].append(merge_minute(slots))
+    return minutes
 
 
 def test_database_sums_match_the_python_merge(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -62,7 +89,10 @@ def test_database_sums_match_the_python_merge(database_url: str, monkeypatch: py
         windows[nobody] = (base, base + timedelta(hours=1))
         await session.flush()
 
-        expected = {uid: make_totals(slots) for uid, slots in (await user_minutes(session, windows)).items()}
+        oracle = await oracle_minutes(session, windows)
+        for uid, window in windows.items():
+            assert await merged_minutes(session, uid, window) == oracle[uid]
+        expected = {uid: make_totals(slots) for uid, slots in oracle.items()}
         assert await summed(session, windows) == expected
         monkeypatch.setattr(totals, "CHUNK", 2)  # a window's users over several queries
         assert await summed(session, windows) == expected

@@ -14,7 +14,7 @@ from server.api.routes import errors
 from server.enrollment import public_user
 from server.errors import Invalid, NotFound
 from server.models import Team
-from server.totals import day_bounds, make_totals, user_minutes
+from server.totals import day_bounds, make_totals, merged_minutes
 
 router = APIRouter()
 
@@ -53,5 +53,5 @@ async def get_my_day(day: IsoDay, principal: PrincipalDep, session: SessionDep) 
         bounds = day_bounds(day, zone)
     except OverflowError:  # 0001-01-01 or 9999-12-31: the local day reaches past what a datetime holds
         raise Invalid("path.day: day out of range", field="path.day") from None
-    minutes = (await user_minutes(session, {principal.user.id: bounds}))[principal.user.id]
+    minutes = await merged_minutes(session, principal.user.id, bounds)
     return DayReport(date=day, time_zone=zone, totals=make_totals(minutes), slots=minutes)
