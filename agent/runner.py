@@ -52,9 +52,12 @@ class Runner:
         sleep_gap: float = 15.0,
         checkpoint_every: float = 15.0,
         on_change: Callable[[PresenceChange], None] | None = None,
+        catch_up: Callable[[float], bool] | None = None,
     ) -> None:
         """``counts`` returns input totals since start; ``on_change`` receives presence changes (any thread-safe
-        hand-off, e.g. ``queue.put``). ``checkpoint_every`` bounds what a kill -9 can lose of the open minute."""
+        hand-off, e.g. ``queue.put``). ``checkpoint_every`` bounds what a kill -9 can lose of the open minute.
+        ``catch_up(last_input)``, called at stop with the monotonic time of the OS's last input, waits until
+        ``counts`` includes it (``InputCounter.catch_up``)."""
         self._outbox = outbox
         self._clock = clock
         self._counts = counts
@@ -62,6 +65,7 @@ class Runner:
         self._idle_threshold = idle_threshold
         self._checkpoint_every = checkpoint_every
         self._on_change = on_change
+        self._catch_up = catch_up
         self._tracker = self._restore(outbox.checkpoint(), idle_threshold)
         self._timeline = Timeline(floor=None if self._tracker is None else self._tracker.cursor, sleep_gap=sleep_gap)
         self._totals = InputCounts()
@@ -122,9 +126,33 @@ class Runner:
 
     def sample(self) -> None:
         mono = self._clock.monotonic()
+        observed = self._observe(mono)
+        if observed is None:
+            return
+        tracker, steps = observed
+        self._save(tracker, steps, force=mono - self._saved_at >= self._checkpoint_every)
+        self._take_answers()
+        self._settle_when_due(tracker, mono)
+
+    def close(self) -> None:
+        """Read the input since the last sample, settle the open period and write every minute, including the
+        current one. Nobody is asked any more: held minutes go out unchanged (a quit is no answer)."""
+        spell, self._spell, self._ask = self._spell, None, None
+        if self._catch_up is not None:
+            self._catch_up(self._clock.monotonic() - self._idle.idle_seconds())
+        observed = self._observe(self._clock.monotonic())
+        steps = [] if observed is None else observed[1]
+        if self._tracker is not None:
+            self._save(self._tracker, [*steps, self._tracker.shutdown()], force=True)
+        if spell is not None:
+            self._settle(None)
+
+    def _observe(self, mono: float) -> tuple[Tracker, list[Step]] | None:
+        """Read the input totals, the OS idle time and the lock, and feed them to the tracker with any requests
+        from other threads; None while waiting for a minute a previous run already wrote to end."""
         advance = self._timeline.advance(mono, self._clock.now())
         if advance is None:
-            return  # a previous run already wrote this minute; wait for the next one
+            return None
         totals = self._counts()
         counts, self._totals = totals - self._totals, totals
         idle = self._idle.idle_seconds()
@@ -137,18 +165,7 @@ class Runner:
         steps = [tracker.tick(Sample(advance, seen, last_input, self._idle.locked(), counts))]
         while not self._requests.empty():
             steps.append(self._requests.get_nowait()(tracker))
-        self._save(tracker, steps, force=mono - self._saved_at >= self._checkpoint_every)
-        self._take_answers()
-        self._settle_when_due(tracker, mono)
-
-    def close(self) -> None:
-        """Settle the open period and write every minute, including the current one; held minutes go out
-        unchanged (a quit is no answer)."""
-        spell, self._spell = self._spell, None
-        if self._tracker is not None:
-            self._save(self._tracker, [self._tracker.shutdown()], force=True)
-        if spell is not None:
-            self._settle(None)
+        return tracker, steps
 
     def _save(self, tracker: Tracker, steps: list[Step], *, force: bool) -> None:
         slots = [slot for step in steps for slot in step.slots]

@@ -104,6 +104,17 @@ def test_restart_after_a_crash_keeps_closed_minutes_and_continues_the_open_one(t
     assert [c.state for c in changes][-1] is WorkState.AWAY
 
 
+def test_a_stop_counts_the_input_since_the_last_sample(tmp_path: Path) -> None:
+    clock, idle, keyboard = FakeClock(), FakeIdle(), FakeKeyboard()
+    runner = make_runner(tmp_path, clock, idle, keyboard, [])
+    clock.tick()
+    runner.sample()
+    keyboard.press(7)
+    clock.tick(0.3)  # the stop comes before the next sample
+    runner.close()
+    assert [s.keys for s in all_slots(tmp_path)] == [7]
+
+
 def test_break_requests_from_another_thread_take_effect_at_the_next_sample(tmp_path: Path) -> None:
     clock, idle, keyboard = FakeClock(), FakeIdle(), FakeKeyboard()
     changes: list[PresenceChange] = []
