@@ -101,6 +101,20 @@ class Outbox:
         if self._now() - self._pruned_at >= _PRUNE_EVERY:
             self.prune()
 
+    def reopen(self, start: int, resume: Callable[[Slot], str]) -> bool:
+        """Take the minute ``start`` back out if it was never offered for upload, and store the checkpoint
+        ``resume(slot)`` returns in the same transaction (so a kill in between cannot lose the minute). False,
+        changing nothing, when the minute is not there or was taken, sent, set aside or held."""
+        with self._transaction():
+            row = self._db.execute(
+                "DELETE FROM slot WHERE start = ? AND batch_id IS NULL AND sent = 0 AND refused IS NULL"
+                " AND held = 0 RETURNING body", (start,)).fetchone()
+            if row is None:
+                return False
+            self._db.execute("UPDATE checkpoint SET body = ? WHERE name = 'tracker'",
+                             (resume(Slot.model_validate_json(row[0])),))
+        return True
+
     def checkpoint(self) -> str | None:
         with self._lock:
             row = self._db.execute("SELECT body FROM checkpoint WHERE name = 'tracker'").fetchone()

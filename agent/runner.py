@@ -17,9 +17,10 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from agent.clock import Clock, Timeline
+from agent.errors import CheckpointUnreadable
 from agent.idle import IdleBackend
 from agent.outbox import Outbox
 from agent.returning import ANSWER_WAIT_S, IdleAnswer, IdleReturn, rewrite
@@ -67,6 +68,8 @@ class Runner:
         self._on_change = on_change
         self._catch_up = catch_up
         self._tracker = self._restore(outbox.checkpoint(), idle_threshold)
+        if self._tracker is not None:
+            self._reopen_stopped_minute(self._tracker)
         self._timeline = Timeline(floor=None if self._tracker is None else self._tracker.cursor, sleep_gap=sleep_gap)
         self._totals = InputCounts()
         self._mono: float | None = None
@@ -92,10 +95,25 @@ class Runner:
             return None
         try:
             return Tracker.restore(saved, idle_threshold=idle_threshold)
-        except (KeyError, ValueError, TypeError) as error:
-            log.warning("ignoring an unreadable tracker checkpoint (%s: %s); starting afresh",
-                        type(error).__name__, error)
+        except CheckpointUnreadable as error:
+            log.warning("ignoring an unreadable tracker checkpoint (%s); starting afresh: its open minutes are lost",
+                        error)
             return None
+
+    def _reopen_stopped_minute(self, tracker: Tracker) -> None:
+        """A restart inside the minute a clean stop wrote continues that minute while it is still unsent. Once
+        it was taken for upload it is final: the rest of it is not tracked (the timeline waits for its end)."""
+        minute = tracker.stopped_minute()
+        if minute is None or self._clock.now().timestamp() >= tracker.cursor:
+            return
+
+        def resume(slot: Slot) -> str:
+            tracker.reopen(slot)
+            return tracker.checkpoint()
+
+        if self._outbox.reopen(minute, resume):
+            log.info("continuing the minute of %s, written at the last stop and not sent yet",
+                     datetime.fromtimestamp(minute, UTC).isoformat())
 
     def request_break(self, on: bool) -> None:
         """Start (``on``) or end a declared break at the next sample; safe from any thread."""
@@ -151,10 +169,10 @@ class Runner:
         """Read the input totals, the OS idle time and the lock, and feed them to the tracker with any requests
         from other threads; None while waiting for a minute a previous run already wrote to end."""
         advance = self._timeline.advance(mono, self._clock.now())
-        if advance is None:
-            return None
         totals = self._counts()
         counts, self._totals = totals - self._totals, totals
+        if advance is None:
+            return None  # these seconds are not tracked, so neither is their input
         idle = self._idle.idle_seconds()
         seen = bool(counts) or (self._mono is not None and idle < mono - self._mono)
         self._mono = mono

@@ -24,6 +24,8 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Protocol
 
+from agent.errors import PolicyUnreadable
+
 __all__ = ["ALLOW_PLAINTEXT_TOKEN", "ENROLL_TOKEN", "IDLE_THRESHOLD", "IDLE_THRESHOLD_RANGE", "SERVER_URL",
            "MachinePolicy", "PolicySource",
            "PolicyUnreadable", "load_policy", "normalise_url", "parse", "select_source"]
@@ -35,10 +37,6 @@ IDLE_THRESHOLD_RANGE = (60, 3600)  # seconds; the user's settings share these bo
 # The value names, as IT types them in the registry, the plist or the JSON file.
 SERVER_URL, ENROLL_TOKEN, IDLE_THRESHOLD = "ServerUrl", "EnrollToken", "IdleThreshold"
 ALLOW_PLAINTEXT_TOKEN = "AllowPlaintextToken"
-
-
-class PolicyUnreadable(Exception):
-    """The whole source could not be read (a broken file, a registry error); the message says what."""
 
 
 class PolicySource(Protocol):

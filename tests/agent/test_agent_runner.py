@@ -112,7 +112,7 @@ def test_a_stop_counts_the_input_since_the_last_sample(tmp_path: Path) -> None:
     keyboard.press(7)
     clock.tick(0.3)  # the stop comes before the next sample
     runner.close()
-    assert [s.keys for s in all_slots(tmp_path)] == [7]
+    assert [(s.keys, s.input_s, s.tracked_s) for s in all_slots(tmp_path)] == [(7, 1, 1)]  # its second counts
 
 
 def test_break_requests_from_another_thread_take_effect_at_the_next_sample(tmp_path: Path) -> None:
@@ -146,24 +146,42 @@ def test_os_idle_time_marks_input_the_listeners_missed(tmp_path: Path) -> None:
     assert changes[-1].state is WorkState.ACTIVE
 
 
-def test_a_restart_inside_an_already_written_minute_waits_for_the_next(tmp_path: Path) -> None:
+def stop_and_restart_typing(tmp_path: Path, *, uploaded: bool) -> list[Slot]:
+    """Typing a key a second from 10:00:00, a clean stop at 10:00:10, a restart at 10:00:15 (the minute of the
+    stop taken for upload meanwhile if ``uploaded``), typing until 10:01:15, a stop: the slots written."""
     clock, idle, keyboard = FakeClock(), FakeIdle(), FakeKeyboard()
-    changes: list[PresenceChange] = []
-    runner = make_runner(tmp_path, clock, idle, keyboard, changes)
+    runner = make_runner(tmp_path, clock, idle, keyboard, [])
     for _ in range(10):
         clock.tick()
+        keyboard.press()
         runner.sample()
     runner.close()
+    if uploaded:
+        assert Outbox(tmp_path, now=clock.now).take_batch() is not None
     clock.tick(5)
-    runner = make_runner(tmp_path, clock, idle, keyboard, changes)
+    keyboard = FakeKeyboard()  # a new process: its counter starts at 0
+    runner = make_runner(tmp_path, clock, idle, keyboard, [])
     for _ in range(60):
         clock.tick()
+        keyboard.press()
         runner.sample()
     runner.close()
-    box = Outbox(tmp_path, now=clock.now)
-    batch = box.take_batch()
-    assert batch is not None
-    assert [(s.start, s.tracked_s) for s in batch.slots] == [(T0, 9), (T0 + timedelta(minutes=1), 15)]
+    return all_slots(tmp_path)
+
+
+def test_a_restart_inside_the_minute_a_stop_wrote_continues_it_while_unsent(tmp_path: Path) -> None:
+    slots = stop_and_restart_typing(tmp_path, uploaded=False)
+    # 10:00:01–10:00:10 before the stop, 10:00:16–10:01:00 after the restart (the gap between is untracked);
+    # the keys of each run's first sample count in its first tracked second, as at any start.
+    assert [(s.start, s.tracked_s, s.keys) for s in slots] == [(T0, 9 + 44, 10 + 45),
+                                                               (T0 + timedelta(minutes=1), 15, 15)]
+
+
+def test_a_restart_inside_a_minute_already_taken_for_upload_tracks_nothing_until_its_end(tmp_path: Path) -> None:
+    slots = stop_and_restart_typing(tmp_path, uploaded=True)
+    # 10:00:15–10:01:00 cannot be added to the minute taken: not tracked, and the keys typed then are not counted
+    # either (they used to land in 10:01: 61 keys in 15 tracked seconds). The last sample before 10:01 carries.
+    assert [(s.start, s.tracked_s, s.keys) for s in slots] == [(T0, 9, 10), (T0 + timedelta(minutes=1), 15, 16)]
 
 
 def test_unreadable_checkpoint_costs_the_open_minute_not_the_agent(tmp_path: Path,

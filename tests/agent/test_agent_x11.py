@@ -86,9 +86,10 @@ def test_x_idle_time_rises_without_input_and_resets_on_input(
 def test_typed_text_never_reaches_any_file_the_agent_writes(x_env: dict[str, str], tmp_path: Path) -> None:
     secret = "zebrafalconquartzmaple"
     agent = start_agent(tmp_path, x_env, "--idle-threshold", "2")
-    agent.wait_for_log("state active")
+    agent.wait_for_log("agent started")  # the listeners run (it may start idle: the display was quiet for 2 s)
     xdotool(x_env, "type", "--delay", "10", secret)
-    agent.wait_for_log("state idle")  # a commit happened after the typing
+    agent.wait_for(lambda: agent.log_text().rfind("state idle") > agent.log_text().rfind("state active") >= 0,
+                   "idle after the typing")  # a commit happened after the typing
     agent.kill()  # kill -9 leaves the WAL and shared-memory files behind, which must be clean too
     files = [path for path in tmp_path.rglob("*") if path.is_file()]
     assert any(path.name.endswith("-wal") for path in files)
