@@ -10,7 +10,7 @@ import pytest
 
 from agent.outbox import Outbox
 from agent.returning import ANSWER_WAIT_S, IdleAnswer, IdleReturn
-from agent.runner import Runner
+from agent.runner import CHECKPOINT_EVERY_S, Runner
 from agent.slots import InputCounts
 from agent.states import PresenceChange, WorkState
 from protocol.schema import Slot
@@ -98,10 +98,29 @@ def test_restart_after_a_crash_keeps_closed_minutes_and_continues_the_open_one(t
     assert slots is not None
     minutes = {s.start: s for s in slots.slots}
     assert minutes[T0].keys == 120
-    assert minutes[T0 + timedelta(minutes=1)].keys >= 2 * 15  # at most checkpoint_every seconds were lost
+    # 2 keys a second for 30 s; a kill loses at most the seconds since the last checkpoint (and their keys)
+    assert minutes[T0 + timedelta(minutes=1)].keys >= 2 * (30 - CHECKPOINT_EVERY_S)
     seqs = [c.seq for c in changes]
     assert seqs == sorted(set(seqs)), "presence seq must keep growing across the restart"
     assert [c.state for c in changes][-1] is WorkState.AWAY
+
+
+def test_a_kill_loses_at_most_five_seconds_of_input(tmp_path: Path) -> None:
+    """The bound docs/reliability.md states (under 5 s), at each second of two checkpoint intervals: one key a
+    second, kill -9, restart."""
+    lost = []
+    for killed_after in range(61, 73):
+        data = tmp_path / str(killed_after)
+        data.mkdir()
+        clock, idle, keyboard = FakeClock(), FakeIdle(), FakeKeyboard()
+        runner = make_runner(data, clock, idle, keyboard, [])
+        for _ in range(killed_after):
+            clock.tick()
+            keyboard.press()
+            runner.sample()
+        make_runner(data, clock, idle, FakeKeyboard(), []).close()  # the first runner never closes: a kill
+        lost.append(killed_after - total(all_slots(data), "keys"))
+    assert max(lost) == 4  # the checkpoint is written every 5 s (it was 15: up to 14 lost)
 
 
 def test_a_stop_counts_the_input_since_the_last_sample(tmp_path: Path) -> None:
