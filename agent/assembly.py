@@ -49,6 +49,9 @@ def configure_logging(directory: Path, *, to_stderr: bool = True) -> None:
 
 
 class Sampler:
+    """The sampling side as one object: the input counter, the outbox and the ``Runner`` whose loop samples.
+    Front ends open it, run it on a thread of their own (the runner's thread), and close it."""
+
     def __init__(self, *, counter: InputCounter, outbox: Outbox, runner: Runner, every: float,
                  notice: str | None = None) -> None:
         self.counter, self.outbox, self.runner, self._every = counter, outbox, runner, every

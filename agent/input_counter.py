@@ -2,7 +2,7 @@
 
 The callbacks run on pynput's threads for every event (a moving mouse sends hundreds a second), so each one
 only bumps a number: the key argument is dropped on the spot, nothing is logged per event. Each counter has a
-single writer thread and only grows; the sampler reads totals and takes differences, so no lock is needed.
+single writer thread and only grows; the runner reads totals and takes differences, so no lock is needed.
 
 Input can only be counted under X11, Windows and macOS. On Wayland, or with no display at all, the counter
 says so once and stays at zero; the agent keeps running on the OS idle time alone.
@@ -96,7 +96,7 @@ class InputCounter:
         return True
 
     def totals(self) -> InputCounts:
-        """Counts since start; the sampler subtracts the previous totals to get one step's input."""
+        """Counts since start; the runner subtracts the previous totals to get one step's input."""
         return InputCounts(self._keys, self._clicks, self._scrolls, round(self._distance))
 
     # pynput callbacks. Extra arguments (the key, the button, `injected`) are accepted and ignored.

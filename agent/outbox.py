@@ -7,7 +7,7 @@ the primary key) and none is written again. Uploads take a batch whose id is sto
 can recognise. A batch the server refuses for good is set aside with the server's reason: kept for a person to
 see, never retried. A *held* minute (idle time the person has not yet called work, a break or nothing:
 ``agent.returning``) is stored but not offered for upload until ``settle_held``. Unsent data older than the
-retention window is dropped with a warning so the file stays bounded. The sampler and the uploader use one
+retention window is dropped with a warning so the file stays bounded. The runner and the uploader use one
 outbox from two threads; a lock serialises them.
 """
 

@@ -1,6 +1,7 @@
-"""The sampler: once a step it reads input totals, the OS idle time and lock state, feeds the tracker and
-commits what it produced to the outbox *before* telling anyone, so a reported change is never lost or reissued
-with the same ``seq`` after a crash. It owns no thread: ``run`` loops on the caller's thread until told to stop.
+"""``Runner``, the sampling loop: once a step it reads input totals, the OS idle time and lock state, feeds the
+tracker and commits what it produced to the outbox *before* telling anyone, so a reported change is never lost
+or reissued with the same ``seq`` after a crash. It owns no thread: ``run`` loops on the caller's thread until
+told to stop. (``agent.assembly.Sampler`` is the whole sampling side built around one runner.)
 
 With someone to ask (``ask_on_return``, the tray app; never headless) it also holds back idle time: from the
 start of an idle spell until the person answered what it was (``agent.returning``), minutes with idle seconds
@@ -47,6 +48,8 @@ class _Spell:
 
 
 class Runner:
+    """Samples, classifies and commits, one step at a time; ``run`` is the loop, ``close`` the last step."""
+
     def __init__(
         self,
         *,
@@ -132,11 +135,11 @@ class Runner:
     def ask_on_return(self, ask: Callable[[IdleReturn], None],
                       settled: Callable[[IdleAnswer | None], None] = lambda _answer: None) -> None:
         """Hold idle minutes and call ``ask`` when the person returns; ``settled`` gets the answer applied (None:
-        released unchanged). Both run on the sampler's thread. Call before ``run``."""
+        released unchanged). Both run on the runner's thread. Call before ``run``."""
         self._ask, self._settled = ask, settled
 
     def answer_idle(self, answer: IdleAnswer) -> None:
-        """The person's answer to the last ``ask``; applied on the sampler's thread; safe from any thread."""
+        """The person's answer to the last ``ask``; applied on the runner's thread; safe from any thread."""
         self._answers.put(answer)
 
     def run(self, stop: threading.Event, every: float) -> None:

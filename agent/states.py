@@ -47,7 +47,7 @@ class PresenceChange:
 
 @dataclass(frozen=True)
 class Sample:
-    """What the sampler saw over one step of the timeline.
+    """What the runner saw over one step of the timeline.
 
     ``input_seen``: input arrived during the step. ``last_input``: the UTC second of the latest input the OS
     knows of, used to place it, to tell whether someone came back during a gap, and at start to backdate an

@@ -279,13 +279,13 @@ def test_idle_minutes_wait_for_the_question_and_are_not_uploaded(tmp_path: Path)
     assert box.pending_count() == 0 and box.peek() == [] and box.take_batch() is None
 
 
-@pytest.mark.parametrize(("answer", "active", "idle", "brk", "tracked", "minutes"), [
+@pytest.mark.parametrize(("answer", "active", "idle", "break_s", "tracked", "minutes"), [
     (IdleAnswer.KEEP, 260, 0, 0, 260, 5),
     (IdleAnswer.BREAK, 60, 0, 200, 260, 5),
     (IdleAnswer.DISCARD, 60, 0, 0, 60, 3),  # 10:01 and 10:02 were all idle: they are gone, like away minutes
 ])
 def test_the_answer_rewrites_the_idle_seconds_and_releases_them(tmp_path: Path, answer: IdleAnswer, active: int,
-                                                                idle: int, brk: int, tracked: int,
+                                                                idle: int, break_s: int, tracked: int,
                                                                 minutes: int) -> None:
     asked = Asked()
     clock, runner = idle_then_back(tmp_path, asked)
@@ -295,7 +295,7 @@ def test_the_answer_rewrites_the_idle_seconds_and_releases_them(tmp_path: Path, 
     assert asked.settled == [answer] and held(tmp_path) == []
     runner.close()
     slots = all_slots(tmp_path)
-    assert (total(slots, "active_s"), total(slots, "idle_s"), total(slots, "break_s")) == (active, idle, brk)
+    assert (total(slots, "active_s"), total(slots, "idle_s"), total(slots, "break_s")) == (active, idle, break_s)
     assert total(slots, "tracked_s") == tracked and len(slots) == minutes
     assert total(slots, "keys") == 60  # what was measured stays
     assert Outbox(tmp_path, now=lambda: T0).pending_count() == minutes
