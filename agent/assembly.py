@@ -49,6 +49,9 @@ def configure_logging(directory: Path, *, to_stderr: bool = True) -> None:
 
 
 class Sampler:
+    """The sampling side as one object: the input counter, the outbox and the ``Runner`` whose loop samples.
+    Front ends open it, run it on a thread of their own (the runner's thread), and close it."""
+
     def __init__(self, *, counter: InputCounter, outbox: Outbox, runner: Runner, every: float,
                  notice: str | None = None) -> None:
         self.counter, self.outbox, self.runner, self._every = counter, outbox, runner, every
@@ -66,8 +69,10 @@ class Sampler:
         idle = fallback if time_scale != 1.0 else open_backend(fallback)
         outbox, notice = open_outbox(data_dir, now=clock.now)
         log.info("agent started: outbox %s, idle threshold %d s", outbox.path, idle_threshold)
+        # At stop, the OS's idle time tells whether input is still on its way to the listeners; the fallback,
+        # made from the listeners themselves, cannot.
         runner = Runner(outbox=outbox, clock=clock, counts=counter.totals, idle=idle, idle_threshold=idle_threshold,
-                        on_change=on_change)
+                        on_change=on_change, catch_up=None if idle is fallback else counter.catch_up)
         return cls(counter=counter, outbox=outbox, runner=runner, every=1.0 / time_scale, notice=notice)
 
     def run(self, stop: threading.Event) -> None:

@@ -7,7 +7,7 @@ the primary key) and none is written again. Uploads take a batch whose id is sto
 can recognise. A batch the server refuses for good is set aside with the server's reason: kept for a person to
 see, never retried. A *held* minute (idle time the person has not yet called work, a break or nothing:
 ``agent.returning``) is stored but not offered for upload until ``settle_held``. Unsent data older than the
-retention window is dropped with a warning so the file stays bounded. The sampler and the uploader use one
+retention window is dropped with a warning so the file stays bounded. The runner and the uploader use one
 outbox from two threads; a lock serialises them.
 """
 
@@ -100,6 +100,20 @@ class Outbox:
             )
         if self._now() - self._pruned_at >= _PRUNE_EVERY:
             self.prune()
+
+    def reopen(self, start: int, resume: Callable[[Slot], str]) -> bool:
+        """Take the minute ``start`` back out if it was never offered for upload, and store the checkpoint
+        ``resume(slot)`` returns in the same transaction (so a kill in between cannot lose the minute). False,
+        changing nothing, when the minute is not there or was taken, sent, set aside or held."""
+        with self._transaction():
+            row = self._db.execute(
+                "DELETE FROM slot WHERE start = ? AND batch_id IS NULL AND sent = 0 AND refused IS NULL"
+                " AND held = 0 RETURNING body", (start,)).fetchone()
+            if row is None:
+                return False
+            self._db.execute("UPDATE checkpoint SET body = ? WHERE name = 'tracker'",
+                             (resume(Slot.model_validate_json(row[0])),))
+        return True
 
     def checkpoint(self) -> str | None:
         with self._lock:

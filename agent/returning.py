@@ -3,7 +3,7 @@
 After an idle spell longer than the threshold the tray app asks "keep as work / mark as break / discard".
 Until the answer the minutes with idle seconds wait in the outbox as *held* (never uploaded), so the team
 never sees idle time the person is about to call work or a break. The answer rewrites only the idle seconds;
-everything else in the slot (active, break, input counts) is what the sampler measured and stays.
+everything else in the slot (active, break, input counts) is what the runner measured and stays.
 """
 
 from __future__ import annotations

@@ -15,11 +15,12 @@ Activity marks (input, break start and end) separate quiet spells; a spell short
 from __future__ import annotations
 
 import enum
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from agent import checkpoint
 from agent.clock import Advance
+from agent.errors import CheckpointUnreadable
 from agent.slots import InputCounts, Kind, SlotBook, minute_of
 from protocol.schema import SLOT_SECONDS, Slot
 
@@ -46,7 +47,7 @@ class PresenceChange:
 
 @dataclass(frozen=True)
 class Sample:
-    """What the sampler saw over one step of the timeline.
+    """What the runner saw over one step of the timeline.
 
     ``input_seen``: input arrived during the step. ``last_input``: the UTC second of the latest input the OS
     knows of, used to place it, to tell whether someone came back during a gap, and at start to backdate an
@@ -83,6 +84,7 @@ class Tracker:
         state: WorkState,
         seq: int,
         book: SlotBook,
+        stopped: int | None = None,
     ) -> None:
         self.idle_threshold = idle_threshold
         self._cursor = cursor
@@ -91,6 +93,7 @@ class Tracker:
         self._state = state
         self._seq = seq
         self._book = book
+        self._stopped = stopped
         self._changes: list[PresenceChange] = []
         self._carry = InputCounts()
         self._carry_seen = False
@@ -116,32 +119,35 @@ class Tracker:
         return tracker
 
     @classmethod
-    def restore(cls, checkpoint: str, *, idle_threshold: int) -> Tracker:
-        """Resume from ``checkpoint()`` output; the caller's timeline must start at ``cursor``."""
-        data = json.loads(checkpoint)
-        book = SlotBook({int(start): values for start, values in data["open"].items()})
-        return cls(
-            idle_threshold=idle_threshold,
-            cursor=data["cursor"],
-            decided=data["decided"],
-            mark=data["mark"],
-            state=WorkState(data["state"]),
-            seq=data["seq"],
-            book=book,
-        )
+    def restore(cls, saved: str, *, idle_threshold: int) -> Tracker:
+        """Resume from ``checkpoint()`` output; the caller's timeline must start at ``cursor``. Raises
+        ``CheckpointUnreadable`` for a checkpoint of an unknown version or a malformed one."""
+        data = checkpoint.decode(saved)
+        try:
+            return cls(
+                idle_threshold=idle_threshold,
+                cursor=int(data["cursor"]),
+                decided=int(data["decided"]),
+                mark=int(data["mark"]),
+                state=WorkState(data["state"]),
+                seq=int(data["seq"]),
+                book=SlotBook({int(start): values for start, values in data["open"].items()}),
+                stopped=None if data["stopped"] is None else int(data["stopped"]),
+            )
+        except (TypeError, ValueError) as error:
+            raise CheckpointUnreadable(f"a malformed value ({error})") from None
 
     def checkpoint(self) -> str:
         """Everything a restart needs to carry on without losing or repeating a second."""
-        return json.dumps(
-            {
-                "cursor": self._cursor,
-                "decided": self._decided,
-                "mark": self._mark,
-                "state": self._state.value,
-                "seq": self._seq,
-                "open": self._book.open_minutes(),
-            }
-        )
+        return checkpoint.encode({
+            "cursor": self._cursor,
+            "decided": self._decided,
+            "mark": self._mark,
+            "state": self._state.value,
+            "seq": self._seq,
+            "stopped": self._stopped,
+            "open": self._book.open_minutes(),
+        })
 
     @property
     def cursor(self) -> int:
@@ -160,6 +166,21 @@ class Tracker:
     def paused(self) -> bool:
         return self._paused
 
+    def stopped_minute(self) -> int | None:
+        """The minute a clean stop wrote before its end (the minute the stop fell in), while nothing has been
+        tracked since: a restart still inside it can take it back and continue it (``reopen``)."""
+        if self._stopped is None or minute_of(self._stopped) >= self._cursor:
+            return None
+        return minute_of(self._stopped)
+
+    def reopen(self, slot: Slot) -> None:
+        """Continue ``slot``, the ``stopped_minute`` taken back from the outbox unsent, from the stop's second:
+        the seconds between the stop and now become a gap (untracked), as after any restart."""
+        assert self._stopped is not None and int(slot.start.timestamp()) == minute_of(self._stopped)
+        self._book.reopen(slot)
+        self._cursor = self._decided = self._mark = self._stopped
+        self._stopped = None
+
     def tick(self, sample: Sample) -> Step:
         """Advance to ``sample.advance.wall``, classifying what can be decided; return newly final slots."""
         wall, gap_from = sample.advance.wall, sample.advance.gap_from
@@ -168,7 +189,7 @@ class Tracker:
         if wall <= self._cursor:  # no whole second passed: keep the input for the next step
             self._carry, self._carry_seen = counts, seen
             return self._step()
-        self._carry, self._carry_seen = InputCounts(), False
+        self._carry, self._carry_seen, self._stopped = InputCounts(), False, None
         if self._paused:  # nothing is counted or classified; the time passes untracked
             self._cursor = self._decided = wall
             return self._step()
@@ -223,15 +244,21 @@ class Tracker:
     def shutdown(self) -> Step:
         """Stop: settle the open spell, close every minute including the current one, move past it.
 
-        The cursor moves to the next minute boundary so a restart cannot add seconds to a minute already sent.
+        The cursor moves to the next minute boundary so a restart cannot add seconds to a minute already sent;
+        a restart inside that minute may take it back while it is still unsent (``stopped_minute``).
         """
+        carry, seen = self._carry, self._carry_seen and not self._paused  # from a last sample under a second
+        self._carry, self._carry_seen = InputCounts(), False
+        carried = bool(carry) and not self._paused
+        if seen and self._state in (WorkState.ACTIVE, WorkState.IDLE):
+            self._input(self._cursor, self._cursor + 1)  # someone was at it in that last second: it is active
+            self._book.add_counts(self._cursor - 1, carry)
+            carried = False
         self._go_away(self._cursor)
-        carried = bool(self._carry) and not self._paused  # input from a last sample too short for a second
-        if carried:
-            self._book.add_counts(self._cursor, self._carry)
-        self._carry = InputCounts()
+        if carried:  # on a break or away: the counts stay, in a second not tracked
+            self._book.add_counts(self._cursor, carry)
         end = minute_of(self._cursor + (SLOT_SECONDS if carried else SLOT_SECONDS - 1))
-        self._cursor = self._decided = end
+        self._stopped, self._cursor, self._decided = self._cursor, end, end
         return Step(self._book.close_before(end), self._drain())
 
     def _step(self) -> Step:

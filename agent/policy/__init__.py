@@ -24,6 +24,7 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Protocol
 
+from agent.errors import PolicyUnreadable
 from protocol.defaults import INTERVAL_RANGE_S
 
 __all__ = ["ALLOW_PLAINTEXT_TOKEN", "ENROLL_TOKEN", "IDLE_THRESHOLD", "IDLE_THRESHOLD_RANGE", "SERVER_URL",
@@ -37,10 +38,6 @@ IDLE_THRESHOLD_RANGE = INTERVAL_RANGE_S  # seconds; the user's settings and a te
 # The value names, as IT types them in the registry, the plist or the JSON file.
 SERVER_URL, ENROLL_TOKEN, IDLE_THRESHOLD = "ServerUrl", "EnrollToken", "IdleThreshold"
 ALLOW_PLAINTEXT_TOKEN = "AllowPlaintextToken"
-
-
-class PolicyUnreadable(Exception):
-    """The whole source could not be read (a broken file, a registry error); the message says what."""
 
 
 class PolicySource(Protocol):

@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,12 +34,15 @@ class Agent:
         path = self.logs / "agent.log"
         return path.read_text(encoding="utf-8") if path.exists() else ""
 
-    def wait_for_log(self, text: str, timeout: float = 15) -> None:
+    def wait_for(self, condition: Callable[[], bool], what: str, timeout: float = 15) -> None:
         deadline = time.monotonic() + timeout
-        while text not in self.log_text():
+        while not condition():
             if self.process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"agent never logged {text!r}; log:\n{self.log_text()}")
+                pytest.fail(f"agent never got to {what}; log:\n{self.log_text()}")
             time.sleep(0.05)
+
+    def wait_for_log(self, text: str, timeout: float = 15) -> None:
+        self.wait_for(lambda: text in self.log_text(), f"log {text!r}", timeout)
 
     def stop(self) -> None:
         assert terminate(self.process) == 0
@@ -60,6 +64,14 @@ def start_agent(base: Path, env: dict[str, str], *args: str) -> Agent:
             stderr=stderr,
         )
     return Agent(process, data, logs)
+
+
+def written(data: Path) -> int:
+    """How many minutes the outbox holds (0 before the agent created it and its tables)."""
+    try:
+        return len(read_slots(data)) if (data / "outbox.sqlite3").exists() else 0
+    except sqlite3.OperationalError:  # "no such table": the agent is creating the file right now
+        return 0
 
 
 def read_slots(data: Path) -> dict[int, str]:

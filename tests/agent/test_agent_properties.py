@@ -53,6 +53,8 @@ def expected_tracked(steps: list[Op]) -> int:
             away = False
         if op.toggle_break:
             away, on_break = (False, True) if not on_break else (away, False)
+    if carried and not away and not on_break:
+        tracked += 1  # input in the stop's last, partial second makes it an active second
     return tracked
 
 

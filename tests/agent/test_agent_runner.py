@@ -10,7 +10,7 @@ import pytest
 
 from agent.outbox import Outbox
 from agent.returning import ANSWER_WAIT_S, IdleAnswer, IdleReturn
-from agent.runner import Runner
+from agent.runner import CHECKPOINT_EVERY_S, Runner
 from agent.slots import InputCounts
 from agent.states import PresenceChange, WorkState
 from protocol.schema import Slot
@@ -98,10 +98,40 @@ def test_restart_after_a_crash_keeps_closed_minutes_and_continues_the_open_one(t
     assert slots is not None
     minutes = {s.start: s for s in slots.slots}
     assert minutes[T0].keys == 120
-    assert minutes[T0 + timedelta(minutes=1)].keys >= 2 * 15  # at most checkpoint_every seconds were lost
+    # 2 keys a second for 30 s; a kill loses at most the seconds since the last checkpoint (and their keys)
+    assert minutes[T0 + timedelta(minutes=1)].keys >= 2 * (30 - CHECKPOINT_EVERY_S)
     seqs = [c.seq for c in changes]
     assert seqs == sorted(set(seqs)), "presence seq must keep growing across the restart"
     assert [c.state for c in changes][-1] is WorkState.AWAY
+
+
+def test_a_kill_loses_at_most_five_seconds_of_input(tmp_path: Path) -> None:
+    """The bound docs/reliability.md states (under 5 s), at each second of two checkpoint intervals: one key a
+    second, kill -9, restart."""
+    lost = []
+    for killed_after in range(61, 73):
+        data = tmp_path / str(killed_after)
+        data.mkdir()
+        clock, idle, keyboard = FakeClock(), FakeIdle(), FakeKeyboard()
+        runner = make_runner(data, clock, idle, keyboard, [])
+        for _ in range(killed_after):
+            clock.tick()
+            keyboard.press()
+            runner.sample()
+        make_runner(data, clock, idle, FakeKeyboard(), []).close()  # the first runner never closes: a kill
+        lost.append(killed_after - total(all_slots(data), "keys"))
+    assert max(lost) == 4  # the checkpoint is written every 5 s (it was 15: up to 14 lost)
+
+
+def test_a_stop_counts_the_input_since_the_last_sample(tmp_path: Path) -> None:
+    clock, idle, keyboard = FakeClock(), FakeIdle(), FakeKeyboard()
+    runner = make_runner(tmp_path, clock, idle, keyboard, [])
+    clock.tick()
+    runner.sample()
+    keyboard.press(7)
+    clock.tick(0.3)  # the stop comes before the next sample
+    runner.close()
+    assert [(s.keys, s.input_s, s.tracked_s) for s in all_slots(tmp_path)] == [(7, 1, 1)]  # its second counts
 
 
 def test_break_requests_from_another_thread_take_effect_at_the_next_sample(tmp_path: Path) -> None:
@@ -135,24 +165,42 @@ def test_os_idle_time_marks_input_the_listeners_missed(tmp_path: Path) -> None:
     assert changes[-1].state is WorkState.ACTIVE
 
 
-def test_a_restart_inside_an_already_written_minute_waits_for_the_next(tmp_path: Path) -> None:
+def stop_and_restart_typing(tmp_path: Path, *, uploaded: bool) -> list[Slot]:
+    """Typing a key a second from 10:00:00, a clean stop at 10:00:10, a restart at 10:00:15 (the minute of the
+    stop taken for upload meanwhile if ``uploaded``), typing until 10:01:15, a stop: the slots written."""
     clock, idle, keyboard = FakeClock(), FakeIdle(), FakeKeyboard()
-    changes: list[PresenceChange] = []
-    runner = make_runner(tmp_path, clock, idle, keyboard, changes)
+    runner = make_runner(tmp_path, clock, idle, keyboard, [])
     for _ in range(10):
         clock.tick()
+        keyboard.press()
         runner.sample()
     runner.close()
+    if uploaded:
+        assert Outbox(tmp_path, now=clock.now).take_batch() is not None
     clock.tick(5)
-    runner = make_runner(tmp_path, clock, idle, keyboard, changes)
+    keyboard = FakeKeyboard()  # a new process: its counter starts at 0
+    runner = make_runner(tmp_path, clock, idle, keyboard, [])
     for _ in range(60):
         clock.tick()
+        keyboard.press()
         runner.sample()
     runner.close()
-    box = Outbox(tmp_path, now=clock.now)
-    batch = box.take_batch()
-    assert batch is not None
-    assert [(s.start, s.tracked_s) for s in batch.slots] == [(T0, 9), (T0 + timedelta(minutes=1), 15)]
+    return all_slots(tmp_path)
+
+
+def test_a_restart_inside_the_minute_a_stop_wrote_continues_it_while_unsent(tmp_path: Path) -> None:
+    slots = stop_and_restart_typing(tmp_path, uploaded=False)
+    # 10:00:01–10:00:10 before the stop, 10:00:16–10:01:00 after the restart (the gap between is untracked);
+    # the keys of each run's first sample count in its first tracked second, as at any start.
+    assert [(s.start, s.tracked_s, s.keys) for s in slots] == [(T0, 9 + 44, 10 + 45),
+                                                               (T0 + timedelta(minutes=1), 15, 15)]
+
+
+def test_a_restart_inside_a_minute_already_taken_for_upload_tracks_nothing_until_its_end(tmp_path: Path) -> None:
+    slots = stop_and_restart_typing(tmp_path, uploaded=True)
+    # 10:00:15–10:01:00 cannot be added to the minute taken: not tracked, and the keys typed then are not counted
+    # either (they used to land in 10:01: 61 keys in 15 tracked seconds). The last sample before 10:01 carries.
+    assert [(s.start, s.tracked_s, s.keys) for s in slots] == [(T0, 9, 10), (T0 + timedelta(minutes=1), 15, 16)]
 
 
 def test_unreadable_checkpoint_costs_the_open_minute_not_the_agent(tmp_path: Path,
@@ -231,13 +279,13 @@ def test_idle_minutes_wait_for_the_question_and_are_not_uploaded(tmp_path: Path)
     assert box.pending_count() == 0 and box.peek() == [] and box.take_batch() is None
 
 
-@pytest.mark.parametrize(("answer", "active", "idle", "brk", "tracked", "minutes"), [
+@pytest.mark.parametrize(("answer", "active", "idle", "break_s", "tracked", "minutes"), [
     (IdleAnswer.KEEP, 260, 0, 0, 260, 5),
     (IdleAnswer.BREAK, 60, 0, 200, 260, 5),
     (IdleAnswer.DISCARD, 60, 0, 0, 60, 3),  # 10:01 and 10:02 were all idle: they are gone, like away minutes
 ])
 def test_the_answer_rewrites_the_idle_seconds_and_releases_them(tmp_path: Path, answer: IdleAnswer, active: int,
-                                                                idle: int, brk: int, tracked: int,
+                                                                idle: int, break_s: int, tracked: int,
                                                                 minutes: int) -> None:
     asked = Asked()
     clock, runner = idle_then_back(tmp_path, asked)
@@ -247,7 +295,7 @@ def test_the_answer_rewrites_the_idle_seconds_and_releases_them(tmp_path: Path, 
     assert asked.settled == [answer] and held(tmp_path) == []
     runner.close()
     slots = all_slots(tmp_path)
-    assert (total(slots, "active_s"), total(slots, "idle_s"), total(slots, "break_s")) == (active, idle, brk)
+    assert (total(slots, "active_s"), total(slots, "idle_s"), total(slots, "break_s")) == (active, idle, break_s)
     assert total(slots, "tracked_s") == tracked and len(slots) == minutes
     assert total(slots, "keys") == 60  # what was measured stays
     assert Outbox(tmp_path, now=lambda: T0).pending_count() == minutes

@@ -28,8 +28,7 @@ def test_counts_exactly_the_keys_and_clicks_injected_in_the_right_minutes(
     xdotool(x_env, "mousemove", "310", "410")
     xdotool(x_env, "click", "4")  # one wheel tick up
     end = time.time()
-    time.sleep(1.5)  # let at least one sample pick the last events up
-    agent.stop()
+    agent.stop()  # at once: the stop itself reads the counter once more
 
     slots = [json.loads(body) for body in read_slots(agent.data).values()]
     assert sum(s["keys"] for s in slots) == len(text)
@@ -42,6 +41,29 @@ def test_counts_exactly_the_keys_and_clicks_injected_in_the_right_minutes(
     assert all(first_minute <= start <= last_minute for start in with_input)
     assert sum(s["input_s"] for s in slots) >= 1
     assert "agent stopped" in agent.log_text()
+
+
+def test_keys_typed_just_before_a_clean_stop_are_all_stored(x_env: dict[str, str], tmp_path: Path) -> None:
+    """SIGTERM right after the last key, well inside one 1-second sample: the stop reads the counter once more
+    instead of ending with the last sample (which lost every one of these keys). Three runs, each its own."""
+    text = "abcdefghij" * 5
+    for run in range(3):
+        agent = start_agent(tmp_path / f"run{run}", x_env, "--idle-threshold", "30")
+        agent.wait_for_log("state active")
+        xdotool(x_env, "type", "--delay", "25", text)  # a fast typist's pace
+        agent.stop()
+        assert sum(json.loads(body)["keys"] for body in read_slots(agent.data).values()) == len(text), run
+
+
+def test_the_first_mouse_movement_after_a_start_is_measured(x_env: dict[str, str], tmp_path: Path) -> None:
+    """The counter starts from the pointer's position at start, so the first move already has a length."""
+    for run in range(2):
+        xdotool(x_env, "mousemove", "100", "100")
+        agent = start_agent(tmp_path / f"run{run}", x_env, "--idle-threshold", "30")
+        agent.wait_for_log("state active")
+        xdotool(x_env, "mousemove", "100", "200")
+        agent.stop()
+        assert [json.loads(body)["mouse_px"] for body in read_slots(agent.data).values()] == [100], run
 
 
 def test_x_idle_time_rises_without_input_and_resets_on_input(
@@ -64,9 +86,10 @@ def test_x_idle_time_rises_without_input_and_resets_on_input(
 def test_typed_text_never_reaches_any_file_the_agent_writes(x_env: dict[str, str], tmp_path: Path) -> None:
     secret = "zebrafalconquartzmaple"
     agent = start_agent(tmp_path, x_env, "--idle-threshold", "2")
-    agent.wait_for_log("state active")
+    agent.wait_for_log("agent started")  # the listeners run (it may start idle: the display was quiet for 2 s)
     xdotool(x_env, "type", "--delay", "10", secret)
-    agent.wait_for_log("state idle")  # a commit happened after the typing
+    agent.wait_for(lambda: agent.log_text().rfind("state idle") > agent.log_text().rfind("state active") >= 0,
+                   "idle after the typing")  # a commit happened after the typing
     agent.kill()  # kill -9 leaves the WAL and shared-memory files behind, which must be clean too
     files = [path for path in tmp_path.rglob("*") if path.is_file()]
     assert any(path.name.endswith("-wal") for path in files)

@@ -125,10 +125,10 @@ def make_team(server: ServerProcess, roles: Iterable[str] = ("manager", "member"
     return Team(name=name, people=people)
 
 
-def slot(start: datetime, *, active: int = 60, idle: int = 0, brk: int = 0, input_s: int | None = None,
+def slot(start: datetime, *, active: int = 60, idle: int = 0, break_s: int = 0, input_s: int | None = None,
          keys: int = 10, clicks: int = 2, scrolls: int = 1, mouse_px: int = 300) -> dict[str, Any]:
-    return {"start": start.isoformat().replace("+00:00", "Z"), "tracked_s": active + idle + brk,
-            "active_s": active, "idle_s": idle, "break_s": brk,
+    return {"start": start.isoformat().replace("+00:00", "Z"), "tracked_s": active + idle + break_s,
+            "active_s": active, "idle_s": idle, "break_s": break_s,
             "input_s": active if input_s is None else input_s,
             "keys": keys, "clicks": clicks, "scrolls": scrolls, "mouse_px": mouse_px}
 
