@@ -208,6 +208,11 @@ class Runner:
             for question in questions:
                 self._ask(question)
 
+    @property
+    def minutes_in_memory(self) -> int:
+        """Closed minutes the outbox could not take yet (a full or failing disk), written at the next save."""
+        return len(self._unsaved)
+
     def _commit(self, slots: list[Slot], changes: list[PresenceChange], checkpoint: str) -> list[PresenceChange]:
         """Write, and return the changes now safe to deliver. When the disk is full or failing, keep sampling
         and hold everything unwritten in memory (a change is delivered only once written, so its ``seq``

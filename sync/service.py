@@ -315,6 +315,7 @@ class AgentService:
             answer["notice"] = self._sampler.notice
         if self._sampler.runner.write_error is not None:
             answer["outbox_error"] = self._sampler.runner.write_error
+            answer["minutes_in_memory"] = self._sampler.runner.minutes_in_memory
         if self._connected is not None:
             sync, live = self._connected.sync_status, self._connected.live.status
             answer |= {"sync": sync.summary(), "last_sync": sync.last_success.isoformat() if sync.last_success
