@@ -12,7 +12,8 @@ and one pass serves everyone waiting (one query, one transaction). What holds, f
 - **Gave up, skipped.** A caller that gave up (its future cancelled: the client left) before its pass began is
   left out of it; one that gives up during the pass gets no answer, and what the pass did stays done.
 - **Failures stay in their pass.** A pass that raises answers that error to every caller of that pass and
-  only them; the next pass serves the rest. A result that is an exception answers its own caller alone.
+  only them; the next pass serves the rest. So does a pass whose results cannot be handed out (not one per
+  caller): those it had not answered get the error. A result that is an exception answers its own caller alone.
 - **Cancellation.** ``Batcher``'s serving task cancelled (server shutdown) fails its pass's callers with the
   ``CancelledError`` and re-raises it. A ``Coalescer`` served by its owner's own loop may instead hand a
   pass back (``Pass.put_back``) for a later one.
@@ -133,10 +134,8 @@ class Batcher(Coalescer[T, R]):
             if not served:
                 continue
             try:
-                results = await self._serve(served.items)
-            except BaseException as exc:  # the database busy or gone, or shutdown: each caller gets it to answer
-                served.fail(exc)
+                served.answer(await self._serve(served.items))
+            except BaseException as exc:  # the database busy or gone, shutdown, or results that do not fit the
+                served.fail(exc)  # pass: each caller not yet answered gets it to answer
                 if isinstance(exc, asyncio.CancelledError):
                     raise
-                continue
-            served.answer(results)

@@ -136,6 +136,35 @@ def test_a_failed_pass_fails_its_callers_only_and_the_next_pass_serves_the_rest(
     run(scenario)
 
 
+def test_results_that_do_not_fit_the_pass_fail_its_unanswered_callers_and_the_next_pass_serves_the_rest() -> None:
+    async def scenario() -> None:
+        gate = Gate()
+
+        async def one_result_short(items: list[int]) -> Sequence[int | BaseException]:
+            results = await gate(items)
+            return results[:-1] if len(gate.passes) == 1 else results
+
+        batcher: Batcher[int, int] = Batcher(one_result_short, name="test")
+        failing = await started(3, batcher)
+        await gate.next_pass()
+        serving = batcher._task
+        assert serving is not None
+        after = await started(2, batcher, first=10)
+        gate.release.set()
+        # Either every caller of the pass is answered, or the serving task ends: whichever comes first.
+        await asyncio.wait([asyncio.gather(*failing, return_exceptions=True), serving],
+                           return_when=asyncio.FIRST_COMPLETED)
+        assert not serving.done(), "the serving task lives on for the next pass"
+        assert [await failing[0], await failing[1]] == [0, 4], "those the results reached have them"
+        with pytest.raises(ValueError, match="shorter"):
+            await failing[2]
+        await gate.next_pass()
+        gate.release.set()
+        assert await asyncio.gather(*after) == [20, 24]
+
+    run(scenario)
+
+
 def test_an_exception_as_a_result_reaches_its_own_caller_alone() -> None:
     async def scenario() -> None:
         gate = Gate()
