@@ -59,8 +59,8 @@ class LiveHub:
     def report(self, user_id: int, reported: presence.Reported) -> asyncio.Future[PresenceAck]:
         """A device of this user reported a state (a presence PUT): the next pass stores it with every report
         since the last pass, in two statements, refreshes and announces the users' presence. The future gets
-        the answer once the team has been told, or the pass's error (the PUT then answers it; nothing of it is
-        stored)."""
+        the answer as soon as the pass has committed it (before the team is told), or the pass's error (the
+        PUT then answers it; nothing of it is stored)."""
         return self.pending.report(user_id, reported)
 
     def totals_changed(self, user: User, days: Iterable[date]) -> None:

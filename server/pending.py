@@ -78,8 +78,9 @@ class Pending:
         return taken
 
     def put_back(self, taken: Taken, exc: BaseException) -> None:
-        """A failed pass: keep what it took for the next one. Its presence PUTs answer the error at once, as
-        their clients would rather retry than wait; a pass cancelled (by ``stop``) leaves them to the last one."""
+        """A failed pass: keep what it took for the next one, and wake the writer for it (nothing else may be
+        noted for a while). Its presence PUTs answer the error at once, as their clients would rather retry
+        than wait; a pass cancelled (by ``stop``) leaves them to the last one."""
         self._users |= taken.users
         self._days = taken.days | self._days
         for device_id, moment in taken.seen.items():
@@ -88,3 +89,5 @@ class Pending:
             taken.reports.fail(exc)
         else:
             taken.reports.put_back()
+        if taken:
+            self.wake.set()

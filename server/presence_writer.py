@@ -1,9 +1,11 @@
 """The one background task that writes presence: a pass whenever something was noted, a sweep on a timer.
 
 A pass (``flush``) takes everything noted since the last one (``server.pending``: last-seen moments, users to
-refresh, presence PUTs, days whose totals changed), writes it in one transaction, then tells the team: the
-presence that changed, each PUT's answer, the days' new totals. Nobody hears of a state the database does not
-hold. A failed pass keeps what it took for the next one (its PUTs answer the error: their clients retry).
+refresh, presence PUTs, days whose totals changed), writes it in one transaction, answers each PUT with what was
+committed, then tells the team: the presence that changed, the days' new totals. Nobody hears of a state the
+database does not hold. A failed pass keeps what it took for the next one and wakes the writer for it (its PUTs
+answer the error: their clients retry). An announcement that fails once the pass is committed is logged and
+the others still go out; it holds back no answer.
 
 A sweep (every ``sweep_interval_s``) is a pass that also renews this process's device leases and their
 ``last_seen``, refreshes the users whose presence can change by time passing alone (a grace period running out,
@@ -17,7 +19,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,6 +33,7 @@ from server.gateway import SocketGateway
 from server.models import Device, UserPresence
 from server.pending import Pending
 from server.registry import Registry
+from server.throttled_log import ThrottledLog
 from server.totals import day_totals
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,8 @@ class PresenceWriter:
                  registry: Registry, pending: Pending, sockets: SocketGateway) -> None:
         self.settings, self.sessions, self.clock, self.registry = settings, sessions, clock, registry
         self.pending, self.sockets = pending, sockets
+        #: Emits that failed after their pass was committed: an outage fails every one of them.
+        self._emit_failures = ThrottledLog(log, every_s=60)
         self._worker: asyncio.Task[None] | None = None
 
     @property
@@ -89,15 +94,27 @@ class PresenceWriter:
         except BaseException as exc:  # whatever ends the pass, nothing it took is lost: put back or answered
             self.pending.put_back(taken, exc)
             raise
+        # What is committed is the answer: the PUTs hear it now, whatever becomes of the announcements.
+        taken.reports.answer([PresenceAck(applied=applied, state=PresenceState(row.state), since=row.since)
+                              for applied, row in answers])
         if renewal is not None:
             for sid, member in list(self.sockets.members.items()):
                 if sid in renewal.replaced or member.claim.device_id in renewal.revoked:
-                    await self.sockets.disconnect(sid)
-        await self.sockets.emit_presence(events)
-        taken.reports.answer([PresenceAck(applied=applied, state=PresenceState(row.state), since=row.since)
-                              for applied, row in answers])
+                    await self._told("closing a socket", self.sockets.disconnect(sid))
+        for event in events:
+            await self._told("announcing presence", self.sockets.emit_presence([event]))
         for (user_id, day), sums in totals.items():
-            await self.sockets.emit_performance(user_id, taken.days[(user_id, day)][0], day, sums)
+            await self._told("announcing totals",
+                             self.sockets.emit_performance(user_id, taken.days[(user_id, day)][0], day, sums))
+
+    async def _told(self, what: str, emit: Awaitable[None]) -> None:
+        """Await one emit (or disconnect) of a committed pass. One that raises (the socket.io manager failing)
+        is logged, at most once a minute with a count of the rest, and the others are still made: the pass
+        stays done and answered, and the team hears the user's next change."""
+        try:
+            await emit
+        except Exception as exc:  # broad: whatever the manager raised, the pass is committed and answered
+            self._emit_failures.warning("presence writer: %s failed: %s: %s", what, type(exc).__name__, exc)
 
     async def _renew(self, session: AsyncSession, now: datetime, renewal: _Renewal) -> set[int]:
         """A sweep's writes: the connected devices' last_seen; which of them were revoked (noted in
@@ -148,5 +165,7 @@ class PresenceWriter:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
-        with contextlib.suppress(Exception):
+        try:
             await self.flush()
+        except Exception:  # broad: shutting down anyway; its PUTs got the error, the log says what it was
+            log.exception("presence writer: the last flush failed")

@@ -1,23 +1,34 @@
 """Presence PUTs stored together by the hub's pass (``server.presence.store_reports``) answer as if stored one by
 one: an update is applied when its ``seq`` is above the device's latest or its ``since`` later (``newer``), and a
 write another process made newer in the meantime wins. The rule alone, then on SQLite and PostgreSQL, then
-through a real server."""
+through a real server. Last, the hub's writer in process on a real SQLite file: a PUT is answered once its pass
+is committed, whatever becomes of the announcements, and a pass that failed is retried without a new note."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import random
+import sqlite3
 import uuid
+from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
+from protocol.schema import PresenceEvent
 from server import admin, presence
+from server.config import Settings
+from server.db import make_engine, make_sessionmaker
+from server.live import LiveHub
 from server.migrate import run_in_session
 from server.models import Device, DevicePresence
 from server.presence import Reported, settle, store_reports
+from server.registry import LocalRegistry
 from support.servers import ServerProcess
 from support.team import Team, put_presence
 
@@ -118,3 +129,86 @@ def test_concurrent_puts_of_one_device_end_at_the_newest(server: ServerProcess, 
     final = put_presence(server, member, "idle", seq=30, since=at(30)).json()
     assert (final["applied"], final["state"], datetime.fromisoformat(final["since"])) == (False, states[0], at(30)), \
         "a repeated report is not applied"
+
+
+async def a_device(url: str) -> tuple[int, int]:
+    """A new user's one device in the database at ``url``: (user id, device id)."""
+    async def make(session: Any, now: datetime) -> tuple[int, int]:
+        (device_id,) = await devices(session, now, 1)
+        device = await session.get(Device, device_id)
+        return device.user_id, device_id
+
+    return await run_in_session(url, make)  # type: ignore[no-any-return]
+
+
+@contextlib.asynccontextmanager
+async def running_hub(url: str, *, busy_timeout_s: float = 30.0) -> AsyncIterator[LiveHub]:
+    """The live hub of one process, its writer running, on the database at ``url``. Sweeps are an hour apart,
+    so every pass a test sees was woken by something noted (or put back)."""
+    engine = make_engine(url, busy_timeout_s=busy_timeout_s)
+    hub = LiveHub(Settings(database_url=url, sweep_interval_s=3600), make_sessionmaker(engine),
+                  lambda: datetime.now(UTC), LocalRegistry())
+    hub.start()
+    try:
+        yield hub
+    finally:
+        await hub.stop()
+        await engine.dispose()
+
+
+def test_a_put_is_answered_once_committed_though_announcing_it_fails(tmp_path: Any,
+                                                                      monkeypatch: pytest.MonkeyPatch,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+
+    async def scenario() -> None:
+        user_id, device_id = await a_device(url)
+        now = datetime.now(UTC).replace(microsecond=0)
+        async with asyncio.timeout(60), running_hub(url) as hub:  # a bound for a broken writer, not a wait
+            raised = asyncio.Event()
+
+            async def cannot_publish(_events: Iterable[tuple[int, PresenceEvent]]) -> None:
+                raised.set()
+                raise ConnectionError("cannot publish")  # what a socket.io manager without its broker may raise
+
+            monkeypatch.setattr(hub.gateway, "emit_presence", cannot_publish)
+            hub.seen(device_id, now)
+            put = hub.report(user_id, Reported(device_id, "active", now, 1))
+            await raised.wait()  # the pass committed, refreshed the user (offline -> active) and announced it
+            assert put.done(), "the PUT was answered before the announcement, not held back by it"
+            ack = put.result()
+            assert (ack.applied, ack.state, ack.since) == (True, "active", now)
+            again = hub.report(user_id, Reported(device_id, "idle", now, 2))
+            assert (await again).applied, "the writer goes on after a failed announcement"
+        assert "announcing presence failed: ConnectionError: cannot publish" in caplog.text
+
+    caplog.set_level(logging.WARNING, logger="server.presence_writer")
+    asyncio.run(scenario())
+
+
+def test_a_failed_pass_is_retried_without_a_new_note(tmp_path: Any) -> None:
+    path = tmp_path / "server.db"
+    url = f"sqlite:///{path}"
+
+    def last_seen() -> object:
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            return db.execute("SELECT last_seen FROM devices WHERE id = ?", (device_id,)).fetchone()[0]
+
+    async def scenario() -> None:
+        nonlocal device_id
+        user_id, device_id = await a_device(url)
+        async with asyncio.timeout(60), running_hub(url, busy_timeout_s=0.05) as hub:
+            blocker = sqlite3.connect(path, isolation_level=None)
+            blocker.execute("BEGIN IMMEDIATE")  # another connection holds the write lock: the pass fails
+            hub.seen(device_id, at(0))
+            put = hub.report(user_id, Reported(device_id, "active", at(0), 1))
+            with pytest.raises(OperationalError, match="database is locked"):
+                await put  # its pass failed; the PUT answers the error, the last-seen moment is put back
+            assert last_seen() is None
+            blocker.rollback()
+            blocker.close()
+            while last_seen() is None:  # written by a pass nothing new woke: the put-back did
+                await asyncio.sleep(0.02)
+
+    device_id = 0
+    asyncio.run(scenario())

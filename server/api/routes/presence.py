@@ -16,7 +16,7 @@ async def put_presence(update: PresenceUpdate, principal: WriterDep, now: NowDep
     and one beginning after the server's clock is shown from now (``server.presence.admit``).
 
     The hub's next coalesced pass stores every report since the last one in two statements, refreshes the
-    users' shown presence and announces it; this answers once the team has been told. A storm of updates from
+    users' shown presence and announces it; this answers once the pass has committed. A storm of updates from
     a whole company thus costs a few transactions, not one each queued on the database connection.
     """
     return await hub.report(principal.user.id, admit(principal.device, update.state, update.since, update.seq,
