@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -156,7 +157,7 @@ async def running_hub(url: str, *, busy_timeout_s: float = 30.0) -> AsyncIterato
         await engine.dispose()
 
 
-def test_a_put_is_answered_once_committed_though_announcing_it_fails(tmp_path: Any,
+def test_a_put_is_answered_once_committed_though_announcing_it_fails(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch,
                                                                       caplog: pytest.LogCaptureFixture) -> None:
     url = f"sqlite:///{tmp_path / 'server.db'}"
@@ -164,7 +165,7 @@ def test_a_put_is_answered_once_committed_though_announcing_it_fails(tmp_path: A
     async def scenario() -> None:
         user_id, device_id = await a_device(url)
         now = datetime.now(UTC).replace(microsecond=0)
-        async with asyncio.timeout(60), running_hub(url) as hub:  # a bound for a broken writer, not a wait
+        async with asyncio.timeout(60), running_hub(url) as hub:  # a bound, not a wait
             raised = asyncio.Event()
 
             async def cannot_publish(_events: Iterable[tuple[int, PresenceEvent]]) -> None:
@@ -186,29 +187,26 @@ def test_a_put_is_answered_once_committed_though_announcing_it_fails(tmp_path: A
     asyncio.run(scenario())
 
 
-def test_a_failed_pass_is_retried_without_a_new_note(tmp_path: Any) -> None:
+def test_a_failed_pass_is_retried_without_a_new_note(tmp_path: Path) -> None:
     path = tmp_path / "server.db"
     url = f"sqlite:///{path}"
 
-    def last_seen() -> object:
+    def last_seen(device_id: int) -> object:
         with contextlib.closing(sqlite3.connect(path)) as db:
             return db.execute("SELECT last_seen FROM devices WHERE id = ?", (device_id,)).fetchone()[0]
 
     async def scenario() -> None:
-        nonlocal device_id
         user_id, device_id = await a_device(url)
-        async with asyncio.timeout(60), running_hub(url, busy_timeout_s=0.05) as hub:
-            blocker = sqlite3.connect(path, isolation_level=None)
-            blocker.execute("BEGIN IMMEDIATE")  # another connection holds the write lock: the pass fails
-            hub.seen(device_id, at(0))
-            put = hub.report(user_id, Reported(device_id, "active", at(0), 1))
-            with pytest.raises(OperationalError, match="database is locked"):
-                await put  # its pass failed; the PUT answers the error, the last-seen moment is put back
-            assert last_seen() is None
-            blocker.rollback()
-            blocker.close()
-            while last_seen() is None:  # written by a pass nothing new woke: the put-back did
+        async with asyncio.timeout(60), running_hub(url, busy_timeout_s=0.05) as hub:  # a bound, not a wait
+            with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as blocker:
+                blocker.execute("BEGIN IMMEDIATE")  # another connection holds the write lock: the pass fails
+                hub.seen(device_id, at(0))
+                put = hub.report(user_id, Reported(device_id, "active", at(0), 1))
+                with pytest.raises(OperationalError, match="database is locked"):
+                    await put  # its pass failed: the PUT answers the error, the last-seen moment is put back
+                assert last_seen(device_id) is None
+                blocker.rollback()
+            while last_seen(device_id) is None:  # written by a pass nothing new woke: the put-back did
                 await asyncio.sleep(0.02)
 
-    device_id = 0
     asyncio.run(scenario())
