@@ -18,6 +18,8 @@ class ConnectRefusal(enum.StrEnum):
     DEVICE_PENDING = "device_pending"
     TOO_MANY_SOCKETS = "too_many_sockets"
     UNKNOWN_NAMESPACE = "unknown_namespace"
+    #: the server could not reach its database to check the token: retry shortly (REST answers 503 ``unavailable``)
+    UNAVAILABLE = "unavailable"
 
 
 #: Refusals no retry can cure: the device must be enrolled again.

@@ -26,7 +26,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -145,6 +145,13 @@ def unavailable_response(exc: Exception) -> JSONResponse:
 #: What a database that is locked or unreachable raises: SQLAlchemy's ``OperationalError``, or no pooled
 #: connection free within the pool's timeout (on SQLite, one connection, while another holds the lock).
 UNAVAILABLE = (OperationalError, PoolTimeout)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """``UNAVAILABLE``, or PostgreSQL gone: a pooled connection the driver found closed arrives as a plain
+    ``DBAPIError`` that SQLAlchemy marks ``connection_invalidated``, and a new connection refused as asyncpg's own
+    ``OSError``, unwrapped. For code whose only I/O is the database (the socket handshake's token look-up)."""
+    return isinstance(exc, (*UNAVAILABLE, OSError)) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
 def install_handlers(app: FastAPI) -> None:

@@ -17,6 +17,7 @@ socket) to all processes.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any
@@ -27,12 +28,15 @@ from protocol.refusals import ConnectRefusal
 from protocol.schema import PerformanceEvent, PresenceEvent, Role, Totals
 from server.auth import Authenticator
 from server.config import Settings
-from server.errors import ApiError
+from server.errors import ApiError, database_error, database_unavailable
 from server.models import User
 from server.pending import Pending
 from server.registry import Claim, Registry
 from server.rooms import IndexedRedisManager, IndexedRooms
 from server.socket_guard import GuardedServer
+from server.throttled_log import ThrottledLog
+
+log = logging.getLogger(__name__)
 
 SOCKET_PATH = "/api/socket"
 
@@ -95,6 +99,9 @@ class SocketGateway:
         self.members: dict[str, Member] = {}
         #: user id → {sid: device id}, this process's sockets again, by user: for the per-user cap.
         self._sockets_of: dict[int, dict[str, int]] = {}
+        #: A database outage or a reconnect storm repeats these for every socket: a line a minute at most.
+        self._database_log = ThrottledLog(log, 60.0)
+        self._replace_log = ThrottledLog(log, 60.0)
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
 
@@ -121,6 +128,12 @@ class SocketGateway:
         except ApiError as exc:
             code = ConnectRefusal.UNKNOWN_TOKEN if exc.code == "unauthorized" else exc.code
             raise refusal(code, exc.message) from None
+        except Exception as exc:  # a database outage is refused with a code the agent retries on, as REST answers 503
+            if not database_unavailable(exc):
+                raise
+            self._database_log.warning("database unavailable, socket connect refused: %s", database_error(exc))
+            raise refusal(ConnectRefusal.UNAVAILABLE, "the server's database is busy or unreachable; retry shortly"
+                          ) from None
         user, device_id = principal.user, principal.device.id
         self._check_cap(user.id, device_id)
         now = self.clock()
@@ -135,7 +148,12 @@ class SocketGateway:
             await self.registry.release(member.claim)
             raise
         if previous is not None and previous != sid:
-            await self.sio.disconnect(previous)  # on another process, the Redis manager passes it on
+            try:
+                await self.sio.disconnect(previous)  # on another process, the Redis manager passes it on
+            except Exception as exc:  # the new socket is recorded and claimed: it must still connect
+                # The old socket closing on its own at this moment (a reconnect storm). Were this raised, the new
+                # socket would get no CONNECT answer and no disconnect, and its record and claim would stay forever.
+                self._replace_log.warning("could not close a replaced socket (%s): %s", type(exc).__name__, exc)
         self.pending.seen(device_id, now)
         self.pending.user(user.id)
 

@@ -159,8 +159,13 @@ class PostgresCluster:
         self._run(_pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "staffpulse", name)
         return f"postgresql+asyncpg://staffpulse@127.0.0.1:{self.port}/{name}"
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Stop the cluster, keeping its files: a database outage under a running server."""
         self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self.halt()
         shutil.rmtree(self.base, ignore_errors=True)
 
 
