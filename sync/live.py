@@ -217,6 +217,10 @@ class LiveConnection(Worker):
     ``time_zone`` is the user's IANA zone that decides "today"; when None it is read from ``/me``.
     """
 
+    #: ``stop`` disconnects and ends the thread; the step in progress finishes first: a connect attempt
+    #: (``CONNECT_WAIT_S``) or one REST read (the stop is checked between steps).
+    stop_timeout = 15.0
+
     def __init__(self, server_url: str, token: Callable[[], str | None], api: ApiClient, *,
                  now: Callable[[], datetime] = utc_now, time_zone: str | None = None,
                  on_snapshot: Callable[[TeamSnapshot], None] = _ignore,
@@ -269,10 +273,6 @@ class LiveConnection(Worker):
         self._set_status(state=LinkState.RECONNECTING)
         super().start()
 
-    def stop(self, timeout: float = 15.0) -> bool:
-        """Disconnect and end the thread; an attempt or a read in progress finishes first (at most
-        ``CONNECT_WAIT_S`` or the REST read timeout)."""
-        return super().stop(timeout)
 
     def wake(self) -> None:
         self._post(lambda: None)

@@ -94,11 +94,11 @@ class Connected:
     ``ApiClient`` and so its own ``requests.Session`` (the rule: sync/api.py); ``stop`` closes them.
     """
 
-    def __init__(self, sampler: Sampler, server_url: str, token: CachedToken, *, ca_bundle: str | None,
+    def __init__(self, sampler: Sampler, server_url: str, token: Callable[[], str | None], *, ca_bundle: str | None,
                  sync_interval_s: float, listeners: Listeners = Listeners()) -> None:
         uploads, pushes, reads = (ApiClient(server_url, token, ca_bundle=ca_bundle) for _ in range(3))
         self._clients = (uploads, pushes, reads)
-        self._listeners = listeners
+        self._sampler, self._listeners = sampler, listeners
         self.me: Me | None = None  # the last ``GET /me``: None until the live connection read it once
         self.sync_done = threading.Condition()
         self.sync_status = SyncStatus(pending=sampler.outbox.pending_count())
@@ -133,11 +133,17 @@ class Connected:
         self.live.start()
 
     def stop(self) -> None:
-        self.live.stop()
-        self.pusher.stop()
-        self.scheduler.stop(flush=True)
-        for client in self._clients:
-            client.close()
+        """Stop the three threads at once (their last steps overlap: a Quit waits for the slowest, not the sum),
+        then close the clients of those that ended (one still running keeps its Session until it ends).
+
+        The last upload leaves behind the minute the sampler's stop wrote (it must have stopped first): a
+        restart within that minute continues it, and the next start uploads it at once."""
+        self.live.request_stop()
+        self.pusher.request_stop()
+        self.scheduler.request_stop(flush=True, before=self._sampler.runner.stopped_minute)
+        for worker, client in zip((self.scheduler, self.pusher, self.live), self._clients, strict=True):
+            if worker.join():
+                client.close()
 
     def sync_now(self, timeout: float = SYNC_NOW_TIMEOUT_S) -> SyncStatus:
         """Run an upload at once and wait for its result (one more follows when the open minute closed)."""
