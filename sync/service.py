@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ from sync.errors import SyncError
 from sync.live import LinkState, LiveConnection, LiveStatus, TeamSnapshot, device_notice
 from sync.presence_push import PresencePusher
 from sync.settings import AgentSettings
-from sync.uploader import SyncScheduler, SyncStatus, Uploader, open_minute_note, utc_now
+from sync.uploader import SyncScheduler, SyncStatus, Uploader, open_minute_note
 
 log = logging.getLogger(__name__)
 
@@ -145,18 +145,20 @@ class Connected:
             if worker.join():
                 client.close()
 
-    def sync_now(self, timeout: float = SYNC_NOW_TIMEOUT_S) -> SyncStatus:
-        """Run an upload at once and wait for its result (one more follows when the open minute closed)."""
+    def sync_now(self, timeout: float = SYNC_NOW_TIMEOUT_S) -> tuple[SyncStatus, datetime]:
+        """Run an upload at once and wait for its result (one more follows when the open minute closed); with
+        when it was asked, for ``sync_now_summary``."""
         with self.sync_done:
             before = self.sync_status
-            self.scheduler.sync_now()
+            asked = self.scheduler.sync_now()
             self.sync_done.wait_for(lambda: self.sync_status is not before, timeout)
-            return self.sync_status
+            return self.sync_status, asked
 
 
-def sync_now_summary(status: SyncStatus, zone: tzinfo | None = None) -> str:
-    """The result of a Sync Now in words, and when the minute in progress follows (closed minutes only go)."""
-    return f"{status.summary(zone)}. {open_minute_note(utc_now(), zone)}"
+def sync_now_summary(status: SyncStatus, asked: datetime, zone: tzinfo | None = None) -> str:
+    """The result of a Sync Now asked at ``asked`` in words, and the minute then in progress, which it did not
+    send (closed minutes only go): from the time it was asked, not the time the result came."""
+    return f"{status.summary(zone)}. {open_minute_note(asked, zone)}"
 
 
 ConnectedFactory = Callable[[Sampler, Listeners], Connected]
@@ -254,12 +256,12 @@ class AgentService:
             self._connected.start()
             return True
 
-    def request_sync(self) -> bool:
-        """Ask for an upload without waiting; the result reaches ``Listeners.sync``. False when not enrolled."""
+    def request_sync(self) -> datetime | None:
+        """Ask for an upload without waiting; the result reaches ``Listeners.sync``. When it was asked (for
+        ``sync_now_summary``), or None when not enrolled."""
         if self._connected is None:
-            return False
-        self._connected.scheduler.sync_now()
-        return True
+            return None
+        return self._connected.scheduler.sync_now()
 
     def request_break(self, on: bool) -> None:
         """Start or end a declared break at the next sample; the change reaches ``Listeners.state``."""
@@ -298,9 +300,9 @@ class AgentService:
         if command == "sync-now":
             if self._connected is None:
                 return {"ok": False, "error": "not enrolled: run 'staffpulse enroll' first"}
-            status = self._connected.sync_now()
-            return {"ok": status.last_error is None, "summary": sync_now_summary(status), "pending": status.pending,
-                    "error": status.last_error}
+            status, asked = self._connected.sync_now()
+            return {"ok": status.last_error is None, "summary": sync_now_summary(status, asked),
+                    "pending": status.pending, "error": status.last_error}
         if command == "break":
             self.request_break(bool(request.get("on")))
             return {"ok": True}

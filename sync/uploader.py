@@ -22,7 +22,8 @@ coalesce into one more run.
 Only closed minutes are uploaded: the minute in progress is still being counted, and the server keeps the
 first version of a minute it stored. So Sync Now also schedules one more run just after the minute in
 progress ends (``MINUTE_CLOSE_MARGIN_S`` after it), instead of leaving that minute to the next scheduled run
-up to five minutes later; ``open_minute_note`` says so to the person.
+up to five minutes later. That run finds the minute closed only when the person was active up to its end (an
+idle end stays undecided until input or the idle threshold); ``open_minute_note`` says so to the person.
 """
 
 from __future__ import annotations
@@ -92,10 +93,14 @@ def minute_closed_at(now: datetime) -> datetime:
     return now.replace(second=0, microsecond=0) + timedelta(minutes=1, seconds=MINUTE_CLOSE_MARGIN_S)
 
 
-def open_minute_note(now: datetime, zone: tzinfo | None = None) -> str:
-    """What Sync Now does not send yet, in words: closed minutes only, the one in progress follows at its end."""
-    ends = (now.replace(second=0, microsecond=0) + timedelta(minutes=1)).astimezone(zone)
-    return f"The minute in progress is sent when it ends ({ends:%H:%M})."
+def open_minute_note(asked: datetime, zone: tzinfo | None = None) -> str:
+    """What a Sync Now asked at ``asked`` did not send, in words: the minute then in progress. The extra run
+    just after its end sends it only if the sampler closed it by then, which it does at once when the person
+    was active up to the end; idle at the end, the minute stays undecided until input comes back or the idle
+    threshold passes, and goes with a later upload."""
+    minute = asked.replace(second=0, microsecond=0).astimezone(zone)
+    return f"The minute in progress ({minute:%H:%M}) follows, usually within a minute of its end; otherwise with " \
+           "the next upload."
 
 
 def _ignore_slots(_slots: list[Slot]) -> None:
@@ -211,13 +216,15 @@ class SyncScheduler(Worker):
         self.wake()
         super().start()
 
-    def sync_now(self) -> None:
+    def sync_now(self) -> datetime:
         """Ask for a run at once, and one more once the minute in progress closed; calls while a run is going
-        fold into one more run (or cut a retry wait)."""
+        fold into one more run (or cut a retry wait). Returns when it was asked, which decides the minute the
+        extra run is for (``open_minute_note``)."""
         now = self._now()
         with self._lock:
             self._follow_up = time.monotonic() + (minute_closed_at(now) - now).total_seconds()
         self.wake()
+        return now
 
     def stop(self, timeout: float | None = None, *, flush: bool = False, before: datetime | None = None) -> bool:
         """End the thread; ``flush`` and ``before`` as for ``request_stop``."""
