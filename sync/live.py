@@ -59,7 +59,7 @@ from sync.api import ApiClient
 from sync.backoff import Reconnect, jittered
 from sync.errors import NotEnrolled, SyncError
 from sync.uploader import utc_now
-from sync.worker import Worker
+from sync.worker import Worker, ignore
 
 log = logging.getLogger(__name__)
 
@@ -188,10 +188,6 @@ class TeamModel:
                             own_totals=self._own[1], own_slots=own_slots, time_zone=self._zone, updated=updated)
 
 
-def _ignore(_value: object) -> None:
-    pass
-
-
 Message = Callable[[], None]  # run on the connection's thread
 
 
@@ -223,11 +219,11 @@ class LiveConnection(Worker):
 
     def __init__(self, server_url: str, token: Callable[[], str | None], api: ApiClient, *,
                  now: Callable[[], datetime] = utc_now, time_zone: str | None = None,
-                 on_snapshot: Callable[[TeamSnapshot], None] = _ignore,
-                 on_change: Callable[[TeamSnapshot], None] = _ignore,
-                 on_status: Callable[[LiveStatus], None] = _ignore,
-                 on_device_enrolled: Callable[[DeviceEnrolledEvent], None] = _ignore,
-                 on_me: Callable[[Me], None] = _ignore,
+                 on_snapshot: Callable[[TeamSnapshot], None] = ignore,
+                 on_change: Callable[[TeamSnapshot], None] = ignore,
+                 on_status: Callable[[LiveStatus], None] = ignore,
+                 on_device_enrolled: Callable[[DeviceEnrolledEvent], None] = ignore,
+                 on_me: Callable[[Me], None] = ignore,
                  poll_interval_s: float = POLL_INTERVAL_S, retry_base_s: float = 1.0, retry_cap_s: float = 60.0,
                  ca_bundle: str | None = None, rng: random.Random | None = None) -> None:
         super().__init__("live-connection")

@@ -41,6 +41,7 @@ from sync.live import LinkState, LiveConnection, LiveStatus, TeamSnapshot, devic
 from sync.presence_push import PresencePusher
 from sync.settings import AgentSettings
 from sync.uploader import SyncScheduler, SyncStatus, Uploader, open_minute_note
+from sync.worker import ignore
 
 log = logging.getLogger(__name__)
 
@@ -65,26 +66,22 @@ class CachedToken:
             return self._value
 
 
-def _ignore(_value: object) -> None:
-    pass
-
-
 @dataclasses.dataclass(frozen=True)
 class Listeners:
     """What a front end hears from the running agent; each runs on the thread that produced it (keep it short)."""
 
-    state: Callable[[PresenceChange], None] = _ignore  # the user's own work state changed
-    sync: Callable[[SyncStatus], None] = _ignore  # an upload run ended
-    link: Callable[[LiveStatus], None] = _ignore  # the live connection's state changed
-    team: Callable[[TeamSnapshot], None] = _ignore  # the team view changed (a full read or one live event)
-    ready: Callable[[bool], None] = _ignore  # the sampler runs and the control channel answers; enrolled or not
-    me: Callable[[Me], None] = _ignore  # ``GET /me`` was read (user, team, device, policy): at each connect
+    state: Callable[[PresenceChange], None] = ignore  # the user's own work state changed
+    sync: Callable[[SyncStatus], None] = ignore  # an upload run ended
+    link: Callable[[LiveStatus], None] = ignore  # the live connection's state changed
+    team: Callable[[TeamSnapshot], None] = ignore  # the team view changed (a full read or one live event)
+    ready: Callable[[bool], None] = ignore  # the sampler runs and the control channel answers; enrolled or not
+    me: Callable[[Me], None] = ignore  # ``GET /me`` was read (user, team, device, policy): at each connect
     show: Callable[[], None] | None = None  # the ``show`` control command; None when there is no window
     #: Back from an idle spell: ask the person what it was and call ``AgentService.answer_idle``. None (headless)
     #: when no one can be asked: idle minutes are then never held.
     idle_return: Callable[[IdleReturn], None] | None = None
-    idle_settled: Callable[[IdleAnswer | None], None] = _ignore  # the answer applied (None: no answer, kept idle)
-    device_enrolled: Callable[[DeviceEnrolledEvent], None] = _ignore  # another device was enrolled as this user
+    idle_settled: Callable[[IdleAnswer | None], None] = ignore  # the answer applied (None: no answer, kept idle)
+    device_enrolled: Callable[[DeviceEnrolledEvent], None] = ignore  # another device was enrolled as this user
 
 
 class Connected:

@@ -44,7 +44,7 @@ from protocol.schema import BEFORE_ENROLLMENT, MINUTE_FULL, NOT_BEGUN, ActivityB
 from sync.api import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, ApiClient
 from sync.backoff import backoff_delay, jittered
 from sync.errors import AwaitingApproval, NotEnrolled, Refused, Transient
-from sync.worker import Worker
+from sync.worker import Worker, ignore
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +103,6 @@ def open_minute_note(asked: datetime, zone: tzinfo | None = None) -> str:
            "the next upload."
 
 
-def _ignore_slots(_slots: list[Slot]) -> None:
-    pass
-
-
 class Uploader:
     """Not thread-safe: one thread drains (``SyncScheduler``'s, or a one-off job's). ``on_sent`` gets each
     batch's minutes once the server stored them (on that thread): the live view shows them without reading the
@@ -114,7 +110,7 @@ class Uploader:
 
     def __init__(self, outbox: Outbox, api: ApiClient, *, now: Callable[[], datetime] = utc_now,
                  rng: random.Random | None = None,
-                 on_sent: Callable[[list[Slot]], None] = _ignore_slots) -> None:
+                 on_sent: Callable[[list[Slot]], None] = ignore) -> None:
         self._outbox, self._api, self._now, self._rng, self._on_sent = outbox, api, now, rng, on_sent
         self.status = SyncStatus(pending=outbox.pending_count())
 

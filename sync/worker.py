@@ -4,7 +4,8 @@ The uploader, the presence pusher, the live connection and the control channel e
 sleeps until there is work, does it, and ends when asked. ``Worker`` holds what they share: the thread
 (daemon, so a stuck network call never keeps the process alive after ``stop`` gave up on it, and named, so a
 thread dump and the log say whose it is), ``wake()`` to cut a wait short, ``stop(timeout)`` that asks and
-waits a bounded time (or ``request_stop()`` and ``join()`` apart, to stop several at once), and a last-resort log of an exception that would otherwise end the thread silently.
+waits a bounded time (or ``request_stop()`` and ``join()`` apart, to stop several at once), and a last-resort
+log of an exception that would otherwise end the thread silently.
 
 A subclass writes ``_run``; it waits with ``_pause(seconds)`` (True: stop now) or, when it waits on something
 else (a queue, a condition, a socket), overrides ``wake`` to interrupt that.
@@ -16,6 +17,10 @@ import logging
 import threading
 
 log = logging.getLogger(__name__)
+
+
+def ignore(_value: object) -> None:
+    """The default of every callback a worker's owner may leave out: nobody listens."""
 
 
 class Worker:
