@@ -75,7 +75,7 @@ class ControlServer(Worker):
             try:
                 connection = self._listener.accept()
             except Exception as exc:  # a client failing the handshake must not end the channel
-                if self.stopping:
+                if self._stopping.is_set():  # (not ``stopping``: mypy takes the loop's test as still true)
                     return  # ``wake`` closed the listener
                 # A client killed mid-handshake (ConnectionResetError, BrokenPipeError, EOFError), a wrong key
                 # (AuthenticationError): the next client is served. Logged for the first few only, so a
