@@ -108,8 +108,8 @@ def test_restart_after_a_crash_keeps_closed_minutes_and_continues_the_open_one(t
 
 
 def test_a_kill_loses_at_most_five_seconds_of_input(tmp_path: Path) -> None:
-    """The bound docs/reliability.md states (under 5 s), at each second of two checkpoint intervals: one key a
-    second, kill -9, restart."""
+    """The bound docs/reliability.md states (4 s with samples exactly 1 s apart; up to about 6 s when a busy
+    machine delays them), at each second of two checkpoint intervals: one key a second, kill -9, restart."""
     lost = []
     for killed_after in range(61, 73):
         data = tmp_path / str(killed_after)
