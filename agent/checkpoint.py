@@ -33,7 +33,8 @@ FIELDS = frozenset({"cursor", "decided", "mark", "state", "seq", "stopped", "ope
 
 def encode(fields: dict[str, Any]) -> str:
     """The checkpoint text for the tracker's ``fields`` (exactly ``FIELDS``)."""
-    assert set(fields) == FIELDS, sorted(fields)  # a programming error: the format and the tracker disagree
+    if set(fields) != FIELDS:  # a programming error: the format and the tracker disagree
+        raise ValueError(f"checkpoint fields {sorted(fields)}, not {sorted(FIELDS)}")
     return json.dumps({"version": VERSION, **fields})
 
 

@@ -12,6 +12,7 @@ held minutes unchanged: idle time is never lost, only delayed.
 
 from __future__ import annotations
 
+import copy
 import logging
 import queue
 import sqlite3
@@ -78,7 +79,7 @@ class Runner:
         self._catch_up = catch_up
         self._tracker = self._restore(outbox.checkpoint(), idle_threshold)
         if self._tracker is not None:
-            self._reopen_stopped_minute(self._tracker)
+            self._tracker = self._reopen_stopped_minute(self._tracker) or self._tracker
         self._timeline = Timeline(floor=None if self._tracker is None else self._tracker.cursor, sleep_gap=sleep_gap)
         self._totals = InputCounts()
         self._mono: float | None = None
@@ -93,7 +94,12 @@ class Runner:
         self._undelivered: list[PresenceChange] = []
         #: Why the outbox cannot be written right now (names the file), for status displays; None when fine.
         self.write_error: str | None = None
-        released = outbox.settle_held()
+        try:
+            released = outbox.settle_held()
+        except sqlite3.OperationalError as error:  # a full or failing disk must not stop the agent from starting
+            log.error("cannot release the held idle minutes in the outbox %s (%s): they wait for a later start",
+                      outbox.path, error)
+            released = 0
         if released:
             log.info("released %d held idle minutes unchanged (no answer before the last stop)", released)
 
@@ -109,20 +115,32 @@ class Runner:
                         error)
             return None
 
-    def _reopen_stopped_minute(self, tracker: Tracker) -> None:
-        """A restart inside the minute a clean stop wrote continues that minute while it is still unsent. Once
-        it was taken for upload it is final: the rest of it is not tracked (the timeline waits for its end)."""
+    def _reopen_stopped_minute(self, tracker: Tracker) -> Tracker | None:
+        """A restart inside the minute a clean stop wrote continues that minute while it is still unsent: the
+        tracker that continues it, or None. Once it was taken for upload it is final: the rest of it is not
+        tracked (the timeline waits for its end); so too when the outbox cannot be written (a full disk)."""
         minute = tracker.stopped_minute()
         if minute is None or self._clock.now().timestamp() >= tracker.cursor:
-            return
+            return None
+
+        # The checkpoint to store is built on a copy: the tracker changes only once the outbox committed.
+        continued = copy.deepcopy(tracker)
 
         def resume(slot: Slot) -> str:
-            tracker.reopen(slot)
-            return tracker.checkpoint()
+            continued.reopen(slot)
+            return continued.checkpoint()
 
-        if self._outbox.reopen(minute, resume):
-            log.info("continuing the minute of %s, written at the last stop and not sent yet",
-                     datetime.fromtimestamp(minute, UTC).isoformat())
+        try:
+            reopened = self._outbox.reopen(minute, resume)
+        except sqlite3.OperationalError as error:  # a full or failing disk: start anyway, as after any restart
+            log.error("cannot take back the minute of %s from the outbox %s (%s): the rest of it is not tracked",
+                      datetime.fromtimestamp(minute, UTC).isoformat(), self._outbox.path, error)
+            return None
+        if not reopened:
+            return None
+        log.info("continuing the minute of %s, written at the last stop and not sent yet",
+                 datetime.fromtimestamp(minute, UTC).isoformat())
+        return continued
 
     def request_break(self, on: bool) -> None:
         """Start (``on``) or end a declared break at the next sample; safe from any thread."""
@@ -165,14 +183,38 @@ class Runner:
         """Read the input since the last sample, settle the open period and write every minute, including the
         current one. Nobody is asked any more: held minutes go out unchanged (a quit is no answer)."""
         spell, self._spell, self._ask = self._spell, None, None
-        if self._catch_up is not None:
-            self._catch_up(self._clock.monotonic() - self._idle.idle_seconds())
-        observed = self._observe(self._clock.monotonic())
-        steps = [] if observed is None else observed[1]
+        steps = self._last_reading()
         if self._tracker is not None:
             self._save(self._tracker, [*steps, self._tracker.shutdown()], force=True)
         if spell is not None:
             self._settle(None)
+
+    @property
+    def stopped_minute(self) -> datetime | None:
+        """After ``close``: the minute the stop wrote before its end, which a restart within it continues while
+        it is unsent (so the last upload at a quit leaves it behind); None before, or when nothing was tracked."""
+        minute = None if self._tracker is None else self._tracker.stopped_minute()
+        return None if minute is None else datetime.fromtimestamp(minute, UTC)
+
+    def _last_reading(self) -> list[Step]:
+        """The steps of the last observation at stop, after waiting for input still on its way. Both read the
+        OS idle backend, which can fail (``IdleUnavailable``, ``GetLastInputInfo`` failing; often the very error
+        that ended ``run``): the stop then writes what earlier samples read, with one log line."""
+        failure: Exception | None = None
+        if self._catch_up is not None:
+            try:
+                self._catch_up(self._clock.monotonic() - self._idle.idle_seconds())
+            except Exception as error:  # broad: whatever the backend raises, the stop must still write
+                failure = error
+        observed = None
+        try:
+            observed = self._observe(self._clock.monotonic())
+        except Exception as error:  # broad, as above
+            failure = failure or error
+        if failure is not None:
+            log.warning("the last reading at stop failed (%s: %s): the stop writes what was sampled before it",
+                        type(failure).__name__, failure)
+        return [] if observed is None else observed[1]
 
     def _observe(self, mono: float) -> tuple[Tracker, list[Step]] | None:
         """Read the input totals, the OS idle time and the lock, and feed them to the tracker with any requests

@@ -176,7 +176,8 @@ class Tracker:
     def reopen(self, slot: Slot) -> None:
         """Continue ``slot``, the ``stopped_minute`` taken back from the outbox unsent, from the stop's second:
         the seconds between the stop and now become a gap (untracked), as after any restart."""
-        assert self._stopped is not None and int(slot.start.timestamp()) == minute_of(self._stopped)
+        if self._stopped is None or int(slot.start.timestamp()) != minute_of(self._stopped):
+            raise ValueError(f"{slot.start.isoformat()} is not the minute this tracker stopped in")
         self._book.reopen(slot)
         self._cursor = self._decided = self._mark = self._stopped
         self._stopped = None

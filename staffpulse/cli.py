@@ -50,7 +50,7 @@ log = logging.getLogger("staffpulse")
 ALREADY_RUNNING_WAIT_S = 10.0
 #: ``status`` lines that read better with their unit than as ``cpu percent: 0.4`` (JSON keeps the numbers).
 STATUS_UNITS = {"cpu_percent": ("cpu", "{} % of one core, on average since it started"),
-                "memory_mb": ("memory", "{} MB")}
+                "memory_mb": ("memory", "{} MiB")}
 
 
 def _parser() -> argparse.ArgumentParser:

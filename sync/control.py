@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 KEY_FILE = "control.key"
 MAX_REQUEST_BYTES = 64 * 1024  # a request is a command and a flag or two
 MAX_ANSWER_BYTES = 1024 * 1024  # an answer may list new devices; still small
+_LOGGED_FAILURES = 5  # refused control connections logged per agent run
+_FAILURE_PAUSE_S = 0.05
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -68,13 +70,22 @@ class ControlServer(Worker):
         self._listener.close()
 
     def _run(self) -> None:
+        failures = 0
         while not self.stopping:
             try:
                 connection = self._listener.accept()
-            except OSError:
-                return  # closed
-            except Exception:  # a client failing the handshake must not end the channel
-                log.warning("control connection refused", exc_info=True)
+            except Exception as exc:  # a client failing the handshake must not end the channel
+                if self._stopping.is_set():  # (not ``stopping``: mypy takes the loop's test as still true)
+                    return  # ``wake`` closed the listener
+                # A client killed mid-handshake (ConnectionResetError, BrokenPipeError, EOFError), a wrong key
+                # (AuthenticationError): the next client is served. Logged for the first few only, so a
+                # misbehaving client cannot fill the log; a short pause, so a failing accept cannot spin.
+                failures += 1
+                if failures <= _LOGGED_FAILURES:
+                    log.warning("control connection refused (%s: %s)%s", type(exc).__name__, exc,
+                                "; further ones are not logged" if failures == _LOGGED_FAILURES else "")
+                if self._pause(_FAILURE_PAUSE_S):
+                    return
                 continue
             with connection, contextlib.suppress(OSError):  # the client may be gone before the answer
                 connection.send_bytes(self._answer(connection.recv_bytes))

@@ -59,7 +59,7 @@ from sync.api import ApiClient
 from sync.backoff import Reconnect, jittered
 from sync.errors import NotEnrolled, SyncError
 from sync.uploader import utc_now
-from sync.worker import Worker
+from sync.worker import Worker, ignore
 
 log = logging.getLogger(__name__)
 
@@ -172,10 +172,15 @@ class TeamModel:
         """This device's minutes the server just stored, for today's per-minute view; True if any is today's.
 
         A minute is taken as this device sent it: where another device of the user also filled it, the server
-        merges the two, and the next re-read shows that merge (totals come from ``performance-update``)."""
+        merges the two, and the next re-read shows that merge (totals come from ``performance-update``). A
+        minute of a later day means local midnight passed: the view moves to that day, its totals zero until
+        the server's ``performance-update`` for it (which may come before or after the minutes)."""
         if self._own is None:
             return False
         zone = ZoneInfo(self._zone)
+        newest = max((slot.start.astimezone(zone).date() for slot in slots), default=self._own[0])
+        if newest > self._own[0]:
+            self._own, self._slots = (newest, Totals()), {}
         today = [slot for slot in slots if slot.start.astimezone(zone).date() == self._own[0]]
         self._slots |= {slot.start: slot for slot in today}
         return bool(today)
@@ -186,10 +191,6 @@ class TeamModel:
         own_slots = tuple(self._slots[start] for start in sorted(self._slots))
         return TeamSnapshot(team=self._team, members=tuple(self._members.values()), own_date=self._own[0],
                             own_totals=self._own[1], own_slots=own_slots, time_zone=self._zone, updated=updated)
-
-
-def _ignore(_value: object) -> None:
-    pass
 
 
 Message = Callable[[], None]  # run on the connection's thread
@@ -217,13 +218,17 @@ class LiveConnection(Worker):
     ``time_zone`` is the user's IANA zone that decides "today"; when None it is read from ``/me``.
     """
 
+    #: ``stop`` disconnects and ends the thread; the step in progress finishes first: a connect attempt
+    #: (``CONNECT_WAIT_S``) or one REST read (the stop is checked between steps).
+    stop_timeout = 15.0
+
     def __init__(self, server_url: str, token: Callable[[], str | None], api: ApiClient, *,
                  now: Callable[[], datetime] = utc_now, time_zone: str | None = None,
-                 on_snapshot: Callable[[TeamSnapshot], None] = _ignore,
-                 on_change: Callable[[TeamSnapshot], None] = _ignore,
-                 on_status: Callable[[LiveStatus], None] = _ignore,
-                 on_device_enrolled: Callable[[DeviceEnrolledEvent], None] = _ignore,
-                 on_me: Callable[[Me], None] = _ignore,
+                 on_snapshot: Callable[[TeamSnapshot], None] = ignore,
+                 on_change: Callable[[TeamSnapshot], None] = ignore,
+                 on_status: Callable[[LiveStatus], None] = ignore,
+                 on_device_enrolled: Callable[[DeviceEnrolledEvent], None] = ignore,
+                 on_me: Callable[[Me], None] = ignore,
                  poll_interval_s: float = POLL_INTERVAL_S, retry_base_s: float = 1.0, retry_cap_s: float = 60.0,
                  ca_bundle: str | None = None, rng: random.Random | None = None) -> None:
         super().__init__("live-connection")
@@ -269,17 +274,9 @@ class LiveConnection(Worker):
         self._set_status(state=LinkState.RECONNECTING)
         super().start()
 
-    def stop(self, timeout: float = 15.0) -> bool:
-        """Disconnect and end the thread; an attempt or a read in progress finishes first (at most
-        ``CONNECT_WAIT_S`` or the REST read timeout)."""
-        return super().stop(timeout)
 
     def wake(self) -> None:
         self._post(lambda: None)
-
-    def refresh(self) -> None:
-        """Re-read ``/me``, the team and the day now, as every reconnect does (e.g. after an admin's change)."""
-        self._post(self._want_resync)
 
     def uploaded(self, slots: list[Slot]) -> None:
         """This device's minutes that the server just stored (from the uploader): shown without a re-read."""
@@ -291,9 +288,9 @@ class LiveConnection(Worker):
 
         A fresh one each attempt, so nothing of a failed attempt carries into the next (an engine.io session
         still winding down on its long poll, a late event of it): its handlers only post messages, a message
-        from a client that is no longer the current one is dropped, and its Session is closed."""
-        if self._http is not None:  # the last attempt's: a long poll it left behind ends with its connection
-            self._http.close()
+        from a client that is no longer the current one is dropped, and it is retired (``_retire``)."""
+        if self._http is not None:
+            self._retire(self._sio, self._http)
         self._http = requests.Session()
         self._http.verify = self._ca_bundle or True
         # No SIGINT handler of python-socketio's: the application owns Ctrl+C.
@@ -333,6 +330,8 @@ class LiveConnection(Worker):
                 self._wait_polling(time.monotonic() + delay)
         finally:
             self._close()
+            if self._http is not None:
+                self._retire(self._sio, self._http)
             self._set_status(state=LinkState.OFFLINE)
 
     def _ended(self) -> bool:
@@ -356,6 +355,21 @@ class LiveConnection(Worker):
         else:
             self._sio.disconnect()
 
+    @staticmethod
+    def _retire(sio: socketio.Client, http: requests.Session) -> None:
+        """Close a client's Session once its engine.io loop ended, not under a long poll still using it: on a
+        thread of python-socketio's own (its public ``start_background_task``), disconnecting first if need be
+        and waiting with its public ``wait`` for the loop to end (at the server's next ping at the latest).
+        Never waited for: a daemon thread, so a quit does not wait out that poll."""
+
+        def finish() -> None:
+            if sio.connected:
+                sio.disconnect()
+            sio.wait()
+            http.close()
+
+        sio.start_background_task(finish)
+
     def _session(self) -> bool:
         """Connect, re-read, then follow events until the socket drops. True if it got live."""
         if not self._token():
@@ -363,6 +377,8 @@ class LiveConnection(Worker):
             return False
         try:
             if not self._connect():
+                return False
+            if self.stopping:  # ``_run`` disconnects
                 return False
             self._resync()
             if self._up:
@@ -378,13 +394,15 @@ class LiveConnection(Worker):
             return False
         except SyncError as exc:
             log.warning("cannot read the team view after connecting: %s", exc)
-            self._sio.disconnect()
+            self._close()  # without waiting out a long poll
             return False
         finally:
             self._transport = None
 
     def _connect(self) -> bool:
         for transports in TRANSPORT_ORDER:
+            if self.stopping:  # checked between attempts: each may take ``CONNECT_WAIT_S``
+                return False
             self._sio = self._client()
             try:
                 self._sio.connect(self._url, auth=self._auth, transports=transports, socketio_path=SOCKET_PATH,
@@ -433,29 +451,32 @@ class LiveConnection(Worker):
             except queue.Empty:
                 continue
             message()
-            if self._resync_wanted:  # ``refresh()``: a poll is the re-read while the socket is down
+            if self._resync_wanted:  # an event the model could not place: a poll is the re-read while down
                 self._resync_wanted, self._next_poll = False, now
 
     def _poll(self) -> None:
         try:
             if self._me is None:
                 self._read_me()
-            view, day = self._read()
+            read = self._read()
         except NotEnrolled as exc:
             self._refuse(str(exc))
         except SyncError as exc:
             log.debug("team view poll failed: %s", exc)
         else:
-            self._model.load(view, day)
-            self._deliver(self._on_snapshot)
+            if read is not None:
+                self._model.load(*read)
+                self._deliver(self._on_snapshot)
 
     def _resync(self) -> None:
         """Re-read over REST; the events that arrive meanwhile wait in the inbox and are applied after it, in
         the one snapshot delivered."""
         self._resync_wanted = False
         self._read_me()
-        view, day = self._read()
-        self._model.load(view, day)
+        read = self._read()
+        if read is None:
+            return
+        self._model.load(*read)
         self._folding = True
         try:
             self._run_inbox()
@@ -463,10 +484,17 @@ class LiveConnection(Worker):
             self._folding = False
         self._deliver(self._on_snapshot)
 
-    def _read(self) -> tuple[TeamView, DayReport]:
-        """The team and today over REST (the user's zone known from ``/me`` or given)."""
-        assert self._zone is not None, "read /me first"
-        return self._api.team(), self._api.day(self._now().astimezone(self._zone).date())
+    def _read(self) -> tuple[TeamView, DayReport] | None:
+        """The team and today over REST (the user's zone known from ``/me`` or given); None when a stop came
+        before or between the reads (each may take the REST read timeout)."""
+        if self._zone is None:
+            raise RuntimeError("LiveConnection._read() before /me was read")
+        if self.stopping:
+            return None
+        team = self._api.team()
+        if self._stopping.is_set():  # (not ``stopping``: mypy takes the test above as still true)
+            return None
+        return team, self._api.day(self._now().astimezone(self._zone).date())
 
     def _read_me(self) -> None:
         """From ``/me``: the user's zone (unless given), this device's id, and the devices enrolled as this user
@@ -502,9 +530,6 @@ class LiveConnection(Worker):
         message = data.get("message") if isinstance(data, dict) else None
         if code is not None:
             self._refusal = (code, message if isinstance(message, str) else code.value)
-
-    def _want_resync(self) -> None:
-        self._resync_wanted = True
 
     def _event(self, data: Any, kind: type[Event], apply: Callable[[TeamModel, Event], bool]) -> None:
         try:

@@ -22,7 +22,7 @@ from protocol.schema import PresenceUpdate
 from sync.api import ApiClient
 from sync.backoff import backoff_delay
 from sync.errors import NotEnrolled, Refused, Transient
-from sync.worker import Worker
+from sync.worker import Worker, ignore
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +35,6 @@ class PushStatus:
     needs_enrollment: bool = False  # pushing has stopped for good
 
 
-def _ignore(_status: PushStatus) -> None:
-    pass
-
-
 class PresencePusher(Worker):
     """One worker thread that sends the latest submitted presence; ``submit`` never blocks on the network.
 
@@ -47,7 +43,7 @@ class PresencePusher(Worker):
     connection or ``stop`` may. ``stop`` drops an unsent update (the server concludes ``offline`` on its own).
     """
 
-    def __init__(self, api: ApiClient, *, on_status: Callable[[PushStatus], None] = _ignore,
+    def __init__(self, api: ApiClient, *, on_status: Callable[[PushStatus], None] = ignore,
                  retry_base_s: float = 1.0, retry_cap_s: float = 60.0, rng: random.Random | None = None) -> None:
         super().__init__("presence-push")
         self._api, self._on_status = api, on_status

@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,8 @@ from sync.errors import SyncError
 from sync.live import LinkState, LiveConnection, LiveStatus, TeamSnapshot, device_notice
 from sync.presence_push import PresencePusher
 from sync.settings import AgentSettings
-from sync.uploader import SyncScheduler, SyncStatus, Uploader, open_minute_note, utc_now
+from sync.uploader import SyncScheduler, SyncStatus, Uploader, open_minute_note
+from sync.worker import ignore
 
 log = logging.getLogger(__name__)
 
@@ -65,26 +66,22 @@ class CachedToken:
             return self._value
 
 
-def _ignore(_value: object) -> None:
-    pass
-
-
 @dataclasses.dataclass(frozen=True)
 class Listeners:
     """What a front end hears from the running agent; each runs on the thread that produced it (keep it short)."""
 
-    state: Callable[[PresenceChange], None] = _ignore  # the user's own work state changed
-    sync: Callable[[SyncStatus], None] = _ignore  # an upload run ended
-    link: Callable[[LiveStatus], None] = _ignore  # the live connection's state changed
-    team: Callable[[TeamSnapshot], None] = _ignore  # the team view changed (a full read or one live event)
-    ready: Callable[[bool], None] = _ignore  # the sampler runs and the control channel answers; enrolled or not
-    me: Callable[[Me], None] = _ignore  # ``GET /me`` was read (user, team, device, policy): at each connect
+    state: Callable[[PresenceChange], None] = ignore  # the user's own work state changed
+    sync: Callable[[SyncStatus], None] = ignore  # an upload run ended
+    link: Callable[[LiveStatus], None] = ignore  # the live connection's state changed
+    team: Callable[[TeamSnapshot], None] = ignore  # the team view changed (a full read or one live event)
+    ready: Callable[[bool], None] = ignore  # the sampler runs and the control channel answers; enrolled or not
+    me: Callable[[Me], None] = ignore  # ``GET /me`` was read (user, team, device, policy): at each connect
     show: Callable[[], None] | None = None  # the ``show`` control command; None when there is no window
     #: Back from an idle spell: ask the person what it was and call ``AgentService.answer_idle``. None (headless)
     #: when no one can be asked: idle minutes are then never held.
     idle_return: Callable[[IdleReturn], None] | None = None
-    idle_settled: Callable[[IdleAnswer | None], None] = _ignore  # the answer applied (None: no answer, kept idle)
-    device_enrolled: Callable[[DeviceEnrolledEvent], None] = _ignore  # another device was enrolled as this user
+    idle_settled: Callable[[IdleAnswer | None], None] = ignore  # the answer applied (None: no answer, kept idle)
+    device_enrolled: Callable[[DeviceEnrolledEvent], None] = ignore  # another device was enrolled as this user
 
 
 class Connected:
@@ -94,11 +91,11 @@ class Connected:
     ``ApiClient`` and so its own ``requests.Session`` (the rule: sync/api.py); ``stop`` closes them.
     """
 
-    def __init__(self, sampler: Sampler, server_url: str, token: CachedToken, *, ca_bundle: str | None,
+    def __init__(self, sampler: Sampler, server_url: str, token: Callable[[], str | None], *, ca_bundle: str | None,
                  sync_interval_s: float, listeners: Listeners = Listeners()) -> None:
         uploads, pushes, reads = (ApiClient(server_url, token, ca_bundle=ca_bundle) for _ in range(3))
         self._clients = (uploads, pushes, reads)
-        self._listeners = listeners
+        self._sampler, self._listeners = sampler, listeners
         self.me: Me | None = None  # the last ``GET /me``: None until the live connection read it once
         self.sync_done = threading.Condition()
         self.sync_status = SyncStatus(pending=sampler.outbox.pending_count())
@@ -133,24 +130,32 @@ class Connected:
         self.live.start()
 
     def stop(self) -> None:
-        self.live.stop()
-        self.pusher.stop()
-        self.scheduler.stop(flush=True)
-        for client in self._clients:
-            client.close()
+        """Stop the three threads at once (their last steps overlap: a Quit waits for the slowest, not the sum),
+        then close the clients of those that ended (one still running keeps its Session until it ends).
 
-    def sync_now(self, timeout: float = SYNC_NOW_TIMEOUT_S) -> SyncStatus:
-        """Run an upload at once and wait for its result (one more follows when the open minute closed)."""
+        The last upload leaves behind the minute the sampler's stop wrote (it must have stopped first): a
+        restart within that minute continues it, and the next start uploads it at once."""
+        self.live.request_stop()
+        self.pusher.request_stop()
+        self.scheduler.request_stop(flush=True, before=self._sampler.runner.stopped_minute)
+        for worker, client in zip((self.scheduler, self.pusher, self.live), self._clients, strict=True):
+            if worker.join():
+                client.close()
+
+    def sync_now(self, timeout: float = SYNC_NOW_TIMEOUT_S) -> tuple[SyncStatus, datetime]:
+        """Run an upload at once and wait for its result (one more follows when the open minute closed); with
+        when it was asked, for ``sync_now_summary``."""
         with self.sync_done:
             before = self.sync_status
-            self.scheduler.sync_now()
+            asked = self.scheduler.sync_now()
             self.sync_done.wait_for(lambda: self.sync_status is not before, timeout)
-            return self.sync_status
+            return self.sync_status, asked
 
 
-def sync_now_summary(status: SyncStatus, zone: tzinfo | None = None) -> str:
-    """The result of a Sync Now in words, and when the minute in progress follows (closed minutes only go)."""
-    return f"{status.summary(zone)}. {open_minute_note(utc_now(), zone)}"
+def sync_now_summary(status: SyncStatus, asked: datetime, zone: tzinfo | None = None) -> str:
+    """The result of a Sync Now asked at ``asked`` in words, and the minute then in progress, which it did not
+    send (closed minutes only go): from the time it was asked, not the time the result came."""
+    return f"{status.summary(zone)}. {open_minute_note(asked, zone)}"
 
 
 ConnectedFactory = Callable[[Sampler, Listeners], Connected]
@@ -248,12 +253,12 @@ class AgentService:
             self._connected.start()
             return True
 
-    def request_sync(self) -> bool:
-        """Ask for an upload without waiting; the result reaches ``Listeners.sync``. False when not enrolled."""
+    def request_sync(self) -> datetime | None:
+        """Ask for an upload without waiting; the result reaches ``Listeners.sync``. When it was asked (for
+        ``sync_now_summary``), or None when not enrolled."""
         if self._connected is None:
-            return False
-        self._connected.scheduler.sync_now()
-        return True
+            return None
+        return self._connected.scheduler.sync_now()
 
     def request_break(self, on: bool) -> None:
         """Start or end a declared break at the next sample; the change reaches ``Listeners.state``."""
@@ -292,9 +297,9 @@ class AgentService:
         if command == "sync-now":
             if self._connected is None:
                 return {"ok": False, "error": "not enrolled: run 'staffpulse enroll' first"}
-            status = self._connected.sync_now()
-            return {"ok": status.last_error is None, "summary": sync_now_summary(status), "pending": status.pending,
-                    "error": status.last_error}
+            status, asked = self._connected.sync_now()
+            return {"ok": status.last_error is None, "summary": sync_now_summary(status, asked),
+                    "pending": status.pending, "error": status.last_error}
         if command == "break":
             self.request_break(bool(request.get("on")))
             return {"ok": True}

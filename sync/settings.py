@@ -19,8 +19,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent.atomic import write_atomically
-from agent.policy import IDLE_THRESHOLD_RANGE, MachinePolicy, checked_server_url
-from protocol.defaults import IDLE_THRESHOLD_S
+from agent.policy import MachinePolicy, checked_server_url
+from protocol.defaults import IDLE_THRESHOLD_S, INTERVAL_RANGE_S
 from sync.errors import SyncError
 
 FILE_NAME = "settings.json"
@@ -31,7 +31,7 @@ class AgentSettings(BaseModel):
 
     server_url: str | None = None
     ca_bundle: str | None = None  # a PEM file with the corporate CA, for TLS-inspecting proxies
-    idle_threshold_s: Annotated[int, Field(ge=IDLE_THRESHOLD_RANGE[0], le=IDLE_THRESHOLD_RANGE[1])] = IDLE_THRESHOLD_S
+    idle_threshold_s: Annotated[int, Field(ge=INTERVAL_RANGE_S[0], le=INTERVAL_RANGE_S[1])] = IDLE_THRESHOLD_S
 
     @field_validator("server_url")
     @classmethod

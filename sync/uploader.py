@@ -22,7 +22,8 @@ coalesce into one more run.
 Only closed minutes are uploaded: the minute in progress is still being counted, and the server keeps the
 first version of a minute it stored. So Sync Now also schedules one more run just after the minute in
 progress ends (``MINUTE_CLOSE_MARGIN_S`` after it), instead of leaving that minute to the next scheduled run
-up to five minutes later; ``open_minute_note`` says so to the person.
+up to five minutes later. That run finds the minute closed only when the person was active up to its end (an
+idle end stays undecided until input or the idle threshold); ``open_minute_note`` says so to the person.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from protocol.schema import BEFORE_ENROLLMENT, MINUTE_FULL, NOT_BEGUN, ActivityB
 from sync.api import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, ApiClient
 from sync.backoff import backoff_delay, jittered
 from sync.errors import AwaitingApproval, NotEnrolled, Refused, Transient
-from sync.worker import Worker
+from sync.worker import Worker, ignore
 
 log = logging.getLogger(__name__)
 
@@ -92,91 +93,91 @@ def minute_closed_at(now: datetime) -> datetime:
     return now.replace(second=0, microsecond=0) + timedelta(minutes=1, seconds=MINUTE_CLOSE_MARGIN_S)
 
 
-def open_minute_note(now: datetime, zone: tzinfo | None = None) -> str:
-    """What Sync Now does not send yet, in words: closed minutes only, the one in progress follows at its end."""
-    ends = (now.replace(second=0, microsecond=0) + timedelta(minutes=1)).astimezone(zone)
-    return f"The minute in progress is sent when it ends ({ends:%H:%M})."
-
-
-def _ignore_slots(_slots: list[Slot]) -> None:
-    pass
+def open_minute_note(asked: datetime, zone: tzinfo | None = None) -> str:
+    """What a Sync Now asked at ``asked`` did not send, in words: the minute then in progress. The extra run
+    just after its end sends it only if the sampler closed it by then, which it does at once when the person
+    was active up to the end; idle at the end, the minute stays undecided until input comes back or the idle
+    threshold passes, and goes with a later upload."""
+    minute = asked.replace(second=0, microsecond=0).astimezone(zone)
+    return f"The minute in progress ({minute:%H:%M}) follows, usually within a minute of its end; otherwise with " \
+           "the next upload."
 
 
 class Uploader:
-    """``on_sent`` gets each batch's minutes once the server stored them (the uploader's thread): the live view
-    shows them without reading the day back."""
+    """Not thread-safe: one thread drains (``SyncScheduler``'s, or a one-off job's). ``on_sent`` gets each
+    batch's minutes once the server stored them (on that thread): the live view shows them without reading the
+    day back."""
 
     def __init__(self, outbox: Outbox, api: ApiClient, *, now: Callable[[], datetime] = utc_now,
                  rng: random.Random | None = None,
-                 on_sent: Callable[[list[Slot]], None] = _ignore_slots) -> None:
+                 on_sent: Callable[[list[Slot]], None] = ignore) -> None:
         self._outbox, self._api, self._now, self._rng, self._on_sent = outbox, api, now, rng, on_sent
-        self._lock = threading.Lock()
         self.status = SyncStatus(pending=outbox.pending_count())
 
-    def drain(self, wait: Callable[[float], bool], retries: int = RETRIES_PER_RUN) -> SyncStatus:
-        """Upload until the outbox is empty. ``wait(seconds)`` sleeps between retries; True means stop."""
-        with self._lock:
-            started = self._now()
-            sent = failures = 0
-            transient: str | None = None  # cleared by the next success
-            refused: str | None = None  # stays: the user should see that minutes were set aside
-            needs_enrollment = awaiting_approval = False
-            before: datetime | None = None  # minutes from here on wait: the server's clock has not reached them
-            set_aside = self.status.set_aside
-            try:
-                while (batch := self._outbox.take_batch(before=before)) is not None:
-                    try:
-                        self._api.post_activity(ActivityBatch(batch_id=batch.batch_id, slots=batch.slots))
-                    except AwaitingApproval as exc:
-                        transient, awaiting_approval = str(exc), True
+    def drain(self, wait: Callable[[float], bool], retries: int = RETRIES_PER_RUN, *,
+              before: datetime | None = None) -> SyncStatus:
+        """Upload until the outbox is empty (of the minutes starting ``before``, when given). ``wait(seconds)``
+        sleeps between retries; True means stop."""
+        started = self._now()
+        sent = failures = 0
+        transient: str | None = None  # cleared by the next success
+        refused: str | None = None  # stays: the user should see that minutes were set aside
+        needs_enrollment = awaiting_approval = False
+        set_aside = self.status.set_aside
+        try:
+            while (batch := self._outbox.take_batch(before=before)) is not None:
+                try:
+                    self._api.post_activity(ActivityBatch(batch_id=batch.batch_id, slots=batch.slots))
+                except AwaitingApproval as exc:
+                    transient, awaiting_approval = str(exc), True
+                    break
+                except Transient as exc:
+                    transient = str(exc)
+                    if failures >= retries:
                         break
-                    except Transient as exc:
-                        transient = str(exc)
-                        if failures >= retries:
-                            break
-                        delay = backoff_delay(failures, retry_after=exc.retry_after, rng=self._rng)
-                        failures += 1
-                        log.info("upload failed (%s); retry %d in %.1f s", exc, failures, delay)
-                        if wait(delay):
-                            break
-                        continue
-                    except NotEnrolled as exc:
-                        transient, needs_enrollment = str(exc), True
+                    delay = backoff_delay(failures, retry_after=exc.retry_after, rng=self._rng)
+                    failures += 1
+                    log.info("upload failed (%s); retry %d in %.1f s", exc, failures, delay)
+                    if wait(delay):
                         break
-                    except Refused as exc:
-                        named = _named_minute(batch.slots, exc)
-                        if exc.code == NOT_BEGUN and named is not None:
-                            log.info("the server's clock has not reached %s yet: those minutes wait for the next run "
-                                     "(%s)", named.isoformat(), exc)
-                            self._outbox.release(batch.batch_id)
-                            before = named
-                            continue
-                        if exc.code == BEFORE_ENROLLMENT and named is not None:
-                            count = self._outbox.set_aside_span(batch.batch_id, str(exc), last=named)
-                        elif exc.code == MINUTE_FULL and named is not None:
-                            count = self._outbox.set_aside_span(batch.batch_id, str(exc), first=named, last=named)
-                        else:
-                            self._outbox.set_aside(batch.batch_id, str(exc))
-                            count = len(batch.slots)
-                        log.warning("server refused %d of the %d minutes of batch %s: %s", count, len(batch.slots),
-                                    batch.batch_id, exc)
-                        set_aside += 1
-                        refused = f"{count} minute{'s' if count != 1 else ''} set aside: {exc}"
+                    continue
+                except NotEnrolled as exc:
+                    transient, needs_enrollment = str(exc), True
+                    break
+                except Refused as exc:
+                    named = _named_minute(batch.slots, exc)
+                    if exc.code == NOT_BEGUN and named is not None:
+                        log.info("the server's clock has not reached %s yet: those minutes wait for the next run "
+                                 "(%s)", named.isoformat(), exc)
+                        self._outbox.release(batch.batch_id)
+                        before = named  # minutes from here on wait: the server's clock has not reached them
                         continue
-                    self._outbox.acknowledge(batch.batch_id)
-                    sent += len(batch.slots)
-                    self._on_sent(batch.slots)
-                    failures, transient = 0, None
-            except sqlite3.OperationalError as exc:  # disk full or failing: the minutes stay, try next run
-                transient = f"cannot write {self._outbox.path}: {exc}"
-            error = transient or refused
-            success = transient is None
-            self.status = SyncStatus(
-                last_attempt=started, last_success=self._now() if success else self.status.last_success,
-                last_sent=sent if success else self.status.last_sent, pending=self._outbox.pending_count(),
-                set_aside=set_aside, last_error=error, needs_enrollment=needs_enrollment,
-                awaiting_approval=awaiting_approval)
-            return self.status
+                    if exc.code == BEFORE_ENROLLMENT and named is not None:
+                        count = self._outbox.set_aside_span(batch.batch_id, str(exc), last=named)
+                    elif exc.code == MINUTE_FULL and named is not None:
+                        count = self._outbox.set_aside_span(batch.batch_id, str(exc), first=named, last=named)
+                    else:
+                        self._outbox.set_aside(batch.batch_id, str(exc))
+                        count = len(batch.slots)
+                    log.warning("server refused %d of the %d minutes of batch %s: %s", count, len(batch.slots),
+                                batch.batch_id, exc)
+                    set_aside += 1
+                    refused = f"{count} minute{'s' if count != 1 else ''} set aside: {exc}"
+                    continue
+                self._outbox.acknowledge(batch.batch_id)
+                sent += len(batch.slots)
+                self._on_sent(batch.slots)
+                failures, transient = 0, None
+        except sqlite3.OperationalError as exc:  # disk full or failing: the minutes stay, try next run
+            transient = f"cannot write {self._outbox.path}: {exc}"
+        error = transient or refused
+        success = transient is None
+        self.status = SyncStatus(
+            last_attempt=started, last_success=self._now() if success else self.status.last_success,
+            last_sent=sent if success else self.status.last_sent, pending=self._outbox.pending_count(),
+            set_aside=set_aside, last_error=error, needs_enrollment=needs_enrollment,
+            awaiting_approval=awaiting_approval)
+        return self.status
 
 
 def _named_minute(slots: list[Slot], refusal: Refused) -> datetime | None:
@@ -204,25 +205,40 @@ class SyncScheduler(Worker):
         #: The extra run after a Sync Now (monotonic): the wall clock (``now``) only says when the minute ends.
         self._follow_up: float | None = None
         self._flush = False
+        self._flush_before: datetime | None = None
 
     def start(self) -> None:
         """Start the thread with a run at once: minutes left from before a restart go out now."""
         self.wake()
         super().start()
 
-    def sync_now(self) -> None:
+    def sync_now(self) -> datetime:
         """Ask for a run at once, and one more once the minute in progress closed; calls while a run is going
-        fold into one more run (or cut a retry wait)."""
+        fold into one more run (or cut a retry wait). Returns when it was asked, which decides the minute the
+        extra run is for (``open_minute_note``)."""
         now = self._now()
         with self._lock:
             self._follow_up = time.monotonic() + (minute_closed_at(now) - now).total_seconds()
         self.wake()
+        return now
 
-    def stop(self, timeout: float = 10.0, *, flush: bool = False) -> bool:
-        """End the thread; with ``flush`` it tries one last upload without retries first (on Quit), on its own
-        thread like every upload (its ``ApiClient`` is the thread's), waited for as long as one request lasts."""
-        self._flush = flush
-        return super().stop(timeout + (CONNECT_TIMEOUT_S + READ_TIMEOUT_S if flush else 0.0))
+    def stop(self, timeout: float | None = None, *, flush: bool = False, before: datetime | None = None) -> bool:
+        """End the thread; ``flush`` and ``before`` as for ``request_stop``."""
+        self.request_stop(flush=flush, before=before)
+        return self.join(timeout)
+
+    def request_stop(self, *, flush: bool = False, before: datetime | None = None) -> None:
+        """Ask the thread to end; with ``flush`` it tries one last upload without retries first (on Quit), on
+        its own thread like every upload (its ``ApiClient`` is the thread's), of the minutes starting ``before``
+        only, when given: the quit leaves behind the minute its stop wrote, which a restart within that minute
+        continues (``Outbox.reopen``) and the next start uploads at once."""
+        self._flush, self._flush_before = flush, before
+        super().request_stop()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread; a flush adds as long as one request lasts."""
+        return super().join((self.stop_timeout if timeout is None else timeout)
+                            + (CONNECT_TIMEOUT_S + READ_TIMEOUT_S if self._flush else 0.0))
 
     def _next_wait(self) -> float:
         """Seconds to the next run: the interval, or less when a follow-up run is due sooner."""
@@ -242,4 +258,4 @@ class SyncScheduler(Worker):
             except Exception:  # a bug in one run must not end syncing for the rest of the day
                 log.exception("upload run failed")
         if self._flush:
-            self._on_status(self._uploader.drain(lambda _seconds: True, retries=0))
+            self._on_status(self._uploader.drain(lambda _seconds: True, retries=0, before=self._flush_before))

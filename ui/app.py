@@ -81,7 +81,7 @@ class TrayApp(QObject):
         self.link, self.sync_status = LiveStatus(), SyncStatus()
         self.snapshot: TeamSnapshot | None = None
         self.me: Me | None = None
-        self._sync_asked = False  # Sync Now was chosen and its result is still to come
+        self._sync_asked: datetime | None = None  # when Sync Now was chosen, while its result is still to come
         self._enrollment_told = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="agent", daemon=True)
@@ -184,10 +184,10 @@ class TrayApp(QObject):
         """Ask the uploader for a run and return at once; the result arrives with ``bridge.sync``."""
         if self.service is None or not self.running:
             self.window.sync.result.setText("Starting…")
-        elif not self.service.request_sync():
+        elif (asked := self.service.request_sync()) is None:
             self.window.sync.result.setText("Not syncing: this device is not enrolled (Settings… to enroll)")
         else:
-            self._sync_asked = True
+            self._sync_asked = asked
             self.window.sync.set_busy(True)
 
     def toggle_break(self) -> None:
@@ -262,8 +262,8 @@ class TrayApp(QObject):
         self.sync_status = status
         tab = self.window.sync
         tab.set_busy(False)
-        asked, self._sync_asked = self._sync_asked, False
-        tab.result.setText(sync_now_summary(status) if asked else status.summary())
+        asked, self._sync_asked = self._sync_asked, None
+        tab.result.setText(status.summary() if asked is None else sync_now_summary(status, asked))
         tab.pending.setText(f"{status.pending} minutes")
         tab.error.setText(status.last_error or "none")
         if status.needs_enrollment:

@@ -27,13 +27,12 @@ from typing import Protocol
 from agent.errors import PolicyUnreadable
 from protocol.defaults import INTERVAL_RANGE_S
 
-__all__ = ["ALLOW_PLAINTEXT_TOKEN", "ENROLL_TOKEN", "IDLE_THRESHOLD", "IDLE_THRESHOLD_RANGE", "SERVER_URL",
+__all__ = ["ALLOW_PLAINTEXT_TOKEN", "ENROLL_TOKEN", "IDLE_THRESHOLD", "SERVER_URL",
            "MachinePolicy", "PolicySource",
            "PolicyUnreadable", "checked_server_url", "load_policy", "parse", "select_source"]
 
 log = logging.getLogger(__name__)
 
-IDLE_THRESHOLD_RANGE = INTERVAL_RANGE_S  # seconds; the user's settings and a team's share these bounds
 
 # The value names, as IT types them in the registry, the plist or the JSON file.
 SERVER_URL, ENROLL_TOKEN, IDLE_THRESHOLD = "ServerUrl", "EnrollToken", "IdleThreshold"
@@ -99,7 +98,7 @@ def _seconds(value: object) -> int:
         number = int(value)
     except ValueError:
         raise ValueError(f"must be a whole number of seconds, not {value!r}") from None
-    low, high = IDLE_THRESHOLD_RANGE
+    low, high = INTERVAL_RANGE_S
     if not low <= number <= high:
         raise ValueError(f"must be between {low} and {high} seconds, not {number}")
     return number

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import yaml
 
-from agent.policy import ALLOW_PLAINTEXT_TOKEN, ENROLL_TOKEN, IDLE_THRESHOLD, IDLE_THRESHOLD_RANGE, SERVER_URL
+from agent.policy import ALLOW_PLAINTEXT_TOKEN, ENROLL_TOKEN, IDLE_THRESHOLD, SERVER_URL
 from agent.policy._windows import KEY
+from protocol.defaults import INTERVAL_RANGE_S
 from support.xdisplay import need_tool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +46,7 @@ def test_admx_sets_exactly_the_keys_the_agent_reads() -> None:
     assert set(values) == {SERVER_URL, ENROLL_TOKEN, IDLE_THRESHOLD, ALLOW_PLAINTEXT_TOKEN}
     idle = values[IDLE_THRESHOLD]
     assert idle.tag.endswith("decimal"), "REG_DWORD, as the MSI writes it"
-    assert (int(idle.get("minValue", "")), int(idle.get("maxValue", ""))) == IDLE_THRESHOLD_RANGE
+    assert (int(idle.get("minValue", "")), int(idle.get("maxValue", ""))) == INTERVAL_RANGE_S
     flag = values[ALLOW_PLAINTEXT_TOKEN]
     assert flag.tag.endswith("boolean")
     written = {part: flag.find(f"p:{part}/p:decimal", NS) for part in ("trueValue", "falseValue")}

@@ -110,7 +110,7 @@ def test_enroll_run_sync_now_break_and_status(server: ServerProcess, team: Team,
         assert 0.5 * rss_mb <= answer["memory_mb"] <= 2 * rss_mb and answer["memory_mb"] > 10, answer
         assert 0 < answer["cpu_percent"] < 100 * (os.cpu_count() or 1), answer
         printed = staffpulse(env, "status").stdout
-        assert "% of one core, on average since it started" in printed and " MB\n" in printed, printed
+        assert "% of one core, on average since it started" in printed and " MiB\n" in printed, printed
         deadline = time.monotonic() + 10
         while status(env).get("connection") != "live":
             assert time.monotonic() < deadline, status(env)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Client
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,26 @@ def test_request_reaches_the_running_agent(tmp_path: Path) -> None:
         server.close()
     assert [r["command"] for r in seen] == ["status", "boom", "status"]
     assert control.send(tmp_path, {"command": "status"}) is None
+
+
+def test_a_client_killed_mid_handshake_does_not_end_the_channel(tmp_path: Path,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    server = control.ControlServer(tmp_path, lambda request: {"ok": True, "echo": request["command"]})
+    server.start()
+    try:
+        for _ in range(3):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as dropped:
+                dropped.connect(str(tmp_path / "control.sock"))
+                # The agent's challenge has arrived, unread: closing now resets the connection under the
+                # agent's handshake, as a client killed there does (ConnectionResetError, an OSError).
+                assert dropped.recv(1, socket.MSG_PEEK)
+        with ThreadPoolExecutor(1) as pool:  # a dead channel leaves the handshake waiting: bound the failure
+            answer = pool.submit(control.send, tmp_path, {"command": "status"})
+            assert answer.result(timeout=30) == {"ok": True, "echo": "status"}
+        assert server.alive
+    finally:
+        server.close()
+    assert "ConnectionResetError" in caplog.text
 
 
 class Planted:

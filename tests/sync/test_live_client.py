@@ -22,7 +22,6 @@ from protocol.refusals import FINAL, ConnectRefusal
 from protocol.schema import (
     DayReport,
     DeviceEnrolledEvent,
-    Me,
     PerformanceEvent,
     PresenceEvent,
     PresenceState,
@@ -368,19 +367,6 @@ def test_a_device_waiting_for_approval_keeps_retrying(open_live: Open, proxy: Fa
     assert connection.alive and connection.status.refused is None
 
 
-def test_refresh_reads_me_the_team_and_the_day_again(server: ServerProcess, open_live: Open, team: Team) -> None:
-    """What an admin's policy change needs until the next reconnect: ``/me`` and the views, read once more."""
-    member = team.by_role("member")[0]
-    mes: list[Me] = []
-    connection, recorder = open_live(member, on_me=mes.append)
-    wait_live(connection, recorder)
-    assert len(mes) == 1 and mes[0].user.id == member.user_id
-    reads = len(recorder.team_reads)
-    connection.refresh()
-    recorder.wait(lambda: recorder.snapshots() == 2, 5.0, "a second snapshot")
-    assert len(mes) == 2 and len(recorder.team_reads) == reads + 1
-
-
 def test_own_uploads_reach_the_snapshot_without_a_read(server: ServerProcess, open_live: Open, team: Team) -> None:
     """The uploader hands the minutes the server stored to ``uploaded``; the snapshot shows them at once and the
     server's ``performance-update`` brings the totals: the day is not read again."""
@@ -519,3 +505,22 @@ def test_model_own_slots_take_todays_uploads_and_start_afresh_on_a_new_day() -> 
     assert [(s.start, s.keys) for s in view.own_slots] == [(NOON, 5), (NOON + timedelta(minutes=1), 3)]
     model.apply_own_totals(performance(1, TODAY + timedelta(days=1), 0))
     assert model.snapshot(NOON).own_slots == ()
+
+
+@pytest.mark.parametrize("totals_first", [False, True])
+def test_model_the_first_upload_after_local_midnight_starts_the_new_day(totals_first: bool) -> None:
+    """The uploader's minutes and the server's ``performance-update`` for the new day arrive in either order; the
+    chart shows the new day's minutes either way (the slots used to be dropped, then cleared by the totals)."""
+    model = loaded(member(1))
+    assert model.apply_own_slots([minute_at(NOON, 1)])
+    tomorrow = TODAY + timedelta(days=1)
+    first_minute = datetime.combine(tomorrow, datetime.min.time(), UTC)  # loaded() cuts days in UTC
+    if totals_first:
+        assert model.apply_own_totals(performance(1, tomorrow, 4))
+    assert model.apply_own_slots([minute_at(first_minute - timedelta(minutes=1), 2), minute_at(first_minute, 4)])
+    if not totals_first:
+        assert model.snapshot(NOON).own_totals.keys == 0, "the new day's totals come with its performance-update"
+        assert model.apply_own_totals(performance(1, tomorrow, 4))
+    view = model.snapshot(NOON)
+    assert (view.own_date, view.own_totals.keys) == (tomorrow, 4)
+    assert [(s.start, s.keys) for s in view.own_slots] == [(first_minute, 4)]

@@ -22,6 +22,7 @@ from support.proxy import DROP, FORWARD_THEN_DROP, FaultProxy, Scripted
 from support.servers import ServerProcess
 from support.team import Person, Team, approve, backdate_enrollment, enroll, enroll_by_key, get, issue_code, new_key
 from sync.api import ApiClient
+from sync.service import sync_now_summary
 from sync.uploader import (
     MINUTE_CLOSE_MARGIN_S,
     RETRIES_PER_RUN,
@@ -364,8 +365,41 @@ def test_the_open_minute_note_and_when_it_closes() -> None:
     at = datetime(2026, 11, 25, 14, 5, 31, tzinfo=UTC)
     assert minute_closed_at(at) == datetime(2026, 11, 25, 14, 6, 0, tzinfo=UTC) + timedelta(
         seconds=MINUTE_CLOSE_MARGIN_S)
-    assert open_minute_note(at, UTC) == "The minute in progress is sent when it ends (14:06)."
-    assert open_minute_note(at, ZoneInfo("Europe/Berlin")).endswith("(15:06).")
+    # It does not promise the minute at its end: idle then, the minute stays undecided and goes later.
+    assert open_minute_note(at, UTC) == ("The minute in progress (14:05) follows, usually within a minute of its "
+                                         "end; otherwise with the next upload.")
+    assert "(15:05)" in open_minute_note(at, ZoneInfo("Europe/Berlin"))
+
+
+def test_the_sync_now_note_names_the_minute_in_progress_when_asked_not_when_answered(
+        server: ServerProcess, team: Team, outbox: Outbox) -> None:
+    """A Sync Now asked at 14:05:59 whose result comes after 14:06 (a slow upload) speaks of 14:05: the minute its
+    extra run is for. The scheduler's clock is injected and moves on while the run goes."""
+    asked_at = datetime(2026, 11, 25, 14, 5, 59, tzinfo=UTC)
+    clock = [asked_at]
+    runs: list[SyncStatus] = []
+    done = threading.Condition()
+
+    def on_status(status: SyncStatus) -> None:
+        clock[0] = asked_at + timedelta(seconds=3)  # the result arrives in the next minute
+        with done:
+            runs.append(status)
+            done.notify_all()
+
+    scheduler = SyncScheduler(Uploader(outbox, client(server.url, team.people[1])), interval_s=3600,
+                              on_status=on_status, now=lambda: clock[0])
+    scheduler.start()
+    try:
+        with done:
+            assert done.wait_for(lambda: len(runs) == 1, timeout=10), "no run at start"
+        clock[0] = asked_at
+        asked = scheduler.sync_now()
+        with done:
+            assert done.wait_for(lambda: len(runs) == 2, timeout=10), "Sync Now did not run"
+    finally:
+        scheduler.stop()
+    assert asked == asked_at
+    assert "(14:05)" in sync_now_summary(runs[1], asked, UTC)
 
 
 def test_sent_minutes_are_passed_on_once_stored(server: ServerProcess, team: Team, outbox: Outbox,

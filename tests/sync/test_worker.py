@@ -62,3 +62,31 @@ def test_an_exception_that_ends_the_thread_is_logged(caplog: pytest.LogCaptureFi
     assert worker.stop(timeout=5)
     assert "thread counter ended by an error" in caplog.text and "broken on purpose" in caplog.text
     assert [r.levelno for r in caplog.records] == [logging.ERROR]
+
+
+class LastStep(Worker):
+    """Its last step, once asked to stop, waits until ``other`` was asked too: stopped one after the other, the
+    two would each wait out their whole step (Quit adding up every thread's); asked together, they overlap."""
+
+    def __init__(self, other: threading.Event, asked: threading.Event) -> None:
+        super().__init__("last-step")
+        self._other, self._asked = other, asked
+
+    def request_stop(self) -> None:
+        self._asked.set()
+        super().request_stop()
+
+    def _run(self) -> None:
+        while not self._pause():
+            pass
+        self._other.wait(timeout=30)
+
+
+def test_workers_asked_together_end_together() -> None:
+    first_asked, second_asked = threading.Event(), threading.Event()
+    first, second = LastStep(second_asked, first_asked), LastStep(first_asked, second_asked)
+    first.start()
+    second.start()
+    first.request_stop()
+    second.request_stop()
+    assert first.join(timeout=10) and second.join(timeout=10)

@@ -30,7 +30,7 @@ from protocol.schema import PresenceState
 from server.migrate import run_in_session
 from server.models import Team as TeamRow
 from support.servers import ServerProcess
-from support.team import Person, get, make_team
+from support.team import LiveClient, Person, get, make_team
 from sync import control
 from tests.ui.conftest import Launch
 
@@ -100,10 +100,9 @@ def test_a_pause_the_team_allows_shows_as_away_and_ends_on_resume(qtbot: QtBot, 
     app.toggle_pause()
     qtbot.waitUntil(lambda: app.paused, timeout=5000)
     allow_pause(server, team.name, allowed=False)  # the admin changes the policy during the pause
-    connected = app.service.connected if app.service is not None else None
-    assert connected is not None
-    connected.live.refresh()  # /me is read again, as at the next reconnect
-    qtbot.waitUntil(lambda: app.policy is not None and not app.policy.pause_allowed, timeout=5000)
+    # The agent's next reconnect reads /me again: a socket with its token replaces the agent's, which reconnects.
+    LiveClient(server, me.token, reconnection=False).connect().close()
+    qtbot.waitUntil(lambda: app.policy is not None and not app.policy.pause_allowed, timeout=15_000)
     qtbot.waitUntil(lambda: not app.paused and app.own_state is PresenceState.ACTIVE, timeout=5000)
 
 
