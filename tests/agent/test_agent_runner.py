@@ -13,50 +13,19 @@ from agent.errors import IdleUnavailable
 from agent.outbox import Outbox
 from agent.returning import ANSWER_WAIT_S, IdleAnswer, IdleReturn
 from agent.runner import CHECKPOINT_EVERY_S, Runner
-from agent.slots import InputCounts
 from agent.states import PresenceChange, WorkState
 from protocol.schema import Slot
+from support.fakes import FakeClock as _Clock
+from support.fakes import FakeIdle, FakeKeyboard
 
 T0 = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
 
 
-class FakeClock:
+class FakeClock(_Clock):
+    """Starting at ``T0``, the minute every test here counts from."""
+
     def __init__(self) -> None:
-        self.wall = T0
-        self.mono = 100.0
-
-    def now(self) -> datetime:
-        return self.wall
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def tick(self, seconds: float = 1.0) -> None:
-        self.wall += timedelta(seconds=seconds)
-        self.mono += seconds
-
-
-class FakeIdle:
-    def __init__(self) -> None:
-        self.idle = 0.0
-        self.is_locked = False
-
-    def idle_seconds(self) -> float:
-        return self.idle
-
-    def locked(self) -> bool:
-        return self.is_locked
-
-
-class FakeKeyboard:
-    def __init__(self) -> None:
-        self.total = InputCounts()
-
-    def press(self, keys: int = 1) -> None:
-        self.total += InputCounts(keys=keys)
-
-    def totals(self) -> InputCounts:
-        return self.total
+        super().__init__(T0)
 
 
 def make_runner(
@@ -70,6 +39,14 @@ def make_runner(
         idle_threshold=60,
         on_change=changes.append,
     )
+
+
+def type_keys(runner: Runner, clock: FakeClock, keyboard: FakeKeyboard, seconds: int) -> None:
+    """A key a second for ``seconds`` samples."""
+    for _ in range(seconds):
+        clock.tick()
+        keyboard.press()
+        runner.sample()
 
 
 def stored(tmp_path: Path) -> dict[int, str]:
@@ -172,10 +149,7 @@ def stop_and_restart_typing(tmp_path: Path, *, uploaded: bool) -> list[Slot]:
     stop taken for upload meanwhile if ``uploaded``), typing until 10:01:15, a stop: the slots written."""
     clock, idle, keyboard = FakeClock(), FakeIdle(), FakeKeyboard()
     runner = make_runner(tmp_path, clock, idle, keyboard, [])
-    for _ in range(10):
-        clock.tick()
-        keyboard.press()
-        runner.sample()
+    type_keys(runner, clock, keyboard, 10)
     runner.close()
     if uploaded:
         assert Outbox(tmp_path, now=clock.now).take_batch() is not None
@@ -375,10 +349,7 @@ def test_a_stop_whose_idle_backend_fails_still_writes_the_minute_and_checkpoint(
     clock, idle, keyboard = FakeClock(), FailingIdle(), FakeKeyboard()
     runner = Runner(outbox=Outbox(tmp_path, now=clock.now), clock=clock, counts=keyboard.totals, idle=idle,
                     idle_threshold=60, catch_up=(lambda _last_input: True) if catch_up else None)
-    for _ in range(10):
-        clock.tick()
-        keyboard.press()
-        runner.sample()
+    type_keys(runner, clock, keyboard, 10)
     idle.failing = True
     clock.tick()
     with pytest.raises(IdleUnavailable):
@@ -392,10 +363,7 @@ def test_a_stop_whose_idle_backend_fails_still_writes_the_minute_and_checkpoint(
 def test_run_ended_by_a_failing_idle_backend_still_writes_the_minute(tmp_path: Path) -> None:
     clock, idle, keyboard = FakeClock(), FailingIdle(), FakeKeyboard()
     runner = make_runner(tmp_path, clock, idle, keyboard, [])
-    for _ in range(10):
-        clock.tick()
-        keyboard.press()
-        runner.sample()
+    type_keys(runner, clock, keyboard, 10)
     idle.failing = True
     with pytest.raises(IdleUnavailable):
         runner.run(threading.Event(), every=0.0)  # sample() raises at once; the finally closes
@@ -406,10 +374,7 @@ def test_a_start_that_cannot_write_the_outbox_does_not_reopen_and_still_starts(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     clock, idle, keyboard = FakeClock(), FakeIdle(), FakeKeyboard()
     runner = make_runner(tmp_path, clock, idle, keyboard, [])
-    for _ in range(10):
-        clock.tick()
-        keyboard.press()
-        runner.sample()
+    type_keys(runner, clock, keyboard, 10)
     runner.close()
     clock.tick(5)
     box = Outbox(tmp_path, now=clock.now)

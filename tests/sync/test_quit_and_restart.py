@@ -12,7 +12,7 @@ from agent.assembly import Sampler
 from agent.input_counter import InputCounter
 from agent.outbox import Outbox
 from agent.runner import Runner
-from agent.slots import InputCounts
+from support.fakes import FakeClock, FakeIdle, FakeKeyboard
 from support.servers import ServerProcess
 from support.team import Person, Team, get
 from sync.service import Connected
@@ -20,50 +20,19 @@ from sync.service import Connected
 NOON = (datetime.now(UTC) - timedelta(days=2)).replace(hour=12, minute=0, second=0, microsecond=0)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.wall, self.mono = NOON, 100.0
-
-    def now(self) -> datetime:
-        return self.wall
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def tick(self, seconds: float = 1.0) -> None:
-        self.wall += timedelta(seconds=seconds)
-        self.mono += seconds
-
-
-class Keyboard:
-    def __init__(self) -> None:
-        self.total = InputCounts()
-
-    def totals(self) -> InputCounts:
-        return self.total
-
-
-class NeverIdle:
-    def idle_seconds(self) -> float:
-        return 0.0
-
-    def locked(self) -> bool:
-        return False
-
-
-def run_agent(data: Path, clock: Clock, server: ServerProcess, person: Person, seconds: int) -> None:
+def run_agent(data: Path, clock: FakeClock, server: ServerProcess, person: Person, seconds: int) -> None:
     """One run of the agent: connect, type a key a second for ``seconds`` samples, quit as the service does
     (the sampler's stop first, then the server side's, with its last upload)."""
-    keyboard = Keyboard()
+    keyboard = FakeKeyboard()
     outbox = Outbox(data, now=clock.now)
-    runner = Runner(outbox=outbox, clock=clock, counts=keyboard.totals, idle=NeverIdle(), idle_threshold=60)
+    runner = Runner(outbox=outbox, clock=clock, counts=keyboard.totals, idle=FakeIdle(), idle_threshold=60)
     sampler = Sampler(counter=InputCounter(clock.monotonic), outbox=outbox, runner=runner, every=1.0)
     connected = Connected(sampler, server.url, lambda: person.token, ca_bundle=None, sync_interval_s=3600)
     connected.start()
     try:
         for _ in range(seconds):
             clock.tick()
-            keyboard.total += InputCounts(keys=1)
+            keyboard.press()
             runner.sample()
         runner.close()
     finally:
@@ -73,7 +42,7 @@ def run_agent(data: Path, clock: Clock, server: ServerProcess, person: Person, s
 
 def test_a_restart_within_the_minute_of_a_quit_continues_it_on_the_server(
         server: ServerProcess, team: Team, tmp_path: Path) -> None:
-    person, clock = team.people[1], Clock()
+    person, clock = team.people[1], FakeClock(NOON)
     run_agent(tmp_path, clock, server, person, 10)  # quit at 12:00:10
     clock.tick(5)
     run_agent(tmp_path, clock, server, person, 60)  # restart at 12:00:15, quit at 12:01:15
