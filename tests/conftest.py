@@ -1,4 +1,5 @@
-"""Fixtures every suite may use: one private Xvfb for the session, and Qt's offscreen platform.
+"""Fixtures every suite may use: one private Xvfb for the session, Qt's offscreen platform, and Wine prefixes
+with a real Windows CPython (tests/windows, tests/installer).
 
 A process has one QApplication, and whichever suite creates it first decides its platform, so the platform is
 set here once for all of them (pytest-qt's ``qapp_args``: ``-platform offscreen``, not ``QT_QPA_PLATFORM`` in
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from support.wine import WineError, WinePrefix
 from support.xdisplay import start_xvfb
 
 
@@ -28,3 +30,16 @@ def x_display() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def qapp_args() -> list[str]:
     return ["staffpulse-tests", "-platform", "offscreen"]
+
+
+@pytest.fixture(scope="module")
+def wine(tmp_path_factory: pytest.TempPathFactory, x_display: str) -> Iterator[WinePrefix]:
+    """A Wine prefix of this module's own, on the session's X display, with the Windows CPython that has the
+    release's dependencies (tests/support/wine.py; the first run of all makes the caches, later ones copy)."""
+    try:
+        prefix = WinePrefix.fresh(tmp_path_factory.mktemp("wine") / "prefix", display=x_display)
+    except WineError as error:
+        pytest.fail(str(error))
+    yield prefix
+    prefix.close()
+
