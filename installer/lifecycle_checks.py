@@ -121,6 +121,7 @@ def run_step(step: str, msi: Path, version: str, log: Path, properties: dict[str
     before = installed_versions()
     given = [f"{name}={value}" for name, value in properties.items()]
     action = {"repair": ["/fvomus"], "uninstall": ["/x"]}.get(step, ["/i"])
+    log.parent.mkdir(parents=True, exist_ok=True)
     status = msiexec([*action, str(msi)], log, given)
     text = log_text(log)
     if step == "downgrade":

@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     parser = argparse.ArgumentParser(description="Fail unless every PE and file given is Authenticode-signed.")
     parser.add_argument("targets", nargs="+", type=Path, help="files, and folders to search for PE files")
     parser.add_argument("--list-unsigned", action="store_true",
-                        help="print the paths that need a signature, one a line, and exit 0")
+                        help="print the absolute paths that need a signature, one a line, and exit 0")
     args = parser.parse_args(argv)
     env = os.environ if environ is None else environ
     try:
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         print(f"verify_signed: {error}", file=sys.stderr)
         return 1
     if args.list_unsigned:
-        print("\n".join(map(str, failed)))
+        print("\n".join(str(path.absolute()) for path in failed))  # the signing step may run elsewhere
         return 0
     for path in files:
         print(f"UNSIGNED {path}: {failed[path]}" if path in failed else f"signed   {path}",
