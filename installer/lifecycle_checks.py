@@ -50,15 +50,17 @@ class Machine:
 
 
 def hklm(key: str, name: str | None = None) -> object:
-    """A value (``name``) or the subkey names (``name`` None) under HKLM in the 64-bit view; None if absent."""
-    import winreg  # Windows only; imported here so the module's docs and argument parsing load anywhere
+    """A value (``name``) or the list of subkey names (``name`` None) under HKLM in the 64-bit view; None if the
+    key or value is absent."""
+    if sys.platform != "win32":
+        raise SystemExit("lifecycle_checks runs inside a Windows Python (Windows, or Wine)")
+    import winreg
 
     try:
         with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, key, 0, winreg.KEY_READ | winreg.KEY_WOW64_64KEY) as handle:
             if name is not None:
                 return winreg.QueryValueEx(handle, name)[0]
-            count = winreg.QueryInfoKey(handle)[0]
-            return [winreg.EnumKey(handle, index) for index in range(count)]
+            return [winreg.EnumKey(handle, index) for index in range(winreg.QueryInfoKey(handle)[0])]
     except FileNotFoundError:
         return None
 
@@ -71,7 +73,8 @@ def install_dir() -> PureWindowsPath:
 def installed_versions() -> list[str]:
     """DisplayVersion of every Programs and Features entry named StaffPulse (side-by-side installs show twice)."""
     versions = []
-    for product in hklm(UNINSTALL_KEY) or []:  # type: ignore[attr-defined]
+    products = hklm(UNINSTALL_KEY)
+    for product in products if isinstance(products, list) else []:
         entry = rf"{UNINSTALL_KEY}\{product}"
         if hklm(entry, "DisplayName") == NAME:
             versions.append(str(hklm(entry, "DisplayVersion")))
