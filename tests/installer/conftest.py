@@ -1,11 +1,12 @@
 """The installer suite freezes the agent once per session with the repo's own spec; everything else packs,
-signs or runs that one frozen folder."""
+signs or runs that one frozen folder; the signing tests share one throwaway certificate."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 from collections.abc import Callable
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,29 @@ def with_secret_service() -> Callable[[list[str]], list[str]]:
                 "self-test", *command]
 
     return wrap
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A throwaway self-signed code-signing certificate, as the environment that sign.py reads."""
+    folder = tmp_path_factory.mktemp("cert")
+    openssl = need_tool("openssl")
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=StaffPulse Test Signing", "-addext", "extendedKeyUsage=codeSigning",
+                    "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
+                   check=True, capture_output=True, timeout=60)
+    subprocess.run([openssl, "pkcs12", "-export", "-inkey", str(folder / "key.pem"), "-in", str(folder / "cert.pem"),
+                    "-out", str(folder / "cert.pfx"), "-passout", "pass:throwaway"],
+                   check=True, capture_output=True, timeout=60)
+    return {"STAFFPULSE_SIGN_PFX": str(folder / "cert.pfx"), "STAFFPULSE_SIGN_PASSWORD": "throwaway",
+            "STAFFPULSE_SIGN_CA": str(folder / "cert.pem")}
+
+
+@pytest.fixture(scope="session")
+def windows_stub() -> Path:
+    """A real Windows PE: the GUI launcher stub that pip's distlib ships (our own exe exists only on Windows)."""
+    spec = find_spec("pip")
+    assert spec is not None and spec.submodule_search_locations
+    stub = Path(spec.submodule_search_locations[0]) / "_vendor" / "distlib" / "w64.exe"
+    assert stub.read_bytes()[:2] == b"MZ"
+    return stub

@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Callable
-from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -117,36 +116,11 @@ def test_payload_ids_are_stable_and_bad_folders_named(tmp_path: Path) -> None:
         build_msi.payload_wxs(tmp_path)
 
 
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """A throwaway self-signed code-signing certificate, as the environment that sign.py reads."""
-    folder = tmp_path_factory.mktemp("cert")
-    openssl = need_tool("openssl")
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=StaffPulse Test Signing", "-addext", "extendedKeyUsage=codeSigning",
-                    "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
-                   check=True, capture_output=True, timeout=60)
-    subprocess.run([openssl, "pkcs12", "-export", "-inkey", str(folder / "key.pem"), "-in", str(folder / "cert.pem"),
-                    "-out", str(folder / "cert.pfx"), "-passout", "pass:throwaway"],
-                   check=True, capture_output=True, timeout=60)
-    return {"STAFFPULSE_SIGN_PFX": str(folder / "cert.pfx"), "STAFFPULSE_SIGN_PASSWORD": "throwaway",
-            "STAFFPULSE_SIGN_CA": str(folder / "cert.pem")}
-
-
-def windows_stub() -> Path:
-    """A real Windows PE: the GUI launcher stub that pip's distlib ships (our own exe exists only on Windows)."""
-    spec = find_spec("pip")
-    assert spec is not None and spec.submodule_search_locations
-    stub = Path(spec.submodule_search_locations[0]) / "_vendor" / "distlib" / "w64.exe"
-    assert stub.read_bytes()[:2] == b"MZ"
-    return stub
-
-
-def test_sign_exe_then_msi_and_a_flipped_byte_fails(msi: Path, certificate: dict[str, str], tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_sign_exe_then_msi_and_a_flipped_byte_fails(msi: Path, certificate: dict[str, str], windows_stub: Path,
+                                                    tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     need_tool("osslsigncode")
     exe, package = tmp_path / "StaffPulse.exe", tmp_path / "StaffPulse.msi"
-    shutil.copy(windows_stub(), exe)
+    shutil.copy(windows_stub, exe)
     shutil.copy(msi, package)
     assert sign.main(["--verify", str(exe)], certificate) == 1, "unsigned: verification fails"
     assert sign.main([str(exe)], certificate) == 0
@@ -164,9 +138,10 @@ def test_sign_exe_then_msi_and_a_flipped_byte_fails(msi: Path, certificate: dict
     assert "osslsigncode verify StaffPulse.msi failed" in capsys.readouterr().err
 
 
-def test_sign_needs_a_certificate_from_the_environment(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_sign_needs_a_certificate_from_the_environment(windows_stub: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
     exe = tmp_path / "StaffPulse.exe"
-    shutil.copy(windows_stub(), exe)
+    shutil.copy(windows_stub, exe)
     assert sign.main([str(exe)], {}) == 1
     assert "set STAFFPULSE_SIGN_PFX" in capsys.readouterr().err
     assert sign.main([str(exe)], {"STAFFPULSE_SIGN_PFX_BASE64": "not base64!"}) == 1
