@@ -18,38 +18,36 @@ _COFF_HEADER = 20
 #: The optional header's magic, and where its data directories start: PE32 (32-bit), PE32+ (64-bit).
 _DATA_DIRECTORIES_AT = {0x10B: 96, 0x20B: 112}
 _CERTIFICATE_TABLE = 4
+_HEADERS_READ = 4 + _COFF_HEADER + max(_DATA_DIRECTORIES_AT.values()) + 8 * (_CERTIFICATE_TABLE + 1)
 
 
-def _pe_header(data: bytes) -> int | None:
-    """The PE header's offset if ``data`` (the file's start) begins a PE image, else None."""
-    if len(data) < _DOS_HEADER or data[:2] != b"MZ":
-        return None
-    offset = int.from_bytes(data[_PE_OFFSET_AT:_PE_OFFSET_AT + 4], "little")
-    return offset if data[offset:offset + 4] == b"PE\0\0" else None
-
-
-def _head(path: Path) -> bytes:
-    """Enough of the file for the DOS, PE and optional headers (the PE offset is small in every real image)."""
+def _headers(path: Path) -> bytes | None:
+    """The bytes from the PE signature to the end of the data directories, or None when ``path`` is no PE.
+    Read at the offset the DOS header names, however far in: a long DOS stub must not hide a PE."""
     with path.open("rb") as handle:
-        return handle.read(4096)
+        dos = handle.read(_DOS_HEADER)
+        if len(dos) < _DOS_HEADER or dos[:2] != b"MZ":
+            return None
+        handle.seek(int.from_bytes(dos[_PE_OFFSET_AT:_PE_OFFSET_AT + 4], "little"))
+        headers = handle.read(_HEADERS_READ)
+    return headers if headers[:4] == b"PE\0\0" else None
 
 
 def is_pe(path: Path) -> bool:
-    return path.is_file() and _pe_header(_head(path)) is not None
+    return path.is_file() and _headers(path) is not None
 
 
 def has_signature(path: Path) -> bool:
     """True when the PE carries an embedded signature (valid or not); False for an unsigned PE."""
-    data = _head(path)
-    offset = _pe_header(data)
-    if offset is None:
+    headers = _headers(path)
+    if headers is None:
         raise ValueError(f"{path} is not a PE file")
-    optional = offset + 4 + _COFF_HEADER
-    directories = _DATA_DIRECTORIES_AT.get(int.from_bytes(data[optional:optional + 2], "little"))
-    if directories is None:
-        raise ValueError(f"{path}: unknown PE optional header")
-    entry = optional + directories + 8 * _CERTIFICATE_TABLE
-    return int.from_bytes(data[entry + 4:entry + 8], "little") > 0
+    optional = 4 + _COFF_HEADER
+    directories = _DATA_DIRECTORIES_AT.get(int.from_bytes(headers[optional:optional + 2], "little"))
+    entry = optional + (directories or 0) + 8 * _CERTIFICATE_TABLE
+    if directories is None or len(headers) < entry + 8:
+        raise ValueError(f"{path}: truncated or unknown PE optional header")
+    return int.from_bytes(headers[entry + 4:entry + 8], "little") > 0
 
 
 def pe_files(folder: Path) -> Iterator[Path]:

@@ -173,10 +173,17 @@ def sign(path: Path, cert: Certificate, expected: Expected, system: str = sys.pl
         signed.unlink(missing_ok=True)
 
 
+def _carries_signature(path: Path) -> bool:
+    try:
+        return pe.has_signature(path)
+    except ValueError as error:  # a PE whose headers are cut short: neither signable nor shippable
+        raise SignError(str(error)) from None
+
+
 def sign_folder(folder: Path, cert: Certificate, expected: Expected, system: str = sys.platform) -> list[Path]:
     """Sign every PE in ``folder`` that carries no signature (see the module docstring for why third-party
     ones too); vendor-signed ones are left untouched. Returns the files signed."""
-    unsigned = [path for path in pe.pe_files(folder) if not pe.has_signature(path)]
+    unsigned = [path for path in pe.pe_files(folder) if not _carries_signature(path)]
     for path in unsigned:
         sign(path, cert, expected, system)
     return unsigned
@@ -188,12 +195,12 @@ def folder_problems(folder: Path, expected: Expected, system: str = sys.platform
     third_party = Expected(None, expected.ca, expected.tsa_ca)
     problems: dict[Path, str] = {}
     for path in pe.pe_files(folder):
-        if not pe.has_signature(path):
-            problems[path] = f"{path}: not signed"
-            continue
         own = path.parent == folder and path.name in OWN_PE_FILES
         try:
-            verify(path, expected if own else third_party, system)
+            if _carries_signature(path):
+                verify(path, expected if own else third_party, system)
+            else:
+                problems[path] = f"{path}: not signed"
         except SignError as error:
             problems[path] = str(error)
     return problems

@@ -64,6 +64,13 @@ def _after(lines: list[str], prefixes: tuple[str, ...]) -> str | None:
     return None
 
 
+def _time(path: Path, text: str, layout: str) -> datetime:
+    try:
+        return datetime.strptime(text, layout)
+    except ValueError:
+        raise SignError(f"{path}: unreadable timestamp time {text!r}") from None
+
+
 def _check_signer(path: Path, signer: str | None, expected: str | None) -> str:
     if signer is None:
         raise SignError(f"{path}: the report names no signer")
@@ -90,7 +97,7 @@ def parse_osslsigncode(path: Path, report: str, returncode: int, expected_signer
     when = _after(lines, OSSL_TIMESTAMP_TIME)
     if when is None:
         raise SignError(f"{path}: the report gives no timestamp time")
-    return Signature(signer, datetime.strptime(when, "%b %d %H:%M:%S %Y GMT").replace(tzinfo=UTC))
+    return Signature(signer, _time(path, when, "%b %d %H:%M:%S %Y GMT").replace(tzinfo=UTC))
 
 
 def parse_signtool(path: Path, report: str, returncode: int, expected_signer: str | None) -> Signature:
@@ -106,4 +113,4 @@ def parse_signtool(path: Path, report: str, returncode: int, expected_signer: st
     chain = lines[lines.index(SIGNTOOL_CHAIN):lines.index(f"{SIGNTOOL_TIMESTAMP_TIME}{when}")]
     issued = [line[len(SIGNTOOL_ISSUED_TO):].strip() for line in chain if line.startswith(SIGNTOOL_ISSUED_TO)]
     signer = _check_signer(path, issued[-1] if issued else None, expected_signer)
-    return Signature(signer, datetime.strptime(when, "%a %b %d %H:%M:%S %Y").astimezone(UTC))
+    return Signature(signer, _time(path, when, "%a %b %d %H:%M:%S %Y").astimezone(UTC))  # local time

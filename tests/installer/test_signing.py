@@ -63,11 +63,20 @@ def test_pe_files_are_found_by_their_headers_not_their_names(tmp_path: Path) -> 
     shutil.copy(stub("w64.exe"), pes[0])
     shutil.copy(stub("t32.exe"), pes[1])
     shutil.copy(stub("w64.exe"), pes[2])
+    image = stub("w64.exe").read_bytes()
+    header = int.from_bytes(image[0x3C:0x40], "little")
+    pes.append(tmp_path / "_internal" / "long-stub.dll")  # the PE header far past the first page
+    pes[-1].write_bytes(image[:0x3C] + (8192).to_bytes(4, "little") + bytes(8192 - 0x40) + image[header:])
     (tmp_path / "_internal" / "text.dll").write_bytes(b"MZ" + b"\0" * 58 + (64).to_bytes(4, "little") + b"PX\0\0")
     (tmp_path / "_internal" / "short.dll").write_bytes(b"MZ")
     (tmp_path / "_internal" / "base_library.zip").write_bytes(b"PK\3\4" + b"\0" * 100)
     assert list(pe.pe_files(tmp_path)) == sorted(pes)
     assert not any(pe.has_signature(path) for path in pes)
+    truncated = tmp_path / "_internal" / "truncated.dll"
+    truncated.write_bytes(image[:header + 30])
+    assert pe.is_pe(truncated)
+    assert sign.folder_problems(tmp_path, sign.Expected("x"))[truncated] == (
+        f"{truncated}: truncated or unknown PE optional header")
 
 
 def test_sign_timestamps_with_the_tsa_and_verify_reports_signer_and_time(
