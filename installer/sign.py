@@ -191,9 +191,11 @@ def sign_folder(folder: Path, cert: Certificate, expected: Expected, system: str
 
 def folder_problems(folder: Path, expected: Expected, system: str = sys.platform) -> dict[Path, str]:
     """Every PE in ``folder`` without a good signature, with the reason: unsigned, not verifying, not
-    timestamped, or (our own exe) not by ``expected.signer``. Empty when the folder is ready to ship."""
+    timestamped, or (our own exe) not by ``expected.signer`` or not there at all, so that a folder without
+    our exe (a Linux build, a wrong path) cannot pass. Empty when the folder is ready to ship."""
     third_party = Expected(None, expected.ca, expected.tsa_ca)
-    problems: dict[Path, str] = {}
+    problems = {folder / name: f"{folder / name}: missing (is this the Windows build?)"
+                for name in OWN_PE_FILES if not pe.is_pe(folder / name)}
     for path in pe.pe_files(folder):
         own = path.parent == folder and path.name in OWN_PE_FILES
         try:

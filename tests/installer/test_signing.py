@@ -156,7 +156,6 @@ def test_sign_folder_signs_every_unsigned_pe_and_the_folder_check_names_the_rest
     env = dict(certificate, STAFFPULSE_SIGN_CA=str(roots))
     folder, internal = tmp_path / "StaffPulse", tmp_path / "StaffPulse" / "_internal"
     internal.mkdir(parents=True)
-    shutil.copy(stub("w64.exe"), folder / "StaffPulse.exe")
     shutil.copy(stub("t32.exe"), internal / "unsigned.pyd")
     shutil.copy(stub("w64.exe"), internal / "no-extension")
     shutil.copy(stub("t64.exe"), internal / "python3.dll")
@@ -164,6 +163,10 @@ def test_sign_folder_signs_every_unsigned_pe_and_the_folder_check_names_the_rest
     vendor_signed = (internal / "python3.dll").read_bytes()
     (internal / "base_library.zip").write_bytes(b"PK\3\4" + b"\0" * 100)
 
+    assert sign.main(["--verify-folder", str(folder)], env) == 1
+    missing = f"{folder / 'StaffPulse.exe'}: missing (is this the Windows build?)"
+    assert capsys.readouterr().err.splitlines()[0] == missing
+    shutil.copy(stub("w64.exe"), folder / "StaffPulse.exe")
     assert sign.main(["--verify-folder", str(folder)], env) == 1
     assert capsys.readouterr().err.splitlines() == [
         f"{folder / 'StaffPulse.exe'}: not signed", f"{internal / 'no-extension'}: not signed",
