@@ -1,24 +1,38 @@
-"""Authenticode-sign StaffPulse's exe and MSI, then verify each signature; the certificate comes from the
-environment only, never from the repo or the command line.
+"""Authenticode-sign StaffPulse's PE files and MSI with an RFC 3161 timestamp, then verify each signature:
+trusted, timestamped, by the expected signer. The certificate comes from the environment only, never from the
+repo or the command line.
 
-    python -m installer.sign dist/StaffPulse/StaffPulse.exe      # before build_msi packs the folder
+    python -m installer.sign --sign-folder dist/StaffPulse       # every unsigned PE, before build_msi packs it
     python -m installer.sign StaffPulse.msi                     # after
     python -m installer.sign --verify StaffPulse.msi            # check only
+    python -m installer.sign --verify-folder dist/StaffPulse     # exit 1 naming every PE without a good signature
 
-Sign the exe before the MSI is built (the MSI carries the exe as it was), then the MSI. Windows uses signtool
-with an RFC 3161 timestamp (the signature outlives the certificate); elsewhere osslsigncode (Debian: apt-get
-install osslsigncode) does the same, timestamped when a timestamp URL is set (tests run offline).
+Windows uses signtool; elsewhere osslsigncode (Debian: apt-get install osslsigncode). Signing always asks a
+timestamp authority (STAFFPULSE_SIGN_TIMESTAMP_URL, else DEFAULT_TIMESTAMP): a signature without a timestamp
+stops being valid when its certificate expires, so one that cannot be timestamped is an error. Verification
+reads the verifier's report (installer/signature.py), because osslsigncode exits 0 whatever the timestamp.
+
+Which PEs are signed (``sign_folder``): each PE in the folder that carries no signature — our StaffPulse.exe
+and the DLLs and .pyd modules wheels ship unsigned (pywin32's, mypyc-compiled modules). Smart App Control and
+WDAC publisher rules judge every module a process loads, and we ship these files pinned by hash, so they carry
+our signature. A PE that already carries a vendor's signature (Microsoft's runtime, the PSF's python3*.dll,
+the Qt Company's Qt DLLs) is left as it is: re-signing would replace the vendor's word with ours. The folder
+check (``folder_problems``) then requires every PE's signature to verify with a verified timestamp, and our own
+exe's to name the expected signer.
 
 Environment:
     STAFFPULSE_SIGN_PFX           a .pfx/.p12 file, or
     STAFFPULSE_SIGN_PFX_BASE64    the same file base64-encoded (how CI secrets hold binaries)
     STAFFPULSE_SIGN_PASSWORD      its password
-    STAFFPULSE_SIGN_TIMESTAMP_URL RFC 3161 server (signtool: default DEFAULT_TIMESTAMP)
-    STAFFPULSE_SIGN_CA            PEM of the root to verify against (osslsigncode; tests: their throwaway root)
+    STAFFPULSE_SIGN_TIMESTAMP_URL RFC 3161 server (default DEFAULT_TIMESTAMP)
+    STAFFPULSE_SIGN_SIGNER        the CN verification requires of our files' signer (or --signer)
+    STAFFPULSE_SIGN_CA            PEM of the roots the signers chain to (osslsigncode; default: the system bundle)
+    STAFFPULSE_SIGN_TSA_CA        PEM of the roots timestamp authorities chain to (osslsigncode; the same default)
 
-New code-signing certificates live in hardware or a cloud signing service, so release builds sign with Azure
-Artifact Signing in .github/workflows/release.yml; a PFX is for tests and self-managed certificates. The
-password goes to osslsigncode through a private file, never on a command line other users can read.
+signtool uses Windows' certificate store instead of the two CA files. New code-signing certificates live in
+hardware or a cloud signing service, so release builds sign with Azure Artifact Signing in
+.github/workflows/release.yml; a PFX is for tests and self-managed certificates. The password goes to
+osslsigncode through a private file, never on a command line other users can read.
 """
 
 from __future__ import annotations
@@ -32,14 +46,19 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+
+from installer import pe
+from installer.signature import Signature, SignError, parse_osslsigncode, parse_signtool
+
+__all__ = ["Certificate", "Expected", "SignError", "Signature", "folder_problems", "sign", "sign_folder", "verify"]
 
 DESCRIPTION = "StaffPulse"
 DEFAULT_TIMESTAMP = "http://timestamp.digicert.com"
-
-
-class SignError(Exception):
-    pass
+#: Our own PE files in the frozen folder, which must name the expected signer; everything else is third-party.
+OWN_PE_FILES = ("StaffPulse.exe",)
+TOOL_TIMEOUT_S = 300
 
 
 def _windows_sdk_signtool() -> str | None:
@@ -58,14 +77,33 @@ def _tool(name: str) -> str:
 
 
 def _run(command: list[str], what: str) -> str:
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S)
     if done.returncode != 0:
         raise SignError(f"{what} failed: {(done.stdout + done.stderr).strip()[-1500:]}")
     return done.stdout
 
 
+@dataclass(frozen=True)
+class Expected:
+    """What a good signature must show. ``signer``: the CN our files are signed by (None: any trusted signer,
+    for third-party files); ``ca``/``tsa_ca``: PEM roots for osslsigncode (None: the system bundle)."""
+
+    signer: str | None
+    ca: str | None = None
+    tsa_ca: str | None = None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], signer: str | None = None) -> Expected:
+        name = signer or environ.get("STAFFPULSE_SIGN_SIGNER")
+        if not name:
+            raise SignError("no expected signer: set STAFFPULSE_SIGN_SIGNER (the signing certificate's CN) "
+                            "or pass --signer")
+        return cls(name, environ.get("STAFFPULSE_SIGN_CA") or None, environ.get("STAFFPULSE_SIGN_TSA_CA") or None)
+
+
 class Certificate:
-    """The PFX named by the environment, materialised in a private folder for as long as it is used."""
+    """The PFX named by the environment, materialised in a private folder for as long as it is used, and the
+    timestamp authority to sign with."""
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         encoded = environ.get("STAFFPULSE_SIGN_PFX_BASE64")
@@ -90,64 +128,141 @@ class Certificate:
         descriptor = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w") as handle:
             handle.write(self.password)
-        self.timestamp = environ.get("STAFFPULSE_SIGN_TIMESTAMP_URL") or None
+        self.timestamp = environ.get("STAFFPULSE_SIGN_TIMESTAMP_URL") or DEFAULT_TIMESTAMP
 
     def close(self) -> None:
         self._scratch.cleanup()
 
 
-def sign(path: Path, cert: Certificate, system: str = sys.platform) -> None:
+def _verify(path: Path, shown: Path, expected: Expected, system: str) -> Signature:
+    """Verify ``path``, naming ``shown`` in errors (the file being signed, while its signed copy is checked)."""
+    if system == "win32":
+        command = [_tool("signtool"), "verify", "/pa", "/v", str(path)]
+    else:
+        command = [_tool("osslsigncode"), "verify", "-in", str(path)]
+        for option, roots in (("-CAfile", expected.ca), ("-TSA-CAfile", expected.tsa_ca)):
+            if roots:
+                command[2:2] = [option, roots]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S)
+    parse = parse_signtool if system == "win32" else parse_osslsigncode
+    return parse(shown, done.stdout + done.stderr, done.returncode, expected.signer)
+
+
+def verify(path: Path, expected: Expected, system: str = sys.platform) -> Signature:
+    """The signer and timestamp of ``path``'s signature; ``SignError`` naming the file unless the signature
+    verifies, is timestamped by a TSA that verifies, and names ``expected.signer`` (when set)."""
+    return _verify(path, path, expected, system)
+
+
+def sign(path: Path, cert: Certificate, expected: Expected, system: str = sys.platform) -> Signature:
+    """Sign ``path`` (a PE or an MSI) with an RFC 3161 timestamp and verify it. With osslsigncode the file is
+    replaced only once its signed copy verifies; signtool signs in place."""
     if system == "win32":
         _run([_tool("signtool"), "sign", "/fd", "SHA256", "/f", str(cert.pfx), "/p", cert.password,
-              "/tr", cert.timestamp or DEFAULT_TIMESTAMP, "/td", "SHA256", "/d", DESCRIPTION, str(path)],
-             f"signtool sign {path.name}")
-        return
+              "/tr", cert.timestamp, "/td", "SHA256", "/d", DESCRIPTION, str(path)], f"signtool sign {path}")
+        return verify(path, expected, system)
     signed = path.with_name(path.name + ".signing")
-    command = [_tool("osslsigncode"), "sign", "-pkcs12", str(cert.pfx), "-readpass", str(cert.password_file),
-               "-n", DESCRIPTION, "-h", "sha256", "-in", str(path), "-out", str(signed)]
-    if cert.timestamp:
-        command[2:2] = ["-ts", cert.timestamp]
     try:
-        _run(command, f"osslsigncode sign {path.name}")
+        _run([_tool("osslsigncode"), "sign", "-pkcs12", str(cert.pfx), "-readpass", str(cert.password_file),
+              "-ts", cert.timestamp, "-n", DESCRIPTION, "-h", "sha256", "-in", str(path), "-out", str(signed)],
+             f"osslsigncode sign {path}")
+        signature = _verify(signed, path, expected, system)
         os.replace(signed, path)
+        return signature
     finally:
         signed.unlink(missing_ok=True)
 
 
-def verify(path: Path, ca: str | None = None, system: str = sys.platform) -> str:
-    """The verifier's report; ``SignError`` when the signature is missing, broken or untrusted."""
-    if system == "win32":
-        return _run([_tool("signtool"), "verify", "/pa", "/v", str(path)], f"signtool verify {path.name}")
-    command = [_tool("osslsigncode"), "verify", "-in", str(path)]
-    if ca:
-        command[2:2] = ["-CAfile", ca]
-    return _run(command, f"osslsigncode verify {path.name}")
+def _carries_signature(path: Path) -> bool:
+    try:
+        return pe.has_signature(path)
+    except ValueError as error:  # a PE whose headers are cut short: neither signable nor shippable
+        raise SignError(str(error)) from None
+
+
+def sign_folder(folder: Path, cert: Certificate, expected: Expected, system: str = sys.platform) -> list[Path]:
+    """Sign every PE in ``folder`` that carries no signature (see the module docstring for why third-party
+    ones too); vendor-signed ones are left untouched. Returns the files signed."""
+    unsigned = [path for path in pe.pe_files(folder) if not _carries_signature(path)]
+    for path in unsigned:
+        sign(path, cert, expected, system)
+    return unsigned
+
+
+def folder_problems(folder: Path, expected: Expected, system: str = sys.platform) -> dict[Path, str]:
+    """Every PE in ``folder`` without a good signature, with the reason: unsigned, not verifying, not
+    timestamped, or (our own exe) not by ``expected.signer`` or not there at all, so that a folder without
+    our exe (a Linux build, a wrong path) cannot pass. Empty when the folder is ready to ship."""
+    third_party = Expected(None, expected.ca, expected.tsa_ca)
+    problems = {folder / name: f"{folder / name}: missing (is this the Windows build?)"
+                for name in OWN_PE_FILES if not pe.is_pe(folder / name)}
+    for path in pe.pe_files(folder):
+        own = path.parent == folder and path.name in OWN_PE_FILES
+        try:
+            if _carries_signature(path):
+                verify(path, expected if own else third_party, system)
+            else:
+                problems[path] = f"{path}: not signed"
+        except SignError as error:
+            problems[path] = str(error)
+    return problems
+
+
+def _sign_files(paths: list[Path], env: Mapping[str, str], expected: Expected, folders: bool) -> None:
+    cert = Certificate(env)
+    try:
+        for path in paths:
+            if folders:
+                signed = sign_folder(path, cert, expected)
+                print(f"{path}: signed {len(signed)} PE file(s): {', '.join(p.name for p in signed) or 'none'}")
+            else:
+                signature = sign(path, cert, expected)
+                print(f"{path}: signed by {signature.signer}, timestamped {signature.timestamp.isoformat()}")
+    finally:
+        cert.close()
+
+
+def _check(paths: list[Path], expected: Expected, folders: bool) -> int:
+    failed = 0
+    for path in paths:
+        if folders:
+            problems = folder_problems(path, expected)
+            for reason in problems.values():
+                print(reason, file=sys.stderr)
+            failed += len(problems)
+            if not problems:
+                print(f"{path}: every PE file is signed, timestamped and verified")
+        else:
+            signature = verify(path, expected)
+            print(f"{path}: signature verified: signed by {signature.signer}, "
+                  f"timestamped {signature.timestamp.isoformat()}")
+    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Sign and verify StaffPulse's exe and MSI (Authenticode).")
-    parser.add_argument("files", nargs="+", type=Path)
-    parser.add_argument("--verify", action="store_true", help="only verify the signatures")
+    parser = argparse.ArgumentParser(description="Sign and verify StaffPulse's PE files and MSI (Authenticode, "
+                                                 "RFC 3161 timestamped).")
+    parser.add_argument("paths", nargs="+", type=Path, help="files (or folders with the --*-folder modes)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--verify", action="store_true", help="only verify the files' signatures")
+    mode.add_argument("--sign-folder", action="store_true", help="sign every unsigned PE in the folders")
+    mode.add_argument("--verify-folder", action="store_true",
+                      help="exit 1 naming every PE in the folders without a good signature")
+    parser.add_argument("--signer", help="the CN our files must be signed by (default: $STAFFPULSE_SIGN_SIGNER)")
     args = parser.parse_args(argv)
     env = os.environ if environ is None else environ
-    cert: Certificate | None = None
+    folders = args.sign_folder or args.verify_folder
     try:
-        for path in args.files:
-            if not path.is_file():
-                raise SignError(f"{path}: no such file")
-        if not args.verify:
-            cert = Certificate(env)
-        for path in args.files:
-            if cert is not None:
-                sign(path, cert)
-            verify(path, env.get("STAFFPULSE_SIGN_CA") or None)
-            print(f"{path}: {'signature verified' if args.verify else 'signed and verified'}")
+        for path in args.paths:
+            if not (path.is_dir() if folders else path.is_file()):
+                raise SignError(f"{path}: no such {'folder' if folders else 'file'}")
+        expected = Expected.from_environ(env, args.signer)
+        if args.verify or args.verify_folder:
+            return _check(args.paths, expected, folders)
+        _sign_files(args.paths, env, expected, folders)
     except SignError as error:
         print(f"sign: {error}", file=sys.stderr)
         return 1
-    finally:
-        if cert is not None:
-            cert.close()
     return 0
 
 

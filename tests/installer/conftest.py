@@ -1,20 +1,23 @@
 """The installer suite freezes the agent once per session with the repo's own spec; everything else packs,
-signs or runs that one frozen folder; the signing tests share one throwaway certificate."""
+signs or runs that one frozen folder. Signing uses one throwaway code-signing certificate and one local RFC 3161
+timestamp authority per session (tests/support/signing.py): there is no internet here, and signing needs a TSA."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
 
+from support.signing import TimestampAuthority, make_certificate, timestamp_authority
 from support.xdisplay import need_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 FREEZE_TIMEOUT_S = 240
+SIGNER = "StaffPulse Test Signing"
 
 
 @pytest.fixture(scope="session")
@@ -46,19 +49,21 @@ def with_secret_service() -> Callable[[list[str]], list[str]]:
 
 
 @pytest.fixture(scope="session")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """A throwaway self-signed code-signing certificate, as the environment that sign.py reads."""
-    folder = tmp_path_factory.mktemp("cert")
-    openssl = need_tool("openssl")
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=StaffPulse Test Signing", "-addext", "extendedKeyUsage=codeSigning",
-                    "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
-                   check=True, capture_output=True, timeout=60)
-    subprocess.run([openssl, "pkcs12", "-export", "-inkey", str(folder / "key.pem"), "-in", str(folder / "cert.pem"),
-                    "-out", str(folder / "cert.pfx"), "-passout", "pass:throwaway"],
-                   check=True, capture_output=True, timeout=60)
-    return {"STAFFPULSE_SIGN_PFX": str(folder / "cert.pfx"), "STAFFPULSE_SIGN_PASSWORD": "throwaway",
-            "STAFFPULSE_SIGN_CA": str(folder / "cert.pem")}
+def tsa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TimestampAuthority]:
+    """A real RFC 3161 timestamp authority on a loopback port, with its own throwaway certificate."""
+    need_tool("openssl")
+    with timestamp_authority(tmp_path_factory.mktemp("tsa")) as authority:
+        yield authority
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory, tsa: TimestampAuthority) -> dict[str, str]:
+    """The environment installer/sign.py reads: a throwaway certificate, the local TSA, and both trusted."""
+    need_tool("openssl")
+    pfx, cert = make_certificate(tmp_path_factory.mktemp("cert"), SIGNER)
+    return {"STAFFPULSE_SIGN_PFX": str(pfx), "STAFFPULSE_SIGN_PASSWORD": "throwaway",
+            "STAFFPULSE_SIGN_TIMESTAMP_URL": tsa.url, "STAFFPULSE_SIGN_SIGNER": SIGNER,
+            "STAFFPULSE_SIGN_CA": str(cert), "STAFFPULSE_SIGN_TSA_CA": str(tsa.certificate)}
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """The release chain as far as Linux can run it: the frozen app's self-test under a real X server with a
 real Secret Service, the MSI built by wixl from that folder and read back with msiinfo, and Authenticode
-signing with osslsigncode and a throwaway certificate, where one flipped byte breaks the signature."""
+signing of that MSI with osslsigncode, a throwaway certificate and a local timestamp authority, where one flipped
+byte breaks the signature (tests/installer/test_signing.py covers signing and its checks in full)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from installer import build_msi, sign
 from protocol.version import VERSION
+from support.signing import TimestampAuthority
 from support.xdisplay import need_tool
 
 CHECKS = ("input backend", "idle backend", "keyring backend", "websocket transport", "Qt platform plugin")
@@ -116,18 +119,23 @@ def test_payload_ids_are_stable_and_bad_folders_named(tmp_path: Path) -> None:
         build_msi.payload_wxs(tmp_path)
 
 
-def test_sign_exe_then_msi_and_a_flipped_byte_fails(msi: Path, certificate: dict[str, str], windows_stub: Path,
-                                                    tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_msi_signed_timestamped_and_a_flipped_byte_fails(msi: Path, certificate: dict[str, str],
+                                                       tsa: TimestampAuthority, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
     need_tool("osslsigncode")
-    exe, package = tmp_path / "StaffPulse.exe", tmp_path / "StaffPulse.msi"
-    shutil.copy(windows_stub, exe)
+    package = tmp_path / "StaffPulse.msi"
     shutil.copy(msi, package)
-    assert sign.main(["--verify", str(exe)], certificate) == 1, "unsigned: verification fails"
-    assert sign.main([str(exe)], certificate) == 0
+    expected = sign.Expected.from_environ(certificate)
+    with pytest.raises(sign.SignError, match=r"StaffPulse\.msi: signature does not verify"):
+        sign.verify(package, expected)
+    stamped = tsa.requests
     assert sign.main([str(package)], certificate) == 0
-    assert sign.main(["--verify", str(exe), str(package)], certificate) == 0
-    assert "StaffPulse.msi: signature verified" in capsys.readouterr().out
-    assert sign.main(["--verify", str(package)], {}) == 1, "a self-signed root is not trusted by default"
+    assert tsa.requests == stamped + 1, "signed with a timestamp from the TSA"
+    signature = sign.verify(package, expected)
+    assert signature.signer == certificate["STAFFPULSE_SIGN_SIGNER"]
+    assert abs(signature.timestamp - datetime.now(UTC)) < timedelta(minutes=5)
+    assert sign.main(["--verify", str(package)], certificate) == 0
+    assert f"StaffPulse.msi: signature verified: signed by {signature.signer}, timestamped" in capsys.readouterr().out
 
     data = bytearray(package.read_bytes())
     cabinet = data.find(b"MSCF")  # inside the payload stream, which the signature covers
@@ -135,14 +143,4 @@ def test_sign_exe_then_msi_and_a_flipped_byte_fails(msi: Path, certificate: dict
     data[cabinet + 4096] ^= 0x01
     package.write_bytes(data)
     assert sign.main(["--verify", str(package)], certificate) == 1
-    assert "osslsigncode verify StaffPulse.msi failed" in capsys.readouterr().err
-
-
-def test_sign_needs_a_certificate_from_the_environment(windows_stub: Path, tmp_path: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    exe = tmp_path / "StaffPulse.exe"
-    shutil.copy(windows_stub, exe)
-    assert sign.main([str(exe)], {}) == 1
-    assert "set STAFFPULSE_SIGN_PFX" in capsys.readouterr().err
-    assert sign.main([str(exe)], {"STAFFPULSE_SIGN_PFX_BASE64": "not base64!"}) == 1
-    assert "STAFFPULSE_SIGN_PFX_BASE64 is not valid base64" in capsys.readouterr().err
+    assert "StaffPulse.msi: signature does not verify" in capsys.readouterr().err
