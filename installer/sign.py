@@ -6,13 +6,15 @@ repo or the command line.
     python -m installer.sign StaffPulse.msi                     # after
     python -m installer.sign --verify StaffPulse.msi            # check only
     python -m installer.sign --verify-folder dist/StaffPulse     # exit 1 naming every PE without a good signature
+    python -m installer.sign --list-unsigned dist/StaffPulse     # what --sign-folder would sign, for another signer
 
 Windows uses signtool; elsewhere osslsigncode (Debian: apt-get install osslsigncode). Signing always asks a
 timestamp authority (STAFFPULSE_SIGN_TIMESTAMP_URL, else DEFAULT_TIMESTAMP): a signature without a timestamp
 stops being valid when its certificate expires, so one that cannot be timestamped is an error. Verification
 reads the verifier's report (installer/signature.py), because osslsigncode exits 0 whatever the timestamp.
 
-Which PEs are signed (``sign_folder``): each PE in the folder that carries no signature — our StaffPulse.exe
+Which PEs are signed (``unsigned``, for ``sign_folder`` and for the release's Azure signing step through
+``--list-unsigned``): each PE in the folder that carries no signature — our StaffPulse.exe
 and the DLLs and .pyd modules wheels ship unsigned (pywin32's, mypyc-compiled modules). Smart App Control and
 WDAC publisher rules judge every module a process loads, and we ship these files pinned by hash, so they carry
 our signature. A PE that already carries a vendor's signature (Microsoft's runtime, the PSF's python3*.dll,
@@ -52,7 +54,8 @@ from pathlib import Path
 from installer import pe
 from installer.signature import Signature, SignError, parse_osslsigncode, parse_signtool
 
-__all__ = ["Certificate", "Expected", "SignError", "Signature", "folder_problems", "sign", "sign_folder", "verify"]
+__all__ = ["Certificate", "Expected", "SignError", "Signature", "folder_problems", "sign", "sign_folder", "unsigned",
+           "verify"]
 
 DESCRIPTION = "StaffPulse"
 DEFAULT_TIMESTAMP = "http://timestamp.digicert.com"
@@ -180,13 +183,18 @@ def _carries_signature(path: Path) -> bool:
         raise SignError(str(error)) from None
 
 
+def unsigned(folder: Path) -> list[Path]:
+    """Every PE in ``folder`` that carries no signature: what we sign (see the module docstring for why
+    third-party ones too); vendor-signed ones are left untouched."""
+    return [path for path in pe.pe_files(folder) if not _carries_signature(path)]
+
+
 def sign_folder(folder: Path, cert: Certificate, expected: Expected, system: str = sys.platform) -> list[Path]:
-    """Sign every PE in ``folder`` that carries no signature (see the module docstring for why third-party
-    ones too); vendor-signed ones are left untouched. Returns the files signed."""
-    unsigned = [path for path in pe.pe_files(folder) if not _carries_signature(path)]
-    for path in unsigned:
+    """Sign every PE ``unsigned`` names in ``folder``; returns the files signed."""
+    to_sign = unsigned(folder)
+    for path in to_sign:
         sign(path, cert, expected, system)
-    return unsigned
+    return to_sign
 
 
 def folder_problems(folder: Path, expected: Expected, system: str = sys.platform) -> dict[Path, str]:
@@ -248,14 +256,21 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     mode.add_argument("--sign-folder", action="store_true", help="sign every unsigned PE in the folders")
     mode.add_argument("--verify-folder", action="store_true",
                       help="exit 1 naming every PE in the folders without a good signature")
+    mode.add_argument("--list-unsigned", action="store_true",
+                      help="print the absolute path of every PE in the folders that --sign-folder would sign")
     parser.add_argument("--signer", help="the CN our files must be signed by (default: $STAFFPULSE_SIGN_SIGNER)")
     args = parser.parse_args(argv)
     env = os.environ if environ is None else environ
-    folders = args.sign_folder or args.verify_folder
+    folders = args.sign_folder or args.verify_folder or args.list_unsigned
     try:
         for path in args.paths:
             if not (path.is_dir() if folders else path.is_file()):
                 raise SignError(f"{path}: no such {'folder' if folders else 'file'}")
+        if args.list_unsigned:  # absolute: the signing step may run in another folder (release.yml's Azure step)
+            for folder in args.paths:
+                for path in unsigned(folder):
+                    print(path.absolute())
+            return 0
         expected = Expected.from_environ(env, args.signer)
         if args.verify or args.verify_folder:
             return _check(args.paths, expected, folders)

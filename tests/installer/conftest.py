@@ -7,12 +7,11 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
 
-from support.signing import TimestampAuthority, make_certificate, timestamp_authority
+from support.signing import TimestampAuthority, launcher_stub, make_certificate, timestamp_authority
 from support.xdisplay import need_tool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,9 +67,6 @@ def certificate(tmp_path_factory: pytest.TempPathFactory, tsa: TimestampAuthorit
 
 @pytest.fixture(scope="session")
 def windows_stub() -> Path:
-    """A real Windows PE: the GUI launcher stub that pip's distlib ships (our own exe exists only on Windows)."""
-    spec = find_spec("pip")
-    assert spec is not None and spec.submodule_search_locations
-    stub = Path(spec.submodule_search_locations[0]) / "_vendor" / "distlib" / "w64.exe"
-    assert stub.read_bytes()[:2] == b"MZ"
-    return stub
+    """A real unsigned Windows PE (pip's distlib launcher stub) standing in for our exe, which exists only on
+    Windows."""
+    return launcher_stub("w64.exe")

@@ -1,7 +1,6 @@
-"""The release workflow's two gates, run for real: installer.verify_signed fails a folder or MSI with anything
-unsigned and names each file (osslsigncode, a throwaway certificate), and installer.release_version fails when
-the tag, protocol/version.py, the exe's version resource (a PE built here by mingw's windres and ld) or the
-MSI's ProductVersion (built here by wixl) disagree."""
+"""The release workflow's version gate, run for real: installer.release_version fails when the tag,
+protocol/version.py, the exe's version resource (a PE built here by mingw's windres and ld) or the MSI's
+ProductVersion (built here by wixl) disagree. The signing gate (installer.sign) is in test_signing.py."""
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from installer import build_msi, release_version, sign, verify_signed
+from installer import build_msi, release_version
 from protocol.version import VERSION
 from support.xdisplay import need_tool
 
@@ -47,55 +46,6 @@ def pe_with_version(folder: Path, version: str) -> Path:
     subprocess.run([need_tool("x86_64-w64-mingw32-ld"), "--dll", "-e", "0", "-o", "StaffPulse.exe", "version.o"],
                    cwd=folder, check=True, capture_output=True, timeout=60)
     return folder / "StaffPulse.exe"
-
-
-@pytest.fixture
-def payload(tmp_path: Path, windows_stub: Path) -> Path:
-    """A frozen-folder look-alike: two unsigned PEs (one without an exe/dll name) and files that are no PE."""
-    folder = tmp_path / "StaffPulse"
-    (folder / "_internal" / "PySide6").mkdir(parents=True)
-    shutil.copy(windows_stub, folder / "StaffPulse.exe")
-    shutil.copy(windows_stub, folder / "_internal" / "PySide6" / "QtCore.pyd")
-    (folder / "_internal" / "base_library.zip").write_bytes(b"PK\3\4 not a PE")
-    (folder / "_internal" / "fake.dll").write_bytes(b"MZ" + b"\0" * 100)  # a DOS header pointing at no PE header
-    return folder
-
-
-def test_pe_files_are_found_by_content(payload: Path) -> None:
-    found = verify_signed.files_to_verify([payload])
-    assert [p.relative_to(payload).as_posix() for p in found] == ["StaffPulse.exe", "_internal/PySide6/QtCore.pyd"]
-
-
-def test_anything_unsigned_fails_naming_it_until_all_is_signed(
-        payload: Path, certificate: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
-    need_tool("osslsigncode")
-    exe, pyd = payload / "StaffPulse.exe", payload / "_internal" / "PySide6" / "QtCore.pyd"
-    assert verify_signed.main([str(payload)], certificate) == 1
-    err = capsys.readouterr().err
-    assert f"UNSIGNED {exe}" in err and f"UNSIGNED {pyd}" in err and "2 of 2 files" in err
-
-    assert verify_signed.main(["--list-unsigned", str(payload)], certificate) == 0
-    assert capsys.readouterr().out.splitlines() == [str(exe), str(pyd)], "what the signing step is given"
-
-    assert sign.main([str(exe)], certificate) == 0
-    capsys.readouterr()
-    assert verify_signed.main([str(payload)], certificate) == 1, "one signed file is not enough"
-    captured = capsys.readouterr()
-    assert f"UNSIGNED {pyd}" in captured.err and "1 of 2 files" in captured.err and f"signed   {exe}" in captured.out
-
-    assert sign.main([str(pyd)], certificate) == 0
-    capsys.readouterr()
-    assert verify_signed.main([str(payload)], certificate) == 0
-    assert capsys.readouterr().out.splitlines() == [f"signed   {exe}", f"signed   {pyd}"]
-    assert verify_signed.main([str(payload)], {}) == 1, "a self-signed root is not trusted by default"
-
-
-def test_verify_signed_refuses_nothing_and_missing_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "README.txt").write_text("no PE here")
-    assert verify_signed.main([str(tmp_path)], {}) == 1
-    assert "nothing to verify" in capsys.readouterr().err
-    assert verify_signed.main([str(tmp_path / "StaffPulse.msi")], {}) == 1
-    assert "StaffPulse.msi: no such file or folder" in capsys.readouterr().err
 
 
 def test_the_tag_must_be_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,8 +1,8 @@
 """The release workflow's promises, read from .github/workflows/release.yml (GitHub runs it, we cannot): secrets
-reach only the signing steps, an unconditional gate fails anything unsigned, the tag, package, exe and MSI
-versions are checked by the script tests/installer/test_release_scripts.py runs, the MSI is built with the wixl
-this machine tests with, real Windows runs the life-cycle steps the Wine tests run, and a tag publishes
-versioned files with their SHA-256 checksums."""
+reach only the signing steps, an unconditional gate fails anything unsigned or not by our signer, the tag,
+package, exe and MSI versions are checked by the script tests/installer/test_release_scripts.py runs, the MSI is
+built with the wixl this machine tests with, real Windows runs the life-cycle steps the Wine tests run, and a tag
+publishes versioned files with their SHA-256 checksums."""
 
 from __future__ import annotations
 
@@ -54,10 +54,10 @@ def test_secret_values_reach_only_signing_steps(workflow: dict[str, Any]) -> Non
 
 def test_an_unconditional_gate_fails_anything_unsigned(workflow: dict[str, Any]) -> None:
     jobs = workflow["jobs"]
-    for name, target in (("windows-app", "dist/StaffPulse"), ("windows-msi", '"$MSI"'),
-                         ("windows-lifecycle", '"C:/Program Files/StaffPulse"')):
+    for name, target in (("windows-app", "--verify-folder dist/StaffPulse"), ("windows-msi", '--verify "$MSI"'),
+                         ("windows-lifecycle", '--verify-folder "C:/Program Files/StaffPulse"')):
         steps = jobs[name]["steps"]
-        gates = [i for i, s in enumerate(steps) if s.get("run", "") == f"python -m installer.verify_signed {target}"]
+        gates = [i for i, s in enumerate(steps) if s.get("run", "") == f"python -m installer.sign {target}"]
         assert len(gates) == 1, f"{name} verifies {target}"
         assert "if" not in steps[gates[0]] and "continue-on-error" not in steps[gates[0]], "never skipped"
         signs = [i for i, s in enumerate(steps) if SIGNING_STEP.match(s.get("name", ""))]
@@ -67,6 +67,22 @@ def test_an_unconditional_gate_fails_anything_unsigned(workflow: dict[str, Any])
     assert "--list-unsigned dist/StaffPulse > unsigned.txt" in app["List the PE files that need our signature"]["run"]
     assert app["Sign the PE files (Azure Artifact Signing)"]["with"]["files-catalog"].endswith("unsigned.txt")
     assert "< unsigned.txt" in app["Sign the PE files (test PFX)"]["run"], "every unsigned PE, not only our exe"
+
+
+def test_every_sign_and_verify_step_requires_our_signer(workflow: dict[str, Any]) -> None:
+    """installer.sign refuses to run without an expected signer, so an unset variable fails the build too."""
+    assert workflow["env"]["STAFFPULSE_SIGN_SIGNER"] == "${{ vars.STAFFPULSE_SIGN_SIGNER }}"
+    checked = 0
+    for name, job in workflow["jobs"].items():
+        for step in job["steps"]:
+            run = step.get("run", "")
+            if "installer.sign" not in run or "--list-unsigned" in run:
+                continue
+            env = {**workflow["env"], **job.get("env", {}), **step.get("env", {})}
+            assert env["STAFFPULSE_SIGN_SIGNER"] == workflow["env"]["STAFFPULSE_SIGN_SIGNER"] or "--signer" in run, (
+                f"{name}: {step.get('name')} checks the signer")
+            checked += 1
+    assert checked == 5, "PFX signing of the PE files and the MSI, and the three gates"
 
 
 def test_versions_are_checked_by_the_tested_script(workflow: dict[str, Any]) -> None:

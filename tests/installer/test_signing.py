@@ -10,25 +10,15 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
 
 from installer import pe, sign
-from support.signing import TimestampAuthority, make_certificate
+from support.signing import TimestampAuthority, launcher_stub, make_certificate
 from support.xdisplay import need_tool
 
 VENDOR = "Vendor Test Signing"
-
-
-def stub(name: str) -> Path:
-    """A real Windows PE: one of the launcher stubs pip's distlib ships (t32.exe is PE32, w64.exe PE32+)."""
-    spec = find_spec("pip")
-    assert spec is not None and spec.submodule_search_locations
-    path = Path(spec.submodule_search_locations[0]) / "_vendor" / "distlib" / name
-    assert pe.is_pe(path) and not pe.has_signature(path)
-    return path
 
 
 def osslsigncode_verify(path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -47,7 +37,7 @@ def sign_without_timestamp(path: Path, env: dict[str, str]) -> None:
 @pytest.fixture
 def exe(tmp_path: Path) -> Path:
     copy = tmp_path / "StaffPulse.exe"
-    shutil.copy(stub("w64.exe"), copy)
+    shutil.copy(launcher_stub("w64.exe"), copy)
     return copy
 
 
@@ -60,10 +50,10 @@ def expected(certificate: dict[str, str]) -> sign.Expected:
 def test_pe_files_are_found_by_their_headers_not_their_names(tmp_path: Path) -> None:
     (tmp_path / "_internal").mkdir()
     pes = [tmp_path / "StaffPulse.exe", tmp_path / "_internal" / "module.pyd", tmp_path / "_internal" / "no-extension"]
-    shutil.copy(stub("w64.exe"), pes[0])
-    shutil.copy(stub("t32.exe"), pes[1])
-    shutil.copy(stub("w64.exe"), pes[2])
-    image = stub("w64.exe").read_bytes()
+    shutil.copy(launcher_stub("w64.exe"), pes[0])
+    shutil.copy(launcher_stub("t32.exe"), pes[1])
+    shutil.copy(launcher_stub("w64.exe"), pes[2])
+    image = launcher_stub("w64.exe").read_bytes()
     header = int.from_bytes(image[0x3C:0x40], "little")
     pes.append(tmp_path / "_internal" / "long-stub.dll")  # the PE header far past the first page
     pes[-1].write_bytes(image[:0x3C] + (8192).to_bytes(4, "little") + bytes(8192 - 0x40) + image[header:])
@@ -149,16 +139,16 @@ def vendor(tmp_path: Path, certificate: dict[str, str]) -> Iterator[tuple[sign.C
 
 def test_sign_folder_signs_every_unsigned_pe_and_the_folder_check_names_the_rest(
         tmp_path: Path, certificate: dict[str, str], vendor: tuple[sign.Certificate, Path],
-        capsys: pytest.CaptureFixture[str]) -> None:
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     need_tool("osslsigncode")
     roots = tmp_path / "roots.pem"  # the machine trusts both publishers
     roots.write_text(Path(certificate["STAFFPULSE_SIGN_CA"]).read_text() + vendor[1].read_text())
     env = dict(certificate, STAFFPULSE_SIGN_CA=str(roots))
     folder, internal = tmp_path / "StaffPulse", tmp_path / "StaffPulse" / "_internal"
     internal.mkdir(parents=True)
-    shutil.copy(stub("t32.exe"), internal / "unsigned.pyd")
-    shutil.copy(stub("w64.exe"), internal / "no-extension")
-    shutil.copy(stub("t64.exe"), internal / "python3.dll")
+    shutil.copy(launcher_stub("t32.exe"), internal / "unsigned.pyd")
+    shutil.copy(launcher_stub("w64.exe"), internal / "no-extension")
+    shutil.copy(launcher_stub("t64.exe"), internal / "python3.dll")
     sign.sign(internal / "python3.dll", vendor[0], sign.Expected(VENDOR, str(roots), env["STAFFPULSE_SIGN_TSA_CA"]))
     vendor_signed = (internal / "python3.dll").read_bytes()
     (internal / "base_library.zip").write_bytes(b"PK\3\4" + b"\0" * 100)
@@ -166,11 +156,15 @@ def test_sign_folder_signs_every_unsigned_pe_and_the_folder_check_names_the_rest
     assert sign.main(["--verify-folder", str(folder)], env) == 1
     missing = f"{folder / 'StaffPulse.exe'}: missing (is this the Windows build?)"
     assert capsys.readouterr().err.splitlines()[0] == missing
-    shutil.copy(stub("w64.exe"), folder / "StaffPulse.exe")
+    shutil.copy(launcher_stub("w64.exe"), folder / "StaffPulse.exe")
     assert sign.main(["--verify-folder", str(folder)], env) == 1
     assert capsys.readouterr().err.splitlines() == [
         f"{folder / 'StaffPulse.exe'}: not signed", f"{internal / 'no-extension'}: not signed",
         f"{internal / 'unsigned.pyd'}: not signed"]
+    monkeypatch.chdir(tmp_path)
+    assert sign.main(["--list-unsigned", "StaffPulse"], {}) == 0
+    assert capsys.readouterr().out.splitlines() == [  # absolute: release.yml's Azure step signs this list
+        str(folder / "StaffPulse.exe"), str(internal / "no-extension"), str(internal / "unsigned.pyd")]
 
     assert sign.main(["--sign-folder", str(folder)], env) == 0
     assert "signed 3 PE file(s): StaffPulse.exe, no-extension, unsigned.pyd" in capsys.readouterr().out
@@ -180,9 +174,15 @@ def test_sign_folder_signs_every_unsigned_pe_and_the_folder_check_names_the_rest
         "StaffPulse Test Signing"}
     assert sign.main(["--verify-folder", str(folder)], env) == 0
     assert "every PE file is signed, timestamped and verified" in capsys.readouterr().out
+    assert sign.main(["--list-unsigned", str(folder)], {}) == 0
+    assert capsys.readouterr().out == "", "nothing left to sign"
+    assert sign.main(["--verify-folder", str(folder)], dict(env, STAFFPULSE_SIGN_CA="")) == 1
+    assert "signature does not verify" in capsys.readouterr().err, "a self-signed root is not trusted by default"
+    assert sign.main(["--verify-folder", str(tmp_path / "nowhere")], env) == 1
+    assert f"{tmp_path / 'nowhere'}: no such folder" in capsys.readouterr().err
 
     shutil.copy(internal / "python3.dll", folder / "StaffPulse.exe")  # our exe must be ours
-    shutil.copy(stub("t64.exe"), internal / "late.dll")
+    shutil.copy(launcher_stub("t64.exe"), internal / "late.dll")
     sign_without_timestamp(internal / "late.dll", env)
     assert sign.main(["--verify-folder", str(folder)], env) == 1
     assert capsys.readouterr().err.splitlines() == [

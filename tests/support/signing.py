@@ -1,4 +1,5 @@
-"""Throwaway signing identities for tests: a self-signed code-signing certificate, and a real RFC 3161
+"""Throwaway signing identities for tests: real unsigned Windows PE files to sign (``launcher_stub``), a
+self-signed code-signing certificate, and a real RFC 3161
 timestamp authority on an ephemeral loopback port for a machine without internet: ``openssl ts -reply``
 answers each ``application/timestamp-query`` POST with a token signed by a throwaway TSA certificate
 (``extendedKeyUsage=critical,timeStamping``, as RFC 3161 requires).
@@ -17,7 +18,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.util import find_spec
 from pathlib import Path
+
+from installer import pe
 
 TSA_CONFIG = """\
 [tsa]
@@ -43,6 +47,16 @@ class TimestampAuthority:
     certificate: Path
     requests: int = 0
     failing: bool = False
+
+
+def launcher_stub(name: str) -> Path:
+    """A real unsigned Windows PE: one of the launcher stubs pip's distlib ships (t32.exe is PE32, w64.exe and
+    t64.exe PE32+); our own exe exists only on Windows."""
+    spec = find_spec("pip")
+    assert spec is not None and spec.submodule_search_locations
+    path = Path(spec.submodule_search_locations[0]) / "_vendor" / "distlib" / name
+    assert pe.is_pe(path) and not pe.has_signature(path)
+    return path
 
 
 def _make_identity(folder: Path, name: str) -> tuple[Path, Path]:
