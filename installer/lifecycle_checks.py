@@ -54,15 +54,17 @@ def hklm(key: str, name: str | None = None) -> object:
     key or value is absent."""
     if sys.platform != "win32":
         raise SystemExit("lifecycle_checks runs inside a Windows Python (Windows, or Wine)")
-    import winreg
+    else:  # an else, not a fall-through, so mypy on Linux does not call the Windows branch unreachable
+        import winreg
 
-    try:
-        with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, key, 0, winreg.KEY_READ | winreg.KEY_WOW64_64KEY) as handle:
-            if name is not None:
-                return winreg.QueryValueEx(handle, name)[0]
-            return [winreg.EnumKey(handle, index) for index in range(winreg.QueryInfoKey(handle)[0])]
-    except FileNotFoundError:
-        return None
+        try:
+            with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, key, 0,
+                                winreg.KEY_READ | winreg.KEY_WOW64_64KEY) as handle:
+                if name is not None:
+                    return winreg.QueryValueEx(handle, name)[0]
+                return [winreg.EnumKey(handle, index) for index in range(winreg.QueryInfoKey(handle)[0])]
+        except FileNotFoundError:
+            return None
 
 
 def install_dir() -> PureWindowsPath:
