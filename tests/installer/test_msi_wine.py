@@ -239,20 +239,24 @@ def clean_machine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WinePref
     prefix.close()
 
 
-@pytest.mark.parametrize(("setting", "message"), [
-    ("SERVERURL=http://pulse.example.com", "SERVERURL must start with https:// (http:// only to this machine: "
-                                           "localhost, 127.0.0.1, ::1); it was http://pulse.example.com."),
-    ("SERVERURL=http://localhost.example.com", "SERVERURL must start with https://"),
-    ("IDLETHRESHOLD=abc", "IDLETHRESHOLD must be a whole number of seconds from 60 to 3600; it was abc."),
-    ("IDLETHRESHOLD=59", "IDLETHRESHOLD must be a whole number of seconds from 60 to 3600; it was 59."),
-    ("IDLETHRESHOLD=3601", "IDLETHRESHOLD must be a whole number of seconds from 60 to 3600; it was 3601."),
-])
+IDLE_RANGE = "IDLETHRESHOLD must be a whole number of seconds from 60 to 3600; it was "
+REFUSED = {  # setting -> the start of the message the install fails with
+    "SERVERURL=http://pulse.example.com": "SERVERURL must start with https:// (http:// only to this machine: "
+                                          "localhost, 127.0.0.1, ::1); it was http://pulse.example.com.",
+    "SERVERURL=http://localhost.example.com": "SERVERURL must start with https://",
+    "IDLETHRESHOLD=abc": IDLE_RANGE + "abc.",
+    "IDLETHRESHOLD=59": IDLE_RANGE + "59.",
+    "IDLETHRESHOLD=3601": IDLE_RANGE + "3601.",
+}
+
+
+@pytest.mark.parametrize("setting", list(REFUSED))
 def test_bad_properties_fail_the_install_with_a_message(clean_machine: WinePrefix, msis: dict[str, Path],
-                                                        tmp_path: Path, setting: str, message: str) -> None:
+                                                        tmp_path: Path, setting: str) -> None:
     """Windows logs the launch condition's message ("[InvalidProperty]"); Wine logs no launch condition's message
     under /qn, so the test reads the property that carries it from the log's property dump."""
     run = msiexec(clean_machine, ["/i", windows_path(msis["first"]), "/qn", setting], tmp_path / "install.log")
     assert run.status == FAILED
-    assert (run.property("InvalidProperty") or "").startswith(message)
+    assert (run.property("InvalidProperty") or "").startswith(REFUSED[setting])
     assert not program_files(clean_machine).exists()
     assert registry_values(clean_machine, POLICY) is None
