@@ -7,7 +7,8 @@ derived from the file's path, so an upgrade recognises the same file), run ``wix
 the payload, then fix up with ``msibuild`` what wixl 0.101 cannot express: ``SecureCustomProperties`` (wixl
 writes its own row for MajorUpgrade and rejects a second one in the source, and without our public properties
 in it a per-machine install drops SERVERURL / ENROLLTOKEN / IDLETHRESHOLD on the way to the elevated part that
-writes the registry), and the conditions that write each policy value only when its property was given.
+writes the registry), the conditions that write each policy value only when its property was given, and the
+Upgrade row's attributes (a rebuild of the same version replaces the installed one: ``UPGRADE_ATTRIBUTES``).
 
 Any failure is a ``BuildError`` naming the tool or file; nothing half-built is left at the output path.
 """
@@ -35,6 +36,14 @@ PUBLIC_PROPERTIES = ("SERVERURL", "ENROLLTOKEN", "IDLETHRESHOLD")
 # Each policy value is written only when its property was given (wixl 0.101 has no Component/Condition).
 CONDITIONS = {"PolicyServerUrl": "SERVERURL", "PolicyEnrollToken": "ENROLLTOKEN",
               "PolicyIdleThreshold": "IDLETHRESHOLD"}
+# Programs and Features' Contact, Help link and About link (placeholders until the project has its pages; the
+# options --contact, --help-url and --about-url replace them).
+SUPPORT = {"Contact": "StaffPulse support", "HelpUrl": "https://staffpulse.example/help",
+           "AboutUrl": "https://staffpulse.example/"}
+# The Upgrade row that finds older versions to replace: also find the same version (msidbUpgradeAttributes-
+# VersionMaxInclusive, 512), so a rebuild of one version replaces the installed one instead of installing beside it
+# (a new ProductCode each build). wixl 0.101 writes 1 (MigrateFeatures) and has no AllowSameVersionUpgrades.
+UPGRADE_ATTRIBUTES = 1 | 512
 GUID_NAMESPACE = uuid.UUID("22cdf245-e6aa-47cc-9c4b-189a30e82933")  # never change: component GUIDs derive from it
 
 
@@ -93,8 +102,10 @@ def _run(command: list[str]) -> str:
     return done.stdout
 
 
-def build_msi(frozen: Path, output: Path, version: str | None = None) -> Path:
-    """``frozen``: PyInstaller's one-folder output. Writes ``output`` (replaced only when the build worked)."""
+def build_msi(frozen: Path, output: Path, version: str | None = None, support: dict[str, str] | None = None,
+              ) -> Path:
+    """``frozen``: PyInstaller's one-folder output; ``support``: ``SUPPORT``'s keys, to replace its values. Writes
+    ``output`` (replaced only when the build worked)."""
     if not frozen.is_dir():
         raise BuildError(f"{frozen}: not a folder (build it first: pyinstaller build_windows.spec)")
     with tempfile.TemporaryDirectory(prefix="staffpulse-msi-") as scratch:
@@ -105,8 +116,10 @@ def build_msi(frozen: Path, output: Path, version: str | None = None) -> Path:
         (work / "payload").symlink_to(frozen.resolve(), target_is_directory=True)
         icon.write(work)
         built = work / "StaffPulse.msi"
-        _run(["wixl", "--arch", "x64", "-D", f"Version={version or VERSION}", "-D", "SourceDir=payload",
-              "-D", "IconFile=StaffPulse.ico", "-o", str(built), str(work / SOURCE.name), str(work / "payload.wxs")])
+        defines = {"Version": version or VERSION, "SourceDir": "payload", "IconFile": "StaffPulse.ico",
+                   **SUPPORT, **(support or {})}
+        _run(["wixl", "--arch", "x64", *(arg for name, value in defines.items() for arg in ("-D", f"{name}={value}")),
+              "-o", str(built), str(work / SOURCE.name), str(work / "payload.wxs")])
         existing = _run(["msiinfo", "export", str(built), "Property"])
         secure = next((line.split("\t", 1)[1] for line in existing.splitlines()
                        if line.startswith("SecureCustomProperties\t")), "")
@@ -118,6 +131,12 @@ def build_msi(frozen: Path, output: Path, version: str | None = None) -> Path:
         for component, condition in CONDITIONS.items():
             _run(["msibuild", str(built), "-q",
                   f"UPDATE `Component` SET `Condition` = '{condition}' WHERE `Component` = '{component}'"])
+        # Attributes is part of the Upgrade table's key, which libmsi cannot UPDATE: the row is replaced.
+        upgrade_code = next(line.split("\t")[1] for line in existing.splitlines() if line.startswith("UpgradeCode\t"))
+        for verb in ("DELETE FROM `Upgrade` WHERE `ActionProperty` = 'WIX_UPGRADE_DETECTED'",
+                     "INSERT INTO `Upgrade` (`UpgradeCode`, `VersionMax`, `Attributes`, `ActionProperty`) VALUES "
+                     f"('{upgrade_code}', '{version or VERSION}', {UPGRADE_ATTRIBUTES}, 'WIX_UPGRADE_DETECTED')"):
+            _run(["msibuild", str(built), "-q", verb])
         output.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(built, output)
     return output
@@ -128,9 +147,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("frozen", type=Path, help="PyInstaller's output folder (dist/StaffPulse)")
     parser.add_argument("output", type=Path, help="the .msi to write")
     parser.add_argument("--version", help="ProductVersion (default: protocol/version.py's, the release's)")
+    parser.add_argument("--contact", help=f"Programs and Features' Contact (default: {SUPPORT['Contact']})")
+    parser.add_argument("--help-url", help=f"its Help link (default: {SUPPORT['HelpUrl']})")
+    parser.add_argument("--about-url", help=f"its About link (default: {SUPPORT['AboutUrl']})")
     args = parser.parse_args(argv)
+    given = {"Contact": args.contact, "HelpUrl": args.help_url, "AboutUrl": args.about_url}
     try:
-        print(build_msi(args.frozen.resolve(), args.output, args.version))
+        print(build_msi(args.frozen.resolve(), args.output, args.version,
+                        {name: value for name, value in given.items() if value}))
     except BuildError as error:
         print(f"build_msi: {error}", file=sys.stderr)
         return 1

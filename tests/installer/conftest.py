@@ -1,6 +1,8 @@
 """The installer suite freezes the agent once per session with the repo's own spec; everything else packs,
-signs or runs that one frozen folder. Signing uses one throwaway code-signing certificate and one local RFC 3161
-timestamp authority per session (tests/support/signing.py): there is no internet here, and signing needs a TSA."""
+signs or runs that one frozen folder, except the MSI's life cycle under Wine, which packs a small Windows payload
+(``windows_payload``) so that it runs in seconds. Signing uses one throwaway code-signing certificate and one
+local RFC 3161 timestamp authority per session (tests/support/signing.py): there is no internet here, and
+signing needs a TSA."""
 
 from __future__ import annotations
 
@@ -70,3 +72,25 @@ def windows_stub() -> Path:
     """A real unsigned Windows PE (pip's distlib launcher stub) standing in for our exe, which exists only on
     Windows."""
     return launcher_stub("w64.exe")
+
+
+WINDOWS_MAIN = "int WINAPI WinMain(HINSTANCE a, HINSTANCE b, LPSTR c, int d) { return 0; }\n"
+WINDOWS_LIBRARY = "__declspec(dllexport) int staffpulse_payload(void) { return 1; }\n"
+
+
+@pytest.fixture(scope="session")
+def windows_payload(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A frozen folder's shape with real Windows PE files, built by mingw-w64: ``StaffPulse.exe`` (a windowed
+    program that exits 0), ``_internal/payload.dll`` and a data file. The MSI's life cycle needs files to place,
+    replace and remove, not our app; ``frozen_windows`` (PyInstaller under Wine) is the real one."""
+    folder = tmp_path_factory.mktemp("windows-payload") / "StaffPulse"
+    (folder / "_internal").mkdir(parents=True)
+    gcc = need_tool("x86_64-w64-mingw32-gcc")
+    sources = folder.parent / "main.c", folder.parent / "payload.c"
+    sources[0].write_text("#include <windows.h>\n" + WINDOWS_MAIN)
+    sources[1].write_text(WINDOWS_LIBRARY)
+    for command in ([gcc, "-mwindows", "-O2", "-s", "-o", str(folder / "StaffPulse.exe"), str(sources[0])],
+                    [gcc, "-shared", "-O2", "-s", "-o", str(folder / "_internal" / "payload.dll"), str(sources[1])]):
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+    (folder / "_internal" / "base_library.zip").write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip
+    return folder

@@ -17,6 +17,7 @@ import pytest
 
 from installer import build_msi, sign
 from protocol.version import VERSION
+from support.msiexec import msi_table
 from support.signing import TimestampAuthority
 from support.xdisplay import need_tool
 
@@ -54,13 +55,6 @@ def test_frozen_self_test_fails_without_a_keyring(frozen: Path, x_display: str, 
     assert report.splitlines()[-1] == "self-test failed: 1 of 5 checks"
 
 
-def msi_table(msi: Path, table: str) -> list[list[str]]:
-    """The rows of ``table`` (msiinfo export's three header lines dropped)."""
-    out = subprocess.run([need_tool("msiinfo"), "export", str(msi), table], capture_output=True, text=True,
-                         check=True, timeout=60).stdout
-    return [line.split("\t") for line in out.splitlines()[3:]]
-
-
 @pytest.fixture(scope="module")
 def msi(frozen: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     need_tool("wixl")
@@ -72,7 +66,8 @@ def test_msi_properties_registry_and_upgrade(msi: Path) -> None:
     properties = dict(msi_table(msi, "Property"))
     assert properties["UpgradeCode"] == UPGRADE_CODE
     assert properties["ALLUSERS"] == "1", "per-machine"
-    assert properties["MsiHiddenProperties"] == "ENROLLTOKEN", "the deployment key stays out of MSI logs"
+    assert properties["MsiHiddenProperties"] == "ENROLLTOKEN;CmdLineEnrollToken", "the key stays out of MSI logs"
+    assert properties["MsiLogging"] == "voicewarmupx", "every run writes a verbose log"
     assert set(properties["SecureCustomProperties"].split(";")) == {
         "SERVERURL", "ENROLLTOKEN", "IDLETHRESHOLD", "WIX_UPGRADE_DETECTED", "WIX_DOWNGRADE_DETECTED"}
 
@@ -83,6 +78,15 @@ def test_msi_properties_registry_and_upgrade(msi: Path) -> None:
     assert registry[(hklm, policies, "ServerUrl")][0] == "[SERVERURL]"
     assert registry[(hklm, policies, "EnrollToken")][0] == "[ENROLLTOKEN]"
     assert registry[(hklm, policies, "IdleThreshold")][0] == "#[IDLETHRESHOLD]", "REG_DWORD"
+    remembered = r"Software\StaffPulse\Installer"
+    for name, prop in (("ServerUrl", "SERVERURL"), ("EnrollToken", "ENROLLTOKEN"), ("IdleThreshold", "IDLETHRESHOLD")):
+        assert registry[(hklm, remembered, name)] == (f"[{prop}]", registry[(hklm, policies, name)][1]), (
+            "remembered as text, by the policy value's component")
+    searches = {row[0]: row[1:] for row in msi_table(msi, "RegLocator")}
+    assert {row[0]: searches[row[1]] for row in msi_table(msi, "AppSearch")} == {
+        prop: ["2", remembered, name, "18"]  # HKLM, 64-bit raw value
+        for name, prop in (("ServerUrl", "SERVERURL"), ("EnrollToken", "ENROLLTOKEN"),
+                           ("IdleThreshold", "IDLETHRESHOLD"))}
 
     components = {row[0]: row for row in msi_table(msi, "Component")}
     for component, prop in build_msi.CONDITIONS.items():
@@ -96,11 +100,15 @@ def test_msi_properties_registry_and_upgrade(msi: Path) -> None:
     directories = {row[0]: row for row in msi_table(msi, "Directory")}
     assert directories["INSTALLDIR"][1:] == ["ProgramFiles64Folder", "StaffPulse"]
     upgrades = msi_table(msi, "Upgrade")
-    assert [(row[0], row[1], row[2], row[6]) for row in upgrades] == [
-        (UPGRADE_CODE, "", VERSION, "WIX_UPGRADE_DETECTED"),
-        (UPGRADE_CODE, VERSION, "", "WIX_DOWNGRADE_DETECTED")]
+    assert sorted((row[0], row[1], row[2], row[4], row[6]) for row in upgrades) == [
+        (UPGRADE_CODE, "", VERSION, str(build_msi.UPGRADE_ATTRIBUTES), "WIX_UPGRADE_DETECTED"),
+        (UPGRADE_CODE, VERSION, "", "2", "WIX_DOWNGRADE_DETECTED")], "same version upgrades; newer: detect only"
     actions = {row[0] for row in msi_table(msi, "InstallExecuteSequence")}
-    assert {"FindRelatedProducts", "RemoveExistingProducts"} <= actions
+    assert {"FindRelatedProducts", "AppSearch", "LaunchConditions", "RemoveExistingProducts"} <= actions
+    assert msi_table(msi, "LaunchCondition") == [["NOT InvalidProperty", "[InvalidProperty]"]]
+    custom = msi_table(msi, "CustomAction")
+    assert custom and all(int(row[1]) & 0x3F == 51 for row in custom), "custom actions only set properties: " \
+        "the package runs no code, so it cannot touch user data or credentials"
     summary = subprocess.run([need_tool("msiinfo"), "suminfo", str(msi)], capture_output=True, text=True,
                              check=True).stdout
     assert "Template: x64;1033" in summary
