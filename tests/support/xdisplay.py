@@ -55,3 +55,41 @@ def _no_autorepeat(display: str) -> None:
         connection.sync()
     finally:
         connection.close()
+
+
+def named_windows(display: str, name: str) -> list[int]:
+    """The ids of the mapped windows called ``name`` anywhere in the window tree (Wine maps each top-level Win32
+    window to one)."""
+    connection = Xlib.display.Display(display)
+    try:
+        found, pending = [], [connection.screen().root]
+        while pending:
+            window = pending.pop()
+            pending.extend(window.query_tree().children)
+            if window.get_wm_name() == name and window.get_attributes().map_state == Xlib.X.IsViewable:
+                found.append(window.id)
+        return found
+    finally:
+        connection.close()
+
+
+def window_class(display: str, window: int) -> tuple[str, str] | None:
+    """``WM_CLASS`` (instance, class): whose window it is; Wine sets the program's name, e.g. ``python.exe``."""
+    connection = Xlib.display.Display(display)
+    try:
+        found: tuple[str, str] | None = connection.create_resource_object("window", window).get_wm_class()
+        return found
+    finally:
+        connection.close()
+
+
+def capture(display: str, window: int) -> tuple[int, int, bytes]:
+    """What the window shows now, as the X server has it: width, height and 32-bit BGRX pixels, row by row."""
+    connection = Xlib.display.Display(display)
+    try:
+        drawable = connection.create_resource_object("window", window)
+        size = drawable.get_geometry()
+        image = drawable.get_image(0, 0, size.width, size.height, Xlib.X.ZPixmap, 0xFFFFFFFF)
+        return size.width, size.height, bytes(image.data)
+    finally:
+        connection.close()
