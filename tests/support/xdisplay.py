@@ -1,4 +1,5 @@
-"""A private Xvfb server for tests that need a real X display (input injection, tray hosts)."""
+"""A private Xvfb server for tests that need a real X display (input injection, tray hosts), and what tests ask
+the X server about the windows on it."""
 
 from __future__ import annotations
 
@@ -43,6 +44,13 @@ def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
     display = f":{number.decode().strip()}"
     _no_autorepeat(display)
     return server, display
+
+
+def start_tray_host(display: str) -> subprocess.Popen[bytes]:
+    """trayer, a real system tray (it owns ``_NET_SYSTEM_TRAY_S0``), on ``display``: a desktop with a panel."""
+    return subprocess.Popen([need_tool("trayer"), "--edge", "top", "--align", "right", "--height", "24",
+                             "--widthtype", "request"], env={**os.environ, "DISPLAY": display},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _no_autorepeat(display: str) -> None:
