@@ -23,8 +23,10 @@ def system_tray_available() -> bool:
     if sys.platform == "win32":
         import ctypes
 
-        return bool(ctypes.windll.user32.FindWindowW("Shell_TrayWnd", None))
-    return QSystemTrayIcon.isSystemTrayAvailable()
+        available = bool(ctypes.windll.user32.FindWindowW("Shell_TrayWnd", None))
+    else:
+        available = QSystemTrayIcon.isSystemTrayAvailable()
+    return available
 
 
 class Tray(QObject):
