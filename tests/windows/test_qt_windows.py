@@ -1,6 +1,8 @@
 """PySide6, the release's pin, runs under the Windows Python in Wine: QtCore, QtGui and QtWidgets import, a
-QApplication starts on Qt's windows platform with a screen, ICU converts text through the prefix's stand-in
-``icuuc.dll`` (tests/support/wine.py), and a window shows up on the X display as a window of ``python.exe``."""
+QApplication starts on Qt's windows platform with a screen, ICU's converters answer through the prefix's
+stand-in ``icuuc.dll`` (tests/support/wine.py), and a window shows up on the X display as a window of
+``python.exe``. The self-test's Qt check passes there, where Wine's explorer provides the shell's tray, and
+fails without a display, where there is no tray."""
 
 from __future__ import annotations
 
@@ -49,3 +51,26 @@ def test_qt_widgets_run_on_the_windows_platform(wine: WinePrefix, tmp_path: Path
     assert len(seen["codecs"]) > 100, "ICU's data (icudt77.dll) names its converters"
     assert seen["window_visible"] and seen["window_id"], seen
     assert owner == ("python.exe", "python.exe"), owner
+
+
+QT_CHECK = "Qt platform plugin: windows, 1 screen(s), tray icon 6 sizes"
+
+
+def test_self_test_passes_with_wines_tray(wine: WinePrefix) -> None:
+    done = wine.python(["-m", "staffpulse", "--self-test"])
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert f"ok   {QT_CHECK}, system tray found" in done.stdout, done.stdout
+    assert "WinVaultKeyring" in done.stdout and "WindowsIdle" in done.stdout and "_win32" in done.stdout
+
+
+def test_self_test_fails_without_a_tray(tmp_path: Path) -> None:
+    """No display: Wine's explorer cannot start, so there is no taskbar and no tray (Qt still loads its
+    windows platform, on a screen Wine makes up)."""
+    headless = WinePrefix.fresh(tmp_path / "prefix", display=None)
+    try:
+        done = headless.python(["-m", "staffpulse", "--self-test"])
+    finally:
+        headless.close()
+    assert done.returncode == 1, done.stdout + done.stderr[-3000:]
+    assert f"FAIL {QT_CHECK}, no system tray" in done.stdout, done.stdout
+    assert done.stdout.splitlines()[-1] == "self-test failed: 1 of 5 checks", done.stdout
