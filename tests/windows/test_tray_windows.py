@@ -49,7 +49,7 @@ def wait_for(what: str, condition: Callable[[], object], agent: subprocess.Popen
     while not condition():
         if agent.poll() is not None:
             pytest.fail(f"the agent ended ({agent.returncode}) before {what}: {agent.communicate()[1][-3000:]}")
-        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
+        assert time.monotonic() < deadline, f"waited {timeout} s for {what}"
         time.sleep(0.3)
 
 
