@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from support.wine import WineError, WinePrefix
-from support.xdisplay import start_xvfb
+from support.xdisplay import start_tray_host, start_xvfb
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +25,18 @@ def x_display() -> Iterator[str]:
     yield display
     server.terminate()
     server.wait(10)
+
+
+@pytest.fixture(scope="session")
+def desktop_display() -> Iterator[str]:
+    """Another private Xvfb, with a tray host (trayer) as on a desktop with a panel: for the tray icon and the
+    self-test, which fails without a tray. ``x_display`` has none, so Wine shows its own tray window there."""
+    server, display = start_xvfb()
+    tray_host = start_tray_host(display)
+    yield display
+    for process in (tray_host, server):
+        process.terminate()
+        process.wait(10)
 
 
 @pytest.fixture(scope="session")

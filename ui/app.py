@@ -41,7 +41,7 @@ from ui.idle_prompt import IdlePrompt
 from ui.permission_prompt import ask_for_permissions
 from ui.present import TrayLook
 from ui.settings_dialog import Saved, SettingsDialog
-from ui.tray import Tray
+from ui.tray import Tray, system_tray_available
 from ui.window import MainWindow
 from ui.worker import background
 
@@ -91,7 +91,7 @@ class TrayApp(QObject):
         self.idle_prompt = IdlePrompt(self.window)  # owned by the window, so it goes when the window goes
         self.idle_prompt.answered.connect(self.answer_idle)
         self.tray: Tray | None = None
-        if QSystemTrayIcon.isSystemTrayAvailable():
+        if system_tray_available():
             self._make_tray()
         self._tray_wait = QTimer(self)
         self._tray_wait.setInterval(TRAY_WAIT_MS)
@@ -137,7 +137,7 @@ class TrayApp(QObject):
     def _look_for_tray(self) -> None:
         """A tray host that started after us (a panel still loading at login): move into it. The window stays
         as it is; the person closes it when they like."""
-        if not QSystemTrayIcon.isSystemTrayAvailable():
+        if not system_tray_available():
             return
         self._tray_wait.stop()
         log.info("a system tray appeared: showing the tray icon")

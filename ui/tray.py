@@ -1,6 +1,15 @@
-"""The tray icon and its menu. It only shows and offers: what the actions do is wired by ``ui.app``."""
+"""The tray icon and its menu. It only shows and offers: what the actions do is wired by ``ui.app``.
+
+``system_tray_available`` is the one answer to "is there a tray to put the icon in", for the app and the
+self-test. Qt's answer is right on X11 (a tray host owns the ``_NET_SYSTEM_TRAY`` selection) and Wayland, but
+its windows platform always says yes; there the notification area is part of the shell's taskbar window,
+``Shell_TrayWnd``, which is missing when no shell runs (a service session, Server Core, a shell replaced by
+kiosk software), so that is what is asked on Windows.
+"""
 
 from __future__ import annotations
+
+import sys
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
@@ -8,6 +17,16 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from ui.icons import dot_icon
 from ui.present import TrayLook
+
+
+def system_tray_available() -> bool:
+    if sys.platform == "win32":
+        import ctypes
+
+        available = bool(ctypes.windll.user32.FindWindowW("Shell_TrayWnd", None))
+    else:
+        available = QSystemTrayIcon.isSystemTrayAvailable()
+    return available
 
 
 class Tray(QObject):

@@ -37,18 +37,18 @@ def self_test(frozen: Path, display: str, home: Path, wrap: Callable[[list[str]]
     return done.returncode, report.read_text() if report.exists() else done.stdout + done.stderr
 
 
-def test_frozen_self_test_passes_under_xvfb(frozen: Path, x_display: str, tmp_path: Path,
+def test_frozen_self_test_passes_under_xvfb(frozen: Path, desktop_display: str, tmp_path: Path,
                                             with_secret_service: Callable[[list[str]], list[str]]) -> None:
-    status, report = self_test(frozen, x_display, tmp_path, with_secret_service)
+    status, report = self_test(frozen, desktop_display, tmp_path, with_secret_service)
     assert status == 0, report
     lines = report.splitlines()
     assert [line.split(":")[0] for line in lines[:5]] == [f"ok   {name}" for name in CHECKS], report
     assert "pynput.keyboard._xorg" in lines[0] and "X11Idle" in lines[1] and "SecretService" in lines[2]
-    assert "xcb" in lines[4] and lines[-1] == "self-test passed"
+    assert "xcb" in lines[4] and "system tray found" in lines[4] and lines[-1] == "self-test passed"
 
 
-def test_frozen_self_test_fails_without_a_keyring(frozen: Path, x_display: str, tmp_path: Path) -> None:
-    status, report = self_test(frozen, x_display, tmp_path)
+def test_frozen_self_test_fails_without_a_keyring(frozen: Path, desktop_display: str, tmp_path: Path) -> None:
+    status, report = self_test(frozen, desktop_display, tmp_path)
     assert status == 1, report
     assert "FAIL keyring backend: keyring.backends.fail.Keyring" in report, "the fail backend is not a keyring"
     assert "keyrings.alt" not in report, "the test-only plaintext keyring must not be frozen in"

@@ -1,5 +1,6 @@
 """``staffpulse --self-test`` from source: every check reports a line, any failure fails the run, and on a real
-X display with a real Secret Service it passes (the frozen app's run is in test_installer_build.py)."""
+X display with a tray host and a real Secret Service it passes; without a system tray the Qt check fails (the
+frozen app's run is in test_installer_build.py, the Windows one under Wine in tests/windows)."""
 
 from __future__ import annotations
 
@@ -43,11 +44,22 @@ def source_self_test(env: dict[str, str], home: Path, wrap: Callable[[list[str]]
                           text=True, timeout=90)
 
 
-def test_source_self_test_passes_on_a_desktop(x_display: str, tmp_path: Path,
+def test_source_self_test_passes_on_a_desktop(desktop_display: str, tmp_path: Path,
                                               with_secret_service: Callable[[list[str]], list[str]]) -> None:
-    done = source_self_test({"DISPLAY": x_display, "QT_QPA_PLATFORM": "xcb"}, tmp_path, with_secret_service)
+    done = source_self_test({"DISPLAY": desktop_display, "QT_QPA_PLATFORM": "xcb"}, tmp_path, with_secret_service)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("ok   ") == 5 and "SecretService" in done.stdout
+    assert "ok   Qt platform plugin: xcb, 1 screen(s), tray icon 6 sizes, system tray found" in done.stdout
+
+
+def test_source_self_test_fails_without_a_system_tray(x_display: str, tmp_path: Path,
+                                                      with_secret_service: Callable[[list[str]], list[str]]) -> None:
+    """An X display with no tray host (no panel, or one without a notification area): the app would only
+    have its window, so the Qt check fails, and nothing else does."""
+    done = source_self_test({"DISPLAY": x_display, "QT_QPA_PLATFORM": "xcb"}, tmp_path, with_secret_service)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAIL Qt platform plugin: xcb, 1 screen(s), tray icon 6 sizes, no system tray" in done.stdout
+    assert done.stdout.splitlines()[-1] == "self-test failed: 1 of 5 checks"
 
 
 def test_source_self_test_fails_without_display_or_keyring(tmp_path: Path) -> None:
@@ -55,8 +67,9 @@ def test_source_self_test_fails_without_display_or_keyring(tmp_path: Path) -> No
     assert done.returncode == 1, done.stdout + done.stderr
     for failed in ("input backend", "idle backend", "keyring backend"):
         assert f"FAIL {failed}:" in done.stdout
-    assert "ok   websocket transport" in done.stdout and "ok   Qt platform plugin: offscreen" in done.stdout
-    assert done.stdout.splitlines()[-1] == "self-test failed: 3 of 5 checks"
+    assert "ok   websocket transport" in done.stdout
+    assert "FAIL Qt platform plugin: offscreen, 1 screen(s), tray icon 6 sizes, no system tray" in done.stdout
+    assert done.stdout.splitlines()[-1] == "self-test failed: 4 of 5 checks"
 
 
 def test_unwritable_report_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

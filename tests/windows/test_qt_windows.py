@@ -1,0 +1,76 @@
+"""PySide6, the release's pin, runs under the Windows Python in Wine: QtCore, QtGui and QtWidgets import, a
+QApplication starts on Qt's windows platform with a screen, ICU's converters answer through the prefix's
+stand-in ``icuuc.dll`` (tests/support/wine.py), and a window shows up on the X display as a window of
+``python.exe``. The self-test's Qt check passes there, where Wine's explorer provides the shell's tray, and
+fails without a display, where there is no tray."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from support.wine import WinePrefix, windows_path
+from support.xdisplay import named_windows, window_class
+
+PROBE = Path(__file__).with_name("qt_probe.py")
+
+
+def wait_for_x_window(display: str, title: str, alive: subprocess.Popen[str], timeout: float = 30) -> list[int]:
+    """The X windows called ``title``, once there is one; fails early if ``alive`` ended."""
+    deadline = time.monotonic() + timeout
+    while not (found := named_windows(display, title)):
+        assert alive.poll() is None, alive.stderr.read() if alive.stderr else ""
+        assert time.monotonic() < deadline, f"no X window named {title!r}"
+        time.sleep(0.2)
+    return found
+
+
+def test_qt_widgets_run_on_the_windows_platform(wine: WinePrefix, tmp_path: Path) -> None:
+    assert wine.display is not None
+    title, done = f"qt-probe-{uuid.uuid4().hex[:8]}", tmp_path / "done"
+    with wine.popen([wine.python_exe, windows_path(PROBE), title, windows_path(done)]) as probe:
+        try:
+            assert probe.stdout is not None
+            line = probe.stdout.readline()
+            assert line, probe.stderr.read() if probe.stderr else ""
+            seen = json.loads(line)
+            windows = wait_for_x_window(wine.display, title, probe)
+            owner = window_class(wine.display, windows[0])
+            done.touch()
+            err = probe.communicate(timeout=60)[1]
+        finally:
+            if probe.poll() is None:
+                probe.kill()
+    assert probe.returncode == 0, err[-3000:]
+    assert seen["qt"].startswith("6.") and seen["platform"] == "windows", seen
+    assert len(seen["screens"]) == 1 and seen["screens"][0][0] >= 640, seen
+    assert seen["shift_jis"] and "Shift_JIS" in seen["codecs"], "ICU's converters, through the stand-in icuuc.dll"
+    assert len(seen["codecs"]) > 100, "ICU's data (icudt77.dll) names its converters"
+    assert seen["window_visible"] and seen["window_id"], seen
+    assert owner == ("python.exe", "python.exe"), owner
+
+
+QT_CHECK = "Qt platform plugin: windows, 1 screen(s), tray icon 6 sizes"
+
+
+def test_self_test_passes_with_wines_tray(wine: WinePrefix) -> None:
+    done = wine.python(["-m", "staffpulse", "--self-test"])
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert f"ok   {QT_CHECK}, system tray found" in done.stdout, done.stdout
+    assert "WinVaultKeyring" in done.stdout and "WindowsIdle" in done.stdout and "_win32" in done.stdout
+
+
+def test_self_test_fails_without_a_tray(tmp_path: Path) -> None:
+    """No display: Wine's explorer cannot start, so there is no taskbar and no tray (Qt still loads its
+    windows platform, on a screen Wine makes up)."""
+    headless = WinePrefix.fresh(tmp_path / "prefix", display=None)
+    try:
+        done = headless.python(["-m", "staffpulse", "--self-test"])
+    finally:
+        headless.close()
+    assert done.returncode == 1, done.stdout + done.stderr[-3000:]
+    assert f"FAIL {QT_CHECK}, no system tray" in done.stdout, done.stdout
+    assert done.stdout.splitlines()[-1] == "self-test failed: 1 of 5 checks", done.stdout
