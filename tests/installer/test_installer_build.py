@@ -17,7 +17,7 @@ import pytest
 
 from installer import build_msi, sign
 from protocol.version import VERSION
-from support.msiexec import msi_table
+from support.msi_tables import msi_table
 from support.signing import TimestampAuthority
 from support.xdisplay import need_tool
 

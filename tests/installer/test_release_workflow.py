@@ -122,7 +122,11 @@ def test_real_windows_runs_every_life_cycle_step_in_order(workflow: dict[str, An
     assert job["runs-on"] == "windows-latest"
     steps = [re.match(r"python -m installer\.lifecycle_checks (\S+)", run) for run in runs(job)]
     order = [match.group(1) for match in steps if match]
-    assert order == ["install", "upgrade", "repair", "same-version", "downgrade", "uninstall"]
+    assert order == list(lifecycle_checks.STEPS) == [
+        "refuse", "install", "upgrade", "repair", "same-version", "downgrade", "uninstall"], "each step, in order"
+    refused = re.findall(r"lifecycle_checks refuse \S+ --log \S+ (\w+)=", "\n".join(runs(job)))
+    assert sorted(refused) == sorted(set(lifecycle_checks.REFUSALS) & set(lifecycle_checks.POLICY)), "each check"
+    assert "--wine" not in "\n".join(runs(job)), "--wine is for the Wine tests only"
     for step in ("upgrade", "repair", "same-version"):
         command = next(run for run in runs(job) if f"lifecycle_checks {step} " in run)
         given, _, kept = command.partition("--expect")
