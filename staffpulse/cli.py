@@ -48,6 +48,7 @@ from sync.uploader import Uploader
 
 log = logging.getLogger("staffpulse")
 ALREADY_RUNNING_WAIT_S = 10.0
+SELF_TEST_REPORT = "self-test.txt"  # in the log folder, when the windowed app has no stdout to print to
 #: ``status`` lines that read better with their unit than as ``cpu percent: 0.4`` (JSON keeps the numbers).
 STATUS_UNITS = {"cpu_percent": ("cpu", "{} % of one core, on average since it started"),
                 "memory_mb": ("memory", "{} MiB")}
@@ -275,11 +276,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _self_test(report: str) -> int:
-    """A windowed Windows build has no stdout, so the report can go to a file too."""
-    if report == "-":
+    """The report goes to stdout, or to REPORT. A windowed Windows build started without redirection has no
+    stdout at all (``sys.stdout`` is None): then it goes to ``self-test.txt`` in the log folder, not nowhere."""
+    if report == "-" and sys.stdout is not None:
         return selftest.run(sys.stdout)
+    target = Path(report) if report != "-" else paths.log_dir() / SELF_TEST_REPORT
     try:
-        out = open(report, "w", encoding="utf-8")  # noqa: SIM115 - closed below; the error names the file
+        out = open(target, "w", encoding="utf-8")  # noqa: SIM115 - closed below; the error names the file
     except OSError as exc:
         print(f"staffpulse --self-test: cannot write the report: {exc}", file=sys.stderr)
         return 2
