@@ -1,19 +1,21 @@
-"""The installer suite freezes the agent once per session with the repo's own spec; everything else packs,
-signs or runs that one frozen folder."""
+"""The installer suite freezes the agent once per session with the repo's own spec, on Linux (``frozen``) and on
+Windows under Wine (``frozen_windows``); everything else packs, signs or runs those frozen folders."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from support.wine import WineError, WinePrefix, windows_path
 from support.xdisplay import need_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 FREEZE_TIMEOUT_S = 240
+WINE_FREEZE_TIMEOUT_S = 480  # 2-4 min on this 2-core machine with both cores busy
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +29,40 @@ def frozen(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert done.returncode == 0, done.stderr[-3000:]
     folder = out / "dist" / "StaffPulse"
     assert (folder / "StaffPulse").is_file()
+    return folder
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The session's Windows freeze runs in the setup of the first test that asks for it, and pytest-timeout
+    counts setup: those tests get the freeze's own timeout on top of the suite's."""
+    for item in items:
+        if "frozen_windows" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.timeout(WINE_FREEZE_TIMEOUT_S + float(item.config.getini("timeout"))))
+
+
+@pytest.fixture(scope="session")
+def freezing_prefix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WinePrefix]:
+    """The session's Wine prefix for PyInstaller (the ``wine`` fixture is per module). No display: freezing
+    opens no window."""
+    try:
+        prefix = WinePrefix.fresh(tmp_path_factory.mktemp("wine-freeze") / "prefix")
+    except WineError as error:
+        pytest.fail(str(error))
+    yield prefix
+    prefix.close()
+
+
+@pytest.fixture(scope="session")
+def frozen_windows(freezing_prefix: WinePrefix, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``build_windows.spec`` frozen by PyInstaller under the Windows CPython in Wine, as the release freezes it
+    on Windows: the one-folder app (``StaffPulse.exe`` and ``_internal/``), made once per session."""
+    out = tmp_path_factory.mktemp("freeze-windows")
+    done = freezing_prefix.python(["-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
+                                   "--distpath", windows_path(out / "dist"), "--workpath", windows_path(out / "build"),
+                                   windows_path(ROOT / "build_windows.spec")], timeout=WINE_FREEZE_TIMEOUT_S)
+    assert done.returncode == 0, done.stderr[-3000:]
+    folder = out / "dist" / "StaffPulse"
+    assert (folder / "StaffPulse.exe").is_file(), sorted(path.name for path in folder.iterdir())
     return folder
 
 
