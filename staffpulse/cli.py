@@ -113,9 +113,12 @@ def run_agent(args: argparse.Namespace) -> int:
     if not args.headless:
         reason = _no_gui_reason()
         if reason is None:
-            from ui.app import run_tray_app  # Qt loads only when there is a display to show it on
-
-            return run_tray_app(data_dir, settings, sampler, locked=policy.locked)
+            try:
+                from ui.app import run_tray_app  # Qt loads only when there is a display to show it on
+            except ImportError as exc:  # PySide6 is there but a DLL it needs is not: count input all the same
+                reason = f"the tray app cannot load Qt ({exc})"
+            else:
+                return run_tray_app(data_dir, settings, sampler, locked=policy.locked)
         log.warning("%s; running headless", reason)
     AgentService(data_dir, connector(settings)).run(sampler, stop_on_signals())
     return 0

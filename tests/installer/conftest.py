@@ -67,6 +67,15 @@ def frozen_windows(freezing_prefix: WinePrefix, tmp_path_factory: pytest.TempPat
 
 
 @pytest.fixture(scope="session")
+def qt_blocked_under_wine(freezing_prefix: WinePrefix) -> str | None:
+    """Why PySide6's widgets cannot load in this session's Wine prefixes (all copies of one base prefix), asked
+    of the Windows Python, not of the exe under test; None when they load. Wine 8 lacks the system ICU
+    (icuuc.dll) Qt6Core links against, so without a shim in the prefix they cannot."""
+    done = freezing_prefix.python(["-c", "import PySide6.QtWidgets"])
+    return None if done.returncode == 0 else (done.stderr.strip().splitlines() or ["no output"])[-1]
+
+
+@pytest.fixture(scope="session")
 def with_secret_service() -> Callable[[list[str]], list[str]]:
     """Wraps a command to run inside a private D-Bus session with gnome-keyring's Secret Service unlocked, as
     on a desktop: the real keyring backend the agent uses on Linux."""
