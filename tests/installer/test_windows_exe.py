@@ -37,6 +37,14 @@ def test_exe_is_windowed_with_the_version_and_the_icon(frozen_windows: Path, win
     assert found["icons"] == drawn, "the exe carries installer/icon.py's images, every size"
 
 
+def test_qt_platform_plugin_is_frozen_in_when_qt_loads_at_freeze_time(frozen_windows: Path,
+                                                                       qt_blocked_under_wine: str | None) -> None:
+    """PyInstaller's PySide6 hook finds Qt's plugins by importing QtCore in the freezing Python; where that cannot
+    load (Wine 8 without an ICU shim) it only warns, and the exe ships without a platform plugin."""
+    plugin = frozen_windows / "_internal" / "PySide6" / "plugins" / "platforms" / "qwindows.dll"
+    assert plugin.is_file() == (qt_blocked_under_wine is None), qt_blocked_under_wine
+
+
 def test_self_test_under_wine_names_the_win32_backends(frozen_windows: Path, wine: WinePrefix, tmp_path: Path,
                                                        qt_blocked_under_wine: str | None) -> None:
     report = tmp_path / "self-test.txt"
