@@ -48,6 +48,7 @@ from sync.uploader import Uploader
 
 log = logging.getLogger("staffpulse")
 ALREADY_RUNNING_WAIT_S = 10.0
+SELF_TEST_REPORT = "self-test.txt"  # in the log folder, when the windowed app has no stdout to print to
 #: ``status`` lines that read better with their unit than as ``cpu percent: 0.4`` (JSON keeps the numbers).
 STATUS_UNITS = {"cpu_percent": ("cpu", "{} % of one core, on average since it started"),
                 "memory_mb": ("memory", "{} MiB")}
@@ -112,9 +113,12 @@ def run_agent(args: argparse.Namespace) -> int:
     if not args.headless:
         reason = _no_gui_reason()
         if reason is None:
-            from ui.app import run_tray_app  # Qt loads only when there is a display to show it on
-
-            return run_tray_app(data_dir, settings, sampler, locked=policy.locked)
+            try:
+                from ui.app import run_tray_app  # Qt loads only when there is a display to show it on
+            except ImportError as exc:  # PySide6 is there but a DLL it needs is not: count input all the same
+                reason = f"the tray app cannot load Qt ({exc})"
+            else:
+                return run_tray_app(data_dir, settings, sampler, locked=policy.locked)
         log.warning("%s; running headless", reason)
     AgentService(data_dir, connector(settings)).run(sampler, stop_on_signals())
     return 0
@@ -275,11 +279,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _self_test(report: str) -> int:
-    """A windowed Windows build has no stdout, so the report can go to a file too."""
-    if report == "-":
+    """The report goes to stdout, or to REPORT. A windowed Windows build started without redirection has no
+    stdout at all (``sys.stdout`` is None): then it goes to ``self-test.txt`` in the log folder, not nowhere."""
+    if report == "-" and sys.stdout is not None:
         return selftest.run(sys.stdout)
+    target = Path(report) if report != "-" else paths.log_dir() / SELF_TEST_REPORT
     try:
-        out = open(report, "w", encoding="utf-8")  # noqa: SIM115 - closed below; the error names the file
+        out = open(target, "w", encoding="utf-8")  # noqa: SIM115 - closed below; the error names the file
     except OSError as exc:
         print(f"staffpulse --self-test: cannot write the report: {exc}", file=sys.stderr)
         return 2

@@ -17,8 +17,10 @@ from sync.selftest import Check
 def qt_platform() -> Check:
     if importlib.util.find_spec("PySide6") is None:
         return Check("Qt platform plugin", False, "PySide6 is not installed")
-    from ui.selftest import qt_platform_check  # Qt loads only for this check
-
+    try:
+        from ui.selftest import qt_platform_check  # Qt loads only for this check
+    except ImportError as problem:  # PySide6 is there but its DLLs are not (a system library the OS lacks)
+        return Check("Qt platform plugin", False, f"Qt cannot load: {problem}")
     return qt_platform_check()
 
 

@@ -22,6 +22,13 @@ from agent.errors import IdleUnavailable
 from agent.idle import select_backend
 from sync.credentials import CredentialStore
 
+#: What each backend asks of the OS, named in the report so IT can tell which native path was checked: pynput's
+#: backend module by its last part, the idle backend by its class.
+INPUT_APIS = {"_win32": "low-level hooks WH_KEYBOARD_LL/WH_MOUSE_LL", "_darwin": "Quartz event taps",
+              "_xorg": "XRecord"}
+IDLE_APIS = {"WindowsIdle": "GetLastInputInfo", "MacIdle": "CGEventSourceSecondsSinceLastEventType",
+             "X11Idle": "XScreenSaverQueryInfo"}
+
 
 @dataclasses.dataclass(frozen=True)
 class Check:
@@ -37,7 +44,9 @@ def input_backend() -> Check:
         keyboard, mouse = importlib.import_module("pynput.keyboard"), importlib.import_module("pynput.mouse")
     except Exception as problem:  # pynput raises ImportError, and others from the native layer
         return Check(name, False, f"{type(problem).__name__}: {problem}")
-    return Check(name, True, f"{keyboard.Listener.__module__}, {mouse.Listener.__module__}")
+    modules = [keyboard.Listener.__module__, mouse.Listener.__module__]
+    api = INPUT_APIS.get(modules[0].rsplit(".", 1)[-1], "unknown API")
+    return Check(name, True, f"{api} ({', '.join(modules)})")
 
 
 def idle_backend(system: str = sys.platform) -> Check:
@@ -47,7 +56,8 @@ def idle_backend(system: str = sys.platform) -> Check:
         seconds = backend.idle_seconds()
     except IdleUnavailable as problem:
         return Check(name, False, str(problem))
-    return Check(name, seconds >= 0, f"{type(backend).__name__} answers: idle {seconds:.1f} s")
+    kind = type(backend).__name__
+    return Check(name, seconds >= 0, f"{IDLE_APIS.get(kind, 'unknown API')} ({kind}) answers: idle {seconds:.1f} s")
 
 
 def keyring_backend() -> Check:

@@ -1,8 +1,8 @@
-"""The installer suite freezes the agent once per session with the repo's own spec; everything else packs,
-signs or runs that one frozen folder, except the MSI's life cycle under Wine, which packs a small Windows payload
-(``windows_payload``) so that it runs in seconds. Signing uses one throwaway code-signing certificate and one
-local RFC 3161 timestamp authority per session (tests/support/signing.py): there is no internet here, and
-signing needs a TSA."""
+"""The installer suite freezes the agent once per session with the repo's own spec, on Linux (``frozen``) and on
+Windows under Wine (``frozen_windows``); everything else packs, signs or runs those frozen folders, except the MSI's
+life cycle under Wine, which packs a small Windows payload (``windows_payload``) so that it runs in seconds.
+Signing uses one throwaway code-signing certificate and one local RFC 3161 timestamp authority per session
+(tests/support/signing.py): there is no internet here, and signing needs a TSA."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from pathlib import Path
 import pytest
 
 from support.signing import TimestampAuthority, launcher_stub, make_certificate, timestamp_authority
+from support.wine import WineError, WinePrefix, windows_path
 from support.xdisplay import need_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 FREEZE_TIMEOUT_S = 240
 SIGNER = "StaffPulse Test Signing"
+WINE_FREEZE_TIMEOUT_S = 480  # 2-4 min on this 2-core machine with both cores busy
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +35,49 @@ def frozen(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = out / "dist" / "StaffPulse"
     assert (folder / "StaffPulse").is_file()
     return folder
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The session's Windows freeze runs in the setup of the first test that asks for it, and pytest-timeout
+    counts setup: those tests get the freeze's own timeout on top of the suite's."""
+    for item in items:
+        if "frozen_windows" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.timeout(WINE_FREEZE_TIMEOUT_S + float(item.config.getini("timeout"))))
+
+
+@pytest.fixture(scope="session")
+def freezing_prefix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WinePrefix]:
+    """The session's Wine prefix for PyInstaller (the ``wine`` fixture is per module). No display: freezing
+    opens no window."""
+    try:
+        prefix = WinePrefix.fresh(tmp_path_factory.mktemp("wine-freeze") / "prefix")
+    except WineError as error:
+        pytest.fail(str(error))
+    yield prefix
+    prefix.close()
+
+
+@pytest.fixture(scope="session")
+def frozen_windows(freezing_prefix: WinePrefix, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``build_windows.spec`` frozen by PyInstaller under the Windows CPython in Wine, as the release freezes it
+    on Windows: the one-folder app (``StaffPulse.exe`` and ``_internal/``), made once per session."""
+    out = tmp_path_factory.mktemp("freeze-windows")
+    done = freezing_prefix.python(["-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
+                                   "--distpath", windows_path(out / "dist"), "--workpath", windows_path(out / "build"),
+                                   windows_path(ROOT / "build_windows.spec")], timeout=WINE_FREEZE_TIMEOUT_S)
+    assert done.returncode == 0, done.stderr[-3000:]
+    folder = out / "dist" / "StaffPulse"
+    assert (folder / "StaffPulse.exe").is_file(), sorted(path.name for path in folder.iterdir())
+    return folder
+
+
+@pytest.fixture(scope="session")
+def qt_blocked_under_wine(freezing_prefix: WinePrefix) -> str | None:
+    """Why PySide6's widgets cannot load in this session's Wine prefixes (all copies of one base prefix), asked
+    of the Windows Python, not of the exe under test; None when they load. Wine 8 lacks the system ICU
+    (icuuc.dll) Qt6Core links against, so without a shim in the prefix they cannot."""
+    done = freezing_prefix.python(["-c", "import PySide6.QtWidgets"])
+    return None if done.returncode == 0 else (done.stderr.strip().splitlines() or ["no output"])[-1]
 
 
 @pytest.fixture(scope="session")

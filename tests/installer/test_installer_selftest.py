@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import staffpulse.selftest
 from staffpulse.cli import main
 from sync.selftest import Check, run
 
@@ -76,3 +77,14 @@ def test_unwritable_report_is_named(tmp_path: Path, capsys: pytest.CaptureFixtur
     report = tmp_path / "missing" / "self-test.txt"
     assert main(["--self-test", str(report)]) == 2
     assert f"cannot write the report: [Errno 2] No such file or directory: '{report}'" in capsys.readouterr().err
+
+
+def test_windowed_app_without_stdout_reports_to_the_log_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               ) -> None:
+    """A GUI-subsystem exe run from a console without redirection gets ``sys.stdout = None``."""
+    monkeypatch.setenv("STAFFPULSE_LOG_DIR", str(tmp_path / "logs"))
+    monkeypatch.setattr(sys, "stdout", None)
+    monkeypatch.setattr(staffpulse.selftest, "CHECKS", (lambda: Check("only", False, "broken"),))
+    assert main(["--self-test"]) == 1
+    report = (tmp_path / "logs" / "self-test.txt").read_text(encoding="utf-8")
+    assert report.splitlines() == ["FAIL only: broken", "self-test failed: 1 of 1 checks"]
