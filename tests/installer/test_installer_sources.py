@@ -10,10 +10,12 @@ import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 import yaml
 
 from agent.policy import ALLOW_PLAINTEXT_TOKEN, ENROLL_TOKEN, IDLE_THRESHOLD, SERVER_URL
 from agent.policy._windows import KEY
+from installer.frozen_checks import FreezeError, require_qt_platform_plugin
 from protocol.defaults import INTERVAL_RANGE_S
 from support.xdisplay import need_tool
 
@@ -75,3 +77,14 @@ def test_macos_scripts_and_entitlements() -> None:
     assert done.returncode == 0, done.stdout
     entitlements = plistlib.loads((MACOS / "entitlements.plist").read_bytes())
     assert entitlements == {"com.apple.security.cs.allow-unsigned-executable-memory": True}
+
+
+def test_a_freeze_without_qts_platform_plugin_fails_naming_it() -> None:
+    collected = [("PySide6/plugins/platforms/qwindows.dll", "C:/x/qwindows.dll", "BINARY"),
+                 ("PySide6\\Qt6Core.dll", "C:/x/Qt6Core.dll", "BINARY")]
+    require_qt_platform_plugin(collected, "win32")
+    with pytest.raises(FreezeError, match=r"libqcocoa\.dylib"):
+        require_qt_platform_plugin(collected, "darwin")
+    with pytest.raises(FreezeError, match=r"qwindows\.dll was not collected"):
+        require_qt_platform_plugin(collected[1:], "win32")
+    require_qt_platform_plugin([("PySide6/Qt/plugins/platforms/libqxcb.so", "/x/libqxcb.so", "BINARY")], "linux")
