@@ -43,6 +43,7 @@ from sync.backoff import RECONNECT_SOON_CAP_S
 from sync.live import LinkState, LiveConnection, LiveStatus, TeamModel, TeamSnapshot, device_notice
 
 BERLIN = ZoneInfo("Europe/Berlin")  # make_team's zone
+POLL_S = 0.05  # how often ``Recorder.wait`` looks again between records
 
 
 class Ceiling(random.Random):
@@ -66,8 +67,10 @@ class Recorder:
         self._changed = threading.Condition()
 
     def token(self) -> str:
-        with self._changed:
+        def count() -> None:
             self.token_calls += 1
+
+        self._record(count)
         return self.person.token
 
     def read_team(self) -> None:
@@ -107,9 +110,16 @@ class Recorder:
             return [status.state for status in self.statuses]
 
     def wait(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
+        """Until ``condition`` holds: woken by every record, and polled, since a condition may also read the
+        connection itself (``alive``, ``status``), which changes without a record. (Waiting for records alone
+        slept out the whole timeout there, and the test passed only because the last check came true.)"""
+        deadline = time.monotonic() + timeout
         with self._changed:
-            if not self._changed.wait_for(condition, timeout):
-                raise AssertionError(f"not within {timeout} s: {what}; states {self.states()}")
+            while not condition():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"not within {timeout} s: {what}; states {self.states()}")
+                self._changed.wait(min(remaining, POLL_S))
 
     def member(self, user_id: int) -> TeamMember:
         return next(m for m in self.latest.members if m.user_id == user_id)
