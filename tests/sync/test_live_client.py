@@ -332,20 +332,23 @@ def refused_through(open_live: Open, proxy: FaultProxy, *rewrites: tuple[bytes, 
 
 @pytest.fixture(scope="module")
 def quick_ping_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """A second server, pinging every second. A connect refused over long polling returns only once the server's
-    next ping ends the long poll python-engineio leaves open (sync/live.py); at the default 20 s, every attempt
-    of the tests below would take that long."""
-    with sqlite_server(tmp_path_factory.mktemp("quick-ping"), "--ping-interval", "1", "--ping-timeout", "5") as process:
+    """A second server with a 1 s ping interval and timeout. A connect refused over long polling returns only once
+    the server ends the long poll python-engineio leaves open (sync/live.py): a session closed under that poll
+    answers it after ping interval + ping timeout, 40 s at the defaults, so every attempt of the tests below
+    would take that long. No socket of theirs ever gets live, so a short timeout cannot drop one."""
+    with sqlite_server(tmp_path_factory.mktemp("quick-ping"), "--ping-interval", "1", "--ping-timeout", "1") as process:
         yield process
 
 
 @pytest.fixture
 def proxy(quick_ping_server: ServerProcess) -> Iterator[FaultProxy]:
+    """Tests name it before ``open_live``, so their connections stop before it does: a connection whose proxy
+    vanished mid-connect waits out ``CONNECT_WAIT_S`` (10 s) for a namespace answer before it sees the stop."""
     with FaultProxy(quick_ping_server.url) as front:
         yield front
 
 
-def test_a_refusal_is_decided_by_its_code_not_its_words(open_live: Open, proxy: FaultProxy) -> None:
+def test_a_refusal_is_decided_by_its_code_not_its_words(proxy: FaultProxy, open_live: Open) -> None:
     """Reworded, a final refusal still stops; and the words of a final refusal under a retryable code do not."""
     connection, recorder = refused_through(open_live, proxy, (UNKNOWN_TOKEN_WORDS, b"please come back later"))
     recorder.wait(lambda: connection.status.refused is not None, 10.0, "refused")
@@ -360,7 +363,7 @@ def test_a_refusal_is_decided_by_its_code_not_its_words(open_live: Open, proxy: 
 
 
 @pytest.mark.parametrize("code", sorted(FINAL))
-def test_each_final_code_stops_the_retries(open_live: Open, proxy: FaultProxy, code: ConnectRefusal) -> None:
+def test_each_final_code_stops_the_retries(proxy: FaultProxy, open_live: Open, code: ConnectRefusal) -> None:
     connection, recorder = refused_through(open_live, proxy, (b'"unknown_token"', f'"{code}"'.encode()))
     recorder.wait(lambda: connection.status.refused is not None, 10.0, "refused")
     recorder.wait(lambda: not connection.alive, 5.0, "the connection's thread ended: no retry can follow")
@@ -368,7 +371,7 @@ def test_each_final_code_stops_the_retries(open_live: Open, proxy: FaultProxy, c
     assert connection.status.refused == UNKNOWN_TOKEN_WORDS.decode()
 
 
-def test_a_device_waiting_for_approval_keeps_retrying(open_live: Open, proxy: FaultProxy) -> None:
+def test_a_device_waiting_for_approval_keeps_retrying(proxy: FaultProxy, open_live: Open) -> None:
     """``device_pending``: the token is kept and the connection retries until an admin approves the device."""
     connection, recorder = refused_through(open_live, proxy, (b'"unknown_token"', b'"device_pending"'))
     recorder.wait(lambda: connection.status.awaiting_approval, 10.0, "awaiting approval")
