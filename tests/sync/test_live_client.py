@@ -38,12 +38,12 @@ from server.models import Device
 from support.proxy import FaultProxy
 from support.servers import ServerProcess, free_port, sqlite_server
 from support.team import LiveClient, Person, Team, enroll, issue_code, post_batch, put_presence, recent_minutes, slot
+from support.waiting import wait_on
 from sync.api import ApiClient
 from sync.backoff import RECONNECT_SOON_CAP_S
 from sync.live import LinkState, LiveConnection, LiveStatus, TeamModel, TeamSnapshot, device_notice
 
 BERLIN = ZoneInfo("Europe/Berlin")  # make_team's zone
-POLL_S = 0.05  # how often ``Recorder.wait`` looks again between records
 
 
 class Ceiling(random.Random):
@@ -110,16 +110,8 @@ class Recorder:
             return [status.state for status in self.statuses]
 
     def wait(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
-        """Until ``condition`` holds: woken by every record, and polled, since a condition may also read the
-        connection itself (``alive``, ``status``), which changes without a record. (Waiting for records alone
-        slept out the whole timeout there, and the test passed only because the last check came true.)"""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while not condition():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"not within {timeout} s: {what}; states {self.states()}")
-                self._changed.wait(min(remaining, POLL_S))
+        if not wait_on(self._changed, condition, timeout):
+            raise AssertionError(f"not within {timeout} s: {what}; states {self.states()}")
 
     def member(self, user_id: int) -> TeamMember:
         return next(m for m in self.latest.members if m.user_id == user_id)
