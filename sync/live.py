@@ -13,8 +13,9 @@ backoff rule (``sync.backoff``). Each attempt tries a websocket first and falls 
 python-socketio itself only ever tries the first transport listed. A refusal is decided by its code
 (``protocol.refusals``), never its words: a ``FINAL`` code stops the connection until the device is enrolled
 again; any other refusal, or none (a transport failure), is retried. Over long polling a refused connect
-returns only when the server's next ping (``--ping-interval``, 20 s) ends the long poll python-engineio leaves
-open: there the refusal shows, and each retry comes, that much later.
+returns only when the server ends the long poll python-engineio leaves open, which on a closed session takes up
+to ``--ping-interval`` + ``--ping-timeout`` (40 s at the defaults): there the refusal shows, and each retry
+comes, that much later.
 
 Threads: one thread, the connection's own, owns every piece of state and makes every REST read. The socket.io
 handlers (on python-socketio's threads) and the public methods only put a message in its inbox; the events

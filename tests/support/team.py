@@ -19,6 +19,7 @@ from server import admin
 from server.migrate import run_in_session
 from server.models import Device
 from support.servers import ServerProcess
+from support.waiting import wait_on
 
 
 @dataclasses.dataclass
@@ -197,8 +198,7 @@ class LiveClient:
         self.sio.disconnect()
 
     def wait_until(self, condition: Callable[[], bool], timeout: float) -> bool:
-        with self._changed:
-            return self._changed.wait_for(condition, timeout)
+        return wait_on(self._changed, condition, timeout)
 
     def wait_for(self, event: str, match: Callable[[Any], bool] = lambda _d: True, timeout: float = 3.0) -> Any:
         found: list[Any] = []

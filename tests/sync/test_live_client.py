@@ -38,6 +38,7 @@ from server.models import Device
 from support.proxy import FaultProxy
 from support.servers import ServerProcess, free_port, sqlite_server
 from support.team import LiveClient, Person, Team, enroll, issue_code, post_batch, put_presence, recent_minutes, slot
+from support.waiting import wait_on
 from sync.api import ApiClient
 from sync.backoff import RECONNECT_SOON_CAP_S
 from sync.live import LinkState, LiveConnection, LiveStatus, TeamModel, TeamSnapshot, device_notice
@@ -66,8 +67,10 @@ class Recorder:
         self._changed = threading.Condition()
 
     def token(self) -> str:
-        with self._changed:
+        def count() -> None:
             self.token_calls += 1
+
+        self._record(count)
         return self.person.token
 
     def read_team(self) -> None:
@@ -107,9 +110,8 @@ class Recorder:
             return [status.state for status in self.statuses]
 
     def wait(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
-        with self._changed:
-            if not self._changed.wait_for(condition, timeout):
-                raise AssertionError(f"not within {timeout} s: {what}; states {self.states()}")
+        if not wait_on(self._changed, condition, timeout):
+            raise AssertionError(f"not within {timeout} s: {what}; states {self.states()}")
 
     def member(self, user_id: int) -> TeamMember:
         return next(m for m in self.latest.members if m.user_id == user_id)
@@ -322,20 +324,23 @@ def refused_through(open_live: Open, proxy: FaultProxy, *rewrites: tuple[bytes, 
 
 @pytest.fixture(scope="module")
 def quick_ping_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """A second server, pinging every second. A connect refused over long polling returns only once the server's
-    next ping ends the long poll python-engineio leaves open (sync/live.py); at the default 20 s, every attempt
-    of the tests below would take that long."""
-    with sqlite_server(tmp_path_factory.mktemp("quick-ping"), "--ping-interval", "1", "--ping-timeout", "5") as process:
+    """A second server with a 1 s ping interval and timeout. A connect refused over long polling returns only once
+    the server ends the long poll python-engineio leaves open (sync/live.py): a session closed under that poll
+    answers it after ping interval + ping timeout, 40 s at the defaults, so every attempt of the tests below
+    would take that long. No socket of theirs ever gets live, so a short timeout cannot drop one."""
+    with sqlite_server(tmp_path_factory.mktemp("quick-ping"), "--ping-interval", "1", "--ping-timeout", "1") as process:
         yield process
 
 
 @pytest.fixture
 def proxy(quick_ping_server: ServerProcess) -> Iterator[FaultProxy]:
+    """Tests name it before ``open_live``, so their connections stop before it does: a connection whose proxy
+    vanished mid-connect waits out ``CONNECT_WAIT_S`` (10 s) for a namespace answer before it sees the stop."""
     with FaultProxy(quick_ping_server.url) as front:
         yield front
 
 
-def test_a_refusal_is_decided_by_its_code_not_its_words(open_live: Open, proxy: FaultProxy) -> None:
+def test_a_refusal_is_decided_by_its_code_not_its_words(proxy: FaultProxy, open_live: Open) -> None:
     """Reworded, a final refusal still stops; and the words of a final refusal under a retryable code do not."""
     connection, recorder = refused_through(open_live, proxy, (UNKNOWN_TOKEN_WORDS, b"please come back later"))
     recorder.wait(lambda: connection.status.refused is not None, 10.0, "refused")
@@ -350,7 +355,7 @@ def test_a_refusal_is_decided_by_its_code_not_its_words(open_live: Open, proxy: 
 
 
 @pytest.mark.parametrize("code", sorted(FINAL))
-def test_each_final_code_stops_the_retries(open_live: Open, proxy: FaultProxy, code: ConnectRefusal) -> None:
+def test_each_final_code_stops_the_retries(proxy: FaultProxy, open_live: Open, code: ConnectRefusal) -> None:
     connection, recorder = refused_through(open_live, proxy, (b'"unknown_token"', f'"{code}"'.encode()))
     recorder.wait(lambda: connection.status.refused is not None, 10.0, "refused")
     recorder.wait(lambda: not connection.alive, 5.0, "the connection's thread ended: no retry can follow")
@@ -358,7 +363,7 @@ def test_each_final_code_stops_the_retries(open_live: Open, proxy: FaultProxy, c
     assert connection.status.refused == UNKNOWN_TOKEN_WORDS.decode()
 
 
-def test_a_device_waiting_for_approval_keeps_retrying(open_live: Open, proxy: FaultProxy) -> None:
+def test_a_device_waiting_for_approval_keeps_retrying(proxy: FaultProxy, open_live: Open) -> None:
     """``device_pending``: the token is kept and the connection retries until an admin approves the device."""
     connection, recorder = refused_through(open_live, proxy, (b'"unknown_token"', b'"device_pending"'))
     recorder.wait(lambda: connection.status.awaiting_approval, 10.0, "awaiting approval")
