@@ -24,20 +24,25 @@ T = TypeVar("T")
 POLICY_KEY = r"HKLM\Software\Policies\StaffPulse"
 
 
-def wait_until(condition: Callable[[], T], what: str, timeout: float = 60, pause: float = 0.05,
+def wait_until(condition: Callable[[], T], what: str | Callable[[], str], timeout: float = 60, pause: float = 0.05,
                process: subprocess.Popen[str] | None = None) -> T:
-    """Poll ``condition`` until it returns something truthy, and return that; fail naming ``what`` after
-    ``timeout`` seconds (generous: the machine is shared, and Windows processes under Wine start slowly when both
-    cores are busy), or as soon as ``process`` (the program the condition waits on) has ended."""
+    """Poll ``condition`` until it returns something truthy, and return that; fail naming ``what`` (or what it
+    returns then, to show the last state seen) after ``timeout`` seconds (generous: the machine is shared, and
+    Windows processes under Wine start slowly when both cores are busy), or as soon as ``process`` (the program
+    the condition waits on) has ended."""
     deadline = time.monotonic() + timeout
     while not (found := condition()):
         if process is not None and process.poll() is not None:
             output = process.communicate(timeout=30)[1] or ""
-            pytest.fail(f"the program ended ({process.returncode}) before {what}: {output[-3000:]}")
+            pytest.fail(f"the program ended ({process.returncode}) before {_said(what)}: {output[-3000:]}")
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+            pytest.fail(f"timed out after {timeout:g} s waiting for {_said(what)}")
         time.sleep(pause)
     return found
+
+
+def _said(what: str | Callable[[], str]) -> str:
+    return what if isinstance(what, str) else what()
 
 
 def xdotool(wine: WinePrefix, *args: str, check: bool = True) -> str:
