@@ -43,6 +43,7 @@ from protocol.version import VERSION
 from support.lifecycle import lifecycle_step, passed
 from support.msi_tables import msi_table
 from support.servers import ServerProcess, sqlite_server
+from support.signing import SignedFolder
 from support.team import Person, make_team, new_key
 from support.wine import WinePrefix, windows_path
 from support.wine_desktop import Window, focused_notepad, wait_until, xdotool
@@ -253,7 +254,7 @@ def product(wine: WinePrefix, product_msis: dict[str, Path], server: ServerProce
         yield InstalledProduct(wine, product_msis, server, notepad, tmp_path_factory.mktemp("product-logs"))
 
 
-def test_install_with_properties(product: InstalledProduct, signed_windows: Any) -> None:
+def test_install_with_properties(product: InstalledProduct, signed_windows: SignedFolder) -> None:
     """The checker: exe, Run value, policy, remembered values, shortcut, Programs and Features, the key hidden.
     Here: what Program Files holds is the signed folder, byte for byte (signatures included)."""
     assert passed(product.install)
