@@ -1,11 +1,15 @@
 """The installer suite freezes the agent once per session with the repo's own spec, on Linux (``frozen``) and on
-Windows under Wine (``frozen_windows``); everything else packs, signs or runs those frozen folders, except the MSI's
-life cycle under Wine, which packs a small Windows payload (``windows_payload``) so that it runs in seconds.
+Windows under Wine (``frozen_windows``); everything else packs, signs or runs those frozen folders: the Windows
+freeze signed as the release signs it (``signed_windows``) and packed into the signed MSIs of this version and
+the next (``product_msis``). The MSI's full life cycle under Wine packs a small Windows payload
+(``windows_payload``) instead, so that its many steps run in seconds.
 Signing uses one throwaway code-signing certificate and one local RFC 3161 timestamp authority per session
 (tests/support/signing.py): there is no internet here, and signing needs a TSA."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -13,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from support.signing import TimestampAuthority, launcher_stub, make_certificate, timestamp_authority
+from installer import build_msi, pe, sign
+from protocol.version import VERSION
+from support.signing import SignedFolder, TimestampAuthority, launcher_stub, make_certificate, timestamp_authority
 from support.wine import WineError, WinePrefix, windows_path
 from support.xdisplay import need_tool
 
@@ -21,6 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 FREEZE_TIMEOUT_S = 240
 SIGNER = "StaffPulse Test Signing"
 WINE_FREEZE_TIMEOUT_S = 480  # 2-4 min on this 2-core machine with both cores busy
+#: The product MSIs packed from the signed freeze: the release's version, and the next one to upgrade to.
+PRODUCT_VERSIONS = {"release": VERSION,
+                    "upgrade": ".".join([*VERSION.split(".")[:2], str(int(VERSION.split(".")[2]) + 1)])}
 
 
 @pytest.fixture(scope="session")
@@ -72,12 +81,39 @@ def frozen_windows(freezing_prefix: WinePrefix, tmp_path_factory: pytest.TempPat
 
 
 @pytest.fixture(scope="session")
-def qt_blocked_under_wine(freezing_prefix: WinePrefix) -> str | None:
-    """Why PySide6's widgets cannot load in this session's Wine prefixes (all copies of one base prefix), asked
-    of the Windows Python, not of the exe under test; None when they load. Wine 8 lacks the system ICU
-    (icuuc.dll) Qt6Core links against, so without a shim in the prefix they cannot."""
-    done = freezing_prefix.python(["-c", "import PySide6.QtWidgets"])
-    return None if done.returncode == 0 else (done.stderr.strip().splitlines() or ["no output"])[-1]
+def signed_windows(frozen_windows: Path, certificate: dict[str, str], tmp_path_factory: pytest.TempPathFactory,
+                   ) -> SignedFolder:
+    """``frozen_windows`` signed as the release signs it before packing (``installer.sign.sign_folder``: every PE
+    that carries no signature), in a copy of its own: files are hard-linked, and signing replaces a file by its
+    signed copy, so the unsigned freeze stays as it was for the tests that read it."""
+    folder = tmp_path_factory.mktemp("signed-windows") / "StaffPulse"
+    shutil.copytree(frozen_windows, folder, copy_function=os.link)
+    vendor = frozenset(path.relative_to(folder) for path in pe.pe_files(folder)) - {
+        path.relative_to(folder) for path in sign.unsigned(folder)}
+    cert = sign.Certificate(certificate)
+    try:
+        signed = sign.sign_folder(folder, cert, sign.Expected.from_environ(certificate))
+    finally:
+        cert.close()
+    return SignedFolder(folder, frozenset(path.relative_to(folder) for path in signed), vendor)
+
+
+@pytest.fixture(scope="session")
+def product_msis(signed_windows: SignedFolder, certificate: dict[str, str], tmp_path_factory: pytest.TempPathFactory,
+                 ) -> dict[str, Path]:
+    """The signed freeze packed by build_msi at the release's version and at a higher one (the upgrade), each
+    MSI then signed: what a release ships, and the next release."""
+    need_tool("wixl")
+    out = tmp_path_factory.mktemp("product-msis")
+    cert = sign.Certificate(certificate)
+    msis: dict[str, Path] = {}
+    try:
+        for name, version in PRODUCT_VERSIONS.items():
+            msis[name] = build_msi.build_msi(signed_windows.folder, out / f"StaffPulse-{version}-x64.msi", version)
+            sign.sign(msis[name], cert, sign.Expected.from_environ(certificate))
+    finally:
+        cert.close()
+    return msis
 
 
 @pytest.fixture(scope="session")

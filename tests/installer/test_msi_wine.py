@@ -24,13 +24,13 @@ from pathlib import Path
 import pytest
 
 from installer import build_msi, lifecycle_checks
+from support.lifecycle import lifecycle_step, passed
 from support.msi_tables import msi_table
-from support.wine import WinePrefix, windows_path
+from support.wine import WinePrefix
 from support.xdisplay import need_tool
 
 VERSIONS = {"first": "0.1.0", "upgrade": "0.2.0", "rebuild": "0.2.0"}
 POLICY = ["SERVERURL=http://127.0.0.1:8765", "ENROLLTOKEN=dk_lifecycle-9f3a7c", "IDLETHRESHOLD=300"]
-CHECK_TIMEOUT_S = 300
 
 
 @pytest.fixture(scope="module")
@@ -40,18 +40,6 @@ def msis(windows_payload: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
     folder = tmp_path_factory.mktemp("msis")
     return {step: build_msi.build_msi(windows_payload, folder / f"{step}.msi", version)
             for step, version in VERSIONS.items()}
-
-
-def check(prefix: WinePrefix, step: str, msi: Path, log: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``python -m installer.lifecycle_checks STEP MSI --log LOG --wine ARGS…`` in the prefix's Windows Python."""
-    return prefix.python(["-m", "installer.lifecycle_checks", step, windows_path(msi), "--log", windows_path(log),
-                          "--wine", *args], timeout=CHECK_TIMEOUT_S)
-
-
-def passed(done: subprocess.CompletedProcess[str]) -> bool:
-    """The checker found nothing wrong; its FAIL lines (or a traceback) show in the assertion otherwise."""
-    assert done.returncode == 0 and done.stdout.startswith("ok   "), done.stdout + done.stderr
-    return True
 
 
 def program_files(prefix: WinePrefix) -> Path:
@@ -70,7 +58,7 @@ class LifeCycle:
         self.prefix, self.msis, self.logs = prefix, msis, logs
 
     def check(self, step: str, msi: str, *args: str) -> subprocess.CompletedProcess[str]:
-        return check(self.prefix, step, self.msis[msi], self.logs / f"{step}.log", "--version", VERSIONS[msi],
+        return lifecycle_step(self.prefix, step, self.msis[msi], self.logs / f"{step}.log", "--version", VERSIONS[msi],
                      *args)
 
     @cached_property
@@ -164,4 +152,4 @@ def test_bad_properties_fail_the_install_with_a_message(clean_machine: WinePrefi
                                                         tmp_path: Path, setting: str) -> None:
     """1603, the reason in the log, nothing installed. (Windows logs the launch condition's message; Wine logs
     none under /qn, but both log the InvalidProperty that carries it, which the checker finds.)"""
-    assert passed(check(clean_machine, "refuse", msis["first"], tmp_path / "install.log", setting))
+    assert passed(lifecycle_step(clean_machine, "refuse", msis["first"], tmp_path / "install.log", setting))

@@ -23,6 +23,17 @@ from pathlib import Path
 
 from installer import pe
 
+
+@dataclass(frozen=True)
+class SignedFolder:
+    """A frozen folder after ``installer.sign.sign_folder``: the PEs it signed, and those that already carried a
+    vendor's signature and were left as they were (paths relative to ``folder``)."""
+
+    folder: Path
+    signed: frozenset[Path]
+    vendor_signed: frozenset[Path]
+
+
 TSA_CONFIG = """\
 [tsa]
 default_tsa = tsa_config

@@ -1,4 +1,5 @@
-"""What the tests that run our Windows code under Wine share: a prefix kept running, and waiting with a deadline.
+"""What the tests that run our Windows code under Wine share: a prefix kept running (waiting with a deadline,
+xdotool, notepad and policy writes are in tests/support/wine_desktop.py, shared with tests/installer).
 
 Wine starts a prefix's wineserver and its system processes (services.exe, winedevice.exe, …) with the first
 Windows process and stops them a few seconds after the last one ends; each start costs ~3 s. A module that runs
@@ -9,8 +10,7 @@ their own start.
 from __future__ import annotations
 
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -32,13 +32,3 @@ def running_wine(wine: WinePrefix) -> Iterator[WinePrefix]:
         if pipe is not None:                      # the wineserver)
             pipe.close()
     keeper.wait(30)
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout`` seconds (generous: the machine
-    is shared, and Windows processes under Wine start slowly when both cores are busy)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)

@@ -17,9 +17,9 @@ from pathlib import Path, PureWindowsPath
 from typing import Any
 
 import pytest
-from conftest import wait_until
 
 from support.wine import WinePrefix, windows_path
+from support.wine_desktop import wait_until
 
 CLIENT = r"""
 import json, os, sys

@@ -22,27 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import wait_until
 
 from support.wine import WinePrefix, windows_path
-from support.xdisplay import need_tool
+from support.wine_desktop import Window, focused_notepad, wait_until, xdotool
 
 pytestmark = pytest.mark.x11
 
 HARNESS = Path(__file__).with_name("count_input.py")
 MOUSE_TOLERANCE_PX = 2
 COUNTS = ("keys", "clicks", "scrolls", "mouse_px")
-
-
-@dataclass
-class Window:
-    """Notepad's top-level window: its X id and where it is on the screen."""
-
-    id: str
-    x: int
-    y: int
-    width: int
-    height: int
 
 
 @dataclass
@@ -76,41 +64,20 @@ class Counter:
         return answer
 
 
-def xdotool(wine: WinePrefix, *args: str) -> str:
-    done = subprocess.run([need_tool("xdotool"), *args], env=wine.env(), capture_output=True, text=True,
-                          timeout=30)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 def delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, int]:
     return {name: after[name] - before[name] for name in COUNTS}
 
 
 @pytest.fixture(scope="module")
 def notepad(running_wine: WinePrefix) -> Iterator[Window]:
-    """Wine's notepad, shown and holding the keyboard focus (there is no window manager to give it)."""
-    with running_wine.popen(["notepad"]) as process:
-
-        def shown() -> bool:
-            found = subprocess.run([need_tool("xdotool"), "search", "--onlyvisible", "--name", "Notepad"],
-                                   env=running_wine.env(), capture_output=True, text=True, timeout=30)
-            return bool(found.stdout.split())
-
-        wait_until(shown, "notepad's window")
-        window = xdotool(running_wine, "search", "--onlyvisible", "--name", "Notepad").split()[0]
-        xdotool(running_wine, "windowfocus", "--sync", window)
-        shape = dict(line.split("=", 1)
-                     for line in xdotool(running_wine, "getwindowgeometry", "--shell", window).split())
-        placed = Window(window, int(shape["X"]), int(shape["Y"]), int(shape["WIDTH"]), int(shape["HEIGHT"]))
-        assert placed.width >= 600 and placed.height >= 500, placed  # room for the moves below
-        yield placed
-        process.kill()
+    """Wine's notepad, shown and holding the keyboard focus, the pointer over it from the start."""
+    with focused_notepad(running_wine) as window:
+        assert window.width >= 600 and window.height >= 500, window  # room for the moves below
+        yield window
 
 
 @pytest.fixture(scope="module")
 def counter(running_wine: WinePrefix, notepad: Window, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Counter]:
-    xdotool(running_wine, "mousemove", str(notepad.x + 200), str(notepad.y + 200))  # over notepad from the start
     logs = tmp_path_factory.mktemp("logs")
     process = subprocess.Popen(running_wine.command([running_wine.python_exe, windows_path(HARNESS),
                                                      windows_path(logs)]),

@@ -7,14 +7,10 @@ from __future__ import annotations
 import pytest
 
 from support.wine import WinePrefix
+from support.wine_desktop import POLICY_KEY as KEY
+from support.wine_desktop import write_policy
 
-KEY = r"HKLM\Software\Policies\StaffPulse"
 SECRET = "dk-wine-0123456789abcdef"
-
-
-def reg_add(wine: WinePrefix, name: str, kind: str, data: str) -> None:
-    done = wine.run(["reg", "add", KEY, "/v", name, "/t", kind, "/d", data, "/f"])
-    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def policy_check(wine: WinePrefix) -> tuple[str, str]:
@@ -40,9 +36,8 @@ def test_no_policy_key_means_no_policy(prefix: WinePrefix) -> None:
 
 
 def test_values_as_the_msi_writes_them_are_applied(prefix: WinePrefix) -> None:
-    reg_add(prefix, "ServerUrl", "REG_SZ", "https://pulse.example.com/")
-    reg_add(prefix, "EnrollToken", "REG_SZ", SECRET)
-    reg_add(prefix, "IdleThreshold", "REG_DWORD", "600")
+    write_policy(prefix, {"ServerUrl": ("REG_SZ", "https://pulse.example.com/"), "EnrollToken": ("REG_SZ", SECRET),
+                          "IdleThreshold": ("REG_DWORD", "600")})
     printed, logged = policy_check(prefix)
     assert printed == (rf"{KEY}: MachinePolicy(server_url='https://pulse.example.com', idle_threshold_s=600, "
                        "allow_plaintext_token=False) (EnrollToken set)")
@@ -53,10 +48,10 @@ def test_values_as_the_msi_writes_them_are_applied(prefix: WinePrefix) -> None:
 def test_values_of_the_wrong_type_are_ignored_with_a_warning_each(prefix: WinePrefix) -> None:
     """What agent/policy says: each malformed value is one warning naming it and the key, and only that field
     falls back; the deployment key's value is never shown, even when it is malformed."""
-    reg_add(prefix, "ServerUrl", "REG_DWORD", "443")  # a number where text belongs
-    reg_add(prefix, "EnrollToken", "REG_MULTI_SZ", rf"{SECRET}\0second")  # a list where text belongs
-    reg_add(prefix, "IdleThreshold", "REG_SZ", "abc")  # text that is not a number of seconds
-    reg_add(prefix, "AllowPlaintextToken", "REG_DWORD", "1")  # still valid: applied alongside
+    write_policy(prefix, {"ServerUrl": ("REG_DWORD", "443"),  # a number where text belongs
+                          "EnrollToken": ("REG_MULTI_SZ", rf"{SECRET}\0second"),  # a list where text belongs
+                          "IdleThreshold": ("REG_SZ", "abc"),  # text that is not a number of seconds
+                          "AllowPlaintextToken": ("REG_DWORD", "1")})  # still valid: applied alongside
     printed, logged = policy_check(prefix)
     assert printed == (rf"{KEY}: MachinePolicy(server_url=None, idle_threshold_s=None, "
                        "allow_plaintext_token=True) (EnrollToken not set)")
