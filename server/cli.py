@@ -35,6 +35,10 @@ KEY_ADDS_DEVICES_HELP = ("let a deployment key give a login that already has an 
 
 AdminCall = Callable[[AsyncSession, argparse.Namespace, datetime], Awaitable[Any]]
 
+#: After SIGINT or SIGTERM, how long requests still running may take before uvicorn cancels them (a long poll
+#: would otherwise hold the exit for up to ping interval + timeout). The lifespan's stop follows; docs/server.md.
+GRACEFUL_SHUTDOWN_S = 3
+
 
 class UsageError(Exception):
     """A flag's value cannot be used; the message names the flag."""
@@ -129,8 +133,9 @@ def serve(args: argparse.Namespace) -> int:
     # message cap, no further (uvicorn's default is 16 MiB). docs/security.md, socket limits.
     # HTTP through httptools with a cap on request heads (server/http_protocol.py).
     config = uvicorn.Config(create_app(settings), log_level=args.log_level, lifespan="on", http=HeadLimitedHttpTools,
-                            timeout_graceful_shutdown=3, ws="wsproto", ws_ping_interval=None, ws_ping_timeout=None,
-                            ws_per_message_deflate=False, ws_max_size=settings.max_socket_message_bytes,
+                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, ws="wsproto", ws_ping_interval=None,
+                            ws_ping_timeout=None, ws_per_message_deflate=False,
+                            ws_max_size=settings.max_socket_message_bytes,
                             ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,
                             proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips)
     # ``Server.run`` on our socket, not ``asyncio.run(server.serve())``: it runs on the loop uvicorn.run would pick

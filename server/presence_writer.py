@@ -141,8 +141,13 @@ class PresenceWriter:
         wake = self.pending.wake
         next_sweep = loop.time() + self.settings.sweep_interval_s
         while True:
+            # ``asyncio.timeout``, not ``wait_for``: on Python 3.11 ``wait_for`` returns a wake-up that lands in
+            # the same loop step as a cancellation and drops the cancellation (CPython gh-86296). At shutdown the
+            # closing sockets' notes wake the writer just as ``stop`` cancels it: the writer swept on, ``stop``
+            # never returned and the server never exited.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), max(0.0, next_sweep - loop.time()))
+                async with asyncio.timeout_at(next_sweep):
+                    await wake.wait()
             wake.clear()
             sweeping = loop.time() >= next_sweep
             try:
@@ -163,8 +168,9 @@ class PresenceWriter:
         """End the work; one last pass writes the last-seen moments of the sockets closed on the way out."""
         if self._worker is not None:
             self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+            # ``wait``, not ``await`` under ``suppress(CancelledError)``: that would also swallow a cancellation
+            # of ``stop`` itself (a shutdown given up on), and the caller would go on as if stopped.
+            await asyncio.wait([self._worker])
         try:
             await self.flush()
         except Exception:  # broad: shutting down anyway; its PUTs got the error, the log says what it was

@@ -210,3 +210,32 @@ def test_a_failed_pass_is_retried_without_a_new_note(tmp_path: Path) -> None:
                 await asyncio.sleep(0.02)
 
     asyncio.run(scenario())
+
+
+def test_stop_ends_the_writer_though_a_note_lands_as_it_is_cancelled(tmp_path: Path) -> None:
+    """At shutdown, sockets closing note their last-seen moments (waking the writer) in the same loop step as the
+    app's lifespan stops the hub. On Python 3.11 ``asyncio.wait_for`` returned the wake-up and dropped the
+    cancellation (CPython gh-86296): the writer kept sweeping, ``stop`` never returned and the server never
+    exited. The stop must return at once, and its last pass still write the moment noted."""
+    path = tmp_path / "server.db"
+    url = f"sqlite:///{path}"
+
+    async def scenario() -> None:
+        _user_id, device_id = await a_device(url)
+        engine = make_engine(url)
+        hub = LiveHub(Settings(database_url=url, sweep_interval_s=3600), make_sessionmaker(engine),
+                      lambda: datetime.now(UTC), LocalRegistry())
+        try:
+            hub.start()
+            await asyncio.sleep(0)  # one loop step, no time: the writer runs up to its wait for a note
+            hub.seen(device_id, at(0))
+            async with asyncio.timeout(10) as bound:  # a bound, not a wait: the stop takes milliseconds
+                await hub.stop()
+            assert not bound.expired(), "the writer went on after its cancellation: stop did not return"
+        finally:
+            await engine.dispose()
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            (stored,) = db.execute("SELECT last_seen FROM devices WHERE id = ?", (device_id,)).fetchone()
+        assert stored is not None and datetime.fromisoformat(stored).replace(tzinfo=UTC) == at(0), stored
+
+    asyncio.run(scenario())
