@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from protocol.roles import Role as Role  # re-exported: the wire models carry it
 from protocol.text import first_control
 
 SLOT_SECONDS = 60
@@ -88,12 +89,6 @@ class _Answer(BaseModel):
     """What the server sends: unknown fields are ignored, so an older agent keeps working with a newer server."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class Role(enum.StrEnum):
-    MEMBER = "member"
-    MANAGER = "manager"
-    ADMIN = "admin"
 
 
 class PresenceState(enum.StrEnum):

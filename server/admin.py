@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from protocol.defaults import IDLE_THRESHOLD_S, INTERVAL_RANGE_S, SYNC_INTERVAL_S
-from protocol.schema import Role
+from protocol.roles import Role
 from protocol.text import first_control
 from server import security
 from server.errors import AdminError

@@ -12,11 +12,11 @@ from starlette.types import ASGIApp
 
 from server import __version__, security
 from server.announce import Announcer
+from server.api.errors import install_handlers
 from server.api.fast_path import PREFIX, FastPath
 from server.api.routes import activity, enroll, health, me, presence, team
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker
-from server.errors import install_handlers
 from server.gateway import SOCKET_PATH
 from server.headers import SecurityHeaders
 from server.ingest import Ingest

@@ -18,22 +18,24 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession
-
+import server
 from protocol.defaults import IDLE_THRESHOLD_S, INTERVAL_RANGE_S, SYNC_INTERVAL_S
 from protocol.text import visible
-from server import __version__, admin, demo
+from server import __version__
 from server.config import Settings, default_database_url
-from server.errors import AdminError
-from server.migrate import run_in_session
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    import server.admin
+    import server.demo
+
+    AdminCall = Callable[[AsyncSession, argparse.Namespace, datetime], Awaitable[Any]]
 
 KEY_ADDS_DEVICES_HELP = ("let a deployment key give a login that already has an active device another one "
                          "without approval (default: such devices wait for 'devices approve')")
-
-AdminCall = Callable[[AsyncSession, argparse.Namespace, datetime], Awaitable[Any]]
 
 #: After SIGINT or SIGTERM, how long requests still running may take before uvicorn cancels them (a long poll
 #: would otherwise hold the exit for up to ping interval + timeout). The lifespan's stop follows; docs/server.md.
@@ -65,6 +67,8 @@ def _read_url_file(path: str | None) -> str | None:
 
 
 def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
     return make_url(url).render_as_string(hide_password=True)
 
 
@@ -170,7 +174,18 @@ def _print(result: Any, as_json: bool) -> None:
 
 
 def _admin(call: AdminCall) -> Callable[[argparse.Namespace], int]:
+    """The ``run`` of an admin command: ``call`` in one transaction on an up-to-date database, its result printed.
+
+    SQLAlchemy and the admin code are imported here, when a command runs, not when the parser is built: ``--help``
+    and a mistyped flag answer at once. ``call`` reaches ``server.admin.*`` and ``server.demo.*`` through the
+    package, whose attributes these imports set. Alembic loads only when the schema is behind
+    (``server.migrate``), the web stack never (tests/server/test_cli_imports.py)."""
     def run(args: argparse.Namespace) -> int:
+        import server.admin
+        import server.demo  # noqa: F401  (sets the package attribute call reads)
+        from server.errors import AdminError
+        from server.migrate import run_in_session
+
         try:
             result = asyncio.run(run_in_session(_database_url(args), lambda s, now: call(s, args, now)))
         except (AdminError, UsageError) as exc:
@@ -257,7 +272,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("demo", parents=[common], help="create the demo team (once) and print fresh "
                             "enrollment codes and a deployment key for it")
-    p.set_defaults(run=_admin(lambda s, a, now: demo.seed(s, now=now)))
+    p.set_defaults(run=_admin(lambda s, a, now: server.demo.seed(s, now=now)))
 
     teams = commands.add_parser("teams", help="create and list teams").add_subparsers(dest="action", required=True)
     p = teams.add_parser("create", parents=[common], help="create a team and its tracking policy")
@@ -269,15 +284,15 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"how often agents upload ({low}-{high}, default {SYNC_INTERVAL_S})")
     p.add_argument("--pause-allowed", action="store_true", help="let members pause tracking")
     p.add_argument("--key-adds-devices", action="store_true", help=KEY_ADDS_DEVICES_HELP)
-    p.set_defaults(run=_admin(lambda s, a, now: admin.create_team(
+    p.set_defaults(run=_admin(lambda s, a, now: server.admin.create_team(
         s, name=a.name, now=now, idle_threshold_s=a.idle_threshold, sync_interval_s=a.sync_interval,
         pause_allowed=a.pause_allowed, key_adds_devices=a.key_adds_devices)))
     p = teams.add_parser("list", parents=[common], help="list teams")
-    p.set_defaults(run=_admin(lambda s, a, now: admin.list_teams(s)))
+    p.set_defaults(run=_admin(lambda s, a, now: server.admin.list_teams(s)))
     p = teams.add_parser("set", parents=[common], help="change a team's enrollment setting")
     p.add_argument("name", help="the team's name")
     p.add_argument("--key-adds-devices", choices=["yes", "no"], help=KEY_ADDS_DEVICES_HELP)
-    p.set_defaults(run=_admin(lambda s, a, now: admin.set_team(
+    p.set_defaults(run=_admin(lambda s, a, now: server.admin.set_team(
         s, name=a.name, key_adds_devices=None if a.key_adds_devices is None else a.key_adds_devices == "yes")))
 
     users = commands.add_parser("users", help="create and list users, issue enrollment codes").add_subparsers(
@@ -288,15 +303,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True, help="display name shown to the team")
     p.add_argument("--role", default="member", choices=["member", "manager", "admin"])
     p.add_argument("--time-zone", default="UTC", help="IANA zone the user's days are cut in (default UTC)")
-    p.set_defaults(run=_admin(lambda s, a, now: admin.create_user(
+    p.set_defaults(run=_admin(lambda s, a, now: server.admin.create_user(
         s, team=a.team, login=a.login, name=a.name, role=a.role, time_zone=a.time_zone, now=now)))
     p = users.add_parser("list", parents=[common], help="list users")
     p.add_argument("--team", help="only this team")
-    p.set_defaults(run=_admin(lambda s, a, now: admin.list_users(s, team=a.team)))
+    p.set_defaults(run=_admin(lambda s, a, now: server.admin.list_users(s, team=a.team)))
     p = users.add_parser("code", parents=[common], help="issue a one-time personal enrollment code")
     p.add_argument("login", help="the user's login")
     p.add_argument("--valid-hours", type=int, default=72, help="hours until the code expires (default 72)")
-    p.set_defaults(run=_admin(lambda s, a, now: admin.issue_code(s, login=a.login, now=now,
+    p.set_defaults(run=_admin(lambda s, a, now: server.admin.issue_code(s, login=a.login, now=now,
                                                                  valid_hours=a.valid_hours)))
 
     devices = commands.add_parser("devices", help="list, approve, deny and revoke enrolled devices").add_subparsers(
@@ -304,18 +319,18 @@ def _parser() -> argparse.ArgumentParser:
     p = devices.add_parser("list", parents=[common], help="list devices: status (active, pending, revoked), how "
                            "(code, key:<id> <name>, legacy) and when each was enrolled")
     p.add_argument("--login", help="only this user's devices")
-    p.set_defaults(run=_admin(lambda s, a, now: admin.list_devices(s, login=a.login)))
+    p.set_defaults(run=_admin(lambda s, a, now: server.admin.list_devices(s, login=a.login)))
     p = devices.add_parser("revoke", parents=[common], help="revoke a device: its token stops working and "
                            "its socket is closed by the running server")
     p.add_argument("id", type=int, help="device id (see devices list)")
-    p.set_defaults(run=_admin(lambda s, a, now: admin.revoke_device(s, device_id=a.id, now=now)))
+    p.set_defaults(run=_admin(lambda s, a, now: server.admin.revoke_device(s, device_id=a.id, now=now)))
     p = devices.add_parser("approve", parents=[common], help="let a pending device (a deployment key's extra "
                            "device for a login) upload and connect; the user's other devices are told")
     p.add_argument("id", type=int, help="device id (see devices list)")
-    p.set_defaults(run=_admin(lambda s, a, now: admin.approve_device(s, device_id=a.id, now=now)))
+    p.set_defaults(run=_admin(lambda s, a, now: server.admin.approve_device(s, device_id=a.id, now=now)))
     p = devices.add_parser("deny", parents=[common], help="refuse a pending device: its token is revoked")
     p.add_argument("id", type=int, help="device id (see devices list)")
-    p.set_defaults(run=_admin(lambda s, a, now: admin.deny_device(s, device_id=a.id, now=now)))
+    p.set_defaults(run=_admin(lambda s, a, now: server.admin.deny_device(s, device_id=a.id, now=now)))
 
     keys = commands.add_parser("keys", help="deployment keys for silent installs").add_subparsers(
         dest="action", required=True)
@@ -324,13 +339,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="deployment", help="a label for the key")
     p.add_argument("--allow-create", action="store_true",
                    help="logins not on the roster become new members of the team")
-    p.set_defaults(run=_admin(lambda s, a, now: admin.create_key(s, team=a.team, name=a.name, now=now,
+    p.set_defaults(run=_admin(lambda s, a, now: server.admin.create_key(s, team=a.team, name=a.name, now=now,
                                                                  allow_create=a.allow_create)))
     p = keys.add_parser("list", parents=[common], help="list deployment keys (never the secret)")
-    p.set_defaults(run=_admin(lambda s, a, now: admin.list_keys(s)))
+    p.set_defaults(run=_admin(lambda s, a, now: server.admin.list_keys(s)))
     p = keys.add_parser("revoke", parents=[common], help="revoke a deployment key")
     p.add_argument("id", type=int)
-    p.set_defaults(run=_admin(lambda s, a, now: admin.revoke_key(s, key_id=a.id, now=now)))
+    p.set_defaults(run=_admin(lambda s, a, now: server.admin.revoke_key(s, key_id=a.id, now=now)))
     return parser
 
 

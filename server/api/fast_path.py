@@ -34,8 +34,9 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
+from server.api.errors import api_error_response, unavailable_response
 from server.api.routes import activity, presence
-from server.errors import UNAVAILABLE, ApiError, api_error_response, unavailable_response
+from server.errors import UNAVAILABLE, ApiError
 
 #: Where ``server.app`` includes the routers.
 PREFIX = "/api/v1"
