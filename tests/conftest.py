@@ -9,11 +9,14 @@ server with a tray host run the app in a subprocess of their own (tests/ui/test_
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from support.wine import WineError, WinePrefix
+from support.wine import WineError, WinePrefix, prepare
 from support.xdisplay import start_tray_host, start_xvfb
 
 
@@ -42,6 +45,20 @@ def desktop_display() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def qapp_args() -> list[str]:
     return ["staffpulse-tests", "-platform", "offscreen"]
+
+# Fixtures that make a Wine prefix; the tests asking for them (or living in tests/windows) need the Wine caches.
+WINE_FIXTURES = frozenset({"wine", "freezing_prefix", "clean_machine"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Makes the Wine caches (tests/support/wine.py) before any test runs when some collected test needs them.
+    On a machine that has none yet this downloads WinPython and the Windows wheels and boots a prefix (a few
+    minutes), which must not count against the first such test's timeout. A failure is left to the fixtures,
+    which fail the tests that need Wine with its message; the rest of the suite runs."""
+    windows = Path(__file__).parent / "windows"
+    if any(WINE_FIXTURES & set(getattr(item, "fixturenames", ())) or windows in item.path.parents for item in items):
+        with contextlib.suppress(WineError, OSError, subprocess.SubprocessError):
+            prepare()
 
 
 @pytest.fixture(scope="module")

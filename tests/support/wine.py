@@ -30,6 +30,7 @@ parallel test runs wait for one another instead of racing.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import io
@@ -39,6 +40,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 import urllib.request
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -67,6 +69,7 @@ COLOUR_PROFILE = Path("drive_c/windows/system32/spool/drivers/color/srgb color s
 RELEASE_EXTRAS = ("gui", "build")  # what .github/workflows/release.yml installs on Windows
 # Bump to rebuild every cached folder after changing how they are made.
 RECIPE = "1"
+STALE_AFTER_S = 7 * 24 * 3600
 WINE_ENV = {"WINEDEBUG": "-all", "WINEARCH": "win64",
             # no crash debugger (it would wait for a user), no Mono or Gecko installer prompts
             "WINEDLLOVERRIDES": "winedbg.exe=d;mscoree=d;mshtml=d"}
@@ -129,7 +132,7 @@ def windows_python() -> Path:
     home = CACHE / f"python-{key}"
     with _locked("python"):
         if (home / "python.exe").is_file():
-            return home
+            return _in_use(home, "python")
         scratch = Path(tempfile.mkdtemp(prefix="python-", dir=CACHE))
         try:
             with tarfile.open(_download(WINPYTHON_URL, WINPYTHON_SHA256)) as sdist:
@@ -149,7 +152,7 @@ def windows_python() -> Path:
             python.rename(home)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-    return home
+        return _in_use(home, "python")
 
 
 def _wine_version() -> str:
@@ -157,15 +160,33 @@ def _wine_version() -> str:
                           timeout=60).stdout.strip()
 
 
+def _compiler_version() -> str:
+    return subprocess.run([need("x86_64-w64-mingw32-gcc"), "--version"], capture_output=True, text=True, check=True,
+                          timeout=60).stdout.splitlines()[0]
+
+
+def _in_use(folder: Path, kind: str) -> Path:
+    """Marks ``folder`` as used now and removes the other ``kind-*`` folders no run has used for
+    ``STALE_AFTER_S``: a changed lock, shim or Wine makes a new folder of several hundred MB, and old ones would
+    pile up. A week's grace leaves the folders of other checkouts and branches still being tested alone."""
+    os.utime(folder)
+    for other in CACHE.glob(f"{kind}-*"):
+        if other != folder and other.is_dir() and time.time() - other.stat().st_mtime > STALE_AFTER_S:
+            shutil.rmtree(other, ignore_errors=True)
+            shutil.rmtree(CACHE / f"pycache-{other.name}", ignore_errors=True)  # a Python's bytecode goes with it
+    return folder
+
+
 def base_prefix() -> Path:
     """The cached, booted prefix that ``WinePrefix.fresh`` copies; made on first use."""
     shims = b"".join(path.read_bytes() for path in sorted(SHIMS.iterdir()))
-    recipe = f"{RECIPE}\n{_wine_version()}\n{SHIM_LIBRARIES}\n{ICU_WHEEL_SHA256}\n{COLOUR_PROFILE}\n"
+    recipe = (f"{RECIPE}\n{_wine_version()}\n{_compiler_version()}\n{WINE_ENV}\n{SHIM_LIBRARIES}\n{ICU_WHEEL_SHA256}\n"
+              f"{COLOUR_PROFILE}\n")
     key = hashlib.sha256(recipe.encode() + shims).hexdigest()[:16]
     prefix = CACHE / f"prefix-{key}"
     with _locked("prefix"):
         if (prefix / "system.reg").is_file():
-            return prefix
+            return _in_use(prefix, "prefix")
         scratch = Path(tempfile.mkdtemp(prefix="prefix-", dir=CACHE))
         env = {**os.environ, **WINE_ENV, "WINEPREFIX": str(scratch)}
         env.pop("DISPLAY", None)  # booting needs no screen, and must not open windows on a test's display
@@ -184,13 +205,17 @@ def base_prefix() -> Path:
             scratch.rename(prefix)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-    return prefix
+        return _in_use(prefix, "prefix")
 
 
 def _link_or_copy(source: str, destination: str) -> object:
     if PurePath(source).suffix.lower() in LINKED_SUFFIXES:
-        os.link(source, destination)
-        return destination
+        try:
+            os.link(source, destination)
+            return destination
+        except OSError as error:  # the cache on another file system than the test's folder: copy instead
+            if error.errno != errno.EXDEV:
+                raise
     return shutil.copy2(source, destination)
 
 
@@ -257,3 +282,13 @@ class WinePrefix:
     def close(self) -> None:
         """Stop this prefix's wineserver and every Windows process in it."""
         subprocess.run([need("wineserver"), "-k"], env=self.env(), capture_output=True, timeout=60)
+
+
+def prepare() -> tuple[Path, Path]:
+    """Makes (or finds) both caches: the Windows Python and the booted prefix."""
+    return windows_python(), base_prefix()
+
+
+if __name__ == "__main__":  # python tests/support/wine.py: make the caches by hand and say where they are
+    python_home, prefix = prepare()
+    print(f"Windows Python: {python_home / 'python.exe'}\nbooted prefix (copied per test module): {prefix}")
