@@ -7,25 +7,14 @@ fails without a display, where there is no tray."""
 from __future__ import annotations
 
 import json
-import subprocess
-import time
 import uuid
 from pathlib import Path
 
 from support.wine import WinePrefix, windows_path
+from support.wine_desktop import wait_until
 from support.xdisplay import named_windows, window_class
 
 PROBE = Path(__file__).with_name("qt_probe.py")
-
-
-def wait_for_x_window(display: str, title: str, alive: subprocess.Popen[str], timeout: float = 30) -> list[int]:
-    """The X windows called ``title``, once there is one; fails early if ``alive`` ended."""
-    deadline = time.monotonic() + timeout
-    while not (found := named_windows(display, title)):
-        assert alive.poll() is None, alive.stderr.read() if alive.stderr else ""
-        assert time.monotonic() < deadline, f"no X window named {title!r}"
-        time.sleep(0.2)
-    return found
 
 
 def test_qt_widgets_run_on_the_windows_platform(wine: WinePrefix, tmp_path: Path) -> None:
@@ -37,7 +26,9 @@ def test_qt_widgets_run_on_the_windows_platform(wine: WinePrefix, tmp_path: Path
             line = probe.stdout.readline()
             assert line, probe.stderr.read() if probe.stderr else ""
             seen = json.loads(line)
-            windows = wait_for_x_window(wine.display, title, probe)
+            display = wine.display
+            windows = wait_until(lambda: named_windows(display, title), f"an X window named {title!r}",
+                                 pause=0.2, process=probe)
             owner = window_class(wine.display, windows[0])
             done.touch()
             err = probe.communicate(timeout=60)[1]
