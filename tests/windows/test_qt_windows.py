@@ -2,7 +2,7 @@
 QApplication starts on Qt's windows platform with a screen, ICU's converters answer through the prefix's
 stand-in ``icuuc.dll`` (tests/support/wine.py), and a window shows up on the X display as a window of
 ``python.exe``. The self-test's Qt check passes there, where Wine's explorer provides the shell's tray, and
-fails without a display, where there is no tray."""
+fails on the same display with explorer disabled, where there is no tray."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import json
 import uuid
 from pathlib import Path
 
-from support.wine import WinePrefix, windows_path
+from support.wine import WINE_ENV, WinePrefix, windows_path
 from support.wine_desktop import wait_until
 from support.xdisplay import named_windows, window_class
 
@@ -54,14 +54,16 @@ def test_self_test_passes_with_wines_tray(wine: WinePrefix) -> None:
     assert "WinVaultKeyring" in done.stdout and "WindowsIdle" in done.stdout and "_win32" in done.stdout
 
 
-def test_self_test_fails_without_a_tray(tmp_path: Path) -> None:
-    """No display: Wine's explorer cannot start, so there is no taskbar and no tray (Qt still loads its
-    windows platform, on a screen Wine makes up)."""
-    headless = WinePrefix.fresh(tmp_path / "prefix", display=None)
+def test_self_test_fails_on_a_display_without_the_shells_tray(wine: WinePrefix, tmp_path: Path) -> None:
+    """The same display as the passing run, with Wine's explorer disabled, as a session without the Explorer
+    shell (a kiosk shell): Qt runs on its windows platform with a screen, but there is no ``Shell_TrayWnd``. A
+    prefix of its own, since explorer already runs for ``wine``'s."""
+    no_shell = WinePrefix.fresh(tmp_path / "prefix", display=wine.display)
     try:
-        done = headless.python(["-m", "staffpulse", "--self-test"])
+        done = no_shell.python(["-m", "staffpulse", "--self-test"],
+                               env={"WINEDLLOVERRIDES": f"{WINE_ENV['WINEDLLOVERRIDES']};explorer.exe=d"})
     finally:
-        headless.close()
+        no_shell.close()
     assert done.returncode == 1, done.stdout + done.stderr[-3000:]
     assert f"FAIL {QT_CHECK}, no system tray" in done.stdout, done.stdout
     assert done.stdout.splitlines()[-1] == "self-test failed: 1 of 5 checks", done.stdout
