@@ -19,7 +19,14 @@ import pytest
 
 from installer import build_msi, pe, sign
 from protocol.version import VERSION
-from support.signing import SignedFolder, TimestampAuthority, launcher_stub, make_certificate, timestamp_authority
+from support.signing import (
+    SignedFolder,
+    TimestampAuthority,
+    launcher_stub,
+    make_certificate,
+    sha256,
+    timestamp_authority,
+)
 from support.wine import WineError, WinePrefix, windows_path
 from support.xdisplay import need_tool
 
@@ -85,11 +92,12 @@ def signed_windows(frozen_windows: Path, certificate: dict[str, str], tmp_path_f
                    ) -> SignedFolder:
     """``frozen_windows`` signed as the release signs it before packing (``installer.sign.sign_folder``: every PE
     that carries no signature), in a copy of its own: files are hard-linked, and signing replaces a file by its
-    signed copy, so the unsigned freeze stays as it was for the tests that read it."""
+    signed copy, so the unsigned freeze stays as it was for the tests that read it. The vendor-signed PEs' digests
+    are taken before signing, since their hard-linked twins in the freeze would change with them."""
     folder = tmp_path_factory.mktemp("signed-windows") / "StaffPulse"
     shutil.copytree(frozen_windows, folder, copy_function=os.link)
-    vendor = frozenset(path.relative_to(folder) for path in pe.pe_files(folder)) - {
-        path.relative_to(folder) for path in sign.unsigned(folder)}
+    unsigned = set(sign.unsigned(folder))
+    vendor = {path.relative_to(folder): sha256(path) for path in pe.pe_files(folder) if path not in unsigned}
     cert = sign.Certificate(certificate)
     try:
         signed = sign.sign_folder(folder, cert, sign.Expected.from_environ(certificate))

@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 import pytest
 import requests
 
+from installer.lifecycle_checks import RUN_KEY
 from protocol.defaults import INTERVAL_RANGE_S
 from protocol.schema import SLOT_SECONDS
 from protocol.version import VERSION
@@ -46,16 +47,14 @@ from support.servers import ServerProcess, sqlite_server
 from support.signing import SignedFolder
 from support.team import Person, make_team, new_key
 from support.wine import WinePrefix, windows_path
-from support.wine_desktop import Window, focused_notepad, wait_until, xdotool
+from support.wine_desktop import WINE_TRAY, Window, focused_notepad, local_app_data, wait_until, xdotool
 from support.xdisplay import named_windows, window_class
 
 TYPED = "hello world 12345"  # 17 key presses: no shift
 TYPED_AFTER_UPGRADE = "upgraded 67890"  # 14 more
 CLICKS, SCROLL_STEPS = 1, 2
 THRESHOLD_S = INTERVAL_RANGE_S[0]
-RUN_KEY = r"HKLM\Software\Microsoft\Windows\CurrentVersion\Run"
 INSTALLED_EXE = r"C:\Program Files\StaffPulse\StaffPulse.exe"
-WINE_TRAY = "Wine System Tray"
 START_TIMEOUT_S = 90.0
 WIN32_LINES = ("ok   input backend: low-level hooks WH_KEYBOARD_LL/WH_MOUSE_LL (pynput.keyboard._win32, "
                "pynput.mouse._win32)", "ok   idle backend: GetLastInputInfo (WindowsIdle) answers: idle ",
@@ -87,7 +86,7 @@ def uploaded(server: ServerProcess, device_id: int) -> tuple[int, int, int]:
 
 def run_key_command(wine: WinePrefix) -> list[str]:
     """The Run value's command line, split as Windows splits it: what Windows starts at every user's logon."""
-    done = wine.run(["reg", "query", RUN_KEY, "/v", "StaffPulse"], timeout=60)
+    done = wine.run(["reg", "query", rf"HKLM\{RUN_KEY}", "/v", "StaffPulse"], timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     [command] = re.findall(r"^\s*StaffPulse\s+REG_SZ\s+(.*?)\s*$", done.stdout, re.MULTILINE)
     quoted = re.fullmatch(r'"([^"]+)"\s*(.*)', command)
@@ -140,8 +139,7 @@ class InstalledProduct:
         return "".join(path.read_text(encoding="utf-8") for path in self.data_folder().rglob("agent.log*"))
 
     def data_folder(self) -> Path:
-        [folder] = (self.wine.drive_c / "users").glob("*/AppData/Local/StaffPulse") or [self.wine.drive_c / "none"]
-        return folder
+        return local_app_data(self.wine) / "StaffPulse"
 
     def state(self) -> str | None:
         return member_state(self.server, self.manager)

@@ -11,10 +11,11 @@ Release signing must be timestamped, so osslsigncode needs a TSA to sign at all;
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,11 +28,19 @@ from installer import pe
 @dataclass(frozen=True)
 class SignedFolder:
     """A frozen folder after ``installer.sign.sign_folder``: the PEs it signed, and those that already carried a
-    vendor's signature and were left as they were (paths relative to ``folder``)."""
+    vendor's signature, each with its SHA-256 taken BEFORE signing (paths relative to ``folder``). The digests,
+    not a comparison with the unsigned freeze, prove signing left vendor files alone: the copy is hard-linked, so
+    a write into a vendor DLL in place would change the freeze too."""
 
     folder: Path
     signed: frozenset[Path]
-    vendor_signed: frozenset[Path]
+    vendor_signed: Mapping[Path, str]
+
+
+def sha256(path: Path) -> str:
+    """The file's SHA-256, hex."""
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 TSA_CONFIG = """\

@@ -1,6 +1,6 @@
 """What the tests that drive Windows programs under Wine on an X display share (tests/windows, tests/installer):
 waiting for a condition with a deadline, xdotool on the prefix's display, Wine's notepad holding the keyboard
-focus, and the HKLM policy values written as the MSI writes them.
+focus, Wine's tray window, the user's %LOCALAPPDATA%, and the HKLM policy values written as the MSI writes them.
 
 Wine sees X input only through its own windows, as Windows apps see input while they have focus, so tests type
 and click into ``notepad``; there is no window manager on the test display to give it the focus, so xdotool does.
@@ -13,15 +13,19 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
 
+from installer import lifecycle_checks
 from support.wine import WinePrefix
 from support.xdisplay import need_tool
 
 T = TypeVar("T")
-POLICY_KEY = r"HKLM\Software\Policies\StaffPulse"
+POLICY_KEY = rf"HKLM\{lifecycle_checks.POLICY_KEY}"
+#: The X window explorer.exe puts the shell's tray in when no X tray host runs: it maps once an icon is in it.
+WINE_TRAY = "Wine System Tray"
 
 
 def wait_until(condition: Callable[[], T], what: str | Callable[[], str], timeout: float = 60, pause: float = 0.05,
@@ -80,6 +84,12 @@ def focused_notepad(wine: WinePrefix) -> Iterator[Window]:
             yield window
         finally:
             process.kill()
+
+
+def local_app_data(wine: WinePrefix) -> Path:
+    """%LOCALAPPDATA% in the prefix, as a Linux path (Wine's profile is named for the Linux user)."""
+    (profile,) = [path for path in (wine.drive_c / "users").iterdir() if path.name != "Public"]
+    return profile / "AppData" / "Local"
 
 
 def write_policy(wine: WinePrefix, values: dict[str, tuple[str, str]]) -> None:

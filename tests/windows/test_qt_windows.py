@@ -2,30 +2,19 @@
 QApplication starts on Qt's windows platform with a screen, ICU's converters answer through the prefix's
 stand-in ``icuuc.dll`` (tests/support/wine.py), and a window shows up on the X display as a window of
 ``python.exe``. The self-test's Qt check passes there, where Wine's explorer provides the shell's tray, and
-fails without a display, where there is no tray."""
+fails on the same display with explorer disabled, where there is no tray."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import time
 import uuid
 from pathlib import Path
 
-from support.wine import WinePrefix, windows_path
+from support.wine import WINE_ENV, WinePrefix, windows_path
+from support.wine_desktop import wait_until
 from support.xdisplay import named_windows, window_class
 
 PROBE = Path(__file__).with_name("qt_probe.py")
-
-
-def wait_for_x_window(display: str, title: str, alive: subprocess.Popen[str], timeout: float = 30) -> list[int]:
-    """The X windows called ``title``, once there is one; fails early if ``alive`` ended."""
-    deadline = time.monotonic() + timeout
-    while not (found := named_windows(display, title)):
-        assert alive.poll() is None, alive.stderr.read() if alive.stderr else ""
-        assert time.monotonic() < deadline, f"no X window named {title!r}"
-        time.sleep(0.2)
-    return found
 
 
 def test_qt_widgets_run_on_the_windows_platform(wine: WinePrefix, tmp_path: Path) -> None:
@@ -37,7 +26,9 @@ def test_qt_widgets_run_on_the_windows_platform(wine: WinePrefix, tmp_path: Path
             line = probe.stdout.readline()
             assert line, probe.stderr.read() if probe.stderr else ""
             seen = json.loads(line)
-            windows = wait_for_x_window(wine.display, title, probe)
+            display = wine.display
+            windows = wait_until(lambda: named_windows(display, title), f"an X window named {title!r}",
+                                 pause=0.2, process=probe)
             owner = window_class(wine.display, windows[0])
             done.touch()
             err = probe.communicate(timeout=60)[1]
@@ -63,14 +54,16 @@ def test_self_test_passes_with_wines_tray(wine: WinePrefix) -> None:
     assert "WinVaultKeyring" in done.stdout and "WindowsIdle" in done.stdout and "_win32" in done.stdout
 
 
-def test_self_test_fails_without_a_tray(tmp_path: Path) -> None:
-    """No display: Wine's explorer cannot start, so there is no taskbar and no tray (Qt still loads its
-    windows platform, on a screen Wine makes up)."""
-    headless = WinePrefix.fresh(tmp_path / "prefix", display=None)
+def test_self_test_fails_on_a_display_without_the_shells_tray(wine: WinePrefix, tmp_path: Path) -> None:
+    """The same display as the passing run, with Wine's explorer disabled, as a session without the Explorer
+    shell (a kiosk shell): Qt runs on its windows platform with a screen, but there is no ``Shell_TrayWnd``. A
+    prefix of its own, since explorer already runs for ``wine``'s."""
+    no_shell = WinePrefix.fresh(tmp_path / "prefix", display=wine.display)
     try:
-        done = headless.python(["-m", "staffpulse", "--self-test"])
+        done = no_shell.python(["-m", "staffpulse", "--self-test"],
+                               env={"WINEDLLOVERRIDES": f"{WINE_ENV['WINEDLLOVERRIDES']};explorer.exe=d"})
     finally:
-        headless.close()
+        no_shell.close()
     assert done.returncode == 1, done.stdout + done.stderr[-3000:]
     assert f"FAIL {QT_CHECK}, no system tray" in done.stdout, done.stdout
     assert done.stdout.splitlines()[-1] == "self-test failed: 1 of 5 checks", done.stdout

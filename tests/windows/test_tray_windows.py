@@ -18,11 +18,10 @@ from protocol.schema import PresenceState
 from support.servers import ServerProcess, sqlite_server
 from support.team import issue_code, make_team
 from support.wine import WinePrefix, windows_path
-from support.wine_desktop import wait_until
+from support.wine_desktop import WINE_TRAY, wait_until
 from support.xdisplay import capture, named_windows, window_class
 from ui.present import STATE_COLOURS
 
-WINE_TRAY = "Wine System Tray"
 # A live connection shows the own state (Wine's idle time may already be past the threshold at start); not
 # connected is grey, a failed upload red.
 LIVE_COLOURS = {QColor(STATE_COLOURS[state]).name() for state in (PresenceState.ACTIVE, PresenceState.IDLE)}

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from support.wine import WinePrefix, windows_path
-from support.wine_desktop import wait_until
+from support.wine_desktop import local_app_data, wait_until
 
 CLIENT = r"""
 import json, os, sys
@@ -38,12 +38,6 @@ print(json.dumps({"localappdata": os.environ["LOCALAPPDATA"], "data_dir": str(pa
                   "log_dir": str(paths.log_dir()), "status": mine["state"], "other_key_refused": refused,
                   "after": control.send(paths.data_dir(), {"command": "status"})["state"]}))
 """
-
-
-def local_app_data(wine: WinePrefix) -> Path:
-    """%LOCALAPPDATA% in the prefix, as a Linux path (Wine's profile is named for the Linux user)."""
-    (profile,) = [path for path in (wine.drive_c / "users").iterdir() if path.name != "Public"]
-    return profile / "AppData" / "Local"
 
 
 @pytest.fixture(scope="module")
