@@ -30,6 +30,7 @@ from support.wine import WinePrefix
 from support.xdisplay import need_tool
 
 VERSIONS = {"first": "0.1.0", "upgrade": "0.2.0", "rebuild": "0.2.0"}
+REG_SZ = lifecycle_checks.REG_SZ
 POLICY = ["SERVERURL=http://127.0.0.1:8765", "ENROLLTOKEN=dk_lifecycle-9f3a7c", "IDLETHRESHOLD=300"]
 
 
@@ -110,6 +111,24 @@ def test_the_package_hides_the_key_that_wines_log_shows(msis: dict[str, Path]) -
     those properties, which Windows then leaves out of its log."""
     hidden = dict(msi_table(msis["first"], "Property"))["MsiHiddenProperties"]
     assert tuple(hidden.split(";")) == lifecycle_checks.HIDDEN_PROPERTIES
+
+
+def test_fail_lines_show_the_key_as_hidden() -> None:
+    """IT runs the checker with a real key and CI keeps its output: a FAIL about the policy shows every
+    EnrollToken's data as (hidden), the key given and any other the machine holds, and still shows the rest."""
+    policy = dict(setting.split("=", 1) for setting in POLICY)
+    machine = lifecycle_checks.Machine()
+    lifecycle_checks.check_policy(
+        machine, {"ServerUrl": ("https://elsewhere.example", REG_SZ), "EnrollToken": (policy["ENROLLTOKEN"], REG_SZ)},
+        {"EnrollToken": ("dk_previous-41c2", REG_SZ)}, policy)
+    wine_log = r"Key: HKEY_LOCAL_MACHINE\Software\Policies\StaffPulse, Name: EnrollToken, Value: dk_previous-41c2"
+    lifecycle_checks.check_wine_wrote_policy(machine, wine_log, policy)
+    openings = ("policy is ", "remembered values are ", "the log shows the policy written as ")
+    assert len(machine.problems) == len(openings)
+    assert all(map(str.startswith, machine.problems, openings)), machine.problems
+    assert not [problem for problem in machine.problems if "dk_" in problem]
+    assert all("(hidden)" in problem for problem in machine.problems)
+    assert "https://elsewhere.example" in machine.problems[0]
 
 
 def test_upgrade_without_properties_keeps_the_server_and_token(life: LifeCycle) -> None:
