@@ -165,10 +165,16 @@ def clean_machine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WinePref
     prefix.close()
 
 
-@pytest.mark.parametrize("setting", ["SERVERURL=http://pulse.example.com", "SERVERURL=http://localhost.example.com",
-                                     "IDLETHRESHOLD=abc", "IDLETHRESHOLD=59", "IDLETHRESHOLD=3601"])
+@pytest.mark.parametrize("setting", [
+    "SERVERURL=http://pulse.example.com",
+    # http:// passes only to a loopback host, and the host must end right after its name:
+    "SERVERURL=http://localhost.example.com", "SERVERURL=http://127.0.0.1.evil.example",
+    # the loopback name before an "@" is a user name; the host is after it:
+    "SERVERURL=http://127.0.0.1:x@evil.example/", "SERVERURL=http://localhost:8765@evil.example",
+    "IDLETHRESHOLD=abc", "IDLETHRESHOLD=59", "IDLETHRESHOLD=3601"])
 def test_bad_properties_fail_the_install_with_a_message(clean_machine: WinePrefix, msis: dict[str, Path],
                                                         tmp_path: Path, setting: str) -> None:
-    """1603, the reason in the log, nothing installed. (Windows logs the launch condition's message; Wine logs
-    none under /qn, but both log the InvalidProperty that carries it, which the checker finds.)"""
+    """1603, the reason in the log naming the property and its value, nothing installed. (Windows logs the
+    launch condition's message; Wine logs none under /qn, but both log the InvalidProperty that carries it,
+    which the checker finds.)"""
     assert passed(lifecycle_step(clean_machine, "refuse", msis["first"], tmp_path / "install.log", setting))
