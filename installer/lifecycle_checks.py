@@ -28,7 +28,8 @@ checks the machine against what docs/installer.md promises:
 - every step: the deployment key (given, or the one the machine remembered) is nowhere in the log
   (MsiHiddenProperties).
 
-Every difference is printed as ``FAIL``; the exit code is 1 if there was any.
+Every difference is printed as ``FAIL``, the key's data as ``(hidden)`` (IT runs this with a real key, and CI
+keeps the output); the exit code is 1 if there was any.
 
 ``--wine`` (set by tests/installer/test_msi_wine.py, never by the Windows job) adapts the checks to what Wine 8's
 msiexec does differently, each noted where it applies (``WINE_*``); the Windows checks stay as they are.
@@ -43,6 +44,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path, PureWindowsPath
@@ -61,6 +63,8 @@ POLICY = {"SERVERURL": ("ServerUrl", REG_SZ), "ENROLLTOKEN": ("EnrollToken", REG
 POLICY_VALUES = frozenset(value_name for value_name, _ in POLICY.values())
 #: The package's MsiHiddenProperties: the key and its command-line copy (StaffPulse.wxs).
 HIDDEN_PROPERTIES = ("ENROLLTOKEN", "CmdLineEnrollToken")
+#: What a FAIL line shows instead of the key (shown).
+HIDDEN = "(hidden)"
 #: The messages StaffPulse.wxs's launch condition fails with (its InvalidProperty), by what was refused.
 REFUSALS = {
     "SERVERURL": "SERVERURL must start with https:// (http:// only to this machine: localhost, 127.0.0.1, ::1); "
@@ -169,18 +173,37 @@ def expected_policy(policy: dict[str, str]) -> dict[str, tuple[object, int]]:
             for prop, value in policy.items()}
 
 
+def shown(values: Mapping[str, object]) -> dict[str, object]:
+    """``values`` (value name → data, or → (data, type)) as a FAIL line prints them: the EnrollToken's data as
+    ``(hidden)``, as agent.policy logs it. IT runs these checks with a real deployment key, and their output lands
+    in CI logs."""
+    return {name: _hidden(data) if name == POLICY["ENROLLTOKEN"][0] else data for name, data in values.items()}
+
+
+def _hidden(data: object) -> object:
+    """The key's data replaced; its registry type, when paired with one, kept."""
+    return (HIDDEN, data[1]) if isinstance(data, tuple) else HIDDEN
+
+
+def check_policy(machine: Machine, policy_values: Mapping[str, tuple[object, int]],
+                 remembered: Mapping[str, tuple[object, int]], policy: dict[str, str]) -> None:
+    """The values under POLICY_KEY and REMEMBERED_KEY (name → (data, type)) are exactly ``policy`` (MSI property
+    → value) written and remembered."""
+    written = {name: data for name, data in policy_values.items() if name in POLICY_VALUES}
+    machine.require(written == expected_policy(policy),
+                    f"policy is {shown(written)}, expected {shown(expected_policy(policy))}")
+    wanted: dict[str, tuple[object, int]] = {POLICY[prop][0]: (value, REG_SZ) for prop, value in policy.items()}
+    wanted["StartMenuShortcut"] = (1, REG_DWORD)  # the shortcut component's key path
+    machine.require(remembered == wanted, f"remembered values are {shown(remembered)}, expected {shown(wanted)}")
+
+
 def check_installed(machine: Machine, version: str, policy: dict[str, str], wine: bool) -> None:
     """Installed once, at ``version``, with exactly ``policy`` (MSI property → value) written and remembered."""
     exe = main_exe()
     machine.require(exe.is_file(), f"{exe} is missing")
     run = registry(RUN_KEY).get(NAME)
     machine.require(run == (f'"{exe}"', REG_SZ), f"Run value {NAME} is {run!r}, expected {str(exe)!r} quoted")
-    written = {name: data for name, data in registry(POLICY_KEY).items() if name in POLICY_VALUES}
-    machine.require(written == expected_policy(policy), f"policy is {written}, expected {expected_policy(policy)}")
-    remembered = registry(REMEMBERED_KEY)
-    wanted: dict[str, tuple[object, int]] = {POLICY[prop][0]: (value, REG_SZ) for prop, value in policy.items()}
-    wanted["StartMenuShortcut"] = (1, REG_DWORD)  # the shortcut component's key path
-    machine.require(remembered == wanted, f"remembered values are {remembered}, expected {wanted}")
+    check_policy(machine, registry(POLICY_KEY), registry(REMEMBERED_KEY), policy)
     shortcut = start_menu(wine)
     link = shortcut.read_bytes() if shortcut.is_file() else b""
     machine.require(str(exe).encode() in link or str(exe).encode("utf-16-le") in link,
@@ -218,7 +241,7 @@ def check_wine_wrote_policy(machine: Machine, text: str, policy: dict[str, str])
     wanted = {value_name: value if kind == REG_SZ else written.get(value_name)
               for prop, value in policy.items() for value_name, kind in [POLICY[prop]]}
     machine.require({name: data.rstrip("\r") for name, data in written.items()} == wanted,
-                    f"the log shows the policy written as {written}, expected {wanted}")
+                    f"the log shows the policy written as {shown(written)}, expected {shown(wanted)}")
 
 
 def action(step: str, msi: Path, installed: list[str], wine: bool) -> list[str]:

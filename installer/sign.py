@@ -34,7 +34,9 @@ Environment:
 signtool uses Windows' certificate store instead of the two CA files. New code-signing certificates live in
 hardware or a cloud signing service, so release builds sign with Azure Artifact Signing in
 .github/workflows/release.yml; a PFX is for tests and self-managed certificates. The password goes to
-osslsigncode through a private file, never on a command line other users can read.
+osslsigncode through a private file (mode 0600), never on a command line other users can read. signtool has no
+such option and takes it with /p, on its command line: use a PFX with signtool only on a machine no one else
+uses, such as a single-use Windows CI runner.
 """
 
 from __future__ import annotations

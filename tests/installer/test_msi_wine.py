@@ -30,6 +30,7 @@ from support.wine import WinePrefix
 from support.xdisplay import need_tool
 
 VERSIONS = {"first": "0.1.0", "upgrade": "0.2.0", "rebuild": "0.2.0"}
+REG_SZ = lifecycle_checks.REG_SZ
 POLICY = ["SERVERURL=http://127.0.0.1:8765", "ENROLLTOKEN=dk_lifecycle-9f3a7c", "IDLETHRESHOLD=300"]
 
 
@@ -112,6 +113,24 @@ def test_the_package_hides_the_key_that_wines_log_shows(msis: dict[str, Path]) -
     assert tuple(hidden.split(";")) == lifecycle_checks.HIDDEN_PROPERTIES
 
 
+def test_fail_lines_show_the_key_as_hidden() -> None:
+    """IT runs the checker with a real key and CI keeps its output: a FAIL about the policy shows every
+    EnrollToken's data as (hidden), the key given and any other the machine holds, and still shows the rest."""
+    policy = dict(setting.split("=", 1) for setting in POLICY)
+    machine = lifecycle_checks.Machine()
+    lifecycle_checks.check_policy(
+        machine, {"ServerUrl": ("https://elsewhere.example", REG_SZ), "EnrollToken": (policy["ENROLLTOKEN"], REG_SZ)},
+        {"EnrollToken": ("dk_previous-41c2", REG_SZ)}, policy)
+    wine_log = r"Key: HKEY_LOCAL_MACHINE\Software\Policies\StaffPulse, Name: EnrollToken, Value: dk_previous-41c2"
+    lifecycle_checks.check_wine_wrote_policy(machine, wine_log, policy)
+    openings = ("policy is ", "remembered values are ", "the log shows the policy written as ")
+    assert len(machine.problems) == len(openings)
+    assert all(map(str.startswith, machine.problems, openings)), machine.problems
+    assert not [problem for problem in machine.problems if "dk_" in problem]
+    assert all("(hidden)" in problem for problem in machine.problems)
+    assert "https://elsewhere.example" in machine.problems[0]
+
+
 def test_upgrade_without_properties_keeps_the_server_and_token(life: LifeCycle) -> None:
     """GPO and Intune install the newer MSI with no properties; the old version's removal takes its policy
     values with it, so the upgrade must write them again from what the first install remembered."""
@@ -146,10 +165,16 @@ def clean_machine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WinePref
     prefix.close()
 
 
-@pytest.mark.parametrize("setting", ["SERVERURL=http://pulse.example.com", "SERVERURL=http://localhost.example.com",
-                                     "IDLETHRESHOLD=abc", "IDLETHRESHOLD=59", "IDLETHRESHOLD=3601"])
+@pytest.mark.parametrize("setting", [
+    "SERVERURL=http://pulse.example.com",
+    # http:// passes only to a loopback host, and the host must end right after its name:
+    "SERVERURL=http://localhost.example.com", "SERVERURL=http://127.0.0.1.evil.example",
+    # the loopback name before an "@" is a user name; the host is after it:
+    "SERVERURL=http://127.0.0.1:x@evil.example/", "SERVERURL=http://localhost:8765@evil.example",
+    "IDLETHRESHOLD=abc", "IDLETHRESHOLD=59", "IDLETHRESHOLD=3601"])
 def test_bad_properties_fail_the_install_with_a_message(clean_machine: WinePrefix, msis: dict[str, Path],
                                                         tmp_path: Path, setting: str) -> None:
-    """1603, the reason in the log, nothing installed. (Windows logs the launch condition's message; Wine logs
-    none under /qn, but both log the InvalidProperty that carries it, which the checker finds.)"""
+    """1603, the reason in the log naming the property and its value, nothing installed. (Windows logs the
+    launch condition's message; Wine logs none under /qn, but both log the InvalidProperty that carries it,
+    which the checker finds.)"""
     assert passed(lifecycle_step(clean_machine, "refuse", msis["first"], tmp_path / "install.log", setting))
