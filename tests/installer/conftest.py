@@ -22,7 +22,6 @@ from protocol.version import VERSION
 from support.signing import (
     SignedFolder,
     TimestampAuthority,
-    launcher_stub,
     make_certificate,
     sha256,
     timestamp_authority,
@@ -154,13 +153,6 @@ def certificate(tmp_path_factory: pytest.TempPathFactory, tsa: TimestampAuthorit
     return {"STAFFPULSE_SIGN_PFX": str(pfx), "STAFFPULSE_SIGN_PASSWORD": "throwaway",
             "STAFFPULSE_SIGN_TIMESTAMP_URL": tsa.url, "STAFFPULSE_SIGN_SIGNER": SIGNER,
             "STAFFPULSE_SIGN_CA": str(cert), "STAFFPULSE_SIGN_TSA_CA": str(tsa.certificate)}
-
-
-@pytest.fixture(scope="session")
-def windows_stub() -> Path:
-    """A real unsigned Windows PE (pip's distlib launcher stub) standing in for our exe, which exists only on
-    Windows."""
-    return launcher_stub("w64.exe")
 
 
 WINDOWS_MAIN = "int WINAPI WinMain(HINSTANCE a, HINSTANCE b, LPSTR c, int d) { return 0; }\n"

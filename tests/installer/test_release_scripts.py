@@ -4,7 +4,6 @@ ProductVersion (built here by wixl) disagree. The signing gate (installer.sign) 
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -78,13 +77,11 @@ def test_the_exe_version_resource_must_agree(tmp_path: Path, capsys: pytest.Capt
     assert "plain.exe: no ProductVersion in a version resource" in capsys.readouterr().err
 
 
-def test_the_msi_product_version_must_agree(windows_stub: Path, tmp_path: Path,
+def test_the_msi_product_version_must_agree(windows_payload: Path, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     need_tool("wixl")
-    (tmp_path / "payload").mkdir()
-    shutil.copy(windows_stub, tmp_path / "payload" / "StaffPulse.exe")
-    same = build_msi.build_msi(tmp_path / "payload", tmp_path / "same" / "StaffPulse.msi")
-    other = build_msi.build_msi(tmp_path / "payload", tmp_path / "other" / "StaffPulse.msi", version="9.8.7")
+    same = build_msi.build_msi(windows_payload, tmp_path / "same" / "StaffPulse.msi")
+    other = build_msi.build_msi(windows_payload, tmp_path / "other" / "StaffPulse.msi", version="9.8.7")
     assert release_version.main(["--tag", f"v{VERSION}", "--msi", str(same)]) == 0
     capsys.readouterr()
     assert release_version.main(["--tag", f"v{VERSION}", "--msi", str(other)]) == 1

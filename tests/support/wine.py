@@ -102,11 +102,15 @@ def _locked(name: str) -> Iterator[None]:
         yield
 
 
+def _uv() -> str:
+    """The venv's uv (scripts/setup-venv installs the lock's), also when the venv is not activated."""
+    return shutil.which("uv") or str(Path(sys.executable).parent / "uv")
+
+
 def _requirements() -> str:
     """The release's Windows requirements, exported from uv.lock with their hashes."""
-    uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
     extras = [arg for extra in RELEASE_EXTRAS for arg in ("--extra", extra)]
-    return subprocess.run([uv, "export", "--locked", "--no-dev", *extras, "--no-emit-project", "--quiet",
+    return subprocess.run([_uv(), "export", "--locked", "--no-dev", *extras, "--no-emit-project", "--quiet",
                            "--format", "requirements-txt"],
                           cwd=ROOT, check=True, capture_output=True, text=True, timeout=120).stdout
 
@@ -144,8 +148,7 @@ def windows_python() -> Path:
             (python / "DLLs" / "_wmi.pyd").rename(python / "DLLs" / "_wmi.pyd.disabled-for-wine")
             pinned = scratch / "requirements.txt"
             pinned.write_text(requirements, encoding="utf-8")
-            uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
-            subprocess.run([uv, "pip", "install", "--quiet", "--target", str(python / "Lib" / "site-packages"),
+            subprocess.run([_uv(), "pip", "install", "--quiet", "--target", str(python / "Lib" / "site-packages"),
                             "--python-platform", "x86_64-pc-windows-msvc", "--python-version", "3.13",
                             "--require-hashes", "--no-deps", "--only-binary", ":all:", "-r", str(pinned)],
                            check=True, capture_output=True, text=True, timeout=600)
