@@ -129,15 +129,16 @@ class Connected:
         self.pusher.start()
         self.live.start()
 
-    def stop(self) -> None:
+    def stop(self, *, flush: bool = True) -> None:
         """Stop the three threads at once (their last steps overlap: a Quit waits for the slowest, not the sum),
         then close the clients of those that ended (one still running keeps its Session until it ends).
 
-        The last upload leaves behind the minute the sampler's stop wrote (it must have stopped first): a
-        restart within that minute continues it, and the next start uploads it at once."""
+        With ``flush`` (a Quit) one last upload leaves behind the minute the sampler's stop wrote (it must have
+        stopped first): a restart within that minute continues it, and the next start uploads it at once.
+        Without (a new enrollment replaces this one) the minutes wait for the connection that replaces it."""
         self.live.request_stop()
         self.pusher.request_stop()
-        self.scheduler.request_stop(flush=True, before=self._sampler.runner.stopped_minute)
+        self.scheduler.request_stop(flush=flush, before=self._sampler.runner.stopped_minute)
         for worker, client in zip((self.scheduler, self.pusher, self.live), self._clients, strict=True):
             if worker.join():
                 client.close()
@@ -244,14 +245,18 @@ class AgentService:
                     self._connected.stop()
             sampler.close()
 
-    def attach(self, make_connected: ConnectedFactory) -> bool:
-        """Start the server side (e.g. right after enrolling in the tray app); False if it already runs."""
+    def attach(self, make_connected: ConnectedFactory) -> None:
+        """Start the server side for the stored enrollment: at start, and again right after enrolling in the tray
+        app. A server side that already runs is stopped first, unflushed: it holds the token read before (one
+        the server may have revoked, which ends its live connection for good) and perhaps another server, so a
+        new enrollment works at once, without a restart."""
         with self._attach_lock:
-            if self._connected is not None:
-                return False
+            previous, self._connected = self._connected, None
+            if previous is not None:
+                log.info("a new enrollment replaces the running connection")
+                previous.stop(flush=False)
             self._connected = make_connected(self._sampler, self._listeners)
             self._connected.start()
-            return True
 
     def request_sync(self) -> datetime | None:
         """Ask for an upload without waiting; the result reaches ``Listeners.sync``. When it was asked (for

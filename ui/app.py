@@ -312,14 +312,17 @@ class TrayApp(QObject):
 
         def attach() -> bool:
             factory = connector(settings)
-            return factory is not None and service.attach(factory)
+            if factory is not None:
+                service.attach(factory)  # replaces a connection refused after a revoke: no restart needed
+            return factory is not None
 
         def attached(result: object) -> None:
             if result is True:
                 self._enrollment_told = False
                 self.window.show_notice(f"Enrolled as {name}: syncing.")
             else:
-                self.window.show_notice(f"Enrolled as {name}. Restart StaffPulse to use the new enrollment.")
+                self.window.show_notice(f"Enrolled as {name}, but the new enrollment could not be read back from "
+                                        "this computer's keyring. Restart StaffPulse; see its log if that fails.")
 
         self._background(attach, attached, "attach")
 

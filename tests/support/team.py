@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -51,6 +54,16 @@ def enroll(server: ServerProcess, code: str, device_name: str = "test-pc") -> di
     assert answer.status_code == 201, answer.text
     body: dict[str, Any] = answer.json()
     return body
+
+
+def admin_cli(server: ServerProcess, *args: str) -> dict[str, Any]:
+    """``staffpulse-server ARGS --json`` against ``server``'s database, as IT runs it (a separate process); its
+    JSON answer."""
+    done = subprocess.run([sys.executable, "-m", "server.cli", *args, "--database-url", server.database_url,
+                           "--json"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
 
 
 def issue_code(server: ServerProcess, login: str, *, now: datetime | None = None, valid_hours: int = 1) -> str:

@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
@@ -18,8 +19,9 @@ from protocol.schema import Slot
 from support.keyrings import MemoryKeyring
 from support.proxy import FaultProxy
 from support.servers import ServerProcess
-from support.team import enroll, get, issue_code, make_team, post_batch, put_presence, recent_minutes, slot
+from support.team import admin_cli, enroll, get, issue_code, make_team, post_batch, put_presence, recent_minutes, slot
 from sync import control
+from sync.credentials import CredentialStore
 from sync.live import LinkState
 from tests.ui.conftest import Launch
 from ui.app import TrayApp
@@ -183,6 +185,42 @@ def test_first_run_enrollment_in_the_settings_dialog(qtbot: QtBot, server: Serve
     saved = json.loads((app.data_dir / "settings.json").read_text())
     assert saved["server_url"] == server.url and "token" not in json.dumps(saved).lower()
     assert app.preferences.notify_breaks is False
+
+
+def test_enrolling_again_after_a_revoke_works_without_a_restart(qtbot: QtBot, server: ServerProcess,
+                                                                launch: Launch) -> None:
+    """Issue 15, item 5: revoked by IT, the person enters a new code in Settings and the same running app is
+    live and uploading again, as after a first-run enrollment."""
+    member = make_team(server).people[1]
+    app = launch(member)
+    wait_live(qtbot, app, 3)
+    admin_cli(server, "devices", "revoke", str(member.device_id))
+    qtbot.waitUntil(lambda: app.link.refused is not None, timeout=LIVE_TIMEOUT_MS)
+
+    app.open_settings()
+    dialog = app.dialog
+    assert dialog is not None
+    dialog.code.setText(issue_code(server, member.login))
+    dialog.submit()
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+    qtbot.waitUntil(lambda: app.link.state is LinkState.LIVE and app.link.refused is None, timeout=LIVE_TIMEOUT_MS)
+    assert f"Enrolled as {member.name}: syncing." in app.window.notice.text()
+    minute = datetime.now(UTC).replace(second=0, microsecond=0)  # begun, and after the new enrollment
+    outbox = Outbox(app.data_dir)
+    try:
+        outbox.commit([Slot(start=minute, tracked_s=60, active_s=60, idle_s=0, break_s=0, input_s=20, keys=3,
+                            clicks=1, scrolls=0, mouse_px=40)], checkpoint=outbox.checkpoint() or "{}")
+    finally:
+        outbox.close()
+    app.sync_now()
+    qtbot.waitUntil(lambda: app.sync_status.last_sent >= 1 and app.sync_status.last_error is None,
+                    timeout=LIVE_TIMEOUT_MS)
+    token = CredentialStore().load(server.url)
+    assert token is not None and token != member.token
+    day = requests.get(f"{server.url}/api/v1/me/days/{minute.date().isoformat()}", timeout=10,
+                       headers={"Authorization": f"Bearer {token}"}).json()
+    assert any(s["start"] == minute.isoformat().replace("+00:00", "Z") for s in day["slots"]), day
+    assert get(server, member, "/api/v1/me").status_code == 401, "the old token stays revoked"
 
 
 def test_a_second_launch_shows_the_window(qtbot: QtBot, server: ServerProcess, launch: Launch) -> None:
