@@ -36,6 +36,7 @@ from agent.signals import stop_on_signals
 from agent.states import PresenceChange
 from staffpulse import selftest
 from staffpulse.options import add_sampler_arguments
+from staffpulse.status_text import status_lines
 from sync import control
 from sync.api import ApiClient
 from sync.credentials import CredentialStore
@@ -49,9 +50,6 @@ from sync.uploader import Uploader
 log = logging.getLogger("staffpulse")
 ALREADY_RUNNING_WAIT_S = 10.0
 SELF_TEST_REPORT = "self-test.txt"  # in the log folder, when the windowed app has no stdout to print to
-#: ``status`` lines that read better with their unit than as ``cpu percent: 0.4`` (JSON keeps the numbers).
-STATUS_UNITS = {"cpu_percent": ("cpu", "{} % of one core, on average since it started"),
-                "memory_mb": ("memory", "{} MiB")}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -202,15 +200,7 @@ def run_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(answer, indent=2))
     else:
-        for key, value in answer.items():
-            if isinstance(value, list):  # e.g. new_devices: one line each
-                for item in value:
-                    print(f"{key.replace('_', ' ').removesuffix('s')}: {item}")
-            elif key in STATUS_UNITS:
-                label, text = STATUS_UNITS[key]
-                print(f"{label}: {text.format(value)}")
-            else:
-                print(f"{key.replace('_', ' ')}: {value}")
+        print("\n".join(status_lines(answer)))
     return 0
 
 

@@ -18,6 +18,7 @@ import requests
 
 from agent.outbox import Outbox
 from protocol.schema import Slot
+from staffpulse.status_text import status_lines
 from support.processes import terminate
 from support.procfs import resident_mb
 from support.servers import ServerProcess
@@ -175,6 +176,18 @@ def test_commands_fail_clearly(env: dict[str, str], server: ServerProcess) -> No
     settings.write_text('{"idle_threshold_s": 1}')
     broken = staffpulse(env, "status")
     assert broken.returncode == 2 and f"{settings}: idle_threshold_s" in broken.stderr
+
+
+def test_status_prints_words_not_python_values(env: dict[str, str]) -> None:
+    """Issue 15, item 12: no ``{}``, ``None`` or ``True`` for people to decode."""
+    printed = staffpulse(env, "status")
+    assert printed.returncode == 0, printed.stderr
+    lines = printed.stdout.splitlines()
+    assert "set aside: none" in lines and "server: not configured" in lines and "running: no" in lines, lines
+    assert not any(word in printed.stdout for word in ("{}", "None", "True", "False")), printed.stdout
+    assert status_lines({"set_aside": {"minute before this device was enrolled": 3}, "last_sync": None,
+                         "enrolled": True}) == ["set aside: 3 minutes (minute before this device was enrolled)",
+                                                "last sync: never", "enrolled: yes"]
 
 
 def test_status_tells_of_a_device_enrolled_as_me(server: ServerProcess, team: Team, env: dict[str, str],
