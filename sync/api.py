@@ -27,6 +27,7 @@ import requests
 from pydantic import BaseModel, ValidationError
 
 from agent.policy import checked_server_url
+from protocol.refusals import ConnectRefusal
 from protocol.schema import (
     ActivityBatch,
     ActivityResult,
@@ -38,7 +39,7 @@ from protocol.schema import (
     PresenceUpdate,
     TeamView,
 )
-from sync.errors import AwaitingApproval, NotEnrolled, Refused, SyncError, Transient
+from sync.errors import AwaitingApproval, BadSetting, Cause, NotEnrolled, Refused, SyncError, Transient
 
 Answer = TypeVar("Answer", bound=BaseModel)
 
@@ -53,7 +54,7 @@ class ApiClient:
         try:
             self.server_url = checked_server_url(server_url)
         except ValueError as problem:
-            raise SyncError(f"server URL {server_url!r} {problem}") from None
+            raise BadSetting("server_url", server_url, str(problem)) from None
         self._token = token
         self._session = session or requests.Session()
         self._thread: threading.Thread | None = None  # the one thread that uses this client: set at first use
@@ -91,7 +92,7 @@ class ApiClient:
         if auth:
             token = self._token()
             if not token:
-                raise NotEnrolled("this device is not enrolled yet")
+                raise NotEnrolled("no device token is stored for this server")
             headers["Authorization"] = f"Bearer {token}"
         data = None
         if body is not None:
@@ -102,20 +103,23 @@ class ApiClient:
                                              timeout=self._timeouts, verify=self._verify,
                                              allow_redirects=False)
         except requests.exceptions.SSLError as exc:
-            raise Transient(f"TLS check of {self.server_url} failed (set a CA bundle for a proxy?): {exc}") from exc
+            raise Transient(f"TLS check of {self.server_url} failed (set a CA bundle for a proxy?): {exc}",
+                            server_url=self.server_url, cause=Cause.TLS) from exc
         except requests.RequestException as exc:
-            raise Transient(f"cannot reach {self.server_url}: {type(exc).__name__}") from exc
+            raise Transient(f"cannot reach {self.server_url}: {type(exc).__name__}: {exc}",
+                            server_url=self.server_url) from exc
         if 300 <= response.status_code < 400:
             raise Refused(response.status_code, "redirect",
                           f"{self.server_url} answered {path} with a redirect (HTTP {response.status_code}) to "
                           f"{response.headers.get('Location', 'nowhere')!r}; set the server URL to where the "
                           "server itself answers, the agent does not follow redirects")
         if response.status_code >= 400:
-            raise _error_for(response, authenticated=auth)
+            raise _error_for(response, self.server_url, authenticated=auth)
         try:
             return answer.model_validate_json(response.content)
         except ValidationError as exc:
-            raise Transient(f"unexpected answer from the server for {path}: {exc.error_count()} problems") from exc
+            raise Transient(f"unexpected answer from the server for {path}: {exc.error_count()} problems",
+                            server_url=self.server_url, cause=Cause.NOT_UNDERSTOOD) from exc
 
 
     def _check_thread(self) -> None:
@@ -127,7 +131,7 @@ class ApiClient:
                                f"{current.name!r} (sync/api.py)")
 
 
-def _error_for(response: requests.Response, *, authenticated: bool) -> SyncError:
+def _error_for(response: requests.Response, server_url: str, *, authenticated: bool) -> SyncError:
     """A 401 means "enroll again" only for a request made with a token; for enrollment it is a bad secret."""
     status = response.status_code
     error: dict[str, Any] = {}
@@ -135,11 +139,13 @@ def _error_for(response: requests.Response, *, authenticated: bool) -> SyncError
         error = dict(response.json().get("error", {}))
     message = str(error.get("message") or response.reason or f"HTTP {status}")
     if status == 401 and authenticated:
-        return NotEnrolled(f"the server no longer accepts this device: {message}")
+        return NotEnrolled(f"the server no longer accepts this device: {message}", str(error.get("code", "")) or
+                           ConnectRefusal.UNKNOWN_TOKEN)
     if status == 403 and error.get("code") == "device_pending":
-        return AwaitingApproval(message)
+        return AwaitingApproval(message, server_url=server_url)
     if status == 429 or status >= 500:
-        return Transient(f"server busy or failing (HTTP {status}): {message}", _retry_after(response))
+        return Transient(f"server busy or failing (HTTP {status}): {message}", _retry_after(response),
+                         server_url=server_url, cause=Cause.BUSY)
     return Refused(status, str(error.get("code", "http_error")), message, error.get("field"))
 
 

@@ -58,7 +58,7 @@ from protocol.schema import (
 )
 from sync.api import ApiClient
 from sync.backoff import Reconnect, jittered
-from sync.errors import NotEnrolled, SyncError
+from sync.errors import NotEnrolled, SyncError, in_words
 from sync.uploader import utc_now
 from sync.worker import Worker, ignore
 
@@ -101,7 +101,7 @@ class LinkState(enum.StrEnum):
 class LiveStatus:
     state: LinkState = LinkState.OFFLINE
     last_update: datetime | None = None  # when a snapshot or an event last changed the team model
-    refused: str | None = None  # the server's reason for refusing this device; no retrying until enrolled again
+    refused: str | None = None  # why the server refused this device, in words; no retrying until enrolled again
     awaiting_approval: bool = False  # the last attempt was refused ``device_pending``: retried, token kept
 
 
@@ -374,7 +374,7 @@ class LiveConnection(Worker):
     def _session(self) -> bool:
         """Connect, re-read, then follow events until the socket drops. True if it got live."""
         if not self._token():
-            self._refuse("this device is not enrolled")
+            self._refuse(NotEnrolled("no device token is stored"))
             return False
         try:
             if not self._connect():
@@ -391,7 +391,7 @@ class LiveConnection(Worker):
                 if self._resync_wanted:
                     self._resync()
         except NotEnrolled as exc:
-            self._refuse(str(exc))
+            self._refuse(exc)
             return False
         except SyncError as exc:
             log.warning("cannot read the team view after connecting: %s", exc)
@@ -414,7 +414,7 @@ class LiveConnection(Worker):
                 if refusal is not None:
                     code, message = refusal
                     if code in FINAL:
-                        self._refuse(message)
+                        self._refuse(NotEnrolled(message, code))
                         return False
                     log.info("live connection refused (%s): %s; retrying later", code, message)
                     self._set_status(awaiting_approval=code is ConnectRefusal.DEVICE_PENDING)
@@ -461,7 +461,7 @@ class LiveConnection(Worker):
                 self._read_me()
             read = self._read()
         except NotEnrolled as exc:
-            self._refuse(str(exc))
+            self._refuse(exc)
         except SyncError as exc:
             log.debug("team view poll failed: %s", exc)
         else:
@@ -514,9 +514,10 @@ class LiveConnection(Worker):
         """Called by python-socketio at every attempt, so a re-enrolled device's new token is used."""
         return {"token": self._token() or ""}
 
-    def _refuse(self, reason: str) -> None:
-        log.warning("live connection refused: %s", reason)
-        self._set_status(state=LinkState.OFFLINE, refused=reason, awaiting_approval=False)
+    def _refuse(self, error: NotEnrolled) -> None:
+        """Offline for good; the status says why in people's words (``in_words``), the log in the server's."""
+        log.warning("live connection refused: %s", error)
+        self._set_status(state=LinkState.OFFLINE, refused=in_words(error), awaiting_approval=False)
 
     # --- messages from socket.io's threads, run on the connection's --------------------------------------------
 

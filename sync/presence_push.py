@@ -21,7 +21,7 @@ from typing import Any
 from protocol.schema import PresenceUpdate
 from sync.api import ApiClient
 from sync.backoff import backoff_delay
-from sync.errors import NotEnrolled, Refused, Transient
+from sync.errors import NotEnrolled, Refused, Transient, in_words
 from sync.worker import Worker, ignore
 
 log = logging.getLogger(__name__)
@@ -84,17 +84,17 @@ class PresencePusher(Worker):
                                       retry_after=exc.retry_after, rng=self._rng)
                 failures += 1
                 log.info("presence not sent (%s); retry in %.1f s", exc, delay)
-                self._report(waiting=True, last_error=str(exc))
+                self._report(waiting=True, last_error=in_words(exc))
                 with self._changed:
                     self._changed.wait_for(lambda: self._restored or self.stopping, timeout=delay)
                 continue
             except NotEnrolled as exc:
                 log.warning("presence push stopped: %s", exc)
-                self._report(waiting=False, last_error=str(exc), needs_enrollment=True)
+                self._report(waiting=False, last_error=in_words(exc), needs_enrollment=True)
                 return
             except Refused as exc:
                 log.warning("server refused presence %s (seq %d), dropped: %s", update.state, update.seq, exc)
-                self._sent(update, last_error=str(exc))
+                self._sent(update, last_error=in_words(exc))
             else:
                 self._sent(update, sent=update, last_error=None)
             failures = 0

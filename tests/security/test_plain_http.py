@@ -48,7 +48,7 @@ def test_enrolling_against_plain_http_elsewhere_is_refused_before_sending(url: s
     backend = MemoryKeyring()
     with requests.Session() as session:
         session.mount("http://", wire)
-        with pytest.raises(SyncError, match=r"server URL .* must start with https://.* clear text"):
+        with pytest.raises(SyncError, match=r"server_url .* must start with https://.* clear text"):
             enroll(ApiClient(url, lambda: None, session=session), CredentialStore(backend=backend),
                    code="ABCD-EFGH-JK")
     assert wire.sent == [], "the enrollment code went out in clear text"
@@ -63,7 +63,7 @@ def test_the_enroll_command_refuses_plain_http_naming_the_field(tmp_path: Path) 
     done = subprocess.run([sys.executable, "-m", "staffpulse", "enroll", "--server", "http://pulse.example.com",
                            "--code", "ABCD-EFGH-JK"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
-    assert "server_url" in done.stderr and "clear text" in done.stderr, done.stderr
+    assert "as the server address" in done.stderr and "clear text" in done.stderr, done.stderr
     assert not (tmp_path / "data" / "settings.json").exists()
     assert not (tmp_path / "keyring.json").exists()
 

@@ -41,6 +41,7 @@ from support.team import LiveClient, Person, Team, enroll, issue_code, post_batc
 from support.waiting import wait_on
 from sync.api import ApiClient
 from sync.backoff import RECONNECT_SOON_CAP_S
+from sync.errors import NotEnrolled, in_words
 from sync.live import LinkState, LiveConnection, LiveStatus, TeamModel, TeamSnapshot, device_notice
 
 BERLIN = ZoneInfo("Europe/Berlin")  # make_team's zone
@@ -296,7 +297,8 @@ def test_revoked_device_goes_offline_with_the_reason_and_stops_retrying(server: 
     db(server, lambda s, now: admin.revoke_device(s, device_id=member.device_id, now=now))
     recorder.wait(lambda: connection.status.refused is not None, RECONNECT_SOON_CAP_S + 3.0, "refused")
     assert connection.status == LiveStatus(state=LinkState.OFFLINE, last_update=connection.status.last_update,
-                                           refused="this device was revoked: enroll it again")
+                                           refused=in_words(NotEnrolled("", ConnectRefusal.REVOKED)))
+    assert connection.status.refused is not None and "An admin has revoked this device" in connection.status.refused
     recorder.wait(lambda: not connection.alive, 5.0, "the connection's thread ended: no retry can follow")
     assert connection.status.state is LinkState.OFFLINE
 
@@ -305,7 +307,7 @@ def test_unknown_token_is_refused_at_once(open_live: Open, team: Team) -> None:
     stranger = Person(user_id=0, login="x", name="x", role="member", token="garbage-token", device_id=0)
     connection, recorder = open_live(stranger, time_zone="UTC")
     recorder.wait(lambda: connection.status.refused is not None, 3.0, "refused")
-    assert connection.status.refused == "unknown token: enroll this device again"
+    assert connection.status.refused == in_words(NotEnrolled("", ConnectRefusal.UNKNOWN_TOKEN))
     assert LinkState.LIVE not in recorder.states()
     assert recorder.views == []
 
@@ -344,7 +346,7 @@ def test_a_refusal_is_decided_by_its_code_not_its_words(proxy: FaultProxy, open_
     """Reworded, a final refusal still stops; and the words of a final refusal under a retryable code do not."""
     connection, recorder = refused_through(open_live, proxy, (UNKNOWN_TOKEN_WORDS, b"please come back later"))
     recorder.wait(lambda: connection.status.refused is not None, 10.0, "refused")
-    assert connection.status.refused == "please come back later"
+    assert connection.status.refused == in_words(NotEnrolled("", ConnectRefusal.UNKNOWN_TOKEN)), "by its code"
     recorder.wait(lambda: not connection.alive, 5.0, "no more retries")
 
     proxy.rewrites[:] = [(b'"unknown_token"', b'"too_many_sockets"')]  # the old words, a retryable code
@@ -360,7 +362,7 @@ def test_each_final_code_stops_the_retries(proxy: FaultProxy, open_live: Open, c
     recorder.wait(lambda: connection.status.refused is not None, 10.0, "refused")
     recorder.wait(lambda: not connection.alive, 5.0, "the connection's thread ended: no retry can follow")
     assert connection.status.state is LinkState.OFFLINE
-    assert connection.status.refused == UNKNOWN_TOKEN_WORDS.decode()
+    assert connection.status.refused == in_words(NotEnrolled("", code))
 
 
 def test_a_device_waiting_for_approval_keeps_retrying(proxy: FaultProxy, open_live: Open) -> None:

@@ -19,7 +19,7 @@ from protocol.schema import COUNT_LIMITS, ActivityBatch, Slot
 from server import admin
 from server.migrate import run_in_session
 from support.proxy import DROP, FORWARD_THEN_DROP, FaultProxy, Scripted
-from support.servers import ServerProcess
+from support.servers import ServerProcess, free_port
 from support.team import Person, Team, approve, backdate_enrollment, enroll, enroll_by_key, get, issue_code, new_key
 from sync.api import ApiClient
 from sync.service import sync_now_summary
@@ -192,8 +192,19 @@ def test_gives_up_after_a_few_retries_and_keeps_the_minutes(server: ServerProces
     status = Uploader(outbox, client(proxy.url, team.people[1])).drain(waits, retries=3)
     assert len(proxy.seen) == 4 and len(waits.delays) == 3
     assert status.pending == 5 and status.last_success is None
-    assert status.last_error is not None and "502" in status.last_error
+    assert status.last_error is not None and "busy or having trouble" in status.last_error
+    assert "502" not in status.last_error, "the HTTP status is for the log"
     assert waits.delays == sorted(waits.delays) or max(waits.delays) <= 8  # exponential ceiling 1, 2, 4
+
+
+def test_an_unreachable_server_is_said_in_words(team: Team, outbox: Outbox) -> None:
+    """Issue 15, item 10: "cannot reach …: ConnectionError" was the exception's class name, shown to people."""
+    outbox.commit(minutes(2), checkpoint="{}")
+    status = Uploader(outbox, client(f"http://127.0.0.1:{free_port()}", team.people[1])).drain(Waits(), retries=0)
+    assert status.last_error is not None and status.pending == 2
+    assert status.last_error.startswith("Cannot reach the server (127.0.0.1:"), status.last_error
+    assert "Check your network connection" in status.last_error
+    assert "Error" not in status.summary(), status.summary()
 
 
 def test_401_stops_at_once_and_asks_for_enrollment(server: ServerProcess, team: Team, outbox: Outbox,
@@ -208,7 +219,11 @@ def test_401_stops_at_once_and_asks_for_enrollment(server: ServerProcess, team: 
     status = Uploader(outbox, client(proxy.url, person)).drain(waits)
     assert status.needs_enrollment and status.pending == 5
     assert len(proxy.seen) == 1 and waits.delays == [], "no retry storm on 401"
-    assert "enrolled again" in status.summary()
+    summary = status.summary()
+    assert summary.startswith("Not syncing: An admin has revoked this device"), summary
+    assert "Ask your admin for a new enrollment code" in summary
+    for nested in ("no longer accepts this device:", "enroll it again", "must be enrolled again ("):
+        assert nested not in summary, "issue 15, item 10: the triple-nested revoke message"
 
 
 def test_refused_batch_is_set_aside_with_the_reason(server: ServerProcess, team: Team, outbox: Outbox) -> None:
@@ -434,7 +449,7 @@ def test_pending_device_keeps_its_minutes_and_sends_them_once_approved(server: S
     assert status.awaiting_approval and not status.needs_enrollment
     assert (status.pending, status.set_aside, outbox.set_aside_reasons()) == (5, 0, {})
     assert len(proxy.seen) == 1 and waits.delays == [], "no retries while waiting for approval"
-    assert "approval" in status.summary() and "5 minutes kept" in status.summary()
+    assert "yet to approve this device" in status.summary() and "5 minutes kept" in status.summary()
     approve(server, pending["device_id"])
     status = uploader.drain(Waits())
     assert (status.last_sent, status.pending, status.awaiting_approval) == (5, 0, False)

@@ -18,7 +18,7 @@ from agent.outbox import Outbox
 from protocol.schema import Slot
 from support.keyrings import MemoryKeyring
 from support.proxy import FaultProxy
-from support.servers import ServerProcess
+from support.servers import ServerProcess, free_port
 from support.team import admin_cli, enroll, get, issue_code, make_team, post_batch, put_presence, recent_minutes, slot
 from sync import control
 from sync.credentials import CredentialStore
@@ -171,7 +171,14 @@ def test_first_run_enrollment_in_the_settings_dialog(qtbot: QtBot, server: Serve
     dialog.server.setText("ftp://nowhere")
     dialog.code.setText("AAAAA-BBBBB")
     dialog.submit()
-    assert "server_url" in dialog.message.text() and dialog.isVisible()
+    assert "“ftp://nowhere” cannot be used as the server address" in dialog.message.text() and dialog.isVisible()
+    assert not any(internal in dialog.message.text() for internal in ("server_url", "Value error")), \
+        "issue 15, item 10: the field's code name and pydantic's words"
+    dialog.server.setText(f"http://127.0.0.1:{free_port()}")
+    dialog.submit()
+    qtbot.waitUntil(lambda: dialog.buttons.isEnabled(), timeout=10_000)
+    assert dialog.message.text().startswith("Not saved. Cannot reach the server (127.0.0.1:"), dialog.message.text()
+    assert "Error" not in dialog.message.text()
     dialog.server.setText(server.url)
     dialog.code.setText(issue_code(server, member.login))
     dialog.notify.setChecked(False)
@@ -196,6 +203,10 @@ def test_enrolling_again_after_a_revoke_works_without_a_restart(qtbot: QtBot, se
     wait_live(qtbot, app, 3)
     admin_cli(server, "devices", "revoke", str(member.device_id))
     qtbot.waitUntil(lambda: app.link.refused is not None, timeout=LIVE_TIMEOUT_MS)
+    notice = app.window.notice.text()
+    assert "An admin has revoked this device" in notice and "Ask your admin for a new enrollment code" in notice
+    for nested in ("refused this device:", "no longer accepts this device:", "enroll it again"):
+        assert nested not in notice, "issue 15, item 10: the nested revoke message"
 
     app.open_settings()
     dialog = app.dialog
