@@ -151,6 +151,23 @@ class Runner:
         allowed is the team's policy, checked by the caller (``sync.service``)."""
         self._requests.put(lambda tracker: tracker.set_pause(on))
 
+    def request_idle_threshold(self, seconds: int) -> None:
+        """Use a new idle threshold from the next sample on (the team's policy, read while running); safe from
+        any thread. A quiet spell in progress is judged by the new one: idle since its last input once that is
+        ``seconds`` ago."""
+        def apply(tracker: Tracker) -> Step:
+            if seconds != self._idle_threshold:
+                log.info("idle threshold now %d s (was %d s)", seconds, self._idle_threshold)
+            self._idle_threshold = tracker.idle_threshold = seconds
+            return Step()
+
+        self._requests.put(apply)
+
+    @property
+    def idle_threshold(self) -> int:
+        """The idle threshold in force (a request takes effect at the next sample)."""
+        return self._idle_threshold
+
     def ask_on_return(self, ask: Callable[[IdleReturn], None],
                       settled: Callable[[IdleAnswer | None], None] = lambda _answer: None) -> None:
         """Hold idle minutes and call ``ask`` when the person returns; ``settled`` gets the answer applied (None:

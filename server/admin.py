@@ -84,11 +84,20 @@ async def create_team(session: AsyncSession, *, name: str, now: datetime, idle_t
     return team_dict(team)
 
 
-async def set_team(session: AsyncSession, *, name: str, key_adds_devices: bool | None = None) -> dict[str, Any]:
-    """Change a team's enrollment setting; ``None`` leaves it as it is."""
+async def set_team(session: AsyncSession, *, name: str, key_adds_devices: bool | None = None,
+                   idle_threshold_s: int | None = None, sync_interval_s: int | None = None,
+                   pause_allowed: bool | None = None) -> dict[str, Any]:
+    """Change a team's enrollment setting or tracking policy; ``None`` leaves a field as it is. Agents apply a
+    changed policy when they next read ``/me`` (at their next connect)."""
+    low, high = INTERVAL_RANGE_S
+    for flag, seconds in (("idle-threshold", idle_threshold_s), ("sync-interval", sync_interval_s)):
+        if seconds is not None and not low <= seconds <= high:
+            raise AdminError(f"{flag}: must be between {low} and {high} seconds")
     team = await _team(session, name)
-    if key_adds_devices is not None:
-        team.key_adds_devices = key_adds_devices
+    for field, value in (("key_adds_devices", key_adds_devices), ("idle_threshold_s", idle_threshold_s),
+                         ("sync_interval_s", sync_interval_s), ("pause_allowed", pause_allowed)):
+        if value is not None:
+            setattr(team, field, value)
     await session.flush()
     return team_dict(team)
 

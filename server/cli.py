@@ -204,6 +204,11 @@ def _positive(text: str) -> int:
     return value
 
 
+def _yes_no(answer: str | None) -> bool | None:
+    """A ``yes``/``no`` option's value; None when it was not given (the setting stays as it is)."""
+    return None if answer is None else answer == "yes"
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     where = common.add_mutually_exclusive_group()
@@ -289,11 +294,17 @@ def _parser() -> argparse.ArgumentParser:
         pause_allowed=a.pause_allowed, key_adds_devices=a.key_adds_devices)))
     p = teams.add_parser("list", parents=[common], help="list teams")
     p.set_defaults(run=_admin(lambda s, a, now: server.admin.list_teams(s)))
-    p = teams.add_parser("set", parents=[common], help="change a team's enrollment setting")
+    p = teams.add_parser("set", parents=[common], help="change a team's tracking policy or enrollment setting "
+                         "(agents apply a new policy at their next connect)")
     p.add_argument("name", help="the team's name")
+    p.add_argument("--idle-threshold", type=int, metavar="SECONDS",
+                   help=f"no input for this long counts as idle ({low}-{high})")
+    p.add_argument("--sync-interval", type=int, metavar="SECONDS", help=f"how often agents upload ({low}-{high})")
+    p.add_argument("--pause-allowed", choices=["yes", "no"], help="whether members may pause tracking")
     p.add_argument("--key-adds-devices", choices=["yes", "no"], help=KEY_ADDS_DEVICES_HELP)
     p.set_defaults(run=_admin(lambda s, a, now: server.admin.set_team(
-        s, name=a.name, key_adds_devices=None if a.key_adds_devices is None else a.key_adds_devices == "yes")))
+        s, name=a.name, key_adds_devices=_yes_no(a.key_adds_devices), idle_threshold_s=a.idle_threshold,
+        sync_interval_s=a.sync_interval, pause_allowed=_yes_no(a.pause_allowed))))
 
     users = commands.add_parser("users", help="create and list users, issue enrollment codes").add_subparsers(
         dest="action", required=True)

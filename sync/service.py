@@ -39,7 +39,7 @@ from sync.credentials import CredentialStore
 from sync.errors import SyncError
 from sync.live import LinkState, LiveConnection, LiveStatus, TeamSnapshot, device_notice
 from sync.presence_push import PresencePusher
-from sync.settings import AgentSettings
+from sync.settings import AgentSettings, Effective, decide
 from sync.uploader import SyncScheduler, SyncStatus, Uploader, open_minute_note
 from sync.worker import ignore
 
@@ -185,9 +185,11 @@ def connector(settings: AgentSettings) -> ConnectedFactory | None:
 
 class AgentService:
     def __init__(self, data_dir: Path, connected: ConnectedFactory | None,
-                 listeners: Listeners = Listeners()) -> None:
-        """``connected`` builds the server side once the sampler exists; None when not enrolled."""
-        self._data_dir = data_dir
+                 listeners: Listeners = Listeners(), *, settings: Effective | None = None) -> None:
+        """``connected`` builds the server side once the sampler exists; None when not enrolled. ``settings``:
+        the person's with IT's policy applied, and the fields it locked, which the team's policy does not
+        change (``sync.settings.decide``)."""
+        self._data_dir, self._settings = data_dir, settings or Effective(AgentSettings())
         self._make_connected = connected
         self._front = listeners  # the front end's own listeners
         # What the server side calls: the front end's, except that ``/me`` reads pass through the service first.
@@ -212,10 +214,25 @@ class AgentService:
         self._listeners.state(change)
 
     def _me_changed(self, me: Me) -> None:
+        """The team's policy, read at each connect, in force at once: the idle threshold (unless IT's policy
+        sets it), the upload interval, whether a pause may go on."""
+        decided = decide(self._settings.settings, self._settings.locked, me.policy)
+        self._sampler.runner.request_idle_threshold(decided.idle_threshold_s.value)
+        if (connected := self._connected) is not None:
+            connected.scheduler.set_interval(decided.sync_interval_s.value)
         if not me.policy.pause_allowed and self._state is not None and self._state.paused:
             log.info("the team's policy no longer allows pausing: tracking resumes")
             self._sampler.runner.request_pause(False)
         self._front.me(me)
+
+    def settings_changed(self, settings: Effective) -> None:
+        """The person saved new settings: their idle threshold is in force at once unless IT or the team
+        decided it (the team's policy as last read)."""
+        self._settings = settings
+        connected = self._connected
+        team = connected.me.policy if connected is not None and connected.me is not None else None
+        self._sampler.runner.request_idle_threshold(
+            decide(settings.settings, settings.locked, team).idle_threshold_s.value)
 
     def _idle_settled(self, answer: IdleAnswer | None) -> None:
         """Held minutes were released: send them now rather than at the next scheduled upload."""

@@ -43,7 +43,7 @@ from protocol.defaults import SYNC_INTERVAL_S
 from protocol.schema import BEFORE_ENROLLMENT, MINUTE_FULL, NOT_BEGUN, ActivityBatch, Slot
 from sync.api import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, ApiClient
 from sync.backoff import backoff_delay, jittered
-from sync.errors import AwaitingApproval, NotEnrolled, Refused, Transient
+from sync.errors import AwaitingApproval, Cause, NotEnrolled, Refused, Transient, in_words
 from sync.worker import Worker, ignore
 
 log = logging.getLogger(__name__)
@@ -70,9 +70,9 @@ class SyncStatus:
     def summary(self, zone: tzinfo | None = None) -> str:
         """One line in words, e.g. "Sent 12 minutes at 14:05"."""
         if self.needs_enrollment:
-            return f"Not syncing: this device must be enrolled again ({self.last_error})"
+            return f"Not syncing: {self.last_error}"
         if self.awaiting_approval:
-            return (f"Not syncing yet: {self.last_error}. {self.pending} minute{'s' if self.pending != 1 else ''} "
+            return (f"Not syncing yet: {self.last_error} {self.pending} minute{'s' if self.pending != 1 else ''} "
                     "kept, sent once approved")
         if self.last_error is not None:
             return f"Last sync failed: {self.last_error}"
@@ -129,10 +129,11 @@ class Uploader:
                 try:
                     self._api.post_activity(ActivityBatch(batch_id=batch.batch_id, slots=batch.slots))
                 except AwaitingApproval as exc:
-                    transient, awaiting_approval = str(exc), True
+                    log.info("upload held: %s", exc)
+                    transient, awaiting_approval = in_words(exc), True
                     break
                 except Transient as exc:
-                    transient = str(exc)
+                    transient = in_words(exc)
                     if failures >= retries:
                         break
                     delay = backoff_delay(failures, retry_after=exc.retry_after, rng=self._rng)
@@ -142,7 +143,8 @@ class Uploader:
                         break
                     continue
                 except NotEnrolled as exc:
-                    transient, needs_enrollment = str(exc), True
+                    log.warning("upload refused: %s", exc)
+                    transient, needs_enrollment = in_words(exc), True
                     break
                 except Refused as exc:
                     named = _named_minute(batch.slots, exc)
@@ -169,7 +171,8 @@ class Uploader:
                 self._on_sent(batch.slots)
                 failures, transient = 0, None
         except sqlite3.OperationalError as exc:  # disk full or failing: the minutes stay, try next run
-            transient = f"cannot write {self._outbox.path}: {exc}"
+            log.error("cannot write %s: %s", self._outbox.path, exc)
+            transient = in_words(Transient(str(exc), cause=Cause.DISK))
         error = transient or refused
         success = transient is None
         self.status = SyncStatus(
@@ -222,6 +225,16 @@ class SyncScheduler(Worker):
         self.wake()
         return now
 
+    def set_interval(self, seconds: float) -> None:
+        """Upload every ``seconds`` from the next wait on (the team's policy, read while running)."""
+        with self._lock:
+            self._interval = seconds
+
+    @property
+    def interval_s(self) -> float:
+        with self._lock:
+            return self._interval
+
     def stop(self, timeout: float | None = None, *, flush: bool = False, before: datetime | None = None) -> bool:
         """End the thread; ``flush`` and ``before`` as for ``request_stop``."""
         self.request_stop(flush=flush, before=before)
@@ -242,8 +255,8 @@ class SyncScheduler(Worker):
 
     def _next_wait(self) -> float:
         """Seconds to the next run: the interval, or less when a follow-up run is due sooner."""
-        wait = jittered(self._interval, rng=self._rng)
         with self._lock:
+            wait = jittered(self._interval, rng=self._rng)
             if self._follow_up is not None:
                 wait = min(wait, max(0.0, self._follow_up - time.monotonic()))
         return wait

@@ -30,9 +30,10 @@ from agent.assembly import Sampler
 from agent.returning import IdleAnswer, IdleReturn
 from agent.states import PresenceChange
 from protocol.schema import DeviceEnrolledEvent, Me, Policy, PresenceState
+from sync.errors import in_words
 from sync.live import LinkState, LiveStatus, TeamSnapshot, device_notice
 from sync.service import AgentService, connector, sync_now_summary
-from sync.settings import AgentSettings
+from sync.settings import AgentSettings, Effective
 from sync.uploader import SyncStatus
 from ui import preferences as ui_preferences
 from ui import present
@@ -149,7 +150,8 @@ class TrayApp(QObject):
         """The agent thread. The service is built here too: ``connector`` reads the OS keyring, which can be
         slow (a locked Secret Service or Keychain prompt) and must not hold up the window."""
         try:
-            service = AgentService(self.data_dir, connector(self._settings), self.bridge.listeners())
+            service = AgentService(self.data_dir, connector(self._settings), self.bridge.listeners(),
+                                   settings=Effective(self._settings, self._locked))
             self.service = service
             service.run(self._sampler_factory, self._stop)
         except Exception as exc:
@@ -217,7 +219,7 @@ class TrayApp(QObject):
             return
         enrolled = self.service is not None and self.service.connected is not None
         self.dialog = SettingsDialog(self.data_dir, self._settings, self.preferences, enrolled=enrolled,
-                                     locked=self._locked)
+                                     locked=self._locked, team=self.policy)
         self.dialog.saved.connect(self._settings_saved)
         self.dialog.open()
 
@@ -236,7 +238,8 @@ class TrayApp(QObject):
                 self.open_settings()  # first run
 
     def _failed(self, error: object) -> None:
-        self.window.show_notice(f"StaffPulse stopped tracking because of an error: {error}")
+        words = in_words(error) if isinstance(error, BaseException) else str(error)
+        self.window.show_notice(f"StaffPulse stopped tracking. {words} Restart StaffPulse to track again.")
         self.window.bring_up()
 
     def _state_changed(self, change: PresenceChange) -> None:
@@ -289,7 +292,7 @@ class TrayApp(QObject):
         self.window.badge.setText(f'<span style="color:{colour}">●</span> {words}')
         self.window.badge.setToolTip(status.refused or "")
         if status.refused:
-            self._enrollment_needed(f"The server refused this device: {status.refused}")
+            self._enrollment_needed(status.refused)  # in words already (sync.errors.in_words)
         self._show_look()
 
     def _team_changed(self, snapshot: TeamSnapshot) -> None:
@@ -306,7 +309,10 @@ class TrayApp(QObject):
 
     def _settings_saved(self, saved: Saved) -> None:
         self._settings, self.preferences = saved.settings, saved.preferences
-        if saved.enrolled is None or self.service is None or not self.running:
+        if self.service is None or not self.running:
+            return
+        self.service.settings_changed(Effective(saved.settings, self._locked))  # a new threshold, in force now
+        if saved.enrolled is None:
             return
         service, settings, name = self.service, saved.settings, saved.enrolled.name
 

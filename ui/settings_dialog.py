@@ -1,20 +1,24 @@
 """Settings and first-run enrollment: server URL, enrollment code, idle threshold, notifications.
 
-Saving checks the values first (``AgentSettings`` says what is wrong in words). With a code it enrolls on a
+Saving checks the values first (``sync.settings.changed``); what is wrong, here and when enrolling fails, is
+said by ``sync.errors.in_words``, the detail logged. With a code it enrolls on a
 worker thread (``sync.enrollment.enroll``: the token goes straight to the keyring), and only a successful
 enrollment saves the new server; without one it saves at once. The dialog stays responsive throughout.
 
-Fields that IT's policy sets (``locked``, from ``agent.policy``) show the policy's value, disabled, with "Set
-by your organisation"; saving never writes them to the user's file (``sync.settings.save_unlocked``).
+Each setting a team or IT may decide says who did (``sync.settings.decide``): fields that IT's policy sets
+(``locked``, from ``agent.policy``) show its value, disabled, "Set by your IT department"; the idle threshold and
+the upload interval of the team's policy (``team``, from ``/me``) likewise, "Set by your team". Saving never
+writes a value someone else decided to the user's file (``sync.settings.save_unlocked``): their own choice is
+kept for when that decision is withdrawn.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 
 import requests
-from pydantic import ValidationError
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -30,17 +34,23 @@ from PySide6.QtWidgets import (
 )
 
 from protocol.defaults import INTERVAL_RANGE_S
-from protocol.schema import UserPublic
+from protocol.schema import Policy, UserPublic
 from sync import settings as agent_settings
 from sync.api import ApiClient
 from sync.credentials import CredentialStore
 from sync.enrollment import enroll
-from sync.settings import AgentSettings
+from sync.errors import BadSetting, in_words
+from sync.settings import AgentSettings, Source, decide
 from ui import preferences as ui_preferences
 from ui.preferences import Preferences
 from ui.worker import background
 
-LOCKED_NOTE = "Set by your organisation"
+log = logging.getLogger(__name__)
+
+LOCKED_NOTE = "Set by your IT department"
+TEAM_NOTE = "Set by your team"
+DEFAULT_NOTE = "StaffPulse's default"
+NOTES = {Source.IT: LOCKED_NOTE, Source.TEAM: TEAM_NOTE, Source.DEFAULT: DEFAULT_NOTE}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,15 +60,31 @@ class Saved:
     enrolled: UserPublic | None  # who this device now belongs to, when the dialog enrolled it
 
 
+def _beside(field: QWidget, note: QLabel) -> QWidget:
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(field, 1)
+    layout.addWidget(note)
+    return row
+
+
 class SettingsDialog(QDialog):
     saved = Signal(object)  # Saved
 
     def __init__(self, data_dir: Path, settings: AgentSettings, preferences: Preferences, *, enrolled: bool,
-                 locked: frozenset[str] = frozenset(), parent: QWidget | None = None) -> None:
-        """``settings`` are the effective ones (policy applied); ``locked`` names the fields policy sets."""
+                 locked: frozenset[str] = frozenset(), team: Policy | None = None,
+                 parent: QWidget | None = None) -> None:
+        """``settings`` are the effective ones (policy applied); ``locked`` names the fields policy sets;
+        ``team`` is the team's policy once read from the server."""
         super().__init__(parent)
         self.setWindowTitle("StaffPulse settings")
-        self._data_dir, self._settings, self._locked = data_dir, settings, locked
+        self._data_dir, self._settings = data_dir, settings
+        decided = decide(settings, locked, team)
+        self._sources = {"server_url": Source.IT if "server_url" in locked else Source.YOURS,
+                         "idle_threshold_s": decided.idle_threshold_s.source}
+        #: Fields whose shown value someone else decided: never saved over the person's own.
+        self._locked = frozenset(name for name, source in self._sources.items() if source is not Source.YOURS)
         self.server = QLineEdit(settings.server_url or "")
         self.server.setPlaceholderText("https://pulse.example.com")
         self.code = QLineEdit()
@@ -66,7 +92,10 @@ class SettingsDialog(QDialog):
         self.idle = QSpinBox()
         self.idle.setRange(*INTERVAL_RANGE_S)
         self.idle.setSuffix(" s")
-        self.idle.setValue(settings.idle_threshold_s)
+        self.idle.setValue(decided.idle_threshold_s.value)
+        minutes = decided.sync_interval_s.value / 60
+        self.interval = QLabel(f"every {minutes:g} minute{'s' if minutes != 1 else ''}")
+        self.interval_note = QLabel(NOTES[decided.sync_interval_s.source])
         self.notify = QCheckBox("Tell me when a teammate starts or ends a break")
         self.notify.setChecked(preferences.notify_breaks)
         what = "the" if "server_url" in locked else "your server and the"
@@ -80,33 +109,30 @@ class SettingsDialog(QDialog):
         form.addRow("Server:", self._lockable(self.server, "server_url"))
         form.addRow("Enrollment code:", self.code)
         form.addRow("Idle after:", self._lockable(self.idle, "idle_threshold_s"))
+        form.addRow("Uploads:", _beside(self.interval, self.interval_note))
         form.addRow(self.notify)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addWidget(QLabel("A new idle threshold applies from the next start of StaffPulse."))
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
 
     def _lockable(self, field: QWidget, name: str) -> QWidget:
-        """``field`` as it is, or disabled beside a note when policy sets it."""
-        if name not in self._locked:
+        """``field`` as it is, or disabled beside a note saying who set it when IT or the team did."""
+        source = self._sources[name]
+        if source is Source.YOURS:
             return field
         field.setEnabled(False)
-        field.setToolTip(LOCKED_NOTE)
-        row = QWidget()
-        layout = QHBoxLayout(row)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(field, 1)
-        layout.addWidget(QLabel(LOCKED_NOTE))
-        return row
+        field.setToolTip(NOTES[source])
+        return _beside(field, QLabel(NOTES[source]))
 
     def submit(self) -> None:
         try:
-            new = AgentSettings.model_validate(self._settings.model_dump() | {
-                "server_url": self.server.text().strip() or None, "idle_threshold_s": self.idle.value()})
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            self.message.setText(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
+            new = agent_settings.changed(self._settings, server_url=self.server.text().strip() or None,
+                                         idle_threshold_s=self.idle.value() if "idle_threshold_s" not in self._locked
+                                         else self._settings.idle_threshold_s)
+        except BadSetting as exc:
+            log.info("settings not saved: %s", exc)
+            self.message.setText(in_words(exc))
             return
         prefs = Preferences(notify_breaks=self.notify.isChecked())
         code = self.code.text().strip()
@@ -135,4 +161,5 @@ class SettingsDialog(QDialog):
             self.saved.emit(result)
             self.accept()
         else:
-            self.message.setText(f"Not saved: {result}")
+            log.warning("settings not saved: %s", result)
+            self.message.setText(f"Not saved. {in_words(result) if isinstance(result, Exception) else result}")

@@ -11,11 +11,12 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from agent.assembly import Sampler
+from agent.policy import MachinePolicy
 from support.keyrings import MemoryKeyring
 from support.servers import ServerProcess, sqlite_server
 from support.team import Person
 from sync.credentials import CredentialStore
-from sync.settings import AgentSettings, save
+from sync.settings import AgentSettings, effective, save
 from ui.app import TrayApp
 
 
@@ -42,13 +43,14 @@ def launch(qtbot: QtBot, tmp_path: Path, server: ServerProcess, memory_keyring: 
            monkeypatch: pytest.MonkeyPatch) -> Iterator[Launch]:
     """Start the tray app in this process, as ``person`` (enrolled), or not enrolled at all (``None``);
     ``sampler(data_dir, on_change)`` replaces the real sampler (tests that drive the clock and input); ``url``
-    points the app elsewhere than the server (a proxy in front of it)."""
+    points the app elsewhere than the server (a proxy in front of it); ``policy`` is IT's for this machine,
+    applied as ``staffpulse`` applies it."""
     monkeypatch.delenv("DISPLAY", raising=False)  # no input counting here: the sampler falls back quietly
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     apps: list[TrayApp] = []
 
     def start(person: Person | None, sampler: Callable[[Path, Callable[..., None]], Sampler] | None = None, *,
-              url: str | None = None) -> TrayApp:
+              url: str | None = None, policy: MachinePolicy | None = None) -> TrayApp:
         data = tmp_path / f"data-{len(apps)}"
         data.mkdir()
         settings = AgentSettings()
@@ -56,13 +58,14 @@ def launch(qtbot: QtBot, tmp_path: Path, server: ServerProcess, memory_keyring: 
             settings = AgentSettings(server_url=url or server.url)
             save(data, settings)
             CredentialStore().save(url or server.url, person.token)
+        merged = effective(settings, policy or MachinePolicy())
 
         def open_sampler(on_change: Callable[..., None]) -> Sampler:
             if sampler is not None:
                 return sampler(data, on_change)
-            return Sampler.open(data, idle_threshold=300, on_change=on_change)
+            return Sampler.open(data, idle_threshold=merged.settings.idle_threshold_s, on_change=on_change)
 
-        app = TrayApp(data, settings, open_sampler)
+        app = TrayApp(data, merged.settings, open_sampler, merged.locked)
         qtbot.addWidget(app.window)
         app.start()
         apps.append(app)
