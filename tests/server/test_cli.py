@@ -44,6 +44,8 @@ def test_admin_round_trip_with_json(tmp_path: Path) -> None:
 
     team = run("teams", "create", "Support", "--idle-threshold", "120")
     assert team["idle_threshold_s"] == 120
+    team = run("teams", "set", "Support", "--sync-interval", "600", "--pause-allowed", "yes")
+    assert (team["idle_threshold_s"], team["sync_interval_s"], team["pause_allowed"]) == (120, 600, True)
     user = run("users", "create", "--team", "Support", "--login", "CORP\\Jo", "--name", "Jo", "--time-zone",
                "Europe/Paris", "--role", "manager")
     assert (user["login"], user["role"], user["time_zone"]) == ("corp\\jo", "manager", "Europe/Paris")

@@ -14,6 +14,7 @@ import requests
 
 from agent.policy import MachinePolicy
 from protocol.defaults import IDLE_THRESHOLD_S, INTERVAL_RANGE_S, SYNC_INTERVAL_S
+from protocol.schema import Policy
 from server import admin
 from server.migrate import run_in_session
 from support.keyrings import MemoryKeyring
@@ -21,7 +22,22 @@ from support.servers import ServerProcess
 from support.team import Team
 from sync.credentials import CredentialStore
 from sync.enrollment import enroll_by_policy
-from sync.settings import FILE_NAME, AgentSettings, Effective, SettingsError, effective, load, save, save_unlocked
+from sync.errors import BadSetting, in_words
+from sync.settings import (
+    FILE_NAME,
+    AgentSettings,
+    Decided,
+    Decisions,
+    Effective,
+    SettingsError,
+    Source,
+    changed,
+    decide,
+    effective,
+    load,
+    save,
+    save_unlocked,
+)
 
 
 def test_round_trip_and_defaults(tmp_path: Path) -> None:
@@ -46,6 +62,28 @@ def test_broken_file_names_file_and_field(tmp_path: Path, content: str, field: s
 
 
 # --- IT's policy on top of the user's settings ------------------------------------------------------------------
+
+
+def test_it_beats_the_team_which_beats_the_person() -> None:
+    """Issue 15, item 8: who decides the idle threshold and the upload interval, and what is in force."""
+    mine = AgentSettings(idle_threshold_s=240)
+    team = Policy(idle_threshold_s=120, sync_interval_s=600, pause_allowed=False)
+    assert decide(mine, frozenset(), None) == Decisions(Decided(240, Source.YOURS),
+                                                        Decided(SYNC_INTERVAL_S, Source.DEFAULT))
+    assert decide(mine, frozenset(), team) == Decisions(Decided(120, Source.TEAM), Decided(600, Source.TEAM))
+    it = effective(mine, MachinePolicy(idle_threshold_s=900))
+    assert decide(it.settings, it.locked, team) == Decisions(Decided(900, Source.IT), Decided(600, Source.TEAM))
+
+
+def test_a_typed_value_that_cannot_be_used_is_a_bad_setting_in_words() -> None:
+    """Issue 15, item 10: no pydantic report for people."""
+    with pytest.raises(BadSetting) as bad:
+        changed(AgentSettings(), server_url="http://pulse.example.com")
+    assert (bad.value.field, bad.value.value) == ("server_url", "http://pulse.example.com")
+    words = in_words(bad.value)
+    assert words.startswith("“http://pulse.example.com” cannot be used as the server address: it must start with "
+                            "https://"), words
+    assert "Value error" not in words and "pydantic" not in words
 
 
 def test_policy_beats_user_settings_and_locks_those_fields() -> None:

@@ -27,6 +27,7 @@ from agent.returning import IdleAnswer, IdleReturn
 from agent.runner import Runner
 from agent.slots import InputCounts
 from protocol.schema import PresenceState
+from server import admin
 from server.migrate import run_in_session
 from server.models import Team as TeamRow
 from support.servers import ServerProcess
@@ -156,7 +157,11 @@ def day_totals(server: ServerProcess, person: Person, days: set[date]) -> dict[s
 
 def test_coming_back_from_idle_asks_and_the_answer_reaches_the_server(qtbot: QtBot, server: ServerProcess,
                                                                       launch: Launch) -> None:
-    me = make_team(server, time_zone="UTC").people[1]
+    team = make_team(server, time_zone="UTC")
+    me = team.people[1]
+    # The team's policy sets the threshold the running agent uses (issue 15, item 8): the same as the sampler's.
+    asyncio.run(run_in_session(server.database_url, lambda session, _now: admin.set_team(
+        session, name=team.name, idle_threshold_s=THRESHOLD)))
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=20)
     clock = FastClock(start)
     person = Desk(clock)
