@@ -114,6 +114,7 @@ def test_the_palette_follows_the_os_while_running(qtbot: QtBot, own_theme: None)
 
 
 def test_a_chosen_scheme_wins_over_the_os(qapp: QApplication, own_theme: None) -> None:
+    theme.follow("system")  # listening to the OS, then the person chooses dark
     assert theme.follow("dark") is Scheme.DARK
     QGuiApplication.styleHints().colorSchemeChanged.emit(Qt.ColorScheme.Light)
     assert theme.colors() is DARK
