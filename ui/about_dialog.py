@@ -11,6 +11,7 @@ from ui import brand
 from ui.icons import mark_icon
 
 MARK_PX = 48
+WIDTH_EM = 38  # wide enough for a login and a usual folder path on one line; measured in the dialog's font
 
 
 class AboutDialog(QDialog):
@@ -23,7 +24,7 @@ class AboutDialog(QDialog):
         title.setWordWrap(True)
         heading = QHBoxLayout()
         heading.addWidget(mark, 0, Qt.AlignmentFlag.AlignTop)
-        heading.addWidget(title, 1)
+        heading.addWidget(title, 1, Qt.AlignmentFlag.AlignTop)
         self.form = QFormLayout()
         self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # long paths at 150 % scale
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -31,8 +32,10 @@ class AboutDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(heading)
         layout.addLayout(self.form)
+        layout.addStretch()  # a wrapped row's height settles after the first layout: spare room goes here
         layout.addWidget(buttons)
         self.values: dict[str, QLabel] = {}
+        self.setMinimumWidth(self.fontMetrics().horizontalAdvance("M") * WIDTH_EM)
 
     def show_rows(self, rows: list[tuple[str, str]]) -> None:
         while self.form.rowCount():
@@ -45,4 +48,5 @@ class AboutDialog(QDialog):
             shown.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.form.addRow(f"{label}:", shown)
             self.values[label] = shown
-        self.adjustSize()
+        width = self.width() if self.isVisible() else self.minimumWidth()
+        self.resize(width, self.heightForWidth(width))  # as tall as the wrapped rows need at this width

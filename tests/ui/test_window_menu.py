@@ -10,6 +10,7 @@ from pytestqt.qtbot import QtBot
 from protocol.version import VERSION
 from support.servers import ServerProcess
 from support.team import get, make_team
+from sync.live import LinkState
 from tests.ui.conftest import Launch
 from ui import about_facts
 from ui.app import TrayApp
@@ -56,6 +57,8 @@ def test_about_shows_the_servers_answer(qtbot: QtBot, server: ServerProcess, lau
     assert shown["This device"] == f"number {me['device_id']}" and me["device_id"] == manager.device_id
     assert shown["Time zone"] == me["user"]["time_zone"]
     assert shown["Server"] == server.url and shown["Version"] == VERSION
+    # quitting while the live socket still connects waits out its attempt: let it finish first
+    qtbot.waitUntil(lambda: app.link.state is LinkState.LIVE, timeout=15_000)
 
 
 def test_about_is_not_clipped_at_150_percent(qtbot: QtBot, launch: Launch) -> None:
