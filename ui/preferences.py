@@ -16,7 +16,7 @@ from agent.atomic import write_atomically
 log = logging.getLogger(__name__)
 
 FILE_NAME = "ui.json"
-THEMES = ("system", "light", "dark")  # ui.theme.CHOICES; repeated here so this module stays without Qt
+THEMES = ("system", "light", "dark")  # what ``ui.theme.follow`` takes: the OS's scheme, or one chosen
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,7 @@ from ui.palettes import DARK, LIGHT, PALETTES, Colors, Scheme
 
 log = logging.getLogger(__name__)
 
-SYSTEM = "system"
-CHOICES = (SYSTEM, Scheme.LIGHT.value, Scheme.DARK.value)
+SYSTEM = "system"  # follow the OS; the choices are ``ui.preferences.THEMES``
 #: Styles that paint with the OS's colours whatever the palette says.
 _FIXED_COLOUR_STYLES = {"windowsvista", "windows"}
 

@@ -4,7 +4,9 @@ the OS while running."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -14,11 +16,13 @@ from pytestqt.qtbot import QtBot
 
 from installer import icon as exe_icon
 from protocol.schema import PresenceState
-from ui import brand, theme
+from sync.settings import AgentSettings
+from ui import brand, preferences, theme
 from ui.charts import HourlyChart
 from ui.icons import mark_pixmap
 from ui.palettes import DARK, LIGHT, PALETTES, Scheme
 from ui.present import TrayLook
+from ui.settings_dialog import SettingsDialog
 
 TRAY_SIZES = (16, 24, 32)
 TASKBARS = {"light": "#f3f3f3", "dark": "#202020"}  # Windows 11's taskbars; GNOME's and macOS' are near these
@@ -128,3 +132,16 @@ def test_colours_without_an_applied_theme_match_the_palette(qapp: QApplication, 
     assert theme.colors() is DARK
     QApplication.setPalette(theme.palette(LIGHT))
     assert theme.colors() is LIGHT
+
+
+def test_the_theme_preference_is_read_and_kept_by_settings(qtbot: QtBot, tmp_path: Path) -> None:
+    (tmp_path / preferences.FILE_NAME).write_text(json.dumps({"theme": "dark"}))
+    assert preferences.load(tmp_path).theme == "dark"
+    dialog = SettingsDialog(tmp_path, AgentSettings(), preferences.load(tmp_path), enrolled=False)
+    qtbot.addWidget(dialog)
+    dialog.notify.setChecked(False)
+    with qtbot.waitSignal(dialog.saved, timeout=5000):
+        dialog.submit()  # no code: saved on a worker, at once
+    assert preferences.load(tmp_path) == preferences.Preferences(notify_breaks=False, theme="dark")
+    (tmp_path / preferences.FILE_NAME).write_text(json.dumps({"theme": "purple"}))
+    assert preferences.load(tmp_path).theme == "system", "an unknown value means the default"

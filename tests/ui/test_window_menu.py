@@ -42,6 +42,8 @@ def test_without_a_tray_cancelling_first_run_still_leaves_settings_in_the_window
     assert shown["Signed in as"] == about_facts.NOT_ENROLLED
     assert shown["Server"] == "None chosen yet" and shown["Version"] == VERSION
     assert shown["Data folder"] == str(app.data_dir)
+    with qtbot.waitSignal(app.finished, timeout=5000):
+        window_action(app, "Quit StaffPulse").trigger()
 
 
 def test_about_shows_the_servers_answer(qtbot: QtBot, server: ServerProcess, launch: Launch) -> None:
