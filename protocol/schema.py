@@ -308,6 +308,80 @@ class TeamView(_Answer):
     members: list[TeamMember]
 
 
+# --- history (docs/protocol.md, "History") ------------------------------------------------------------------
+
+
+class MinuteMark(enum.StrEnum):
+    """One character per minute in a ``MemberDay.timeline``: how the merged minute was mostly spent (ties go
+    to the more present state: active, then break, then idle), or no minute at all (the agent was not running,
+    the PC was off or asleep: offline)."""
+
+    ACTIVE = "a"
+    BREAK = "b"
+    IDLE = "i"
+    NONE = "-"
+
+
+class HourProfile(_Answer):
+    """One local hour of a member's day (23 or 25 of them on DST days), summed from its merged minutes."""
+
+    start: datetime  # the hour's start, UTC
+    active_s: int = 0
+    idle_s: int = 0
+    break_s: int = 0
+    input_s: int = 0
+
+
+class MemberDay(_Answer):
+    """One local day of one member: what the dashboard, the history views and exports show."""
+
+    user_id: int
+    name: str
+    date: date  # the member's own local day
+    time_zone: str
+    totals: Totals
+    first_activity: datetime | None = None  # start of the day's first minute with active seconds
+    last_activity: datetime | None = None  # end of the day's last minute with active seconds
+    hours: list[HourProfile] = []  # every local hour of the day, in order; empty when only day totals are kept
+    #: One ``MinuteMark`` per minute from local midnight (1,380–1,500 characters); only in single-day answers,
+    #: and None for days whose minutes are past the retention window.
+    timeline: str | None = None
+
+
+class Retention(_Answer):
+    """What the server keeps: minutes for ``minutes_days`` days; older days as totals only if ``keeps_day_totals``."""
+
+    minutes_days: int
+    keeps_day_totals: bool
+
+
+class TeamDay(_Answer):
+    """``GET /api/v1/team/days/{date}``: every member's day (with timelines) and the team's sum."""
+
+    team: TeamPublic
+    date: date
+    members: list[MemberDay]
+    totals: Totals
+    retention: Retention
+
+
+class MemberDays(_Answer):
+    user_id: int
+    name: str
+    time_zone: str
+    days: list[MemberDay]  # every day of the range, in order (zeros where nothing was recorded), no timelines
+
+
+class TeamDays(_Answer):
+    """``GET /api/v1/team/days?start=…&end=…``: each member's days over an inclusive range of dates."""
+
+    team: TeamPublic
+    start: date
+    end: date
+    members: list[MemberDays]
+    retention: Retention
+
+
 class Health(_Answer):
     status: Literal["ok", "degraded"]
     version: str | None = None  # only when the server runs with ``--health-details``

@@ -30,14 +30,17 @@ from agent.assembly import Sampler
 from agent.returning import IdleAnswer, IdleReturn
 from agent.states import PresenceChange
 from protocol.schema import DeviceEnrolledEvent, Me, Policy, PresenceState
+from protocol.version import VERSION
 from sync.errors import in_words
 from sync.live import LinkState, LiveStatus, TeamSnapshot, device_notice
 from sync.service import AgentService, connector, sync_now_summary
 from sync.settings import AgentSettings, Effective
 from sync.uploader import SyncStatus
+from ui import about_facts, brand, present, theme
 from ui import preferences as ui_preferences
-from ui import present
+from ui.about_dialog import AboutDialog
 from ui.bridge import Bridge
+from ui.icons import mark_icon
 from ui.idle_prompt import IdlePrompt
 from ui.permission_prompt import ask_for_permissions
 from ui.present import TrayLook
@@ -87,6 +90,7 @@ class TrayApp(QObject):
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="agent", daemon=True)
         self.dialog: SettingsDialog | None = None
+        self.about: AboutDialog | None = None
 
         self.window = MainWindow()
         self.idle_prompt = IdlePrompt(self.window)  # owned by the window, so it goes when the window goes
@@ -98,6 +102,9 @@ class TrayApp(QObject):
         self._tray_wait.setInterval(TRAY_WAIT_MS)
         self._tray_wait.timeout.connect(self._look_for_tray)
         self.window.sync.button.clicked.connect(self.sync_now)
+        self.window.settings_action.triggered.connect(self.open_settings)
+        self.window.about_action.triggered.connect(self.open_about)
+        self.window.quit_action.triggered.connect(self.quit)
         for signal_, slot in ((self.bridge.state, self._state_changed), (self.bridge.sync, self._synced),
                               (self.bridge.link, self._link_changed), (self.bridge.team, self._team_changed),
                               (self.bridge.ready, self._ready), (self.bridge.show, self.open_window),
@@ -223,6 +230,22 @@ class TrayApp(QObject):
         self.dialog.saved.connect(self._settings_saved)
         self.dialog.open()
 
+    def open_about(self) -> None:
+        if self.about is None:
+            self.about = AboutDialog(self.window)
+        self._show_about()
+        self.about.show()
+        self.about.raise_()
+
+    def _show_about(self) -> None:
+        """Fill the About dialog from what is known now (``/me`` arrives with the agent's signals)."""
+        if self.about is None:
+            return
+        enrolled = self.service is not None and self.service.connected is not None
+        self.about.show_rows(about_facts.about_rows(
+            me=self.me, enrolled=enrolled or self.me is not None, server_url=self._settings.server_url,
+            version=VERSION, data_dir=self.data_dir, log_dir=about_facts.log_folder()))
+
     def _tray_clicked(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason in (QSystemTrayIcon.ActivationReason.Trigger, QSystemTrayIcon.ActivationReason.DoubleClick):
             self.open_window()
@@ -250,6 +273,7 @@ class TrayApp(QObject):
     def _me_read(self, me: Me) -> None:
         self.me, self.policy = me, me.policy
         self._show_look()
+        self._show_about()
 
     def _ask_idle(self, spell: IdleReturn) -> None:
         question = present.idle_question(spell, _now())
@@ -422,7 +446,9 @@ def run_tray_app(data_dir: Path, settings: AgentSettings, sampler_factory: Sampl
     app = QApplication(sys.argv[:1])
     app.setApplicationName("StaffPulse")
     app.setQuitOnLastWindowClosed(False)
+    app.setWindowIcon(mark_icon(brand.BRAND))
     shell = TrayApp(data_dir, settings, sampler_factory, locked)
+    theme.follow(shell.preferences.theme)
     shell.finished.connect(app.quit)
     wakeup = _SignalWakeup(shell.quit)
     shell.start()

@@ -9,8 +9,7 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QWidget
 
-from protocol.schema import PresenceState
-from ui.present import STATE_COLOURS
+from ui import theme
 
 LABEL_EVERY = 3  # hours between axis labels
 
@@ -36,12 +35,13 @@ class HourlyChart(QWidget):
         label_h = painter.fontMetrics().height() + 2
         width, height = self.width(), self.height() - label_h
         step = width / len(self.hours)
-        active_colour = QColor(STATE_COLOURS[PresenceState.ACTIVE])
+        colours = theme.colors()  # read at each paint: a change of light/dark repaints with the new palette
+        active_colour = QColor(colours.active)
         painter.setPen(Qt.PenStyle.NoPen)
         for hour, (active, typed) in enumerate(self.hours):
             x = hour * step + step * 0.15
             bar_w = step * 0.7
-            painter.setBrush(self.palette().midlight())
+            painter.setBrush(QColor(colours.surface))
             painter.drawRect(QRectF(x, 0, bar_w, height))
             painter.setBrush(active_colour.lighter(150))
             bar_h = height * min(active, 3600) / 3600
@@ -49,7 +49,7 @@ class HourlyChart(QWidget):
             painter.setBrush(active_colour)
             core_h = height * min(typed, 3600) / 3600
             painter.drawRect(QRectF(x, height - core_h, bar_w, core_h))
-        painter.setPen(self.palette().text().color())
+        painter.setPen(QColor(colours.muted))
         for hour in range(0, len(self.hours), LABEL_EVERY):
             painter.drawText(QRectF(hour * step, height, step * LABEL_EVERY, label_h),
                              Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, f"{hour:02d}")

@@ -80,6 +80,7 @@ class SettingsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("StaffPulse settings")
         self._data_dir, self._settings = data_dir, settings
+        self._preferences = preferences  # saving keeps the ones this dialog does not show (the theme)
         decided = decide(settings, locked, team)
         self._sources = {"server_url": Source.IT if "server_url" in locked else Source.YOURS,
                          "idle_threshold_s": decided.idle_threshold_s.source}
@@ -134,7 +135,7 @@ class SettingsDialog(QDialog):
             log.info("settings not saved: %s", exc)
             self.message.setText(in_words(exc))
             return
-        prefs = Preferences(notify_breaks=self.notify.isChecked())
+        prefs = dataclasses.replace(self._preferences, notify_breaks=self.notify.isChecked())
         code = self.code.text().strip()
         if code and new.server_url is None:
             self.message.setText("Enter the server's address to enroll.")
