@@ -78,7 +78,8 @@ def test_it_policy_beats_the_team_policy(qtbot: QtBot, server: ServerProcess, la
     team = make_team(server)
     admin_cli(server, "teams", "set", team.name, "--idle-threshold", "120", "--sync-interval", "900")
     app = launch(team.people[1], policy=MachinePolicy(idle_threshold_s=600))
-    qtbot.waitUntil(lambda: app.me is not None, timeout=LIVE_TIMEOUT_MS)
+    # Live, not only /me read: a quit in the middle of a connect attempt waits that attempt out.
+    qtbot.waitUntil(lambda: app.me is not None and app.link.state is LinkState.LIVE, timeout=LIVE_TIMEOUT_MS)
     qtbot.waitUntil(lambda: in_force(app)[1] == 900, timeout=5000)  # the team's interval: /me was applied
     assert in_force(app)[0] == 600, "IT's threshold holds against the team's"
 
