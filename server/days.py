@@ -34,15 +34,13 @@ _ROWS_PER_INSERT = 500
 
 
 def _profile(day_start: datetime, day_end: datetime, minutes: Sequence[Slot]) -> list[HourProfile]:
-    hours = [HourProfile(start=day_start + index * _HOUR)
-             for index in range(math.ceil((day_end - day_start) / _HOUR))]
+    sums = [[0, 0, 0, 0] for _ in range(math.ceil((day_end - day_start) / _HOUR))]
     for minute in minutes:
-        hour = hours[(minute.start - day_start) // _HOUR]
-        hour.active_s += minute.active_s
-        hour.idle_s += minute.idle_s
-        hour.break_s += minute.break_s
-        hour.input_s += minute.input_s
-    return hours
+        hour = sums[(minute.start - day_start) // _HOUR]
+        for index, value in enumerate((minute.active_s, minute.idle_s, minute.break_s, minute.input_s)):
+            hour[index] += value
+    return [HourProfile(start=day_start + index * _HOUR, active_s=active, idle_s=idle, break_s=pause, input_s=typed)
+            for index, (active, idle, pause, typed) in enumerate(sums)]
 
 
 def _row(user_id: int, day: date, zone: str, minutes: Sequence[Slot]) -> dict[str, Any]:
@@ -64,7 +62,8 @@ async def summarise_days(session: AsyncSession, keys: Iterable[tuple[int, date]]
         wanted[user_id].add(day)
     if not wanted:
         return 0
-    zones = dict((await session.execute(select(User.id, User.time_zone).where(User.id.in_(wanted)))).tuples())
+    zones = {user_id: zone for user_id, zone in await session.execute(
+        select(User.id, User.time_zone).where(User.id.in_(wanted)))}
     rows: list[dict[str, Any]] = []
     for user_id, days in sorted(wanted.items()):
         zone = zones[user_id]

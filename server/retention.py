@@ -103,7 +103,7 @@ class RetentionSweeper:
         report = Report()
         async with self.sessions() as session:
             users = (await session.execute(select(User.id, User.time_zone, Team.keep_day_totals)
-                                           .join(Team, Team.id == User.team_id).order_by(User.id))).tuples().all()
+                                           .join(Team, Team.id == User.team_id).order_by(User.id))).all()
         for user_id, zone, keeps in users:
             kept_day = local_date(limit, zone)
             if keeps:
