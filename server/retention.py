@@ -77,17 +77,20 @@ class Report:
     batches: int = 0
     codes: int = 0
     chunks: int = 0
+    held_s: float = 0.0
     longest_chunk_s: float = 0.0
 
     def held(self, seconds: float) -> None:
         self.chunks += 1
+        self.held_s += seconds
         self.longest_chunk_s = max(self.longest_chunk_s, seconds)
 
     def line(self, before: datetime, took_s: float) -> str:
         return (f"retention pass: deleted {self.minutes} minutes, {self.day_totals} day totals, {self.batches} "
                 f"batch ids and {self.codes} enrollment codes from before {before:%Y-%m-%d %H:%M} UTC; folded "
-                f"{self.folded_days} days into day totals; {self.chunks} chunks, the longest "
-                f"{self.longest_chunk_s * 1000:.0f} ms; {took_s:.1f} s")
+                f"{self.folded_days} days into day totals; {self.chunks} chunks, on average "
+                f"{self.held_s / max(self.chunks, 1) * 1000:.0f} ms, the longest {self.longest_chunk_s * 1000:.0f} ms; "
+                f"{took_s:.1f} s")
 
 
 class RetentionSweeper:
