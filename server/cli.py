@@ -113,6 +113,7 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     settings = Settings(database_url=database_url, offline_grace_s=args.offline_grace,
                         sweep_interval_s=args.sweep_interval, retention_days=args.retention_days,
+                        retention_interval_s=args.retention_interval,
                         write_burst=args.write_burst, write_rate_per_s=args.write_rate,
                         db_busy_timeout_s=args.db_busy_timeout, ping_interval_s=args.ping_interval,
                         ping_timeout_s=args.ping_timeout,
@@ -243,6 +244,11 @@ def _positive(text: str) -> int:
     return value
 
 
+def _yes(choice: str | None) -> bool | None:
+    """A ``yes``/``no`` flag's value; ``None`` when it was not given."""
+    return None if choice is None else choice == "yes"
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     where = common.add_mutually_exclusive_group()
@@ -268,8 +274,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="show a user offline after this long without a socket (default 60)")
     p.add_argument("--sweep-interval", type=float, default=5.0, metavar="SECONDS",
                    help="how often to check for offline users and revoked devices (default 5)")
-    p.add_argument("--retention-days", type=int, default=30, metavar="DAYS",
-                   help="refuse slots older than this (default 30, as the agent's outbox)")
+    p.add_argument("--retention-days", type=_positive, default=30, metavar="DAYS",
+                   help="keep minutes this long: older ones are refused and deleted (a team that keeps day "
+                   "totals keeps those; see 'teams set') (default 30, as the agent's outbox)")
+    p.add_argument("--retention-interval", type=float, default=3600.0, metavar="SECONDS",
+                   help="how often to delete what is past --retention-days; also once at start (default 3600)")
     p.add_argument("--write-burst", type=int, default=60, metavar="N",
                    help="writes a device may make at once before rate limiting (default 60)")
     p.add_argument("--write-rate", type=float, default=2.0, metavar="PER_S",
@@ -328,11 +337,14 @@ def _parser() -> argparse.ArgumentParser:
         pause_allowed=a.pause_allowed, key_adds_devices=a.key_adds_devices)))
     p = teams.add_parser("list", parents=[common], help="list teams")
     p.set_defaults(run=_admin(lambda s, a, now: server.admin.list_teams(s)))
-    p = teams.add_parser("set", parents=[common], help="change a team's enrollment setting")
+    p = teams.add_parser("set", parents=[common], help="change a team's enrollment or retention setting")
     p.add_argument("name", help="the team's name")
     p.add_argument("--key-adds-devices", choices=["yes", "no"], help=KEY_ADDS_DEVICES_HELP)
+    p.add_argument("--keep-day-totals", choices=["yes", "no"],
+                   help="keep each member's day totals and hourly profile once the day's minutes are past "
+                   "--retention-days (default no: nothing of the day is left)")
     p.set_defaults(run=_admin(lambda s, a, now: server.admin.set_team(
-        s, name=a.name, key_adds_devices=None if a.key_adds_devices is None else a.key_adds_devices == "yes")))
+        s, name=a.name, key_adds_devices=_yes(a.key_adds_devices), keep_day_totals=_yes(a.keep_day_totals))))
 
     users = commands.add_parser("users", help="create and list users, issue enrollment codes").add_subparsers(
         dest="action", required=True)
