@@ -16,7 +16,7 @@ import os
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -198,6 +198,45 @@ def _admin(call: AdminCall) -> Callable[[argparse.Namespace], int]:
     return run
 
 
+def report(args: argparse.Namespace) -> int:
+    """``report``: a team's or a member's days as CSV or JSON, the same numbers as the history API gives
+    (``server.history`` builds both, ``protocol.export`` writes the CSV). Loads the wire models (pydantic), never
+    the web stack."""
+    from protocol.export import member_csv, team_csv
+    from protocol.schema import TeamDays
+    from server import history
+    from server.errors import Invalid
+    from server.migrate import run_in_session
+
+    settings = Settings(database_url="unused", retention_days=args.retention_days)
+    try:
+        history.check_range(args.start, args.end, fields=("--start", "--end"), longest=None)
+        answer = asyncio.run(run_in_session(_database_url(args), lambda s, _now: history.report(
+            s, team=args.team, login=args.user, start=args.start, end=args.end, settings=settings)))
+    except (Invalid, UsageError) as exc:  # AdminError is an Invalid
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "json" or args.json:
+        text = answer.model_dump_json(indent=2) + "\n"
+    else:
+        text = team_csv(answer) if isinstance(answer, TeamDays) else member_csv(answer)
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        Path(args.out).write_text(text, encoding="utf-8", newline="")
+    return 0
+
+
+def _day(text: str) -> date:
+    """Only ``YYYY-MM-DD``, as the API takes it (``date.fromisoformat`` alone would take ``20260101`` too)."""
+    try:
+        if len(text) == 10 and text[4] == text[7] == "-":
+            return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"{text!r} is not a date as YYYY-MM-DD")
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -358,6 +397,17 @@ def _parser() -> argparse.ArgumentParser:
     p = keys.add_parser("revoke", parents=[common], help="revoke a deployment key")
     p.add_argument("id", type=int)
     p.set_defaults(run=_admin(lambda s, a, now: server.admin.revoke_key(s, key_id=a.id, now=now)))
+    p = commands.add_parser("report", parents=[common], help="a team's or a member's days (totals, first and last "
+                            "activity) over a date range, as CSV or JSON: the numbers the history API gives")
+    p.add_argument("--team", required=True, help="the team's name")
+    p.add_argument("--user", metavar="LOGIN", help="only this member of the team")
+    p.add_argument("--start", required=True, type=_day, metavar="YYYY-MM-DD", help="first day (inclusive)")
+    p.add_argument("--end", required=True, type=_day, metavar="YYYY-MM-DD", help="last day (inclusive)")
+    p.add_argument("--format", choices=("csv", "json"), default="csv", help="default: csv")
+    p.add_argument("--out", metavar="FILE", help="write here instead of to standard output")
+    p.add_argument("--retention-days", type=_positive, default=30, metavar="DAYS",
+                   help="the server's --retention-days, as the JSON's retention says (default 30)")
+    p.set_defaults(run=report)
     return parser
 
 
