@@ -108,7 +108,7 @@ class RetentionSweeper:
             users = (await session.execute(select(User.id, User.time_zone, Team.keep_day_totals)
                                            .join(Team, Team.id == User.team_id).order_by(User.id))).all()
         for user_id, zone, keeps in users:
-            kept_day = local_date(limit, zone)
+            kept_day = first_kept_day(now, zone, self.settings)
             if keeps:
                 before = day_bounds(kept_day, zone)[0]  # local midnight: days before it are whole and folded
                 report.folded_days += await self._fold(report, user_id, zone, before)
