@@ -128,8 +128,10 @@ class RetentionSweeper:
             if oldest is None:
                 return 0
             first, last = local_date(oldest, zone), local_date(before, zone) - timedelta(days=1)
+            # A row that minutes arrived for since it was summed (``server.days.fresh``) is summed again.
             folded = set(await session.scalars(select(UserDay.day).where(
-                UserDay.user_id == user_id, UserDay.day >= first, UserDay.day <= last)))
+                UserDay.user_id == user_id, UserDay.day >= first, UserDay.day <= last,
+                UserDay.summarised == UserDay.version)))
         days = [day for day in (first + timedelta(days=k) for k in range((last - first).days + 1))
                 if day not in folded]
         written = 0
