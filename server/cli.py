@@ -211,8 +211,8 @@ def report(args: argparse.Namespace) -> int:
     settings = Settings(database_url="unused", retention_days=args.retention_days)
     try:
         history.check_range(args.start, args.end, fields=("--start", "--end"), longest=None)
-        answer = asyncio.run(run_in_session(_database_url(args), lambda s, _now: history.report(
-            s, team=args.team, login=args.user, start=args.start, end=args.end, settings=settings)))
+        answer = asyncio.run(run_in_session(_database_url(args), lambda s, now: history.report(
+            s, team=args.team, login=args.user, start=args.start, end=args.end, now=now, settings=settings)))
     except (Invalid, UsageError) as exc:  # AdminError is an Invalid
         print(f"error: {exc}", file=sys.stderr)
         return 2

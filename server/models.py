@@ -220,8 +220,9 @@ class ActivitySlot(Base):
 
 
 class UserDay(Base):
-    """One member's local day summed from its merged minutes (``server.days.summarise_days``): what is left of
-    the day once its minutes are past the retention window, for a team that keeps day totals.
+    """One member's local day summed from its merged minutes (``server.days``): what the history ranges read
+    instead of the minutes while it is fresh, and what is left of the day once its minutes are past the
+    retention window, for a team that keeps day totals.
 
     ``time_zone`` is the zone the day was cut in: a user who moves zones later keeps the days as they were
     lived. ``hours`` is a JSON list of ``protocol.schema.HourProfile``, one per local hour (23 or 25 on DST days).
@@ -244,3 +245,7 @@ class UserDay(Base):
     first_activity: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     last_activity: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     hours: Mapped[str] = mapped_column(Text)
+    #: Bumped by ingest whenever minutes of the day are stored (``server.days.touch``).
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The ``version`` the sums above were read at; the row is used only while the two are equal (NULL: never).
+    summarised: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -9,7 +9,8 @@ deletes:
   local day, in the member's zone, began before the cutoff's local day and is folded into a ``UserDay`` row
   (``server.days``): the minutes of the day the cutoff falls in wait for a later pass, up to a day longer.
 - day totals (``user_days``) of days before the cutoff's local day, for members of a team that keeps none (a
-  team that stopped keeping them);
+  team that stopped keeping them, or the history ranges' sums of recent days, ``server.days``), and the cutoff's
+  own day's once some of its minutes went (a reader sums what is left again);
 - batch ids (``batches``) received before the cutoff: a retry of such a batch holds minutes ingest refuses;
 - enrollment codes that expired before the cutoff, used or not: they can enroll nothing.
 
@@ -109,15 +110,19 @@ class RetentionSweeper:
                                            .join(Team, Team.id == User.team_id).order_by(User.id))).all()
         for user_id, zone, keeps in users:
             kept_day = first_kept_day(now, zone, self.settings)
+            # Keeping: whole days before the cutoff's local midnight are folded, then their minutes go.
+            before = day_bounds(kept_day, zone)[0] if keeps else limit
             if keeps:
-                before = day_bounds(kept_day, zone)[0]  # local midnight: days before it are whole and folded
                 report.folded_days += await self._fold(report, user_id, zone, before)
-            else:
-                before = limit
+            minutes = await self._delete(report, (ActivitySlot.device_id, ActivitySlot.start),
+                                         ActivitySlot.user_id == user_id, ActivitySlot.start < before)
+            report.minutes += minutes
+            if not keeps:
+                # Days before the cutoff's, and the cutoff's own once some of its minutes went: its row (the
+                # history ranges' sum, ``server.days``) would still count them; a reader sums it again.
+                last = kept_day if minutes else kept_day - timedelta(days=1)
                 report.day_totals += await self._delete(report, (UserDay.user_id, UserDay.day),
-                                                        UserDay.user_id == user_id, UserDay.day < kept_day)
-            report.minutes += await self._delete(report, (ActivitySlot.device_id, ActivitySlot.start),
-                                                 ActivitySlot.user_id == user_id, ActivitySlot.start < before)
+                                                        UserDay.user_id == user_id, UserDay.day <= last)
         report.batches = await self._delete(report, (Batch.device_id, Batch.batch_id), Batch.received_at < limit)
         report.codes = await self._delete(report, (EnrollmentCode.id,), EnrollmentCode.expires_at < limit)
         log.info("%s", report.line(limit, time.monotonic() - started))
@@ -131,8 +136,10 @@ class RetentionSweeper:
             if oldest is None:
                 return 0
             first, last = local_date(oldest, zone), local_date(before, zone) - timedelta(days=1)
+            # A row that minutes arrived for since it was summed (``server.days.fresh``) is summed again.
             folded = set(await session.scalars(select(UserDay.day).where(
-                UserDay.user_id == user_id, UserDay.day >= first, UserDay.day <= last)))
+                UserDay.user_id == user_id, UserDay.day >= first, UserDay.day <= last,
+                UserDay.summarised == UserDay.version)))
         days = [day for day in (first + timedelta(days=k) for k in range((last - first).days + 1))
                 if day not in folded]
         written = 0

@@ -3,6 +3,7 @@ minutes of two devices merged as the live totals merge them, the minute timeline
 
 from __future__ import annotations
 
+import asyncio
 import pathlib
 import subprocess
 import sys
@@ -10,9 +11,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from protocol.export import member_csv, team_csv
 from protocol.schema import MemberDay, MemberDays, TeamDay, TeamDays
+from server.migrate import run_in_session
+from server.models import UserDay
 from support.servers import ServerProcess
 from support.team import Person, Team, backdate_enrollment, enroll, get, issue_code, make_team, post_batch, slot
 from sync.api import ApiClient
@@ -237,3 +241,31 @@ def test_the_report_command_names_the_refused_flag(server: ServerProcess, berlin
     done = report(server, *(() if "--team" in args else ("--team", berlin.name)), *args)
     assert done.returncode == 2
     assert done.stderr.startswith(f"error: {message}:"), done.stderr
+
+
+def test_a_range_reads_kept_days_until_late_minutes_arrive(server: ServerProcess) -> None:
+    """A range keeps the days it summed (``user_days``) and reads them next time; a minute arriving late for
+    such a day (an agent back after days offline) makes the next range sum it again from the minutes."""
+    alice = make_team(server, roles=["member"], time_zone="America/New_York").people[0]
+    day = date(2026, 11, 1)  # New York's fall-back day: 25 hours from 04:00Z
+    start = datetime(2026, 11, 1, 4, tzinfo=UTC)
+    assert post_batch(server, alice, [slot(start + 60 * MINUTE, active=60)]).status_code == 200
+    path = f"/api/v1/team/members/{alice.user_id}/days?start={day}&end={day + timedelta(days=1)}"
+    first = MemberDays.model_validate(get(server, alice, path).json())
+    assert [d.totals.active_s for d in first.days] == [60, 0]
+
+    async def doctor(session: Any, _now: datetime) -> None:  # what only a kept row can show
+        await session.execute(update(UserDay).where(UserDay.user_id == alice.user_id).values(idle_s=4242))
+
+    asyncio.run(run_in_session(server.database_url, doctor))
+    kept = MemberDays.model_validate(get(server, alice, path).json())
+    assert [d.totals.idle_s for d in kept.days] == [4242, 4242], "the second read came from the kept rows"
+    assert kept.days[0].hours == first.days[0].hours and len(kept.days[0].hours) == 25
+
+    # A late minute for the first day: that day is summed again, the other stays as kept.
+    assert post_batch(server, alice, [slot(start + 24 * 60 * MINUTE, active=30, idle=30)]).status_code == 200
+    late = MemberDays.model_validate(get(server, alice, path).json())
+    assert [(d.totals.active_s, d.totals.idle_s) for d in late.days] == [(90, 30), (0, 4242)]
+    assert late.days[0].last_activity == start + 24 * 60 * MINUTE + MINUTE
+    single = MemberDay.model_validate(get(server, alice, f"/api/v1/team/members/{alice.user_id}/days/{day}").json())
+    assert single.totals == late.days[0].totals and single.hours == late.days[0].hours
