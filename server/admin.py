@@ -61,7 +61,7 @@ async def _user(session: AsyncSession, login: str) -> User:
 def team_dict(team: Team) -> dict[str, Any]:
     return {"id": team.id, "name": team.name, "idle_threshold_s": team.idle_threshold_s,
             "sync_interval_s": team.sync_interval_s, "pause_allowed": team.pause_allowed,
-            "key_adds_devices": team.key_adds_devices}
+            "key_adds_devices": team.key_adds_devices, "keep_day_totals": team.keep_day_totals}
 
 
 async def create_team(session: AsyncSession, *, name: str, now: datetime, idle_threshold_s: int = IDLE_THRESHOLD_S,
@@ -86,16 +86,17 @@ async def create_team(session: AsyncSession, *, name: str, now: datetime, idle_t
 
 async def set_team(session: AsyncSession, *, name: str, key_adds_devices: bool | None = None,
                    idle_threshold_s: int | None = None, sync_interval_s: int | None = None,
-                   pause_allowed: bool | None = None) -> dict[str, Any]:
-    """Change a team's enrollment setting or tracking policy; ``None`` leaves a field as it is. Agents apply a
-    changed policy when they next read ``/me`` (at their next connect)."""
+                   pause_allowed: bool | None = None, keep_day_totals: bool | None = None) -> dict[str, Any]:
+    """Change a team's enrollment setting, tracking policy or retention choice; ``None`` leaves a field as it is.
+    Agents apply a changed policy when they next read ``/me`` (at their next connect)."""
     low, high = INTERVAL_RANGE_S
     for flag, seconds in (("idle-threshold", idle_threshold_s), ("sync-interval", sync_interval_s)):
         if seconds is not None and not low <= seconds <= high:
             raise AdminError(f"{flag}: must be between {low} and {high} seconds")
     team = await _team(session, name)
     for field, value in (("key_adds_devices", key_adds_devices), ("idle_threshold_s", idle_threshold_s),
-                         ("sync_interval_s", sync_interval_s), ("pause_allowed", pause_allowed)):
+                         ("sync_interval_s", sync_interval_s), ("pause_allowed", pause_allowed),
+                         ("keep_day_totals", keep_day_totals)):
         if value is not None:
             setattr(team, field, value)
     await session.flush()

@@ -14,7 +14,7 @@ from server import __version__, security
 from server.announce import Announcer
 from server.api.errors import install_handlers
 from server.api.fast_path import PREFIX, FastPath
-from server.api.routes import activity, enroll, health, me, presence, team
+from server.api.routes import activity, enroll, health, history, me, presence, team
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker
 from server.gateway import SOCKET_PATH
@@ -24,6 +24,7 @@ from server.limits import BodySizeLimit, EnrollmentLimit, TokenBucket
 from server.live import LiveHub
 from server.migrate import upgrade
 from server.registry import make_registry
+from server.retention import RetentionSweeper
 
 
 def utc_now() -> datetime:
@@ -37,6 +38,7 @@ def create_api(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     hub = LiveHub(settings, sessions, clock,
                   make_registry(settings.redis_url, sweep_interval_s=settings.sweep_interval_s))
     announcer = Announcer(sessions, hub.sio, clock, settings.sweep_interval_s)
+    retention = RetentionSweeper(settings, sessions, clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -46,9 +48,11 @@ def create_api(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             api.state.code_secret = await security.checked_code_secret(session, settings.database_url)
         hub.start()
         announcer.start()
+        retention.start()
         try:
             yield
         finally:
+            await retention.stop()
             await announcer.stop()
             await hub.stop()
             await engine.dispose()
@@ -65,7 +69,7 @@ def create_api(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     api.state.write_bucket = TokenBucket(burst=settings.write_burst, rate=settings.write_rate_per_s)
     api.state.enrollment_limit = EnrollmentLimit(burst=settings.enroll_burst, rate=settings.enroll_rate_per_s)
     install_handlers(api)
-    for module in (enroll, me, activity, presence, team):
+    for module in (enroll, me, activity, presence, team, history):
         api.include_router(module.router, prefix=PREFIX)
     api.include_router(health.router)
     return api

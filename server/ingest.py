@@ -31,7 +31,7 @@ from protocol.schema import (
     ActivityBatch,
     ActivityResult,
 )
-from server import db
+from server import days, db
 from server.auth import Principal
 from server.coalesce import Batcher
 from server.config import Settings
@@ -100,6 +100,7 @@ class _Upload:
 
     device_id: int
     user_id: int
+    time_zone: str  # the user's: the local days its minutes fall in are marked changed (``server.days.touch``)
     batch_id: str
     digest: str
     received_at: datetime
@@ -128,7 +129,8 @@ class Ingest:
         ``Invalid`` for a slot outside the window (nothing queued) or one that would take the user's sum of a
         minute over a bound (nothing stored), ``Conflict`` for a reused batch id."""
         check_window(batch, now, settings, enrolled_at=principal.device.created_at)
-        fresh = await self._writer(_Upload(principal.device.id, principal.user.id, str(batch.batch_id),
+        fresh = await self._writer(_Upload(principal.device.id, principal.user.id, principal.user.time_zone,
+                                            str(batch.batch_id),
                                             batch_digest(batch), now, [slot.model_dump() for slot in batch.slots]))
         if fresh is None:
             return ActivityResult(accepted=0, duplicates=len(batch.slots)), set()
@@ -239,6 +241,8 @@ async def _insert(session: AsyncSession, group: Sequence[_Upload]) -> list[Store
           "duplicates": len(w.slots) - len(mine), "received_at": w.received_at}
          for w, mine in zip(group, fresh, strict=True)])
     first_time = {(device_id, batch_id) for device_id, batch_id in recorded}
+    await days.touch(session, {(w.user_id, local_date(start, w.time_zone), w.time_zone)
+                               for w, mine in zip(group, fresh, strict=True) for start in mine})
     outcomes: list[Stored | ApiError] = []
     for waiting, mine in zip(group, fresh, strict=True):
         if (waiting.device_id, waiting.batch_id) in first_time:

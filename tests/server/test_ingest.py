@@ -221,7 +221,7 @@ def test_one_transaction_of_uploads_keeps_a_users_minute_within_the_bound(databa
         await session.flush()
 
         def waiting(device: Device, keys: int) -> _Upload:
-            return _Upload(device.id, device.user_id, str(uuid.uuid4()), uuid.uuid4().hex, now, [counts(keys)])
+            return _Upload(device.id, device.user_id, "UTC", str(uuid.uuid4()), uuid.uuid4().hex, now, [counts(keys)])
 
         group = [waiting(devices[0], 5_000), waiting(devices[1], 1_001), waiting(devices[0], 5_000),
                  waiting(devices[2], 6_000)]

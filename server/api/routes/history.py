@@ -1,0 +1,62 @@
+"""A team's and a member's past days (docs/protocol.md, "History"); who may ask is ``server.history``'s rule."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from protocol.schema import MemberDay, MemberDays, TeamDay, TeamDays
+from server import history
+from server.api.deps import NowDep, PrincipalDep, SessionDep, SettingsDep
+from server.api.routes import errors
+from server.api.routes.me import IsoDay
+
+router = APIRouter()
+
+#: A user id as the database holds it (PostgreSQL's INTEGER): a larger number is refused (422 ``path.user_id``),
+#: not sent to the database, where it would fail as a 500.
+UserId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+@router.get("/team/days/{day}", responses=errors(401, 403, 422))
+async def get_team_day(day: IsoDay, principal: PrincipalDep, session: SessionDep, settings: SettingsDep,
+                       now: NowDep) -> TeamDay:
+    """Every member's local day with its minute timeline, and the team's sum; managers and admins only."""
+    history.require_manager(principal)
+    history.check_day(day, "path.day")
+    return await history.team_day(session, principal.user.team_id, day, now=now, settings=settings)
+
+
+@router.get("/team/days", responses=errors(401, 403, 422))
+async def get_team_days(start: IsoDay, end: IsoDay, principal: PrincipalDep, session: SessionDep,
+                        settings: SettingsDep, now: NowDep) -> TeamDays:
+    """Each member's days over an inclusive range of at most 62 dates, without timelines; managers and admins
+    only. Days summed from minutes are kept for the next reader (``server.days``), hence the commit."""
+    history.require_manager(principal)
+    history.check_range(start, end)
+    answer = await history.team_days(session, principal.user.team_id, start, end, now=now, settings=settings)
+    await session.commit()
+    return answer
+
+
+@router.get("/team/members/{user_id}/days/{day}", responses=errors(401, 403, 404, 422))
+async def get_member_day(user_id: UserId, day: IsoDay, principal: PrincipalDep, session: SessionDep,
+                         settings: SettingsDep, now: NowDep) -> MemberDay:
+    """One member's local day with its minute timeline: the member themself, or a manager or admin of their
+    team; anyone else gets the 404 of an unknown id."""
+    user = await history.visible_member(session, principal, user_id)
+    history.check_day(day, "path.day")
+    return await history.one_member_day(session, user, day, now=now, settings=settings)
+
+
+@router.get("/team/members/{user_id}/days", responses=errors(401, 403, 404, 422))
+async def get_member_days(user_id: UserId, start: IsoDay, end: IsoDay, principal: PrincipalDep,
+                          session: SessionDep, settings: SettingsDep, now: NowDep) -> MemberDays:
+    """One member's days over an inclusive range of at most 62 dates, without timelines; the same callers as
+    the single day."""
+    user = await history.visible_member(session, principal, user_id)
+    history.check_range(start, end)
+    answer = await history.one_member_days(session, user, start, end, now=now, settings=settings)
+    await session.commit()
+    return answer
