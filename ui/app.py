@@ -37,6 +37,7 @@ from sync.uploader import SyncStatus
 from ui import preferences as ui_preferences
 from ui import present
 from ui.bridge import Bridge
+from ui.history_reads import Viewer
 from ui.idle_prompt import IdlePrompt
 from ui.permission_prompt import ask_for_permissions
 from ui.present import TrayLook
@@ -246,6 +247,7 @@ class TrayApp(QObject):
 
     def _me_read(self, me: Me) -> None:
         self.me, self.policy = me, me.policy
+        self.window.history.attach(Viewer.of(me), self._settings, self._background)
         self._show_look()
 
     def _ask_idle(self, spell: IdleReturn) -> None:
