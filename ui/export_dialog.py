@@ -48,6 +48,7 @@ class ExportDialog(QDialog):
         """``members``: the picker's entries (shown name, user id or None for the whole team)."""
         super().__init__(parent)
         self.setWindowTitle("Export history")
+        self.setMinimumWidth(440)  # room for the result sentence
         self._settings, self._run = settings, run
         self.start, self.end = QDateEdit(qt_date(period.start)), QDateEdit(qt_date(period.end))
         for edit in (self.start, self.end):

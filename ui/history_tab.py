@@ -80,6 +80,7 @@ class HistoryTab(QWidget):
         self.members = QTableWidget(0, len(MEMBER_COLUMNS))
         self.members.setHorizontalHeaderLabels(MEMBER_COLUMNS)
         self.members.verticalHeader().hide()
+        self.members.horizontalHeader().setStretchLastSection(True)
         self.members.hide()
 
         layout = QVBoxLayout(self)
@@ -88,8 +89,8 @@ class HistoryTab(QWidget):
         layout.addWidget(self.status)
         layout.addLayout(self.form)
         layout.addWidget(self.chart_title)
-        layout.addWidget(self.chart)
-        layout.addWidget(self.members)
+        layout.addWidget(self.chart, 2)
+        layout.addWidget(self.members, 1)
         self._set_date(self.period.start)
 
         self.span.currentTextChanged.connect(lambda text: self._pick(Period.of(Span(text), self.period.start)))
@@ -188,7 +189,7 @@ class HistoryTab(QWidget):
             day = view.day_view(rows)
             self._figures(day.totals, first=day.first, last=day.last)
             self.chart_title.setText("Time per hour of the day")
-            self.chart.set_bars(day.hours, scale_s=3600 * max(1, len(rows)), label_every=HOURS_LABEL_EVERY)
+            self.chart.set_bars(day.hours, label_every=HOURS_LABEL_EVERY)
             self._member_rows(rows if who is None and self.viewer and self.viewer.manages else [])
         else:
             members = view.pick(answer.ranges, who)
@@ -204,7 +205,7 @@ class HistoryTab(QWidget):
 
     def _figures(self, totals: Totals, *, first: str = "—", last: str = "—",
                  trends: list[str] | None = None) -> None:
-        """The figures; in a week each is its trend line ("Active 31 h 20 min, +2 h 05 min vs previous week")."""
+        """The figures; in a week each with its trend ("31 h 20 min, +2 h 05 min vs previous week")."""
         texts = trends or [duration(totals.active_s), duration(totals.idle_s), duration(totals.break_s),
                            percent(totals.activity_pct)]
         for label, text in zip((self.active, self.idle, self.breaks, self.activity), texts, strict=True):

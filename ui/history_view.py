@@ -103,7 +103,7 @@ class WeekView:
     totals: Totals
     previous: Totals
     days: list[Bar]  # one per day, Monday first
-    trends: list[str]  # "Active 31 h 20 min, +2 h 05 min vs previous week", one per figure
+    trends: list[str]  # active, idle, break time and activity %: "31 h 20 min, +2 h 05 min vs previous week"
 
 
 def day_view(days: Sequence[MemberDay]) -> DayView:
@@ -144,12 +144,11 @@ def week_view(members: Sequence[MemberDays], period: Period) -> WeekView:
 
 
 def trends(now: Totals, before: Totals) -> list[str]:
-    """Each figure of the week and its change since the week before, in words."""
-    lines = [f"{label} {duration(getattr(now, name))}, {_change(getattr(now, name) - getattr(before, name))} vs "
-             "previous week" for label, name in (("Active", "active_s"), ("Idle", "idle_s"), ("Breaks", "break_s"))]
+    """Each figure of the week (active, idle, break time, activity %) and its change since the week before."""
+    lines = [f"{duration(getattr(now, name))}, {_change(getattr(now, name) - getattr(before, name))} vs "
+             "previous week" for name in ("active_s", "idle_s", "break_s")]
     points = round(now.activity_pct - before.activity_pct)
-    lines.append(f"Activity {percent(now.activity_pct)}, {'+' if points >= 0 else '−'}{abs(points)} points vs "
-                 "previous week")
+    lines.append(f"{percent(now.activity_pct)}, {'+' if points >= 0 else '−'}{abs(points)} points vs previous week")
     return lines
 
 

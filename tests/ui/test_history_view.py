@@ -69,10 +69,10 @@ def test_a_week_view_has_a_bar_per_day_and_trends_against_the_week_before() -> N
     shown = view.week_view([MemberDays(user_id=1, name="P", time_zone="UTC", days=before + days)], week)
     assert [bar.active_s for bar in shown.days] == [4 * 3600] * 5 + [0, 0]
     assert shown.days[0].label == "Mon 23"
-    assert shown.trends == ["Active 20 h 00 min, +5 h 00 min vs previous week",
-                            "Idle 0 min, no change vs previous week",
-                            "Breaks 0 min, −2 h 30 min vs previous week",
-                            "Activity 50 %, −50 points vs previous week"]
+    assert shown.trends == ["20 h 00 min, +5 h 00 min vs previous week",
+                            "0 min, no change vs previous week",
+                            "0 min, −2 h 30 min vs previous week",
+                            "50 %, −50 points vs previous week"]
 
 
 def test_empty_states_say_what_to_do() -> None:
