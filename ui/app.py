@@ -3,8 +3,9 @@
 ``TrayApp`` is the one place that decides what the widgets show. It owns no policy (uploading, presence and
 reconnecting are ``sync.service.AgentService``'s) and never waits on the network or the disk: the agent's
 callbacks arrive through ``ui.bridge.Bridge`` signals, and reads (a look into the outbox, an enrollment) run
-through ``ui.worker.background``. It reads nothing from the server itself: the team, today's minutes for the
-chart and ``/me`` all come with the agent's signals (``sync.live``).
+through ``ui.worker.background``. The live views read nothing from the server themselves: the team, today's
+minutes for the chart and ``/me`` all come with the agent's signals (``sync.live``); the History tab's reads are
+its own, on workers (``ui.history_tab``), handed who reads with each ``/me``.
 
 ``run_tray_app`` is the process: one QApplication that does not quit when the window closes, Ctrl+C and
 SIGTERM handled inside the Qt loop (``signal.set_wakeup_fd`` + ``QSocketNotifier``), and on Quit the agent's

@@ -108,10 +108,10 @@ class HistoryTab(QWidget):
         first = self.viewer is None
         self.viewer, self._settings, self._run = viewer, settings, run
         self.setEnabled(True)
-        if first:
+        if first:  # again at each reconnect: keep what the person picked
             self._set_date(self.today())
             self.period = Period.of(self.period.span, self.today())
-        self._fill_members([])
+            self._fill_members([])
         self.load()
 
     def today(self) -> date:
@@ -137,7 +137,9 @@ class HistoryTab(QWidget):
             return
         self._asked += 1
         asked, viewer, settings, period = self._asked, self.viewer, self._settings, self.period
+        self.next.setEnabled(period.step(1).start <= self.today())  # nothing recorded in the future
         self.status.setText("Reading…")
+        self.status.show()
         self._run(lambda: with_client(settings, lambda client: read(client, viewer, period)),
                   lambda result: self._answered(asked, result), "history-read")
 

@@ -99,6 +99,9 @@ def test_a_manager_sees_the_servers_numbers_for_the_team_and_each_member(qtbot: 
     assert "No minutes recorded" in tab.status.text(), "the teammate has no minutes: say so and what to do"
 
     pick(tab, member)
+    tab.next.click()
+    assert tab.answer.period != tab.period and tab.status.text() == "Reading…", (
+        "the read runs on a worker: its answer arrives after the click has returned")
     week = Period.of(Span.WEEK, DAY)
     show(qtbot, tab, week)
     previous = week.step(-1)
