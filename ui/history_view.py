@@ -166,16 +166,22 @@ def _clock(moment: datetime | None, time_zone: str) -> str:
 def empty_text(days: Sequence[MemberDay], period: Period, today: date, retention: Retention | None) -> str | None:
     """What to say instead of (or above) the figures; None when the period has minutes to show.
 
-    A day whose minutes are past the retention window comes without hours (``MemberDay.hours`` empty): its
-    totals, if the team keeps them, are still shown, with a note that there is no hourly profile."""
+    A period reaching back past the retention window (by date, when the answer says the window; or a day that
+    comes without hours, ``MemberDay.hours`` empty, when only its totals are kept) says so: its totals, if the
+    team keeps them, are still shown, with a note of what is missing and why."""
     if period.start > today:
         return "This period has not started yet: pick an earlier date."
-    kept = _retention_words(retention)
     recorded = any(day.totals.tracked_s for day in days)
-    if period.span is Span.DAY and days and not any(day.hours for day in days):
-        if recorded:
+    totals_only = period.span is Span.DAY and bool(days) and not any(day.hours for day in days)
+    cutoff = today - timedelta(days=retention.minutes_days) if retention is not None else None
+    if totals_only or (cutoff is not None and period.start < cutoff):
+        kept = _retention_words(retention)
+        what = "day" if period.span is Span.DAY else "week"
+        if not recorded:
+            return f"Nothing is kept for this {what}: {kept}. Pick a more recent date."
+        if period.span is Span.DAY:
             return f"Kept as day totals only: {kept}, so there is no hourly profile for this day."
-        return f"Nothing is kept for this day: {kept}. Pick a more recent date."
+        return f"{kept.capitalize()}: days before {cutoff:%d %b} show day totals at most."
     if not recorded:
         return ("No minutes recorded in this period. Pick another date, or check that StaffPulse was running "
                 "and connected then.")

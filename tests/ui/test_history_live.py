@@ -97,8 +97,16 @@ def test_a_manager_sees_the_servers_numbers_for_the_team_and_each_member(qtbot: 
         assert figures(tab) == (duration(row.totals.active_s), duration(row.totals.idle_s),
                                 duration(row.totals.break_s), percent(row.totals.activity_pct))
     assert "No minutes recorded" in tab.status.text(), "the teammate has no minutes: say so and what to do"
+    assert tab.status.isVisibleTo(tab)
 
+    kept = answer.retention.minutes_days
+    show(qtbot, tab, Period.of(Span.DAY, TODAY - timedelta(days=kept + 1)))
+    assert tab.status.text() == (f"Nothing is kept for this day: minutes older than {kept} days are deleted. "
+                                 "Pick a more recent date."), "the server's retention, in words"
     pick(tab, member)
+    show(qtbot, tab, Period.of(Span.DAY, DAY))
+    assert not tab.status.isVisibleTo(tab), "a day with minutes needs no note"
+
     tab.next.click()
     assert tab.answer.period != tab.period and tab.status.text() == "Reading…", (
         "the read runs on a worker: its answer arrives after the click has returned")
@@ -144,6 +152,12 @@ def test_the_export_writes_protocol_exports_rows_of_the_api_answer(qtbot: QtBot,
                     timeout=READ_TIMEOUT_MS)
     path = f"/api/v1/team/members/{member.user_id}/days?start={start}&end={end}"
     assert json.loads(json_file.read_text()) == get(server, manager, path).json()
+
+    dialog.path.setText(str(tmp_path / "no-such-folder" / "member.json"))
+    dialog.save.click()
+    qtbot.waitUntil(lambda: dialog.outcome.text().startswith("Not exported"), timeout=READ_TIMEOUT_MS)
+    assert "could not be written" in dialog.outcome.text() and "Pick another folder" in dialog.outcome.text()
+    assert dialog.save.isEnabled(), "a failed export can be tried again"
 
     dialog.end.setDate(qt_date(start + timedelta(days=62)))
     dialog.save.click()

@@ -90,6 +90,16 @@ def test_empty_states_say_what_to_do() -> None:
         view.empty_text([gone], day, WEDNESDAY + timedelta(days=90), retention) or "")
     worked = member_day(1, WEDNESDAY, totals(active=600), hours=hours)
     assert view.empty_text([worked], day, WEDNESDAY, retention) is None
+    deleted = member_day(1, WEDNESDAY, totals(), hours=hours)  # past the window by date, its minutes deleted
+    assert view.empty_text([deleted], day, WEDNESDAY + timedelta(days=31), retention) == (
+        "Nothing is kept for this day: minutes older than 30 days are deleted. Pick a more recent date.")
+    assert view.empty_text([deleted], day, WEDNESDAY + timedelta(days=30), retention) == (
+        "No minutes recorded in this period. Pick another date, or check that StaffPulse was running and "
+        "connected then."), "the last day of the window still has its minutes"
+    week = Period.of(Span.WEEK, WEDNESDAY)
+    assert view.empty_text([worked], week, WEDNESDAY + timedelta(days=31), retention) == (
+        "Minutes older than 30 days are deleted: days before 26 Nov show day totals at most.")
+    assert view.empty_text([worked], week, WEDNESDAY, None) is None
 
 
 def test_problems_in_plain_words() -> None:
