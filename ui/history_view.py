@@ -219,4 +219,4 @@ def problem_words(error: BaseException) -> str:
         return f"The server refused the request: {error.reason}"
     if isinstance(error, OSError):
         return f"The file could not be written ({error.strerror or error}). Pick another folder or name."
-    return "Something went wrong reading the history; the log has the details."
+    return "Something went wrong; the details are in StaffPulse's log."
