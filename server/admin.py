@@ -61,7 +61,7 @@ async def _user(session: AsyncSession, login: str) -> User:
 def team_dict(team: Team) -> dict[str, Any]:
     return {"id": team.id, "name": team.name, "idle_threshold_s": team.idle_threshold_s,
             "sync_interval_s": team.sync_interval_s, "pause_allowed": team.pause_allowed,
-            "key_adds_devices": team.key_adds_devices}
+            "key_adds_devices": team.key_adds_devices, "keep_day_totals": team.keep_day_totals}
 
 
 async def create_team(session: AsyncSession, *, name: str, now: datetime, idle_threshold_s: int = IDLE_THRESHOLD_S,
@@ -84,11 +84,14 @@ async def create_team(session: AsyncSession, *, name: str, now: datetime, idle_t
     return team_dict(team)
 
 
-async def set_team(session: AsyncSession, *, name: str, key_adds_devices: bool | None = None) -> dict[str, Any]:
-    """Change a team's enrollment setting; ``None`` leaves it as it is."""
+async def set_team(session: AsyncSession, *, name: str, key_adds_devices: bool | None = None,
+                   keep_day_totals: bool | None = None) -> dict[str, Any]:
+    """Change a team's enrollment or retention setting; ``None`` leaves it as it is."""
     team = await _team(session, name)
     if key_adds_devices is not None:
         team.key_adds_devices = key_adds_devices
+    if keep_day_totals is not None:
+        team.keep_day_totals = keep_day_totals
     await session.flush()
     return team_dict(team)
 

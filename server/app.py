@@ -24,6 +24,7 @@ from server.limits import BodySizeLimit, EnrollmentLimit, TokenBucket
 from server.live import LiveHub
 from server.migrate import upgrade
 from server.registry import make_registry
+from server.retention import RetentionSweeper
 
 
 def utc_now() -> datetime:
@@ -37,6 +38,7 @@ def create_api(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     hub = LiveHub(settings, sessions, clock,
                   make_registry(settings.redis_url, sweep_interval_s=settings.sweep_interval_s))
     announcer = Announcer(sessions, hub.sio, clock, settings.sweep_interval_s)
+    retention = RetentionSweeper(settings, sessions, clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -46,9 +48,11 @@ def create_api(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             api.state.code_secret = await security.checked_code_secret(session, settings.database_url)
         hub.start()
         announcer.start()
+        retention.start()
         try:
             yield
         finally:
+            await retention.stop()
             await announcer.stop()
             await hub.stop()
             await engine.dispose()

@@ -16,7 +16,7 @@ import os
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -113,6 +113,7 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     settings = Settings(database_url=database_url, offline_grace_s=args.offline_grace,
                         sweep_interval_s=args.sweep_interval, retention_days=args.retention_days,
+                        retention_interval_s=args.retention_interval,
                         write_burst=args.write_burst, write_rate_per_s=args.write_rate,
                         db_busy_timeout_s=args.db_busy_timeout, ping_interval_s=args.ping_interval,
                         ping_timeout_s=args.ping_timeout,
@@ -197,11 +198,55 @@ def _admin(call: AdminCall) -> Callable[[argparse.Namespace], int]:
     return run
 
 
+def report(args: argparse.Namespace) -> int:
+    """``report``: a team's or a member's days as CSV or JSON, the same numbers as the history API gives
+    (``server.history`` builds both, ``protocol.export`` writes the CSV). Loads the wire models (pydantic), never
+    the web stack."""
+    from protocol.export import member_csv, team_csv
+    from protocol.schema import TeamDays
+    from server import history
+    from server.errors import Invalid
+    from server.migrate import run_in_session
+
+    settings = Settings(database_url="unused", retention_days=args.retention_days)
+    try:
+        history.check_range(args.start, args.end, fields=("--start", "--end"), longest=None)
+        answer = asyncio.run(run_in_session(_database_url(args), lambda s, _now: history.report(
+            s, team=args.team, login=args.user, start=args.start, end=args.end, settings=settings)))
+    except (Invalid, UsageError) as exc:  # AdminError is an Invalid
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "json" or args.json:
+        text = answer.model_dump_json(indent=2) + "\n"
+    else:
+        text = team_csv(answer) if isinstance(answer, TeamDays) else member_csv(answer)
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        Path(args.out).write_text(text, encoding="utf-8", newline="")
+    return 0
+
+
+def _day(text: str) -> date:
+    """Only ``YYYY-MM-DD``, as the API takes it (``date.fromisoformat`` alone would take ``20260101`` too)."""
+    try:
+        if len(text) == 10 and text[4] == text[7] == "-":
+            return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"{text!r} is not a date as YYYY-MM-DD")
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def _yes(choice: str | None) -> bool | None:
+    """A ``yes``/``no`` flag's value; ``None`` when it was not given."""
+    return None if choice is None else choice == "yes"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -229,8 +274,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="show a user offline after this long without a socket (default 60)")
     p.add_argument("--sweep-interval", type=float, default=5.0, metavar="SECONDS",
                    help="how often to check for offline users and revoked devices (default 5)")
-    p.add_argument("--retention-days", type=int, default=30, metavar="DAYS",
-                   help="refuse slots older than this (default 30, as the agent's outbox)")
+    p.add_argument("--retention-days", type=_positive, default=30, metavar="DAYS",
+                   help="keep minutes this long: older ones are refused and deleted (a team that keeps day "
+                   "totals keeps those; see 'teams set') (default 30, as the agent's outbox)")
+    p.add_argument("--retention-interval", type=float, default=3600.0, metavar="SECONDS",
+                   help="how often to delete what is past --retention-days; also once at start (default 3600)")
     p.add_argument("--write-burst", type=int, default=60, metavar="N",
                    help="writes a device may make at once before rate limiting (default 60)")
     p.add_argument("--write-rate", type=float, default=2.0, metavar="PER_S",
@@ -289,11 +337,14 @@ def _parser() -> argparse.ArgumentParser:
         pause_allowed=a.pause_allowed, key_adds_devices=a.key_adds_devices)))
     p = teams.add_parser("list", parents=[common], help="list teams")
     p.set_defaults(run=_admin(lambda s, a, now: server.admin.list_teams(s)))
-    p = teams.add_parser("set", parents=[common], help="change a team's enrollment setting")
+    p = teams.add_parser("set", parents=[common], help="change a team's enrollment or retention setting")
     p.add_argument("name", help="the team's name")
     p.add_argument("--key-adds-devices", choices=["yes", "no"], help=KEY_ADDS_DEVICES_HELP)
+    p.add_argument("--keep-day-totals", choices=["yes", "no"],
+                   help="keep each member's day totals and hourly profile once the day's minutes are past "
+                   "--retention-days (default no: nothing of the day is left)")
     p.set_defaults(run=_admin(lambda s, a, now: server.admin.set_team(
-        s, name=a.name, key_adds_devices=None if a.key_adds_devices is None else a.key_adds_devices == "yes")))
+        s, name=a.name, key_adds_devices=_yes(a.key_adds_devices), keep_day_totals=_yes(a.keep_day_totals))))
 
     users = commands.add_parser("users", help="create and list users, issue enrollment codes").add_subparsers(
         dest="action", required=True)
@@ -346,6 +397,17 @@ def _parser() -> argparse.ArgumentParser:
     p = keys.add_parser("revoke", parents=[common], help="revoke a deployment key")
     p.add_argument("id", type=int)
     p.set_defaults(run=_admin(lambda s, a, now: server.admin.revoke_key(s, key_id=a.id, now=now)))
+    p = commands.add_parser("report", parents=[common], help="a team's or a member's days (totals, first and last "
+                            "activity) over a date range, as CSV or JSON: the numbers the history API gives")
+    p.add_argument("--team", required=True, help="the team's name")
+    p.add_argument("--user", metavar="LOGIN", help="only this member of the team")
+    p.add_argument("--start", required=True, type=_day, metavar="YYYY-MM-DD", help="first day (inclusive)")
+    p.add_argument("--end", required=True, type=_day, metavar="YYYY-MM-DD", help="last day (inclusive)")
+    p.add_argument("--format", choices=("csv", "json"), default="csv", help="default: csv")
+    p.add_argument("--out", metavar="FILE", help="write here instead of to standard output")
+    p.add_argument("--retention-days", type=_positive, default=30, metavar="DAYS",
+                   help="the server's --retention-days, as the JSON's retention says (default 30)")
+    p.set_defaults(run=report)
     return parser
 
 

@@ -26,8 +26,13 @@ class Settings:
     max_body_bytes: int = 512 * 1024
     #: SQLite: how long a write waits for another connection's lock before the request is answered 503.
     db_busy_timeout_s: float = 30.0
-    #: Slots older than this are refused (the agent drops them from its outbox at the same age).
+    #: Minutes older than this are refused (the agent drops them from its outbox at the same age) and deleted
+    #: by the retention pass, with batch ids and expired enrollment codes (``server.retention``).
     retention_days: int = 30
+    #: How often the retention pass runs (and once at start).
+    retention_interval_s: float = 3600.0
+    #: Rows one retention chunk deletes at most: one transaction, so one stretch of SQLite's write lock.
+    retention_chunk_rows: int = 5000
     #: How far a device's clock may be off the server's (docs/protocol.md, "Time tolerances"): a minute that
     #: begins later than now + this, or ended earlier than the device's enrollment − this, is refused, as is a
     #: presence ``since`` later than now + this.

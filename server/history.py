@@ -36,7 +36,7 @@ from protocol.schema import (
 )
 from server.auth import Principal
 from server.config import Settings
-from server.errors import Forbidden, Invalid, NotFound
+from server.errors import AdminError, Forbidden, Invalid, NotFound
 from server.models import Team, User
 from server.totals import COUNTS, SECONDS, day_bounds, merged_rows, totals_from
 
@@ -66,14 +66,17 @@ def check_day(day: date, field: str) -> None:
         raise Invalid(f"{field}: day out of range", field=field)
 
 
-def check_range(start: date, end: date) -> None:
-    """An inclusive range of at most ``MAX_RANGE_DAYS`` days; the refusal names the query field to change."""
-    check_day(start, "query.start")
-    check_day(end, "query.end")
+def check_range(start: date, end: date, *, fields: tuple[str, str] = ("query.start", "query.end"),
+                longest: int | None = MAX_RANGE_DAYS) -> None:
+    """An inclusive range of at most ``longest`` days; the refusal names the field to change (the query's, or
+    the report command's flags)."""
+    first, last = fields
+    check_day(start, first)
+    check_day(end, last)
     if end < start:
-        raise Invalid("query.end: end is before start", field="query.end")
-    if (end - start).days + 1 > MAX_RANGE_DAYS:
-        raise Invalid(f"query.end: at most {MAX_RANGE_DAYS} days at once", field="query.end")
+        raise Invalid(f"{last}: end is before start", field=last)
+    if longest is not None and (end - start).days + 1 > longest:
+        raise Invalid(f"{last}: at most {longest} days at once", field=last)
 
 
 def retention(settings: Settings) -> Retention:
@@ -196,6 +199,20 @@ async def team_days(session: AsyncSession, team_id: int, start: date, end: date,
     return TeamDays(team=team, start=start, end=end, retention=retention(settings),
                     members=[MemberDays(user_id=user.id, name=user.name, time_zone=user.time_zone,
                                         days=found[user.id]) for user in users])
+
+
+async def report(session: AsyncSession, *, team: str, login: str | None, start: date, end: date,
+                 settings: Settings) -> TeamDays | MemberDays:
+    """``staffpulse-server report``: the team's days, or one member's, as the history routes answer them."""
+    found = await session.scalar(select(Team).where(Team.name == team))
+    if found is None:
+        raise AdminError(f"--team: no team named {team!r}")
+    if login is None:
+        return await team_days(session, found.id, start, end, settings)
+    user = await session.scalar(select(User).where(User.login == login.lower(), User.team_id == found.id))
+    if user is None:
+        raise AdminError(f"--user: no user {login!r} in team {team!r}")
+    return await one_member_days(session, user, start, end)
 
 
 async def one_member_day(session: AsyncSession, user: User, day: date) -> MemberDay:

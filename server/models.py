@@ -8,19 +8,22 @@ answer.
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
     MetaData,
     String,
+    Text,
     TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -71,6 +74,9 @@ class Team(Base):
     #: Whether a deployment key may give a login that already has an active device another one without an
     #: admin's approval (``devices approve``). Off: the careful default, see docs/security.md.
     key_adds_devices: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Whether a member's local day is kept as one row of totals (``UserDay``) once its minutes are past the
+    #: retention window (``teams set --keep-day-totals``). Off: past the window nothing of the day is left.
+    keep_day_totals: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
@@ -191,7 +197,8 @@ class Batch(Base):
     digest: Mapped[str] = mapped_column(String(64))
     accepted: Mapped[int] = mapped_column(Integer)
     duplicates: Mapped[int] = mapped_column(Integer)
-    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: Indexed for the retention pass, which deletes batch ids older than the window (``server.retention``).
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
 class ActivitySlot(Base):
@@ -210,3 +217,30 @@ class ActivitySlot(Base):
     mouse_px: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (Index("ix_activity_slots_user_start", "user_id", "start"),)
+
+
+class UserDay(Base):
+    """One member's local day summed from its merged minutes (``server.days.summarise_days``): what is left of
+    the day once its minutes are past the retention window, for a team that keeps day totals.
+
+    ``time_zone`` is the zone the day was cut in: a user who moves zones later keeps the days as they were
+    lived. ``hours`` is a JSON list of ``protocol.schema.HourProfile``, one per local hour (23 or 25 on DST days).
+    """
+
+    __tablename__ = "user_days"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    time_zone: Mapped[str] = mapped_column(String(64))
+    tracked_s: Mapped[int] = mapped_column(Integer)
+    active_s: Mapped[int] = mapped_column(Integer)
+    idle_s: Mapped[int] = mapped_column(Integer)
+    break_s: Mapped[int] = mapped_column(Integer)
+    input_s: Mapped[int] = mapped_column(Integer)
+    keys: Mapped[int] = mapped_column(Integer)
+    clicks: Mapped[int] = mapped_column(Integer)
+    scrolls: Mapped[int] = mapped_column(Integer)
+    mouse_px: Mapped[int] = mapped_column(BigInteger)
+    activity_pct: Mapped[float] = mapped_column(Float)
+    first_activity: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_activity: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    hours: Mapped[str] = mapped_column(Text)

@@ -5,8 +5,8 @@ test compares it, so the page cannot drift; ``STAFFPULSE_UPDATE_DOCS=1`` rewrite
 The target of every action is Alice, a member of team T: her data, her presence, her minutes. The callers:
 no token, a garbage token, a revoked device token (one of Alice's own devices, revoked), a pending device token
 (enrolled with T's deployment key as Alice, who already has a device, not approved yet), Alice herself, Bob (a
-member of T), T's manager, and a member of another team. REST paths never name a user, so "what another caller
-gets" means what of Alice's data their answer contains.
+member of T), T's manager, T's admin, a member of another team and that team's manager. "What another caller
+gets" means what of Alice's data their answer contains; the history paths that name a user name Alice.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 START, END = "<!-- auth-matrix:start -->", "<!-- auth-matrix:end -->"
 
 CALLERS = ["no token", "garbage token", "revoked device (Alice's)", "pending device (Alice's)", "Alice (member)",
-           "Bob (member, same team)", "manager (same team)", "member of other team"]
+           "Bob (member, same team)", "manager (same team)", "admin (same team)", "member of other team",
+           "manager of other team"]
 #: The callers with a working token.
 MEMBERS = CALLERS[4:]
 
@@ -53,33 +54,41 @@ DENIED = {"no token": "401", "garbage token": "401", "revoked device (Alice's)":
           "pending device (Alice's)": "403"}
 REFUSED = dict.fromkeys(DENIED, "refused")
 NOT_CONNECTED = dict.fromkeys(DENIED, "no (not connected)")
+#: The team's history is its managers' and admins'; a member is told why (403 ``manager_only``), another team's
+#: manager gets their own team, without Alice.
+TEAM_HISTORY = DENIED | dict.fromkeys(MEMBERS, "403 manager_only") | {
+    "manager (same team)": "200, A's day", "admin (same team)": "200, A's day",
+    "manager of other team": "200, A not listed"}
+#: Alice's own history is hers and her team's managers' and admins'; anyone else gets the 404 of an unknown id.
+ALICES_HISTORY = DENIED | dict.fromkeys(MEMBERS, "404 not_found") | dict.fromkeys(
+    ("Alice (member)", "manager (same team)", "admin (same team)"), "200, A's day")
 
 #: action → caller → what happens. "401" and "refused" are denials; "A's" means Alice's data.
 EXPECTED: dict[str, dict[str, str]] = {
     "POST /api/v1/enroll (a valid code)": dict.fromkeys(CALLERS, "201 (the header is ignored)"),
-    "GET /api/v1/me": DENIED | {"Alice (member)": "200 self", "Bob (member, same team)": "200 self",
-                                "manager (same team)": "200 self", "member of other team": "200 self"},
+    "GET /api/v1/me": DENIED | {c: "200 self" for c in MEMBERS},
     "POST /api/v1/activity": DENIED | {c: "200 own device" for c in MEMBERS},
     "PUT /api/v1/presence": DENIED | {c: "200 own device" for c in MEMBERS},
     "GET /api/v1/team": DENIED | {"Alice (member)": "200, A listed, no totals",
                                   "Bob (member, same team)": "200, A listed, no totals",
                                   "manager (same team)": "200, A listed, A's totals",
-                                  "member of other team": "200, A not listed"},
-    "GET /api/v1/me/days/{day}": DENIED | {"Alice (member)": "200, A's minutes",
-                                           "Bob (member, same team)": "200, not A's minutes",
-                                           "manager (same team)": "200, not A's minutes",
-                                           "member of other team": "200, not A's minutes"},
+                                  "admin (same team)": "200, A listed, A's totals",
+                                  "member of other team": "200, A not listed",
+                                  "manager of other team": "200, A not listed"},
+    "GET /api/v1/me/days/{day}": DENIED | {c: "200, not A's minutes" for c in MEMBERS} | {
+        "Alice (member)": "200, A's minutes"},
+    "GET /api/v1/team/days/{day}": TEAM_HISTORY,
+    "GET /api/v1/team/days?start&end": TEAM_HISTORY,
+    "GET /api/v1/team/members/{A}/days/{day}": ALICES_HISTORY,
+    "GET /api/v1/team/members/{A}/days?start&end": ALICES_HISTORY,
     "GET /healthz": dict.fromkeys(CALLERS, "200"),
     "socket connect": REFUSED | {c: "accepted" for c in MEMBERS},
-    "receives Alice's `presence`": NOT_CONNECTED | {
-        "Alice (member)": "yes", "Bob (member, same team)": "yes", "manager (same team)": "yes",
-        "member of other team": "no"},
-    "receives Alice's `performance-update`": NOT_CONNECTED | {
-        "Alice (member)": "yes", "Bob (member, same team)": "no", "manager (same team)": "no",
-        "member of other team": "no"},
-    "receives Alice's `team-performance-update`": NOT_CONNECTED | {
-        "Alice (member)": "no", "Bob (member, same team)": "no", "manager (same team)": "yes",
-        "member of other team": "no"},
+    "receives Alice's `presence`": NOT_CONNECTED | dict.fromkeys(MEMBERS, "no") | dict.fromkeys(
+        ("Alice (member)", "Bob (member, same team)", "manager (same team)", "admin (same team)"), "yes"),
+    "receives Alice's `performance-update`": NOT_CONNECTED | dict.fromkeys(MEMBERS, "no") | {
+        "Alice (member)": "yes"},
+    "receives Alice's `team-performance-update`": NOT_CONNECTED | dict.fromkeys(MEMBERS, "no") | dict.fromkeys(
+        ("manager (same team)", "admin (same team)"), "yes"),
 }
 
 #: Alice's minute with a count nobody else's has, to spot her data in other callers' answers.
@@ -105,9 +114,9 @@ def revoke(server: ServerProcess, device_id: int) -> None:
 
 @pytest.fixture
 def cast(server: ServerProcess) -> Iterator[tuple[dict[str, str | None], dict[str, Person]]]:
-    team = make_team(server, roles=("manager", "member", "member"), time_zone="UTC")
-    manager, alice, bob = team.people
-    (outsider,) = make_team(server, roles=("member",), time_zone="UTC").people
+    team = make_team(server, roles=("manager", "member", "member", "admin"), time_zone="UTC")
+    manager, alice, bob, chief = team.people
+    outsider, outside_manager = make_team(server, roles=("member", "manager"), time_zone="UTC").people
     revoked = enroll(server, issue_code(server, alice.login), "alice-old-pc")
     revoke(server, revoked["device_id"])
     pending = enroll_by_key(server, new_key(server, team.name), alice.login, "alice-key-pc").json()
@@ -116,9 +125,11 @@ def cast(server: ServerProcess) -> Iterator[tuple[dict[str, str | None], dict[st
         "no token": None, "garbage token": "garbage-" + uuid.uuid4().hex, "revoked device (Alice's)": revoked["token"],
         "pending device (Alice's)": pending["token"],
         "Alice (member)": alice.token, "Bob (member, same team)": bob.token, "manager (same team)": manager.token,
-        "member of other team": outsider.token}
+        "admin (same team)": chief.token, "member of other team": outsider.token,
+        "manager of other team": outside_manager.token}
     people = {"Alice (member)": alice, "Bob (member, same team)": bob, "manager (same team)": manager,
-              "member of other team": outsider}
+              "admin (same team)": chief, "member of other team": outsider,
+              "manager of other team": outside_manager}
     yield tokens, people
 
 
@@ -173,9 +184,44 @@ def observe_rest(server: ServerProcess, tokens: dict[str, str | None], people: d
              requests.get(f"{url}/me/days/{today}", headers=headers(token), timeout=10),
              lambda body: "200, A's minutes" if any(s["keys"] == MARK for s in body["slots"])
              else "200, not A's minutes")
+        observe_history(observed, caller, url, token, alice, today)
         answer = requests.get(server.url + "/healthz", headers=headers(token), timeout=10)
         observed["GET /healthz"][caller] = str(answer.status_code)
     return observed
+
+
+def observe_history(observed: dict[str, dict[str, str]], caller: str, url: str, token: str | None, alice: Person,
+                    today: str) -> None:
+    """The history routes: whether Alice's day (her marked minute) reaches the caller, and the refusal's code."""
+    def alices(day: Any) -> bool:
+        return bool(day["user_id"] == alice.user_id and day["totals"]["keys"] >= MARK)
+
+    def team_day(body: Any) -> str:
+        listed = [m for m in body["members"] if m["user_id"] == alice.user_id]
+        return "200, A not listed" if not listed else "200, A's day" if alices(listed[0]) else f"200 {listed[0]}"
+
+    def team_days(body: Any) -> str:
+        listed = [m for m in body["members"] if m["user_id"] == alice.user_id]
+        return "200, A not listed" if not listed else "200, A's day" if alices(listed[0]["days"][0]) else "200"
+
+    paths: dict[str, tuple[str, Callable[[Any], str]]] = {
+        "GET /api/v1/team/days/{day}": (f"/team/days/{today}", team_day),
+        "GET /api/v1/team/days?start&end": (f"/team/days?start={today}&end={today}", team_days),
+        "GET /api/v1/team/members/{A}/days/{day}": (
+            f"/team/members/{alice.user_id}/days/{today}",
+            lambda body: "200, A's day" if alices(body) else "200, not A's day"),
+        "GET /api/v1/team/members/{A}/days?start&end": (
+            f"/team/members/{alice.user_id}/days?start={today}&end={today}",
+            lambda body: "200, A's day" if alices(body["days"][0] | {"user_id": body["user_id"]}) else "200"),
+    }
+    for action, (path, describe) in paths.items():
+        answer = requests.get(url + path, headers=headers(token), timeout=10)
+        if answer.ok:
+            observed[action][caller] = describe(answer.json())
+        elif answer.status_code in (403, 404) and caller in MEMBERS:
+            observed[action][caller] = f"{answer.status_code} {answer.json()['error']['code']}"
+        else:
+            observed[action][caller] = str(answer.status_code)
 
 
 def observe_live(server: ServerProcess, tokens: dict[str, str | None], alice: Person) -> dict[str, dict[str, str]]:

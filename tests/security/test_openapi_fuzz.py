@@ -181,11 +181,14 @@ def test_generated_requests_get_documented_answers_and_refused_ones_store_nothin
     person: Person = team.by_role("member")[0]
     schema = schemathesis.openapi.from_url(server.url + "/openapi.json")
     labels = sorted(f"{op.method.upper()} {op.path}" for op in (r.ok() for r in schema.get_all_operations()))
-    assert labels == ["GET /api/v1/me", "GET /api/v1/me/days/{day}", "GET /api/v1/team", "GET /healthz",
+    assert labels == ["GET /api/v1/me", "GET /api/v1/me/days/{day}", "GET /api/v1/team", "GET /api/v1/team/days",
+                      "GET /api/v1/team/days/{day}", "GET /api/v1/team/members/{user_id}/days",
+                      "GET /api/v1/team/members/{user_id}/days/{day}", "GET /healthz",
                       "POST /api/v1/activity", "POST /api/v1/enroll", "PUT /api/v1/presence"]
     # Operations without inputs have one request to make; the budget goes to those that take input.
     weights = {"POST /api/v1/activity": 4, "PUT /api/v1/presence": 2, "POST /api/v1/enroll": 2,
-               "GET /api/v1/me/days/{day}": 1}
+               "GET /api/v1/me/days/{day}": 1, "GET /api/v1/team/days": 1, "GET /api/v1/team/days/{day}": 1,
+               "GET /api/v1/team/members/{user_id}/days": 1, "GET /api/v1/team/members/{user_id}/days/{day}": 1}
     share = FUZZ_REQUESTS / (sum(weights.values()) * 4)
     ledger = Ledger()
     started = time.monotonic()
@@ -248,6 +251,8 @@ def test_unknown_paths_and_methods_are_refused_in_the_error_shape(server: Server
     ("GET", "/api/v1/me/days/0", None, "path.day"),
     ("GET", "/api/v1/me/days/9999-12-31", None, "path.day"),
     ("GET", "/api/v1/me/days/0001-01-01", None, "path.day"),
+    ("GET", f"/api/v1/team/members/{2**63}/days/2026-01-01", None, "path.user_id"),
+    ("GET", "/api/v1/team/members/0/days?start=2026-01-01&end=2026-01-01", None, "path.user_id"),
 ])
 def test_values_that_were_server_errors_are_refused(server: ServerProcess, team: Team, method: str, path: str,
                                                     body: Any, field: str) -> None:

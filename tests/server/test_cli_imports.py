@@ -59,3 +59,13 @@ def test_admin_commands_never_load_the_web_stack_and_alembic_only_to_migrate(tmp
     assert codes == [0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0]
     assert "sqlalchemy" in loaded, "the commands ran"
     assert not loaded & (WEB_STACK | {"alembic"})
+
+
+def test_the_report_command_loads_the_wire_models_but_not_the_web_server(tmp_path: Path) -> None:
+    """``report`` writes the API's models (pydantic), built by ``server.history``; never FastAPI or uvicorn."""
+    database = tmp_path / "report.db"
+    codes, loaded = run_in_one_process(database, [
+        ["teams", "create", "T"], ["report", "--team", "T", "--start", "2026-01-01", "--end", "2026-01-07"]])
+    assert codes == [0, 0]
+    assert "pydantic" in loaded, "the report was built"
+    assert not loaded & (WEB_STACK - {"pydantic"})

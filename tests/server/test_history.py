@@ -3,11 +3,15 @@ minutes of two devices merged as the live totals merge them, the minute timeline
 
 from __future__ import annotations
 
+import pathlib
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from protocol.export import member_csv, team_csv
 from protocol.schema import MemberDay, MemberDays, TeamDay, TeamDays
 from support.servers import ServerProcess
 from support.team import Person, Team, backdate_enrollment, enroll, get, issue_code, make_team, post_batch, slot
@@ -192,3 +196,44 @@ def test_the_client_reads_the_same_answers(server: ServerProcess, berlin: Team) 
     finally:
         client.close()
         own.close()
+
+
+def report(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
+    """``staffpulse-server report`` on the server's database; its output as written (CSV lines end in CRLF)."""
+    done = subprocess.run([sys.executable, "-m", "server.cli", "report", *args, "--database-url", server.database_url,
+                           "--retention-days", "3650"], capture_output=True, timeout=120, check=False)
+    return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode(), done.stderr.decode())
+
+
+def test_the_report_command_gives_the_apis_numbers(server: ServerProcess, berlin: Team,
+                                                   tmp_path: pathlib.Path) -> None:
+    manager, alice = berlin.people[0], berlin.people[1]
+    start, end = SPRING - timedelta(days=2), SPRING + timedelta(days=1)
+    query = f"start={start}&end={end}"
+    team = TeamDays.model_validate(get(server, manager, f"/api/v1/team/days?{query}").json())
+    done = report(server, "--team", berlin.name, "--start", str(start), "--end", str(end))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == team_csv(team)
+    assert str(team.members[0].days[0].totals.active_s) in done.stdout
+
+    member = MemberDays.model_validate(get(server, alice, f"/api/v1/team/members/{alice.user_id}/days?{query}").json())
+    out = tmp_path / "alice.csv"
+    done = report(server, "--team", berlin.name, "--user", alice.login, "--start", str(start), "--end", str(end),
+                  "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes().decode() == member_csv(member)
+    done = report(server, "--team", berlin.name, "--user", alice.login, "--start", str(start), "--end", str(end),
+                  "--format", "json")
+    assert MemberDays.model_validate_json(done.stdout) == member
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--team", "no-such-team", "--start", "2026-03-01", "--end", "2026-03-02"), "--team"),
+    (("--start", "2026-03-02", "--end", "2026-03-01"), "--end"),
+    (("--user", "nobody@example.com", "--start", "2026-03-01", "--end", "2026-03-01"), "--user"),
+])
+def test_the_report_command_names_the_refused_flag(server: ServerProcess, berlin: Team, args: tuple[str, ...],
+                                                   message: str) -> None:
+    done = report(server, *(() if "--team" in args else ("--team", berlin.name)), *args)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: {message}:"), done.stderr

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 
 from protocol.schema import MemberDay, MemberDays, TeamDay, TeamDays
 from server import history
@@ -11,6 +13,10 @@ from server.api.routes import errors
 from server.api.routes.me import IsoDay
 
 router = APIRouter()
+
+#: A user id as the database holds it (PostgreSQL's INTEGER): a larger number is refused (422 ``path.user_id``),
+#: not sent to the database, where it would fail as a 500.
+UserId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @router.get("/team/days/{day}", responses=errors(401, 403, 422))
@@ -32,7 +38,7 @@ async def get_team_days(start: IsoDay, end: IsoDay, principal: PrincipalDep, ses
 
 
 @router.get("/team/members/{user_id}/days/{day}", responses=errors(401, 403, 404, 422))
-async def get_member_day(user_id: int, day: IsoDay, principal: PrincipalDep, session: SessionDep) -> MemberDay:
+async def get_member_day(user_id: UserId, day: IsoDay, principal: PrincipalDep, session: SessionDep) -> MemberDay:
     """One member's local day with its minute timeline: the member themself, or a manager or admin of their
     team; anyone else gets the 404 of an unknown id."""
     user = await history.visible_member(session, principal, user_id)
@@ -41,7 +47,7 @@ async def get_member_day(user_id: int, day: IsoDay, principal: PrincipalDep, ses
 
 
 @router.get("/team/members/{user_id}/days", responses=errors(401, 403, 404, 422))
-async def get_member_days(user_id: int, start: IsoDay, end: IsoDay, principal: PrincipalDep,
+async def get_member_days(user_id: UserId, start: IsoDay, end: IsoDay, principal: PrincipalDep,
                           session: SessionDep) -> MemberDays:
     """One member's days over an inclusive range of at most 62 dates, without timelines; the same callers as
     the single day."""

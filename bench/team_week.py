@@ -1,0 +1,155 @@
+"""How long a manager waits for the team's history: a week of a team of 50 (``GET /api/v1/team/days``, 7 days)
+and one team day with every member's minute timeline (``GET /api/v1/team/days/{day}``), on SQLite holding 30
+days of minutes for all 50. Prints figures; not a test (the goal, the week under 100 ms, is in
+docs/server.md's "History" figures).
+
+The database is seeded directly (the schema by the server's own migrations, the team and devices through
+SQLAlchemy, the minutes by one ``executemany``), since 50 × 30 working days of minutes over HTTP would take
+longer than the measurement. Half the team works in Berlin, half in New York, 08:00–17:00 local with a lunch
+break and some idle minutes, so days are cut in two zones. Then a real ``staffpulse-server serve`` answers: the
+first request of each kind is shown on its own ("cold": nothing cached, by SQLite or the server), then the
+p50 / p95 / max of ``--runs`` more.
+
+    .venv/bin/python -m bench.team_week [--runs 30] [--members 50] [--days 30] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sqlite3
+import statistics
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import requests
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from protocol.schema import Role
+from server import security
+from server.migrate import run_in_session
+from server.models import Device, Team, User
+from tests.support.servers import TEST_SERVER_ARGS, ServerProcess
+
+ZONES = ("Europe/Berlin", "America/New_York")
+#: How SQLAlchemy stores a ``DateTime`` on SQLite (naive UTC, ``server.models.UtcDateTime``): the seeded minutes
+#: must compare as the server's own would.
+SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+
+
+async def _seed_team(session: AsyncSession, now: datetime, members: int, days: int) -> tuple[int, str]:
+    """A team of ``members`` (the first its manager), one device each, enrolled before the first seeded day;
+    the manager's token."""
+    session.add(Team(name="Bench", created_at=now))
+    await session.flush()
+    team_id = await session.scalar(select(Team.id).where(Team.name == "Bench"))
+    await session.execute(insert(User), [
+        {"team_id": team_id, "name": f"Member {i:02d}", "login": f"m{i}@bench.example",
+         "role": Role.MANAGER if i == 0 else Role.MEMBER, "time_zone": ZONES[i % len(ZONES)], "created_at": now}
+        for i in range(members)])
+    tokens = [security.new_token() for _ in range(members)]
+    users = (await session.scalars(select(User.id).where(User.team_id == team_id).order_by(User.id))).all()
+    enrolled = now - timedelta(days=days + 2)
+    await session.execute(insert(Device), [
+        {"user_id": uid, "name": f"pc-{uid}", "platform": "linux", "agent_version": "bench",
+         "token_hash": security.digest(token), "created_at": enrolled, "announced_at": enrolled}
+        for uid, token in zip(users, tokens, strict=True)])
+    assert team_id is not None
+    return team_id, tokens[0]
+
+
+def _workday(zone: str, day: date, rnd: random.Random) -> list[tuple[datetime, tuple[int, ...]]]:
+    """08:00–17:00 local: mostly active, an hour's lunch break from 12:00, idle now and then."""
+    start = datetime.combine(day, clock(8), ZoneInfo(zone)).astimezone(UTC)
+    minutes = []
+    for k in range(9 * 60):
+        if 240 <= k < 300:
+            seconds = (60, 0, 0, 60, 0)  # tracked, active, idle, break, input
+        elif rnd.random() < 0.1:
+            seconds = (60, 0, 60, 0, 0)
+        else:
+            active = rnd.randint(30, 60)
+            seconds = (60, active, 60 - active, 0, rnd.randint(0, active))
+        counts = (rnd.randint(0, 200), rnd.randint(0, 20), rnd.randint(0, 30), rnd.randint(0, 5000))
+        minutes.append((start + timedelta(minutes=k), seconds + counts))
+    return minutes
+
+
+def seed(path: Path, members: int, days: int, today: date) -> tuple[str, int]:
+    """The database at ``path`` with ``days`` working days before ``today`` for every member; the manager's
+    token and the minutes written."""
+    url = f"sqlite:///{path}"
+    _team_id, token = asyncio.run(run_in_session(url, lambda s, now: _seed_team(s, now, members, days)))
+    rnd = random.Random(15)
+    with sqlite3.connect(path) as db:
+        devices = db.execute("SELECT devices.id, users.id, users.time_zone FROM devices JOIN users "
+                             "ON users.id = devices.user_id ORDER BY users.id").fetchall()
+        rows: list[tuple[Any, ...]] = []
+        for device_id, user_id, zone in devices:
+            for back in range(days, 0, -1):
+                for start, numbers in _workday(zone, today - timedelta(days=back), rnd):
+                    rows.append((device_id, start.replace(tzinfo=None).strftime(SQLITE_TIME), user_id, *numbers))
+        db.executemany("INSERT INTO activity_slots (device_id, start, user_id, tracked_s, active_s, idle_s, break_s,"
+                       " input_s, keys, clicks, scrolls, mouse_px) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    return token, len(rows)
+
+
+def timed(session: requests.Session, url: str, token: str) -> tuple[float, Any]:
+    started = time.perf_counter()
+    answer = session.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    elapsed = (time.perf_counter() - started) * 1000
+    answer.raise_for_status()
+    return elapsed, answer.json()
+
+
+def measure(session: requests.Session, label: str, url: str, token: str, runs: int) -> Any:
+    cold, body = timed(session, url, token)
+    warm = sorted(timed(session, url, token)[0] for _ in range(runs))
+    p95 = warm[min(len(warm) - 1, round(0.95 * (len(warm) - 1)))]
+    print(f"{label:<34} cold {cold:7.1f} ms   warm p50 {statistics.median(warm):6.1f}  p95 {p95:6.1f}  "
+          f"max {warm[-1]:6.1f} ms  ({runs} runs)")
+    return body
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--members", type=int, default=50)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--keep", type=Path, help="seed (and keep) the database in this folder")
+    args = parser.parse_args()
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="team-week-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "bench.db"
+    path.unlink(missing_ok=True)
+    today = datetime.now(UTC).date()
+    started = time.perf_counter()
+    token, written = seed(path, args.members, args.days, today)
+    print(f"seeded {args.members} members x {args.days} days: {written:,} minutes in "
+          f"{time.perf_counter() - started:.1f} s ({path})")
+    server = ServerProcess(f"sqlite:///{path}", folder / "server.log", *TEST_SERVER_ARGS).start()
+    try:
+        with requests.Session() as session:
+            end = today - timedelta(days=1)
+            week = measure(session, "team week (7 days, 50 members)",
+                           f"{server.url}/api/v1/team/days?start={end - timedelta(days=6)}&end={end}", token,
+                           args.runs)
+            day = measure(session, "team day with timelines", f"{server.url}/api/v1/team/days/{end}", token,
+                          args.runs)
+    finally:
+        server.stop()
+    active = sum(d["totals"]["active_s"] for m in week["members"] for d in m["days"])
+    assert active > 0 and len(week["members"]) == args.members, "the week came back empty: the seed is wrong"
+    assert all(len(m["timeline"] or "") >= 1380 for m in day["members"])
+    print(f"the week holds {active / 3600:,.0f} active hours; the day {len(day['members'])} timelines")
+
+
+if __name__ == "__main__":
+    main()

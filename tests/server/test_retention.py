@@ -1,0 +1,396 @@
+"""The retention pass (``server.retention``): what is past the window is deleted, whole old days of a team that
+keeps day totals are folded into ``user_days`` first with the same totals the minutes gave, in each member's zone,
+and a large backlog goes in bounded chunks while uploads are stored.
+
+The pass runs in process with an injected clock against a fresh database (SQLite and PostgreSQL), and in the
+background of a real server process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, closing
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from protocol.schema import ActivityBatch, Retention
+from server.auth import Principal
+from server.config import Settings
+from server.days import member_day
+from server.db import make_engine, make_sessionmaker
+from server.ingest import Ingest
+from server.migrate import run_in_session, upgrade
+from server.models import ActivitySlot, Batch, Device, EnrollmentCode, Team, User, UserDay
+from server.retention import Report, RetentionSweeper, cutoff, retention
+from server.totals import day_bounds, day_totals, local_date, merged_minutes, summed
+from support.servers import PostgresCluster, ServerProcess
+from support.team import make_team, post_batch, recent_minutes, slot
+from support.waiting import wait_on
+
+NOW = datetime(2025, 12, 1, 12, 0, tzinfo=UTC)
+SETTINGS = Settings(database_url="unused", retention_days=30)
+CUTOFF = cutoff(NOW, SETTINGS)  # 2025-11-01 12:00 UTC
+#: Zones far apart: Berlin falls back on 2025-10-26 (a 25-hour day); Kiritimati is UTC+14, Pago Pago UTC-11.
+ZONES = ("Europe/Berlin", "Pacific/Kiritimati", "Pacific/Pago_Pago")
+MINUTE = timedelta(minutes=1)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database of this test's own: a pass deletes across all teams, so tests must not share one."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'server.db'}"
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    return cluster.create_database(f"r_{uuid.uuid4().hex[:12]}")
+
+
+@asynccontextmanager
+async def database(url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = make_engine(url)
+    try:
+        await upgrade(engine)
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+@dataclass
+class Member:
+    user_id: int
+    team_id: int
+    zone: str
+    devices: list[int]
+
+
+async def add_team(session: AsyncSession, *, keeps: bool, zones: tuple[str, ...], devices: int = 1) -> list[Member]:
+    team = Team(name=f"t-{uuid.uuid4().hex[:8]}", keep_day_totals=keeps, created_at=NOW - timedelta(days=3650))
+    session.add(team)
+    await session.flush()
+    members = []
+    for zone in zones:
+        user = User(team_id=team.id, name=zone, login=f"{uuid.uuid4().hex[:8]}@x.example", role="member",
+                    time_zone=zone, created_at=team.created_at)
+        session.add(user)
+        await session.flush()
+        ids = []
+        for _ in range(devices):
+            device = Device(user_id=user.id, name="pc", platform="linux", agent_version="t",
+                            token_hash=uuid.uuid4().hex, created_at=team.created_at)
+            session.add(device)
+            await session.flush()
+            ids.append(device.id)
+        members.append(Member(user.id, team.id, zone, ids))
+    return members
+
+
+def minute_rows(member: Member, starts: list[datetime], seed: int) -> list[dict[str, Any]]:
+    """Minutes of every device of ``member`` at ``starts`` (a device skips some), with random seconds and counts."""
+    rng = random.Random(seed)
+    rows = []
+    for device_id in member.devices:
+        for start in starts:
+            if rng.random() < 0.2:
+                continue
+            active = rng.randint(0, 60)
+            pause = rng.choice((0, 0, 60 - active))
+            idle = rng.randint(0, 60 - active - pause)
+            rows.append({"device_id": device_id, "user_id": member.user_id, "start": start,
+                         "tracked_s": active + idle + pause, "active_s": active, "idle_s": idle, "break_s": pause,
+                         "input_s": rng.randint(0, active), "keys": rng.randint(0, 99), "clicks": rng.randint(0, 9),
+                         "scrolls": rng.randint(0, 9), "mouse_px": rng.randint(0, 9999)})
+    return rows
+
+
+def every(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
+    return [start + k * step for k in range(int((end - start) / step))]
+
+
+async def count(sessions: async_sessionmaker[AsyncSession], *where: Any, table: Any = ActivitySlot) -> int:
+    async with sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(table).where(*where)) or 0)
+
+
+async def starts_of(sessions: async_sessionmaker[AsyncSession], user_id: int) -> list[datetime]:
+    async with sessions() as session:
+        return list(await session.scalars(select(ActivitySlot.start).where(ActivitySlot.user_id == user_id)
+                                          .order_by(ActivitySlot.start).distinct()))
+
+
+def sweeper(sessions: async_sessionmaker[AsyncSession], **settings: Any) -> RetentionSweeper:
+    return RetentionSweeper(Settings(database_url="unused", retention_days=30, **settings), sessions, lambda: NOW)
+
+
+def test_a_pass_deletes_what_is_past_the_window_and_keeps_the_minute_at_the_cutoff(fresh_url: str) -> None:
+    """A team that keeps no day totals: minutes, batch ids and codes from before the cutoff go, the minute that
+    begins exactly at it stays (ingest accepts it), and so does everything newer; day totals left from when the
+    team kept them go for days before the cutoff's day."""
+    async def run() -> None:
+        async with database(fresh_url) as sessions:
+            async with sessions() as session:
+                [member] = await add_team(session, keeps=False, zones=("UTC",))
+                starts = [CUTOFF - timedelta(days=10), CUTOFF - 2 * MINUTE, CUTOFF - MINUTE, CUTOFF, CUTOFF + MINUTE]
+                await session.execute(insert(ActivitySlot), minute_rows(member, starts, seed=1))
+                device = member.devices[0]
+                await session.execute(insert(Batch), [
+                    {"device_id": device, "batch_id": name, "digest": "d", "accepted": 1, "duplicates": 0,
+                     "received_at": at} for name, at in (("old", CUTOFF - timedelta(seconds=1)), ("kept", CUTOFF))])
+                await session.execute(insert(EnrollmentCode), [
+                    {"user_id": member.user_id, "code_hash": name, "expires_at": expires, "used_at": used}
+                    for name, expires, used in (("used", CUTOFF - MINUTE, CUTOFF - timedelta(days=2)),
+                                                ("expired", CUTOFF - MINUTE, None), ("live", CUTOFF, None))])
+                await session.execute(insert(UserDay), [
+                    {"user_id": member.user_id, "day": day, "time_zone": "UTC", "tracked_s": 60, "active_s": 60,
+                     "idle_s": 0, "break_s": 0, "input_s": 60, "keys": 1, "clicks": 1, "scrolls": 1, "mouse_px": 1,
+                     "activity_pct": 100.0, "first_activity": None, "last_activity": None, "hours": "[]"}
+                    for day in (CUTOFF.date() - timedelta(days=1), CUTOFF.date())])
+                await session.commit()
+            before = await starts_of(sessions, member.user_id)
+            report = await sweeper(sessions).run()
+            assert await starts_of(sessions, member.user_id) == [s for s in before if s >= CUTOFF]
+            assert CUTOFF in before and CUTOFF - MINUTE in before, "the seed holds both sides of the boundary"
+            assert report.minutes == sum(1 for s in before if s < CUTOFF)
+            async with sessions() as session:
+                assert list(await session.scalars(select(Batch.batch_id))) == ["kept"]
+                assert list(await session.scalars(select(EnrollmentCode.code_hash))) == ["live"]
+                assert list(await session.scalars(select(UserDay.day))) == [CUTOFF.date()]
+            assert (report.batches, report.codes, report.day_totals, report.folded_days) == (1, 2, 1, 0)
+            again = await sweeper(sessions).run()
+            assert (again.minutes, again.batches, again.codes, again.day_totals) == (0, 0, 0, 0)
+
+    asyncio.run(run())
+
+
+async def seed_zones(sessions: async_sessionmaker[AsyncSession]) -> list[Member]:
+    """A team keeping day totals, one member per zone of ``ZONES`` with two devices, minutes every 7 minutes
+    from 2025-10-24 00:00 UTC to two hours past the cutoff."""
+    async with sessions() as session:
+        members = await add_team(session, keeps=True, zones=ZONES, devices=2)
+        starts = every(datetime(2025, 10, 24, tzinfo=UTC), CUTOFF + timedelta(hours=2), 7 * MINUTE)
+        for seed, member in enumerate(members):
+            await session.execute(insert(ActivitySlot), minute_rows(member, starts, seed=seed))
+        await session.commit()
+    return members
+
+
+@dataclass
+class Expected:
+    """One member's folded days as the minutes gave them before the pass."""
+
+    totals: dict[date, Any]
+    hours: dict[date, list[tuple[datetime, int, int, int, int]]]
+    first_last: dict[date, tuple[datetime, datetime]]
+    kept: list[datetime]  # the minutes' starts the pass must leave
+
+
+async def expected(sessions: async_sessionmaker[AsyncSession], member: Member) -> Expected:
+    """The oracle, from the same merge the live views use (``server.totals``): each whole local day before the
+    cutoff's day summed, each of its local hours summed on its own window, its first and last active minute."""
+    kept_day = local_date(CUTOFF, member.zone)
+    keep_from = day_bounds(kept_day, member.zone)[0]
+    starts = await starts_of(sessions, member.user_id)
+    days = sorted({local_date(s, member.zone) for s in starts if s < keep_from})
+    result = Expected({}, {}, {}, [s for s in starts if s >= keep_from])
+    async with sessions() as session:
+        found = await day_totals(session, {(member.user_id, day): (member.team_id, member.zone) for day in days})
+        for day in days:
+            result.totals[day] = found[(member.user_id, day)]
+            lo, hi = day_bounds(day, member.zone)
+            hours = []
+            for start in every(lo, hi, timedelta(hours=1)):
+                t = (await summed(session, {member.user_id: (start, start + timedelta(hours=1))}))[member.user_id]
+                hours.append((start, t.active_s, t.idle_s, t.break_s, t.input_s))
+            result.hours[day] = hours
+            active = [m.start for m in await merged_minutes(session, member.user_id, (lo, hi)) if m.active_s]
+            result.first_last[day] = (active[0], active[-1] + MINUTE)
+    return result
+
+
+async def folded(sessions: async_sessionmaker[AsyncSession], member: Member) -> dict[date, Any]:
+    async with sessions() as session:
+        rows = await session.scalars(select(UserDay).where(UserDay.user_id == member.user_id))
+        return {row.day: member_day(row, member.zone) for row in rows}
+
+
+async def check_folded(sessions: async_sessionmaker[AsyncSession], member: Member, want: Expected) -> None:
+    days = await folded(sessions, member)
+    assert sorted(days) == sorted(want.totals), member.zone
+    for day, got in days.items():
+        assert got.totals == want.totals[day], (member.zone, day)
+        assert [(h.start, h.active_s, h.idle_s, h.break_s, h.input_s) for h in got.hours] == want.hours[day]
+        assert (got.first_activity, got.last_activity) == want.first_last[day]
+        assert (got.time_zone, got.timeline) == (member.zone, None)
+    assert await starts_of(sessions, member.user_id) == want.kept, member.zone
+
+
+def test_whole_old_days_are_folded_into_day_totals_before_their_minutes_go(fresh_url: str) -> None:
+    """A team that keeps day totals: each whole local day before the cutoff's day (cut in the member's zone: a
+    25-hour DST day in Berlin, UTC+14 and UTC-11) is folded with exactly the totals, hours and first and last
+    activity its minutes gave, then its minutes go; the cutoff's own local day keeps its minutes, older ones
+    too. A second pass changes nothing; once the team stops keeping totals, the next pass leaves none."""
+    async def run() -> None:
+        async with database(fresh_url) as sessions:
+            members = await seed_zones(sessions)
+            wanted = {m.user_id: await expected(sessions, m) for m in members}
+            berlin = wanted[members[0].user_id]
+            assert len(berlin.hours[date(2025, 10, 26)]) == 25, "the seed covers Berlin's DST day"
+            report = await sweeper(sessions).run()
+            for member in members:
+                await check_folded(sessions, member, wanted[member.user_id])
+                assert wanted[member.user_id].kept[0] < CUTOFF, "minutes of the cutoff's day before it are kept"
+            assert report.folded_days == sum(len(w.totals) for w in wanted.values())
+            again = await sweeper(sessions).run()
+            assert (again.folded_days, again.minutes) == (0, 0)
+            for member in members:
+                await check_folded(sessions, member, wanted[member.user_id])
+
+            async with sessions() as session:
+                team = await session.get(Team, members[0].team_id)
+                assert team is not None
+                assert retention(team, SETTINGS) == Retention(minutes_days=30, keeps_day_totals=True)
+                await session.execute(update(Team).where(Team.id == team.id).values(keep_day_totals=False))
+                await session.commit()
+            stopped = await sweeper(sessions).run()
+            assert stopped.day_totals == report.folded_days
+            assert await count(sessions, table=UserDay) == 0
+            for member in members:
+                assert await starts_of(sessions, member.user_id) == [
+                    s for s in wanted[member.user_id].kept if s >= CUTOFF]
+
+    asyncio.run(run())
+
+
+def test_two_passes_at_once_fold_and_delete_each_day_once(fresh_url: str) -> None:
+    """Two server processes on one database (a cluster) running a pass at the same moment: neither fails, each
+    row is deleted and counted once between them, and each day's totals are those of all its minutes."""
+    async def run() -> None:
+        async with database(fresh_url) as sessions, database(fresh_url) as other:
+            members = await seed_zones(sessions)
+            wanted = {m.user_id: await expected(sessions, m) for m in members}
+            old = await count(sessions)
+            reports: list[Report] = list(await asyncio.gather(sweeper(sessions, retention_chunk_rows=200).run(),
+                                                              sweeper(other, retention_chunk_rows=200).run()))
+            for member in members:
+                await check_folded(sessions, member, wanted[member.user_id])
+            assert sum(r.folded_days for r in reports) == sum(len(w.totals) for w in wanted.values())
+            assert sum(r.minutes for r in reports) == old - await count(sessions)
+
+    asyncio.run(run())
+
+
+def test_a_large_backlog_goes_in_bounded_chunks_while_an_upload_is_stored(fresh_url: str) -> None:
+    """20,000 old minutes in chunks of 500: the pass takes at least 40 chunks, and an upload made while it runs
+    is stored and answered before the pass ends (the pass rests between chunks, so writers get in)."""
+    async def run() -> None:
+        async with database(fresh_url) as sessions:
+            async with sessions() as session:
+                [member] = await add_team(session, keeps=False, zones=("UTC",))
+                backlog = every(CUTOFF - timedelta(minutes=20_000), CUTOFF, MINUTE)
+                await session.execute(insert(ActivitySlot), [
+                    {"device_id": member.devices[0], "user_id": member.user_id, "start": start, "tracked_s": 60,
+                     "active_s": 60, "idle_s": 0, "break_s": 0, "input_s": 30, "keys": 1, "clicks": 0, "scrolls": 0,
+                     "mouse_px": 0} for start in backlog])
+                await session.commit()
+                device, user = await session.get(Device, member.devices[0]), await session.get(User, member.user_id)
+                assert device is not None and user is not None
+            task = asyncio.create_task(sweeper(sessions, retention_chunk_rows=500).run())
+            while await count(sessions) == len(backlog):  # the first chunk is committed
+                await asyncio.sleep(0.01)
+            batch = ActivityBatch.model_validate({"batch_id": str(uuid.uuid4()),
+                                                  "slots": [slot(NOW - timedelta(minutes=5))]})
+            answer, _days = await Ingest(sessions).store(Principal(device, user), batch, now=NOW, settings=SETTINGS)
+            assert answer.accepted == 1
+            assert not task.done(), "the upload was stored while the pass was still deleting"
+            report = await task
+            assert report.minutes == len(backlog)
+            assert report.chunks >= len(backlog) // 500
+            assert await starts_of(sessions, member.user_id) == [NOW - timedelta(minutes=5)]
+            print(f"\nchunk of 500 rows held the database at most {report.longest_chunk_s * 1000:.1f} ms")
+
+    asyncio.run(run())
+
+
+# --- in the background of a real server -----------------------------------------------------------------------
+
+
+def old_minutes(url: str, user_id: int, device_id: int, days: int) -> int:
+    """Store a minute an hour for ``days`` days before the 30-day window, straight into the database (the
+    server refuses to take them by upload); how many."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    starts = every(now - timedelta(days=31 + days), now - timedelta(days=31), timedelta(hours=1))
+
+    async def work(session: AsyncSession, _now: datetime) -> None:
+        await session.execute(insert(ActivitySlot), [
+            {"device_id": device_id, "user_id": user_id, "start": start, "tracked_s": 60, "active_s": 60,
+             "idle_s": 0, "break_s": 0, "input_s": 60, "keys": 3, "clicks": 1, "scrolls": 0, "mouse_px": 10}
+            for start in starts])
+
+    asyncio.run(run_in_session(url, work))
+    return len(starts)
+
+
+def rows(path: Path, query: str, *args: Any) -> int:
+    with closing(sqlite3.connect(path)) as db:
+        (found,) = db.execute(query, args).fetchone()
+    return int(found)
+
+
+def eventually(condition: Any, timeout: float = 30) -> bool:
+    return wait_on(threading.Condition(), condition, timeout)
+
+
+@pytest.fixture
+def retaining(tmp_path: Path) -> Iterator[tuple[ServerProcess, Path]]:
+    path = tmp_path / "server.db"
+    server = ServerProcess(f"sqlite:///{path}", tmp_path / "server.log", "--offline-grace", "1", "--sweep-interval",
+                           "0.2", "--retention-days", "30", "--retention-interval", "0.3", "--log-level", "info")
+    yield server.start(), path
+    server.stop()
+
+
+def test_the_server_deletes_old_minutes_in_the_background_and_folds_a_keeping_team(
+        retaining: tuple[ServerProcess, Path]) -> None:
+    """A real server with a 30-day window: old minutes written while it runs are gone within a pass or two, a
+    recent upload stays; after ``teams set --keep-day-totals yes`` (the CLI) old days become day totals. After a
+    restart with an hour's interval, the pass at start deletes what was written while it was down."""
+    server, path = retaining
+    [plain] = make_team(server, roles=("member",), time_zone="UTC").people
+    recent = recent_minutes(3)
+    assert post_batch(server, plain, [slot(m) for m in recent]).status_code == 200
+    old = old_minutes(server.database_url, plain.user_id, plain.device_id, days=2)
+    assert old > 0
+    assert eventually(lambda: rows(path, "SELECT count(*) FROM activity_slots WHERE user_id = ?", plain.user_id)
+                      == len(recent)), f"old minutes still there; see {server.log_path}"
+
+    other = make_team(server, roles=("member",), time_zone="Pacific/Kiritimati")
+    cli = subprocess.run([sys.executable, "-m", "server.cli", "teams", "set", other.name, "--keep-day-totals", "yes",
+                          "--database-url", server.database_url], capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 0, cli.stderr
+    keeper = other.people[0]
+    kept = old_minutes(server.database_url, keeper.user_id, keeper.device_id, days=3)
+    assert eventually(lambda: rows(path, "SELECT count(*) FROM activity_slots WHERE user_id = ?", keeper.user_id)
+                      == 0), f"old minutes of a keeping team still there; see {server.log_path}"
+    assert rows(path, "SELECT sum(active_s) FROM user_days WHERE user_id = ?", keeper.user_id) == 60 * kept
+    assert rows(path, "SELECT count(*) FROM user_days WHERE user_id = ?", plain.user_id) == 0
+
+    server.stop()
+    old = old_minutes(server.database_url, plain.user_id, plain.device_id, days=1)
+    server.extra[server.extra.index("--retention-interval") + 1] = "3600"
+    server.start()
+    assert eventually(lambda: rows(path, "SELECT count(*) FROM activity_slots WHERE user_id = ?", plain.user_id)
+                      == len(recent)), "the pass at start did not run"
+    passes = [line for line in server.log_path.read_text().splitlines() if "retention pass:" in line]
+    assert passes, "each pass logs one line"
+    assert all("deleted" in line for line in passes)
