@@ -3,8 +3,9 @@
 ``TrayApp`` is the one place that decides what the widgets show. It owns no policy (uploading, presence and
 reconnecting are ``sync.service.AgentService``'s) and never waits on the network or the disk: the agent's
 callbacks arrive through ``ui.bridge.Bridge`` signals, and reads (a look into the outbox, an enrollment) run
-through ``ui.worker.background``. It reads nothing from the server itself: the team, today's minutes for the
-chart and ``/me`` all come with the agent's signals (``sync.live``).
+through ``ui.worker.background``. The live views read nothing from the server themselves: the team, today's
+minutes for the chart and ``/me`` all come with the agent's signals (``sync.live``); the History tab's reads are
+its own, on workers (``ui.history_tab``), handed who reads with each ``/me``.
 
 ``run_tray_app`` is the process: one QApplication that does not quit when the window closes, Ctrl+C and
 SIGTERM handled inside the Qt loop (``signal.set_wakeup_fd`` + ``QSocketNotifier``), and on Quit the agent's
@@ -40,6 +41,7 @@ from ui import about_facts, brand, present, theme
 from ui import preferences as ui_preferences
 from ui.about_dialog import AboutDialog
 from ui.bridge import Bridge
+from ui.history_reads import Viewer
 from ui.icons import mark_icon
 from ui.idle_prompt import IdlePrompt
 from ui.permission_prompt import ask_for_permissions
@@ -272,6 +274,7 @@ class TrayApp(QObject):
 
     def _me_read(self, me: Me) -> None:
         self.me, self.policy = me, me.policy
+        self.window.history.attach(Viewer.of(me), self._settings, self._background)
         self._show_look()
         self._show_about()
 

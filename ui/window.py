@@ -1,4 +1,4 @@
-"""The StaffPulse window: a header (own state, connection badge, last update) over the Team, Me and Sync tabs.
+"""The StaffPulse window: a header (own state, connection badge, last update) over the Team, Me, History and Sync tabs.
 
 Closing it only hides it: the agent keeps running in the tray (Quit is in the tray menu). Its own StaffPulse
 menu reaches Settings, About and Quit as well, because without a system tray the window is the only way in.
@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
+from ui.history_tab import HistoryTab
 from ui.tabs import MeTab, SyncTab, TeamTab
 
 
@@ -38,6 +39,8 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.team, "Team")
         self.tabs.addTab(self.me, "Me")
+        self.history = HistoryTab()
+        self.tabs.addTab(self.history, "History")
         self.tabs.addTab(self.sync, "Sync")
         body = QWidget()
         layout = QVBoxLayout(body)
