@@ -9,7 +9,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
-from ui.tabs import MeTab, SyncTab, TeamTab
+from ui.dashboard import TeamTab
+from ui.tabs import MeTab, SyncTab
 
 
 class MainWindow(QMainWindow):
