@@ -14,7 +14,7 @@ from server import __version__, security
 from server.announce import Announcer
 from server.api.errors import install_handlers
 from server.api.fast_path import PREFIX, FastPath
-from server.api.routes import activity, enroll, health, me, presence, team
+from server.api.routes import activity, enroll, health, history, me, presence, team
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker
 from server.gateway import SOCKET_PATH
@@ -65,7 +65,7 @@ def create_api(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     api.state.write_bucket = TokenBucket(burst=settings.write_burst, rate=settings.write_rate_per_s)
     api.state.enrollment_limit = EnrollmentLimit(burst=settings.enroll_burst, rate=settings.enroll_rate_per_s)
     install_handlers(api)
-    for module in (enroll, me, activity, presence, team):
+    for module in (enroll, me, activity, presence, team, history):
         api.include_router(module.router, prefix=PREFIX)
     api.include_router(health.router)
     return api

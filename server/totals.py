@@ -12,7 +12,7 @@ Python, minute by minute, is the test oracle (tests/server/test_totals_sql.py).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -45,10 +45,11 @@ def make_totals(slots: Iterable[Slot]) -> Totals:
     for slot in slots:
         for name in sums:
             sums[name] += getattr(slot, name)
-    return _totals(sums)
+    return totals_from(sums)
 
 
-def _totals(sums: Mapping[str, int]) -> Totals:
+def totals_from(sums: Mapping[str, int]) -> Totals:
+    """Totals of merged sums named as in ``SECONDS + COUNTS``, with the activity share computed once here."""
     active = sums["active_s"]
     pct = round(100.0 * sums["input_s"] / active, 1) if active else 0.0
     return Totals(**sums, activity_pct=pct)
@@ -76,8 +77,8 @@ _RANKED = (select(ActivitySlot.user_id, ActivitySlot.start, *_COLUMNS, _FIRST.la
 _MERGED = (*(func.sum(case((_RANKED.c.rank == 1, _RANKED.c[name]), else_=0)) for name in SECONDS),
            *(func.sum(_RANKED.c[name]) for name in COUNTS))
 _SUMMED = select(_RANKED.c.user_id, *_MERGED).group_by(_RANKED.c.user_id)
-_MINUTES = (select(_RANKED.c.start, *_MERGED).group_by(_RANKED.c.user_id, _RANKED.c.start)
-            .order_by(_RANKED.c.start))
+_MINUTES = (select(_RANKED.c.user_id, _RANKED.c.start, *_MERGED).group_by(_RANKED.c.user_id, _RANKED.c.start)
+            .order_by(_RANKED.c.user_id, _RANKED.c.start))
 
 
 def _numbers(sums: Iterable[Any]) -> dict[str, int]:
@@ -86,10 +87,21 @@ def _numbers(sums: Iterable[Any]) -> dict[str, int]:
 
 async def merged_minutes(session: AsyncSession, user_id: int, window: tuple[datetime, datetime]) -> list[Slot]:
     """The user's minutes within the [start, end) window, each merged from the user's devices, in order."""
-    lo, hi = window
-    rows = await session.execute(_MINUTES, {"uids": [user_id], "lo": lo, "hi": hi})
     # Plain rows, not ORM objects (building one per row was most of a day view's cost), and not validated again.
-    return [Slot.model_construct(None, start=start, **_numbers(sums)) for start, *sums in rows]
+    return [Slot.model_construct(None, start=start, **_numbers(sums))
+            async for _user_id, start, *sums in merged_rows(session, [user_id], window)]
+
+
+async def merged_rows(session: AsyncSession, user_ids: Iterable[int], window: tuple[datetime, datetime]
+                      ) -> AsyncIterator[tuple[Any, ...]]:
+    """The users' merged minutes within the [start, end) window as plain rows, by user then minute:
+    ``(user_id, start, *SECONDS, *COUNTS)``, for readers of many minutes (``server.history``) that would spend
+    most of their time building a ``Slot`` per minute."""
+    lo, hi = window
+    uids = sorted(set(user_ids))
+    for at in range(0, len(uids), CHUNK):
+        for row in await session.execute(_MINUTES, {"uids": uids[at:at + CHUNK], "lo": lo, "hi": hi}):
+            yield tuple(row)
 
 
 async def summed(session: AsyncSession, windows: dict[int, tuple[datetime, datetime]]) -> dict[int, Totals]:
@@ -107,7 +119,7 @@ async def summed(session: AsyncSession, windows: dict[int, tuple[datetime, datet
         uids.sort()
         for at in range(0, len(uids), CHUNK):
             rows = await session.execute(_SUMMED, {"uids": uids[at:at + CHUNK], "lo": lo, "hi": hi})
-            found.update((user_id, _totals(_numbers(sums))) for user_id, *sums in rows)
+            found.update((user_id, totals_from(_numbers(sums))) for user_id, *sums in rows)
     return {uid: found.get(uid) or make_totals(()) for uid in windows}
 
 

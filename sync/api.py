@@ -34,8 +34,12 @@ from protocol.schema import (
     Enrollment,
     EnrollmentResult,
     Me,
+    MemberDay,
+    MemberDays,
     PresenceAck,
     PresenceUpdate,
+    TeamDay,
+    TeamDays,
     TeamView,
 )
 from sync.errors import AwaitingApproval, NotEnrolled, Refused, SyncError, Transient
@@ -84,6 +88,20 @@ class ApiClient:
     def day(self, day: date) -> DayReport:
         return self._call("GET", f"/api/v1/me/days/{day.isoformat()}", DayReport)
 
+    # History (docs/protocol.md, "History"): the team's for managers, a member's for themself and their managers.
+
+    def team_day(self, day: date) -> TeamDay:
+        return self._call("GET", f"/api/v1/team/days/{day.isoformat()}", TeamDay)
+
+    def team_days(self, start: date, end: date) -> TeamDays:
+        return self._call("GET", f"/api/v1/team/days?{_range(start, end)}", TeamDays)
+
+    def member_day(self, user_id: int, day: date) -> MemberDay:
+        return self._call("GET", f"/api/v1/team/members/{user_id}/days/{day.isoformat()}", MemberDay)
+
+    def member_days(self, user_id: int, start: date, end: date) -> MemberDays:
+        return self._call("GET", f"/api/v1/team/members/{user_id}/days?{_range(start, end)}", MemberDays)
+
     def _call(self, method: str, path: str, answer: type[Answer], *, body: BaseModel | None = None,
               auth: bool = True) -> Answer:
         self._check_thread()
@@ -125,6 +143,10 @@ class ApiClient:
         elif self._thread is not current:
             raise RuntimeError(f"an ApiClient belongs to one thread: used by {self._thread.name!r}, now by "
                                f"{current.name!r} (sync/api.py)")
+
+
+def _range(start: date, end: date) -> str:
+    return f"start={start.isoformat()}&end={end.isoformat()}"
 
 
 def _error_for(response: requests.Response, *, authenticated: bool) -> SyncError:

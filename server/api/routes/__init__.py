@@ -10,7 +10,9 @@ _WHEN = {
     400: "The body is not JSON (`malformed_json`).",
     401: "No, unknown or revoked device token (`unauthorized`, `revoked`); for enrollment a refused secret.",
     403: "Enrollment: the login is not on the key's team roster (`not_on_roster`) or must use a personal code "
-         "(`personal_code_required`). Otherwise: the device waits for an admin's approval (`device_pending`).",
+         "(`personal_code_required`). History: the team's days are for its managers and admins (`manager_only`). "
+         "Otherwise: the device waits for an admin's approval (`device_pending`).",
+    404: "History: no such member, or one whose days the caller may not read (`not_found`, the same answer).",
     409: "A `batch_id` reused for different slots.",
     413: "The body is over the size cap, or the batch over the slot cap.",
     422: "A field's value is refused; `field` names it.",
