@@ -51,7 +51,7 @@ def test_a_day_has_its_local_minutes_on_dst_days_too() -> None:
 def test_the_own_strip_from_the_own_minutes_marks_how_each_was_mostly_spent() -> None:
     slots = [minute(0, active=60), minute(1, idle=40, active=20), minute(2, break_s=30, idle=30),
              minute(3, active=20, idle=20, break_s=20), minute(5, active=0)]
-    timeline = day_view.timeline_from_slots(slots + [minute(1440, active=60)], DAY, ZONE)
+    timeline = day_view.timeline_from_slots([*slots, minute(1440, active=60)], DAY, ZONE)
     assert len(timeline) == 1440, "the next day's minute is not today's"
     assert timeline[:6] == "aiba--", "ties go to the more present state; a minute with nothing tracked is none"
     assert timeline[6:] == "-" * 1434
