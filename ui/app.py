@@ -94,6 +94,7 @@ class TrayApp(QObject):
         self._day_reading = False
         self.me: Me | None = None
         self._sync_asked: datetime | None = None  # when Sync Now was chosen, while its result is still to come
+        self._shown_asked: datetime | None = None  # the Sync Now whose result the Sync tab shows, if it does
         self._enrollment_told = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="agent", daemon=True)
@@ -266,6 +267,8 @@ class TrayApp(QObject):
     def _me_read(self, me: Me) -> None:
         self.me, self.policy = me, me.policy
         self._show_look()
+        if self.sync_status.last_success is not None or self.sync_status.last_error is not None:
+            self._show_sync_result()
         self._show_team()
         self._read_team_day()
 
@@ -283,9 +286,8 @@ class TrayApp(QObject):
         self.sync_status = status
         tab = self.window.sync
         tab.set_busy(False)
-        asked, self._sync_asked = self._sync_asked, None
-        zone = self.zone()
-        tab.result.setText(status.summary(zone) if asked is None else sync_now_summary(status, asked, zone))
+        self._shown_asked, self._sync_asked = self._sync_asked, None
+        self._show_sync_result()
         tab.pending.setText(f"{status.pending} minutes")
         tab.error.setText(status.last_error or "none")
         if status.needs_enrollment:
@@ -293,6 +295,12 @@ class TrayApp(QObject):
         self._check_stalled()
         self._show_look()
         self._refresh_outbox()
+
+    def _show_sync_result(self) -> None:
+        """The last sync in words, at the window's zone's clock (again when the account's zone becomes known)."""
+        status, asked, zone = self.sync_status, self._shown_asked, self.zone()
+        self.window.sync.result.setText(status.summary(zone) if asked is None
+                                        else sync_now_summary(status, asked, zone))
 
     def _check_stalled(self) -> None:
         """Say once when uploads have failed for long (``present.sync_stalled``); again after the next success."""

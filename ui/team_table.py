@@ -148,8 +148,9 @@ class TeamFilter(QSortFilterProxyModel):
         self._query = ""
 
     def set_query(self, query: str) -> None:
+        self.beginFilterChange()  # Qt 6.10's replacement of the deprecated invalidateFilter()
         self._query = query
-        self.invalidateFilter()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def filterAcceptsRow(self, source_row: int, _parent: Index) -> bool:
         return day_view.matches(self._source.shown(source_row), self._query)
