@@ -352,7 +352,7 @@ class TrayApp(QObject):
         snapshot = self.snapshot
         if snapshot is None:
             return
-        now = datetime.now(self.zone())
+        now = _now().astimezone(self.zone())
         own_state = PresenceState.AWAY if self.paused else self.own_state
         own_strip = day_view.strip_for(
             day_view.timeline_from_slots(snapshot.own_slots, snapshot.own_date, snapshot.time_zone),

@@ -22,6 +22,7 @@ them without a display (tests/ui/test_day_view.py).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -62,8 +63,9 @@ class Strip:
     timeline: str
     now: int | None = None
 
-    @property
+    @functools.cached_property
     def segments(self) -> list[Segment]:
+        """Worked out once per strip, not at every paint of its cell."""
         return segments(self.timeline)
 
 
