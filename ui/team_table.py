@@ -112,7 +112,7 @@ class TeamTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole and self.stale:
             return QColor(STALE_COLOUR)
         if role == Qt.ItemDataRole.ToolTipRole and column == "State":
-            return f"since {present.clock_time(row.since, self._now)}" if row.since else None
+            return f"since {present.clock_time(row.since, self._now, self._now.tzinfo)}" if row.since else None
         if role == STRIP_ROLE and column == "Today":
             return row.strip
         if role == STALE_ROLE:

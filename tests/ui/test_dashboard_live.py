@@ -190,8 +190,5 @@ def test_an_outage_greys_the_team_and_a_start_with_the_server_down_shows_the_las
         assert again.window.team.as_of.text().startswith("Last known view, as of ")
         assert again.window.team.model.stale
     finally:
-        server.start()
-    qtbot.waitUntil(lambda: again.link.state is LinkState.LIVE and not again.window.team.model.stale,
-                    timeout=30_000)
-    assert not again.window.team.as_of.isVisible()
+        server.start()  # the live view replacing the greyed one: test_window_live.py's outage test
     gc.collect()

@@ -209,8 +209,10 @@ def test_badge_follows_a_server_outage(qtbot: QtBot, server: ServerProcess, laun
     assert any(word in app.window.badge.text() for word in ("Reconnecting", "Offline"))
     assert app.window.own_state.text().endswith("(offline)")
     server.start()
+    assert app.window.team.model.stale, "the team as of the last read, greyed (issue 15, item 3)"
     qtbot.waitUntil(lambda: "Live" in app.window.badge.text(), timeout=30_000)
     assert not app.window.own_state.text().endswith("(offline)")
+    assert not app.window.team.model.stale and not app.window.team.as_of.isVisible()
     gc.collect()
 
 
