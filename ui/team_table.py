@@ -27,7 +27,7 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
     Qt,
 )
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QGuiApplication, QPalette
 
 from protocol.schema import TeamMember
 from ui import day_view, present
@@ -37,7 +37,6 @@ from ui.timeline import STALE_ROLE, STRIP_ROLE
 
 BASE_COLUMNS = ("Name", "State", "Today", "Last seen")
 MANAGER_COLUMNS = ("Active today", "Activity", "Breaks")
-STALE_COLOUR = "#8a8f98"
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -109,8 +108,8 @@ class TeamTableModel(QAbstractTableModel):
             return self._text(member, row, column)
         if role == Qt.ItemDataRole.DecorationRole and column == "State":
             return dot_icon(present.STATE_COLOURS[row.state])
-        if role == Qt.ItemDataRole.ForegroundRole and self.stale:
-            return QColor(STALE_COLOUR)
+        if role == Qt.ItemDataRole.ForegroundRole and self.stale:  # the palette's disabled text: light or dark
+            return QGuiApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
         if role == Qt.ItemDataRole.ToolTipRole and column == "State":
             return f"since {present.clock_time(row.since, self._now, self._now.tzinfo)}" if row.since else None
         if role == STRIP_ROLE and column == "Today":

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from pytestqt.qtbot import QtBot
 
 from protocol.schema import MinuteMark, PresenceState
@@ -180,7 +180,8 @@ def test_an_outage_greys_the_team_and_a_start_with_the_server_down_shows_the_las
         assert app.window.team.as_of.isVisible()
         assert app.window.team.as_of.text().startswith("Not live: as of ")
         model = app.window.team.model
-        assert model.stale and model.data(model.index(0, 0), Qt.ItemDataRole.ForegroundRole) is not None
+        grey = model.data(model.index(0, 0), Qt.ItemDataRole.ForegroundRole)
+        assert model.stale and grey is not None and grey != QGuiApplication.palette().color(QPalette.ColorRole.Text)
         app.quit()
         assert app.wait_stopped(30)
 
