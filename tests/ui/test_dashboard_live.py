@@ -21,6 +21,7 @@ from pytestqt.qtbot import QtBot
 from protocol.schema import MinuteMark, PresenceState
 from server import admin
 from server.migrate import run_in_session
+from support.proxy import FaultProxy
 from support.servers import ServerProcess
 from support.team import make_team, post_batch, put_presence, recent_minutes, slot
 from sync.live import LinkState
@@ -88,6 +89,34 @@ def test_a_manager_sees_every_strip_the_numbers_and_the_totals_sorted_and_search
     image = table.viewport().grab(table.visualRect(at)).toImage()
     colours = {image.pixelColor(x, image.height() // 2).name() for x in range(image.width())}
     assert QColor(MARK_COLOURS[MinuteMark.ACTIVE]).name() in colours, colours
+
+
+def test_the_team_day_is_read_once_for_a_burst_of_updates(qtbot: QtBot, server: ServerProcess,
+                                                           launch: Launch) -> None:
+    """A manager's strips are re-read when the team's numbers change, but at most once a minute
+    (``TEAM_DAY_EVERY_S``): an upload right after the first read moves the numbers at once (its
+    ``team-performance-update``) and does not read the day again. Counted at a proxy in front of the server."""
+    team = make_team(server, time_zone=today_zone())
+    manager, worker = team.people[0], team.people[1]
+    proxy = FaultProxy(server.url).start()
+    try:
+        app = launch(manager, url=proxy.url)
+        wait_live(qtbot, app, 3)
+        qtbot.waitUntil(lambda: app.team_day is not None, timeout=LIVE_TIMEOUT_MS)
+
+        def day_reads() -> int:
+            return sum(1 for method, path, _ in list(proxy.seen)
+                       if method == "GET" and path.startswith("/api/v1/team/days/"))
+
+        assert day_reads() == 1
+        for batch in (recent_minutes(3, ago=20), recent_minutes(3, ago=10)):
+            assert post_batch(server, worker, [slot(m, active=60, input_s=30) for m in batch]).status_code == 200
+        qtbot.waitUntil(lambda: (totals := rows(app)[worker.name].totals) is not None and totals.active_s == 360,
+                        timeout=LIVE_TIMEOUT_MS)
+        app.refresh()
+        assert day_reads() == 1, "read again within the minute"
+    finally:
+        proxy.stop()
 
 
 def test_a_member_sees_states_of_others_and_only_their_own_strip(qtbot: QtBot, server: ServerProcess,
