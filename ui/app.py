@@ -89,6 +89,7 @@ class TrayApp(QObject):
         self.snapshot: TeamSnapshot | None = None
         self.team_day: TeamDay | None = None  # a manager's last read of today's team day (the strips)
         self.from_disk = False  # the shown view is the last one kept on disk, not read in this run
+        self._viewer: int | None = None  # the reader's user id as the view on disk says, until ``/me`` answers
         self._day_wanted = False  # the team's numbers changed since the last read of the team day
         self._day_read_at: float | None = None  # monotonic, when that read started
         self._day_reading = False
@@ -359,7 +360,7 @@ class TrayApp(QObject):
             snapshot.own_date, snapshot.time_zone, own_state, self.own_since, now)
         day = self.team_day
         days = {member.user_id: member for member in day.members} if day and day.date == snapshot.own_date else {}
-        rows = day_view.rows(snapshot.members, me=self.me.user.id if self.me else None, days=days,
+        rows = day_view.rows(snapshot.members, me=self.me.user.id if self.me else self._viewer, days=days,
                              own_strip=own_strip, own_totals=snapshot.own_totals,
                              refused=self.link.refused is not None, now=now)
         as_of = None
@@ -446,13 +447,15 @@ class TrayApp(QObject):
         """The shown view to disk on a worker, for a start with the server down (``ui.last_view``)."""
         if self.snapshot is None or self.from_disk:
             return
-        view, data_dir = last_view.LastView(self.snapshot, self.team_day), self.data_dir
+        view = last_view.LastView(self.snapshot, self.team_day, self.me.user.id if self.me is not None else None)
+        data_dir = self.data_dir
         self._background(lambda: last_view.save(data_dir, view), lambda _result: None, "save-view")
 
     def _last_view_loaded(self, result: object) -> None:
         """The view kept on disk, shown marked until the server's first answer replaces it."""
         if isinstance(result, last_view.LastView) and self.snapshot is None:
             self.snapshot, self.team_day, self.from_disk = result.snapshot, result.team_day, True
+            self._viewer = result.user_id
             self._show_snapshot(None)
 
     def _outbox_read(self, result: object) -> None:

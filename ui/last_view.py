@@ -29,6 +29,7 @@ FORMAT = 1
 class LastView:
     snapshot: TeamSnapshot
     team_day: TeamDay | None  # a manager's last read of the team's day; None for members
+    user_id: int | None = None  # the reader, so their own row and strip are theirs before ``/me`` answers
 
 
 def dumps(view: LastView) -> str:
@@ -43,6 +44,7 @@ def dumps(view: LastView) -> str:
         "time_zone": snapshot.time_zone,
         "updated": snapshot.updated.isoformat(),
         "team_day": view.team_day.model_dump(mode="json") if view.team_day is not None else None,
+        "user_id": view.user_id,
     })
 
 
@@ -57,7 +59,8 @@ def loads(text: str) -> LastView | None:
         own_slots=tuple(Slot.model_validate(slot) for slot in raw["own_slots"]), time_zone=str(raw["time_zone"]),
         updated=datetime.fromisoformat(raw["updated"]))
     team_day = TeamDay.model_validate(raw["team_day"]) if raw.get("team_day") is not None else None
-    return LastView(snapshot, team_day)
+    user_id = raw.get("user_id")
+    return LastView(snapshot, team_day, user_id if isinstance(user_id, int) else None)
 
 
 def save(data_dir: Path, view: LastView) -> None:

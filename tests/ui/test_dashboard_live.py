@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -202,6 +203,9 @@ def test_an_outage_greys_the_team_and_a_start_with_the_server_down_shows_the_las
     assert not app.window.team.as_of.isVisible() and not app.window.team.model.stale
     saved = app.data_dir / last_view.FILE_NAME
     qtbot.waitUntil(saved.exists, timeout=15_000)
+    kept = json.loads(saved.read_text())
+    assert kept["team_day"] is None and all(member["totals"] is None for member in kept["members"]), \
+        "a member's file holds no one's numbers"
 
     server.stop()
     try:
@@ -219,6 +223,7 @@ def test_an_outage_greys_the_team_and_a_start_with_the_server_down_shows_the_las
         assert again.link.state is not LinkState.LIVE and again.from_disk
         assert again.window.team.as_of.text().startswith("Last known view, as of ")
         assert again.window.team.model.stale
+        assert rows(again)[me.name].own and rows(again)[me.name].strip is not None, "the own row, before /me"
     finally:
         server.start()  # the live view replacing the greyed one: test_window_live.py's outage test
     gc.collect()

@@ -134,8 +134,8 @@ def test_the_last_view_survives_a_restart_and_a_broken_file_is_no_view(tmp_path:
                             own_totals=Totals(active_s=60), own_slots=(minute(3, active=60),), time_zone=ZONE,
                             updated=NOW)
     assert last_view.load(tmp_path) is None
-    last_view.save(tmp_path, last_view.LastView(snapshot, None))
+    last_view.save(tmp_path, last_view.LastView(snapshot, None, 1))
     loaded = last_view.load(tmp_path)
-    assert loaded is not None and loaded.snapshot == snapshot and loaded.team_day is None
+    assert loaded == last_view.LastView(snapshot, None, 1)
     (tmp_path / last_view.FILE_NAME).write_text('{"format": 1, "team": {}}')
     assert last_view.load(tmp_path) is None
