@@ -3,9 +3,9 @@
 ``TrayApp`` is the one place that decides what the widgets show. It owns no policy (uploading, presence and
 reconnecting are ``sync.service.AgentService``'s) and never waits on the network or the disk: the agent's
 callbacks arrive through ``ui.bridge.Bridge`` signals, and reads (a look into the outbox, an enrollment) run
-through ``ui.worker.background``. It reads nothing from the server itself: the team, today's minutes for the
-chart and ``/me`` all come with the agent's signals (``sync.live``); a manager's strips of the team's day are read
-on a worker when the team's numbers change, at most once a minute (``TEAM_DAY_EVERY_S``). Days and clock times are
+through ``ui.worker.background``. The team, today's minutes for the chart and ``/me`` all come with the agent's
+signals (``sync.live``); the one read of its own is a manager's team day for the strips, on a worker when the
+team's numbers changed, at most once a minute (``TEAM_DAY_EVERY_S``). Days and clock times are
 the account's zone's throughout (``ui.day_view``). The last team view is kept on disk (``ui.last_view``) and shown,
 marked "as of", when the window starts before the server answers.
 
