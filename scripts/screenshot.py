@@ -1,11 +1,15 @@
-"""Takes docs/images/window.png: the StaffPulse window with the demo team, as a manager sees it.
+"""Takes the README's and docs/ui.md's pictures: every tab of the StaffPulse window, for a staff member and a
+manager, in the light and the dark palette, as docs/images/window-<tab>-<role>-<theme>.png.
 
-Run through ``scripts/screenshot``, which gives it a private X display (``xvfb-run``). It starts a demo server
-on SQLite in a temporary directory (``staffpulse-server demo`` + ``serve``, as ``scripts/demo``), enrolls the
-four demo people, uploads a few hours of made-up minutes for each (today in each person's zone) and sets
-their states, then runs the tray app as Mia Manager and saves the window with Qt's own grab.
+Run through ``scripts/screenshot``, which gives it a private X display (``xvfb-run``). It starts a demo
+server on SQLite in a temporary directory (the team of ``staffpulse-server demo``, then ``serve``, as
+``scripts/demo``), enrolls the four demo people, writes a month of made-up minutes for each straight into the
+server's database (the server refuses uploads older than its retention window and an agent cannot backfill;
+``seed_month``), sets today's states as of now, then runs the tray app as Sam Support (member) and as Mia
+Manager (manager) in turn and saves the window with Qt's own grab. The tabs are taken by their titles as the
+window has them, so a new tab is pictured without a change here.
 
-    python scripts/screenshot.py [--out PATH]      prints {"path", "width", "height"} as JSON
+    python scripts/screenshot.py [--out-dir DIR]   prints one JSON object per picture: path, tab, role, theme
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,14 +34,29 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-STATES = {"sam@demo.example": "active", "lee@demo.example": "break", "ana@demo.example": "idle"}
-VIEWER = "mia@demo.example"
+#: Today's states as of now, set again before each role's run (a window that closed left its person away).
+STATES = {"mia@demo.example": "active", "sam@demo.example": "active", "lee@demo.example": "break",
+          "ana@demo.example": "idle"}
+VIEWERS = {"member": "sam@demo.example", "manager": "mia@demo.example"}  # whose window each role's pictures show
+THEMES = ("light", "dark")
+DAYS = 30  # the seeded month: today and the 29 days before, as the history views show them
+#: Working hours per person (local), so the team's day has a shape: start hour and minutes worked.
+WINDOW_SIZE = (900, 620)  # the pictures' size: room for the dashboard's columns, within the 800-1280 px goal
+FIRST_VISIT_S, SETTLE_S = 1.5, 0.4  # a tab's first showing may read from the server; later ones only repaint
+SHIFTS = {"mia@demo.example": (8, 540), "sam@demo.example": (9, 510), "lee@demo.example": (8, 480),
+          "ana@demo.example": (10, 450)}
 
 
 def start_server(work: Path) -> tuple[subprocess.Popen[str], str, dict[str, Any]]:
+    from server import demo
+    from server.migrate import run_in_session
+
     database = f"sqlite:///{work / 'demo.db'}"
-    seeded = subprocess.run([sys.executable, "-m", "server.cli", "demo", "--json", "--database-url", database],
-                            capture_output=True, text=True, check=True, cwd=ROOT)
+
+    async def seed(session: Any, now: datetime) -> dict[str, Any]:  # as ``staffpulse-server demo``, in-process
+        return await demo.seed(session, now=now)
+
+    seeded: dict[str, Any] = asyncio.run(run_in_session(database, seed))
     server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", "0", "--database-url",
                                database, "--log-level", "warning"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     assert server.stdout is not None
@@ -53,7 +71,7 @@ def start_server(work: Path) -> tuple[subprocess.Popen[str], str, dict[str, Any]
                 break
         except requests.ConnectionError:
             time.sleep(0.1)
-    return server, url, json.loads(seeded.stdout)
+    return server, url, seeded
 
 
 def enroll(url: str, code: str) -> dict[str, Any]:
@@ -66,43 +84,67 @@ def enroll(url: str, code: str) -> dict[str, Any]:
     return body
 
 
-def enrolled_yesterday(work: Path) -> None:
-    """Count the demo devices as enrolled a day ago, in the database: the server refuses minutes from before a
-    device was enrolled, and the made-up day goes back up to five hours."""
-    from sqlalchemy import update
+def minute(start: datetime, seed: int, lunch: bool) -> dict[str, Any]:
+    """One made-up minute with a working rhythm: mostly active, some idle, input in most active seconds."""
+    wave = (math.sin((start.timestamp() / 60 + seed * 37) / 23) + 1) / 2  # 0..1, a slow rhythm
+    active = 0 if lunch else 60 if wave > 0.25 else 35
+    typed = int(active * (0.35 + 0.5 * wave))
+    return {"start": start, "tracked_s": 60, "active_s": active, "idle_s": 0 if lunch else 60 - active,
+            "break_s": 60 if lunch else 0, "input_s": typed, "keys": typed * 3, "clicks": typed // 4,
+            "scrolls": 0 if lunch else 2, "mouse_px": typed * 40}
+
+
+def month_of_minutes(login: str, zone: str, now: datetime, seed: int) -> list[dict[str, Any]]:
+    """Weekdays of the last ``DAYS`` days in the person's zone, and today whatever day it is (the pictures show
+    a working day): a shift with a half-hour lunch break (break minutes) in its middle, today's up to two
+    minutes ago."""
+    first_hour, length = SHIFTS[login]
+    today = now.astimezone(ZoneInfo(zone)).date()
+    rows = []
+    for back in range(DAYS):
+        day = today - timedelta(days=back)
+        if back and day.weekday() >= 5:
+            continue
+        shift = datetime(day.year, day.month, day.day, first_hour, 7 * seed % 30, tzinfo=ZoneInfo(zone))
+        length_today = length - 25 * ((back + seed) % 3)  # some days shorter
+        for offset in range(length_today):
+            start = (shift + timedelta(minutes=offset)).astimezone(UTC)
+            if start >= now - timedelta(minutes=2):
+                break
+            rows.append(minute(start, seed, lunch=length_today // 2 - 15 <= offset < length_today // 2 + 15))
+    return rows
+
+
+def seed_month(database: str, people: list[dict[str, Any]], now: datetime) -> int:
+    """Write the month straight into the database (the agent's own uploads cannot go back that far), with the
+    devices counted as enrolled before it; returns how many minutes were written."""
+    from sqlalchemy import insert, update
 
     from server.migrate import run_in_session
-    from server.models import Device
+    from server.models import ActivitySlot, Device
 
-    async def backdate(session: Any, now: datetime) -> None:
-        await session.execute(update(Device).values(created_at=now - timedelta(days=1)))
+    async def write(session: Any, _now: datetime) -> int:
+        await session.execute(update(Device).values(created_at=now - timedelta(days=DAYS + 1)))
+        count = 0
+        for index, person in enumerate(people):
+            user = person["user"]
+            rows = [row | {"device_id": person["device_id"], "user_id": user["id"]}
+                    for row in month_of_minutes(user["login"], user["time_zone"], now, index)]
+            for first in range(0, len(rows), 5000):
+                await session.execute(insert(ActivitySlot), rows[first:first + 5000])
+            count += len(rows)
+        return count
 
-    asyncio.run(run_in_session(f"sqlite:///{work / 'demo.db'}", backdate))
-
-
-def made_up_day(url: str, person: dict[str, Any], zone: str, now: datetime, seed: int) -> None:
-    """Minutes since local midnight (at most five hours back) with a working rhythm: mostly active, some idle."""
-    start = max(now.astimezone(ZoneInfo(zone)).replace(hour=0, minute=0, second=0, microsecond=0),
-                now - timedelta(hours=5)).astimezone(UTC).replace(second=0, microsecond=0)
-    slots = []
-    minute = start
-    while minute < now - timedelta(minutes=2):
-        wave = (math.sin((minute.timestamp() / 60 + seed * 37) / 23) + 1) / 2  # 0..1, a slow rhythm
-        active = 60 if wave > 0.25 else 35
-        typed = int(active * (0.35 + 0.5 * wave))
-        slots.append({"start": minute.isoformat(), "tracked_s": 60, "active_s": active, "idle_s": 60 - active,
-                      "break_s": 0, "input_s": typed, "keys": typed * 3, "clicks": typed // 4, "scrolls": 2,
-                      "mouse_px": typed * 40})
-        minute += timedelta(minutes=1)
-    headers = {"Authorization": f"Bearer {person['token']}"}
-    for first in range(0, len(slots), 500):
-        requests.post(url + "/api/v1/activity", headers=headers, timeout=10,
-                      json={"batch_id": str(uuid.uuid4()), "slots": slots[first:first + 500]}).raise_for_status()
+    written: int = asyncio.run(run_in_session(database, write))
+    return written
 
 
-def set_state(url: str, person: dict[str, Any], state: str, since: datetime) -> None:
-    requests.put(url + "/api/v1/presence", headers={"Authorization": f"Bearer {person['token']}"}, timeout=10,
-                 json={"state": state, "since": since.isoformat(), "seq": 1}).raise_for_status()
+def set_states(url: str, people: list[dict[str, Any]], now: datetime, seq: int) -> None:
+    """Everyone's state as ``STATES`` says, each since a few minutes before ``now`` (``seq`` must grow)."""
+    for index, person in enumerate(people):
+        state, since = STATES[person["user"]["login"]], now - timedelta(minutes=7 + 11 * index)
+        requests.put(url + "/api/v1/presence", headers={"Authorization": f"Bearer {person['token']}"}, timeout=10,
+                     json={"state": state, "since": since.isoformat(), "seq": seq}).raise_for_status()
 
 
 def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
@@ -117,61 +159,95 @@ def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
     return False
 
 
-def take(out: Path, work: Path) -> dict[str, Any]:
-    """Everything Qt made here is gone when this returns; the QApplication (made by the caller) outlives it."""
-    # The token in a plaintext file under work/agent, as scripts/demo does; the real agent uses the OS keyring.
-    os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
-    os.environ["STAFFPULSE_ALLOW_PLAINTEXT_TOKEN"] = "1"
-    os.environ["STAFFPULSE_DATA_DIR"] = str(work / "agent")
+def slug(title: str) -> str:
+    """A tab's title as a file name part: ``&History`` → ``history``, ``Sync & upload`` → ``sync-upload``."""
+    words = "".join(c.lower() if c.isalnum() else " " for c in title.replace("&&", " ").replace("&", ""))
+    return "-".join(words.split())
+
+
+def picture_name(tab: str, role: str, theme: str) -> str:
+    return f"window-{slug(tab)}-{role}-{theme}.png"
+
+
+def pictures(app: Any, role: str, out_dir: Path) -> list[dict[str, Any]]:
+    """Every tab of ``app``'s window in each palette, saved into ``out_dir``."""
+    from ui import theme
+    from ui.palettes import Scheme
+
+    window = app.window
+    window.notice.hide()  # "no system tray" is about this virtual display, not the product
+    window.resize(WINDOW_SIZE[0], WINDOW_SIZE[1])
+    window.bring_up()
+    taken, visited = [], set()
+    for name in THEMES:
+        theme.apply(Scheme(name))
+        for index in range(window.tabs.count()):
+            title = window.tabs.tabText(index)
+            window.tabs.setCurrentIndex(index)
+            # a tab may read from the server when first shown (history): give it time; later only a repaint
+            wait_until(lambda: False, SETTLE_S if title in visited else FIRST_VISIT_S)
+            visited.add(title)
+            path = out_dir / picture_name(title, role, name)
+            if not window.grab().save(str(path), "PNG"):
+                raise SystemExit(f"screenshot: could not write {path}")
+            taken.append({"path": str(path), "tab": title, "role": role, "theme": name,
+                          "width": window.width(), "height": window.height()})
+    return taken
+
+
+def run_as(role: str, token: str, url: str, work: Path, members: int, out_dir: Path) -> list[dict[str, Any]]:
+    """The tray app enrolled as ``token``'s person, once its window shows the live team; its pictures."""
     from agent.assembly import Sampler
     from sync.credentials import CredentialStore
     from sync.live import LinkState
     from sync.settings import AgentSettings, save
     from ui.app import TrayApp
 
+    data = work / f"agent-{role}"
+    data.mkdir()
+    settings = AgentSettings(server_url=url)
+    save(data, settings)
+    CredentialStore().save(url, token)
+
+    def sampler(on_change: Callable[..., None]) -> Sampler:
+        return Sampler.open(data, idle_threshold=300, on_change=on_change)
+
+    app = TrayApp(data, settings, sampler)
+    try:
+        app.start()
+        ready = wait_until(lambda: app.link.state is LinkState.LIVE and app.snapshot is not None
+                           and app.window.team.model.rowCount() == members, 30)
+        if not ready:
+            raise SystemExit(f"screenshot: the {role}'s window did not fill with the demo team in time")
+        return pictures(app, role, out_dir)
+    finally:
+        app.quit()
+        app.wait_stopped(30)
+        wait_until(lambda: False, 0.5)  # results of reads still in flight arrive (and are dropped) now
+
+
+def take(out_dir: Path, work: Path) -> list[dict[str, Any]]:
+    """Everything Qt made here is gone when this returns; the QApplication (made by the caller) outlives it."""
+    # The token in a plaintext file under work/agent, as scripts/demo does; the real agent uses the OS keyring.
+    os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    os.environ["STAFFPULSE_ALLOW_PLAINTEXT_TOKEN"] = "1"
+    os.environ["STAFFPULSE_DATA_DIR"] = str(work / "agent")
     server, url, demo = start_server(work)
-    app: TrayApp | None = None
     try:
         now = datetime.now(UTC)
-        viewer_token = ""
         people = [enroll(url, entry["code"]) for entry in demo["codes"]]
-        enrolled_yesterday(work)
-        for index, person in enumerate(people):
-            made_up_day(url, person, person["user"]["time_zone"], now, index)
-            login = person["user"]["login"]
-            if login in STATES:
-                set_state(url, person, STATES[login], now - timedelta(minutes=7 + 11 * index))
-            if login == VIEWER:
-                viewer_token = person["token"]
-        data = work / "agent"
-        data.mkdir()
-        settings = AgentSettings(server_url=url)
-        save(data, settings)
-        CredentialStore().save(url, viewer_token)
-
-        def sampler(on_change: Callable[..., None]) -> Sampler:
-            return Sampler.open(data, idle_threshold=300, on_change=on_change)
-
-        app = TrayApp(data, settings, sampler)
-        app.start()
-        shown = app
-        ready = wait_until(lambda: shown.link.state is LinkState.LIVE and shown.window.team.model.rowCount() == 4
-                           and sum(active for active, _ in shown.window.me.chart.hours) > 0, 20)
-        if not ready:
-            raise SystemExit("screenshot: the window did not fill with the demo team in time")
-        app.window.notice.hide()  # "no system tray" is about this virtual display, not the product
-        app.window.bring_up()
-        wait_until(lambda: False, 0.3)  # let layout and painting settle
-        image = app.window.grab()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if not image.save(str(out), "PNG"):
-            raise SystemExit(f"screenshot: could not write {out}")
-        return {"path": str(out), "width": app.window.width(), "height": app.window.height()}
+        seed_month(f"sqlite:///{work / 'demo.db'}", people, now)
+        tokens = {person["user"]["login"]: person["token"] for person in people}
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for role in VIEWERS:  # the last run's pictures go: a tab renamed or removed leaves none behind
+            for old in out_dir.glob(f"window-*-{role}-*.png"):
+                old.unlink()
+        shots = []
+        for seq, (role, login) in enumerate(VIEWERS.items(), start=1):
+            set_states(url, people, now, seq)
+            shots += run_as(role, tokens[login], url, work, len(people), out_dir)
+        return shots
     finally:
-        if app is not None:
-            app.quit()
-            app.wait_stopped(30)
-            wait_until(lambda: False, 0.5)  # results of reads still in flight arrive (and are dropped) now
         server.terminate()
         server.wait(10)
         if server.stdout is not None:
@@ -180,7 +256,7 @@ def take(out: Path, work: Path) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images" / "window.png")
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "docs" / "images")
     args = parser.parse_args()
     if not os.environ.get("DISPLAY"):
         sys.exit("screenshot: needs an X display; run scripts/screenshot (it starts Xvfb)")
@@ -189,7 +265,8 @@ def main() -> int:
     qt = QApplication([sys.argv[0]])
     qt.setQuitOnLastWindowClosed(False)
     with tempfile.TemporaryDirectory(prefix="staffpulse-screenshot-") as work:
-        print(json.dumps(take(args.out.resolve(), Path(work))), flush=True)
+        for shot in take(args.out_dir.resolve(), Path(work)):
+            print(json.dumps(shot), flush=True)
     return 0
 
 

@@ -35,13 +35,16 @@ from agent.assembly import Sampler
 from agent.returning import IdleAnswer, IdleReturn
 from agent.states import PresenceChange
 from protocol.schema import DeviceEnrolledEvent, Me, Policy, PresenceState, Role, TeamDay
+from protocol.version import VERSION
 from sync.live import LinkState, LiveStatus, TeamSnapshot, device_notice
 from sync.service import AgentService, connector, sync_now_summary
 from sync.settings import AgentSettings
 from sync.uploader import SyncStatus
-from ui import day_view, last_view, present
+from ui import about_facts, brand, day_view, last_view, present, theme
 from ui import preferences as ui_preferences
+from ui.about_dialog import AboutDialog
 from ui.bridge import Bridge
+from ui.icons import mark_icon
 from ui.idle_prompt import IdlePrompt
 from ui.permission_prompt import ask_for_permissions
 from ui.present import TrayLook
@@ -100,6 +103,7 @@ class TrayApp(QObject):
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="agent", daemon=True)
         self.dialog: SettingsDialog | None = None
+        self.about: AboutDialog | None = None
 
         self.window = MainWindow()
         self.idle_prompt = IdlePrompt(self.window)  # owned by the window, so it goes when the window goes
@@ -111,6 +115,9 @@ class TrayApp(QObject):
         self._tray_wait.setInterval(TRAY_WAIT_MS)
         self._tray_wait.timeout.connect(self._look_for_tray)
         self.window.sync.button.clicked.connect(self.sync_now)
+        self.window.settings_action.triggered.connect(self.open_settings)
+        self.window.about_action.triggered.connect(self.open_about)
+        self.window.quit_action.triggered.connect(self.quit)
         for signal_, slot in ((self.bridge.state, self._state_changed), (self.bridge.sync, self._synced),
                               (self.bridge.link, self._link_changed), (self.bridge.team, self._team_changed),
                               (self.bridge.ready, self._ready), (self.bridge.show, self.open_window),
@@ -241,6 +248,22 @@ class TrayApp(QObject):
         self.dialog.saved.connect(self._settings_saved)
         self.dialog.open()
 
+    def open_about(self) -> None:
+        if self.about is None:
+            self.about = AboutDialog(self.window)
+        self._show_about()
+        self.about.show()
+        self.about.raise_()
+
+    def _show_about(self) -> None:
+        """Fill the About dialog from what is known now (``/me`` arrives with the agent's signals)."""
+        if self.about is None:
+            return
+        enrolled = self.service is not None and self.service.connected is not None
+        self.about.show_rows(about_facts.about_rows(
+            me=self.me, enrolled=enrolled or self.me is not None, server_url=self._settings.server_url,
+            version=VERSION, data_dir=self.data_dir, log_dir=about_facts.log_folder()))
+
     def _tray_clicked(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason in (QSystemTrayIcon.ActivationReason.Trigger, QSystemTrayIcon.ActivationReason.DoubleClick):
             self.open_window()
@@ -268,6 +291,7 @@ class TrayApp(QObject):
     def _me_read(self, me: Me) -> None:
         self.me, self.policy = me, me.policy
         self._show_look()
+        self._show_about()
         if self.sync_status.last_success is not None or self.sync_status.last_error is not None:
             self._show_sync_result()
         self._show_team()
@@ -536,7 +560,9 @@ def run_tray_app(data_dir: Path, settings: AgentSettings, sampler_factory: Sampl
     app = QApplication(sys.argv[:1])
     app.setApplicationName("StaffPulse")
     app.setQuitOnLastWindowClosed(False)
+    app.setWindowIcon(mark_icon(brand.BRAND))
     shell = TrayApp(data_dir, settings, sampler_factory, locked)
+    theme.follow(shell.preferences.theme)
     shell.finished.connect(app.quit)
     wakeup = _SignalWakeup(shell.quit)
     shell.start()

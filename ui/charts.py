@@ -8,11 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette
+from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QWidget
 
-from protocol.schema import PresenceState
-from ui.present import STATE_COLOURS
+from ui import theme
 
 LABEL_EVERY = 3  # hours between axis labels
 SCALE_MINUTES = (0, 30, 60)  # the minute scale's marks
@@ -41,8 +40,8 @@ class HourlyChart(QWidget):
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         metrics = painter.fontMetrics()
-        text = self.palette().color(QPalette.ColorRole.Text)
-        active_colour = QColor(STATE_COLOURS[PresenceState.ACTIVE])
+        colours = theme.colors()  # read at each paint: a change of light/dark repaints with the new palette
+        text, active_colour = QColor(colours.muted), QColor(colours.active)
         line_h = metrics.height() + 2
         axis_w = metrics.horizontalAdvance("60 min") + 6
         plot = QRectF(axis_w, line_h + 4, self.width() - axis_w, self.height() - 2 * line_h - 6)
@@ -57,7 +56,7 @@ class HourlyChart(QWidget):
 
         for minutes in SCALE_MINUTES:  # the minute scale and its grid lines
             y = plot.bottom() - plot.height() * minutes / 60
-            painter.setPen(self.palette().color(QPalette.ColorRole.Mid))
+            painter.setPen(QColor(colours.grid))
             painter.drawLine(int(plot.left()), int(y), int(plot.right()), int(y))
             painter.setPen(text)
             painter.drawText(QRectF(0, y - line_h / 2, axis_w - 4, line_h),

@@ -16,18 +16,22 @@ from agent.atomic import write_atomically
 log = logging.getLogger(__name__)
 
 FILE_NAME = "ui.json"
+THEMES = ("system", "light", "dark")  # what ``ui.theme.follow`` takes: the OS's scheme, or one chosen
 
 
 @dataclass(frozen=True)
 class Preferences:
     notify_breaks: bool = True  # a tray message when a teammate starts or ends a break
+    theme: str = "system"  # the window's colours: "system" (follow the OS), "light" or "dark" (ui.theme)
 
 
 def load(data_dir: Path) -> Preferences:
     path = data_dir / FILE_NAME
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        return Preferences(notify_breaks=bool(raw.get("notify_breaks", True)))
+        theme = raw.get("theme", "system")
+        return Preferences(notify_breaks=bool(raw.get("notify_breaks", True)),
+                           theme=theme if theme in THEMES else "system")
     except FileNotFoundError:
         return Preferences()
     except (OSError, ValueError, AttributeError) as exc:

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QApplication
 
 from protocol.schema import PresenceState
 from sync.selftest import Check
-from ui.icons import dot_icon
+from ui.icons import mark_icon
 from ui.present import STATE_COLOURS
 from ui.tray import system_tray_available
 
@@ -24,7 +24,7 @@ def qt_platform_check() -> Check:
     is a system tray (``ui.tray.system_tray_available``)."""
     app = QApplication.instance() or QApplication(sys.argv[:1])  # loads the platform plugin, or aborts
     name = QApplication.platformName()
-    sizes = dot_icon(STATE_COLOURS[PresenceState.ACTIVE]).availableSizes()
+    sizes = mark_icon(STATE_COLOURS[PresenceState.ACTIVE]).availableSizes()
     screens = len(QApplication.screens())
     tray = system_tray_available()
     ok = bool(name) and bool(sizes) and screens > 0 and tray

@@ -59,6 +59,7 @@ class SettingsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("StaffPulse settings")
         self._data_dir, self._settings, self._locked = data_dir, settings, locked
+        self._preferences = preferences  # saving keeps the ones this dialog does not show (the theme)
         self.server = QLineEdit(settings.server_url or "")
         self.server.setPlaceholderText("https://pulse.example.com")
         self.code = QLineEdit()
@@ -108,7 +109,7 @@ class SettingsDialog(QDialog):
             first = exc.errors()[0]
             self.message.setText(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
             return
-        prefs = Preferences(notify_breaks=self.notify.isChecked())
+        prefs = dataclasses.replace(self._preferences, notify_breaks=self.notify.isChecked())
         code = self.code.text().strip()
         if code and new.server_url is None:
             self.message.setText("Enter the server's address to enroll.")

@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
-from ui.icons import dot_icon
+from ui.icons import mark_icon
 from ui.present import TrayLook
 
 
@@ -45,7 +45,7 @@ class Tray(QObject):
         self.settings_action = self.menu.addAction("Settings…")
         self.menu.addSeparator()
         self.quit_action: QAction = self.menu.addAction("Quit")
-        self.icon = QSystemTrayIcon(dot_icon(TrayLook.OFFLINE.colour), self)
+        self.icon = QSystemTrayIcon(mark_icon(TrayLook.OFFLINE.colour), self)
         self.icon.setContextMenu(self.menu)
         self._tooltip = "StaffPulse"
         self.icon.setToolTip(self._tooltip)
@@ -59,7 +59,7 @@ class Tray(QObject):
 
     def update(self, look: TrayLook, state_line: str, tooltip: str, *, on_break: bool, paused: bool = False,
                pause_allowed: bool = False) -> None:
-        self.icon.setIcon(dot_icon(look.colour))
+        self.icon.setIcon(mark_icon(look.colour))
         self.state_action.setText(state_line)
         self.break_action.setText("End break" if on_break else "Start break")
         self.break_action.setEnabled(not paused)  # a break is tracked time: resume first

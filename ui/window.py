@@ -1,6 +1,7 @@
 """The StaffPulse window: a header (own state, connection badge, last update) over the Team, Me and Sync tabs.
 
-Closing it only hides it: the agent keeps running in the tray (Quit is in the tray menu).
+Closing it only hides it: the agent keeps running in the tray (Quit is in the tray menu). Its own StaffPulse
+menu reaches Settings, About and Quit as well, because without a system tray the window is the only way in.
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ class MainWindow(QMainWindow):
     def __init__(self) -> None:
         super().__init__()
         self.setWindowTitle("StaffPulse")
+        menu = self.menuBar().addMenu("&StaffPulse")
+        self.settings_action = menu.addAction("&Settings…")
+        self.about_action = menu.addAction("&About StaffPulse")
+        menu.addSeparator()
+        self.quit_action = menu.addAction("&Quit StaffPulse")
         self.notice = QLabel()
         self.notice.setWordWrap(True)
         self.notice.setTextFormat(Qt.TextFormat.PlainText)  # notices quote names the server relays: never markup
