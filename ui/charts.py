@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPaintEvent
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPaintEvent
 from PySide6.QtWidgets import QWidget
 
 from ui import theme
@@ -36,6 +36,13 @@ class HourlyChart(QWidget):
     def minimumSizeHint(self) -> QSize:
         return QSize(240, 140)
 
+    def plot(self) -> QRectF:
+        """Where the bars go: right of the minute scale, between the legend and the hour labels."""
+        metrics = QFontMetrics(self.font())
+        line_h = metrics.height() + 2
+        axis_w = metrics.horizontalAdvance("60 min") + 6
+        return QRectF(axis_w, line_h + 4, self.width() - axis_w, self.height() - 2 * line_h - 6)
+
     def paintEvent(self, _event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -43,8 +50,8 @@ class HourlyChart(QWidget):
         colours = theme.colors()  # read at each paint: a change of light/dark repaints with the new palette
         text, active_colour = QColor(colours.muted), QColor(colours.active)
         line_h = metrics.height() + 2
-        axis_w = metrics.horizontalAdvance("60 min") + 6
-        plot = QRectF(axis_w, line_h + 4, self.width() - axis_w, self.height() - 2 * line_h - 6)
+        plot = self.plot()
+        axis_w = plot.left()
 
         x = plot.left()  # the legend, above the plot
         for words, lightness in LEGEND:
@@ -66,6 +73,8 @@ class HourlyChart(QWidget):
         painter.setPen(Qt.PenStyle.NoPen)
         for hour, (active, typed) in enumerate(self.hours):
             bar_x, bar_w = plot.left() + hour * step + step * 0.15, step * 0.7
+            painter.setBrush(QColor(colours.surface))  # the empty hour's track
+            painter.drawRect(QRectF(bar_x, plot.top(), bar_w, plot.height()))
             for seconds, lightness in ((active, LEGEND[0][1]), (typed, LEGEND[1][1])):
                 painter.setBrush(active_colour.lighter(lightness))
                 bar_h = plot.height() * min(seconds, 3600) / 3600
