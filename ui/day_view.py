@@ -36,13 +36,11 @@ from ui import present
 LIVE_MARKS = {PresenceState.ACTIVE: MinuteMark.ACTIVE, PresenceState.BREAK: MinuteMark.BREAK,
               PresenceState.IDLE: MinuteMark.IDLE, PresenceState.AWAY: MinuteMark.NONE,
               PresenceState.OFFLINE: MinuteMark.NONE}
-#: The legend's words, in the strip's colours (``MARK_COLOURS``).
+#: The legend's words, and the state whose colour (``ui.theme``'s palette) paints each mark.
 MARK_WORDS = {MinuteMark.ACTIVE: "Active", MinuteMark.IDLE: "Idle", MinuteMark.BREAK: "Break",
               MinuteMark.NONE: "Offline"}
-MARK_COLOURS = {MinuteMark.ACTIVE: present.STATE_COLOURS[PresenceState.ACTIVE],
-                MinuteMark.IDLE: present.STATE_COLOURS[PresenceState.IDLE],
-                MinuteMark.BREAK: present.STATE_COLOURS[PresenceState.BREAK],
-                MinuteMark.NONE: present.STATE_COLOURS[PresenceState.OFFLINE]}
+MARK_STATES = {MinuteMark.ACTIVE: PresenceState.ACTIVE, MinuteMark.IDLE: PresenceState.IDLE,
+               MinuteMark.BREAK: PresenceState.BREAK, MinuteMark.NONE: PresenceState.OFFLINE}
 _TIE_ORDER = (MinuteMark.ACTIVE, MinuteMark.BREAK, MinuteMark.IDLE)  # ties go to the more present state
 
 

@@ -5,11 +5,12 @@ QPainter: in the Team tab's "Today" column (``TimelineDelegate``), as the Me tab
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette
+from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from protocol.schema import MinuteMark
-from ui.day_view import MARK_COLOURS, MARK_WORDS, Strip
+from ui import theme
+from ui.day_view import MARK_STATES, MARK_WORDS, Strip
 from ui.icons import dot_pixmap
 
 STRIP_ROLE = Qt.ItemDataRole.UserRole + 1  # a model's ``Strip`` (or None) for the "Today" column
@@ -29,8 +30,9 @@ def paint_strip(painter: QPainter, rect: QRectF, strip: Strip, *, faded: bool = 
         painter.setOpacity(STALE_OPACITY)
     painter.setPen(Qt.PenStyle.NoPen)
     scale = rect.width() / total
+    colours = theme.colors()  # read at each paint: a change of light/dark repaints with the new palette
     for segment in strip.segments:
-        painter.setBrush(QColor(MARK_COLOURS[segment.mark]))
+        painter.setBrush(QColor(colours.state(MARK_STATES[segment.mark])))
         # at least a pixel wide: a single active minute in a 200 px column must still show
         painter.drawRect(QRectF(rect.left() + segment.start * scale, rect.top(), max(segment.length * scale, 1.0),
                                 rect.height()))
@@ -85,11 +87,12 @@ class TimelineStrip(QWidget):
         painter = QPainter(self)
         label_h = painter.fontMetrics().height() + 2
         bar = QRectF(0, 2, self.width(), self.height() - label_h - 6)
-        painter.fillRect(bar, self.palette().color(QPalette.ColorRole.Midlight))
+        colours = theme.colors()
+        painter.fillRect(bar, QColor(colours.surface))
         if self.strip is not None:
             paint_strip(painter, bar, self.strip)
         hours = len(self.strip.timeline) // 60 if self.strip is not None and self.strip.timeline else 24
-        painter.setPen(self.palette().color(QPalette.ColorRole.Text))
+        painter.setPen(QColor(colours.muted))
         step = self.width() / hours
         for hour in range(hours + 1):
             x = hour * step
@@ -109,7 +112,7 @@ class Legend(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         for mark in (MinuteMark.ACTIVE, MinuteMark.IDLE, MinuteMark.BREAK, MinuteMark.NONE):
             dot = QLabel()
-            dot.setPixmap(dot_pixmap(MARK_COLOURS[mark], 12))
+            dot.setPixmap(dot_pixmap(theme.colors().state(MARK_STATES[mark]), 12))  # the palette at start
             layout.addWidget(dot)
             layout.addWidget(QLabel(MARK_WORDS[mark]))
         now = QLabel(f'<span style="color:{NOW_COLOUR}">│</span> now')

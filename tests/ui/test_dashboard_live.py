@@ -28,9 +28,9 @@ from support.team import make_team, post_batch, put_presence, recent_minutes, sl
 from sync.live import LinkState
 from tests.ui.conftest import Launch
 from tests.ui.test_window_live import LIVE_TIMEOUT_MS, today_zone, wait_live
-from ui import last_view
+from ui import last_view, theme
 from ui.app import TrayApp
-from ui.day_view import MARK_COLOURS, Row, minute_index
+from ui.day_view import Row, minute_index
 
 
 def rows(app: TrayApp) -> dict[str, Row]:
@@ -89,7 +89,7 @@ def test_a_manager_sees_every_strip_the_numbers_and_the_totals_sorted_and_search
     at = proxy.index(shown_names(app).index(worker.name), columns.index("Today"))
     image = table.viewport().grab(table.visualRect(at)).toImage()
     colours = {image.pixelColor(x, image.height() // 2).name() for x in range(image.width())}
-    assert QColor(MARK_COLOURS[MinuteMark.ACTIVE]).name() in colours, colours
+    assert QColor(theme.colors().active).name() in colours, colours
 
 
 def test_the_team_day_is_read_once_for_a_burst_of_updates(qtbot: QtBot, server: ServerProcess,
