@@ -95,6 +95,7 @@ class Connected:
                  sync_interval_s: float, listeners: Listeners = Listeners()) -> None:
         uploads, pushes, reads = (ApiClient(server_url, token, ca_bundle=ca_bundle) for _ in range(3))
         self._clients = (uploads, pushes, reads)
+        self._server = (server_url, token, ca_bundle)
         self._sampler, self._listeners = sampler, listeners
         self.me: Me | None = None  # the last ``GET /me``: None until the live connection read it once
         self.sync_done = threading.Condition()
@@ -105,6 +106,12 @@ class Connected:
         self.scheduler = SyncScheduler(Uploader(sampler.outbox, uploads, on_sent=self.live.uploaded),
                                        interval_s=sync_interval_s, on_status=self._synced)
         self.pusher = PresencePusher(pushes)
+
+    def new_client(self) -> ApiClient:
+        """A client of its own for a one-off read on another thread (the window's team day, ``ui.worker``): the
+        caller closes it."""
+        server_url, token, ca_bundle = self._server
+        return ApiClient(server_url, token, ca_bundle=ca_bundle)
 
     def _me_read(self, me: Me) -> None:
         log.info("team policy: pause %s", "allowed" if me.policy.pause_allowed else "not allowed")

@@ -3,9 +3,12 @@
 ``TrayApp`` is the one place that decides what the widgets show. It owns no policy (uploading, presence and
 reconnecting are ``sync.service.AgentService``'s) and never waits on the network or the disk: the agent's
 callbacks arrive through ``ui.bridge.Bridge`` signals, and reads (a look into the outbox, an enrollment) run
-through ``ui.worker.background``. The live views read nothing from the server themselves: the team, today's
-minutes for the chart and ``/me`` all come with the agent's signals (``sync.live``); the History tab's reads are
-its own, on workers (``ui.history_tab``), handed who reads with each ``/me``.
+through ``ui.worker.background``. The team, today's minutes for the chart and ``/me`` all come with the agent's
+signals (``sync.live``); the one read of its own is a manager's team day for the strips, on a worker when the
+team's numbers changed, at most once a minute (``TEAM_DAY_EVERY_S``); the History tab's reads are its own, on
+workers (``ui.history_tab``), handed who reads with each ``/me``. Days and clock times are
+the account's zone's throughout (``ui.day_view``). The last team view is kept on disk (``ui.last_view``) and shown,
+marked "as of", when the window starts before the server answers.
 
 ``run_tray_app`` is the process: one QApplication that does not quit when the window closes, Ctrl+C and
 SIGTERM handled inside the Qt loop (``signal.set_wakeup_fd`` + ``QSocketNotifier``), and on Quit the agent's
@@ -20,9 +23,11 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
@@ -30,14 +35,14 @@ from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 from agent.assembly import Sampler
 from agent.returning import IdleAnswer, IdleReturn
 from agent.states import PresenceChange
-from protocol.schema import DeviceEnrolledEvent, Me, Policy, PresenceState
+from protocol.schema import DeviceEnrolledEvent, Me, Policy, PresenceState, Role, TeamDay
 from protocol.version import VERSION
 from sync.errors import in_words
 from sync.live import LinkState, LiveStatus, TeamSnapshot, device_notice
 from sync.service import AgentService, connector, sync_now_summary
 from sync.settings import AgentSettings, Effective
 from sync.uploader import SyncStatus
-from ui import about_facts, brand, present, theme
+from ui import about_facts, brand, day_view, last_view, present, theme
 from ui import preferences as ui_preferences
 from ui.about_dialog import AboutDialog
 from ui.bridge import Bridge
@@ -55,6 +60,8 @@ log = logging.getLogger(__name__)
 
 SamplerFactory = Callable[[Callable[[PresenceChange], None]], Sampler]
 REFRESH_MS = 30_000  # relative times ("2 min ago") and the outbox preview go stale slowly
+TEAM_DAY_EVERY_S = 60.0  # a manager's read of the team's day (the strips): at most this often
+SAVE_VIEW_MS = 5_000  # the last view goes to disk this long after it changed (a burst of events, one write)
 TRAY_WAIT_MS = 5_000  # without a tray at start, look for one this often (a tray host started after login)
 NO_TRAY = ("There is no system tray on this desktop, so StaffPulse runs in this window. Closing it keeps "
            "StaffPulse running; start StaffPulse again to bring the window back.")
@@ -86,8 +93,15 @@ class TrayApp(QObject):
         self._stall_told = False
         self.link, self.sync_status = LiveStatus(), SyncStatus()
         self.snapshot: TeamSnapshot | None = None
+        self.team_day: TeamDay | None = None  # a manager's last read of today's team day (the strips)
+        self.from_disk = False  # the shown view is the last one kept on disk, not read in this run
+        self._viewer: int | None = None  # the reader's user id as the view on disk says, until ``/me`` answers
+        self._day_wanted = False  # the team's numbers changed since the last read of the team day
+        self._day_read_at: float | None = None  # monotonic, when that read started
+        self._day_reading = False
         self.me: Me | None = None
         self._sync_asked: datetime | None = None  # when Sync Now was chosen, while its result is still to come
+        self._shown_asked: datetime | None = None  # the Sync Now whose result the Sync tab shows, if it does
         self._enrollment_told = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="agent", daemon=True)
@@ -117,6 +131,10 @@ class TrayApp(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
+        self._save_timer = QTimer(self)
+        self._save_timer.setSingleShot(True)
+        self._save_timer.setInterval(SAVE_VIEW_MS)
+        self._save_timer.timeout.connect(self._save_view)
 
     # --- life cycle ----------------------------------------------------------------------------------------
 
@@ -124,6 +142,7 @@ class TrayApp(QObject):
         """Start the agent thread; minimised to the tray, or in the window when there is no tray."""
         self._thread.start()
         self._timer.start()
+        self._background(lambda: last_view.load(self.data_dir), self._last_view_loaded, "last-view")
         self._show_look()
         if self.tray is not None:
             self.tray.show()
@@ -171,6 +190,7 @@ class TrayApp(QObject):
         """Stop the agent (it writes the open minute, uploads once more, closes the socket), end the loop."""
         log.info("quit requested")
         self._timer.stop()
+        self._save_timer.stop()
         self._tray_wait.stop()
         self.idle_prompt.hide()
         self._stop.set()
@@ -271,15 +291,20 @@ class TrayApp(QObject):
         self.own_state, self.own_since = PresenceState(change.state.value), change.since
         self.paused = change.paused
         self._show_look()
+        self._show_team()  # the own strip's present follows the own state
 
     def _me_read(self, me: Me) -> None:
         self.me, self.policy = me, me.policy
         self.window.history.attach(Viewer.of(me), self._settings, self._background)
         self._show_look()
         self._show_about()
+        if self.sync_status.last_success is not None or self.sync_status.last_error is not None:
+            self._show_sync_result()
+        self._show_team()
+        self._read_team_day()
 
     def _ask_idle(self, spell: IdleReturn) -> None:
-        question = present.idle_question(spell, _now())
+        question = present.idle_question(spell, _now(), self.zone())
         self.idle_prompt.ask(question)
         self._notify("StaffPulse: welcome back", question)
 
@@ -292,8 +317,8 @@ class TrayApp(QObject):
         self.sync_status = status
         tab = self.window.sync
         tab.set_busy(False)
-        asked, self._sync_asked = self._sync_asked, None
-        tab.result.setText(status.summary() if asked is None else sync_now_summary(status, asked))
+        self._shown_asked, self._sync_asked = self._sync_asked, None
+        self._show_sync_result()
         tab.pending.setText(f"{status.pending} minutes")
         tab.error.setText(status.last_error or "none")
         if status.needs_enrollment:
@@ -301,6 +326,12 @@ class TrayApp(QObject):
         self._check_stalled()
         self._show_look()
         self._refresh_outbox()
+
+    def _show_sync_result(self) -> None:
+        """The last sync in words, at the window's zone's clock (again when the account's zone becomes known)."""
+        status, asked, zone = self.sync_status, self._shown_asked, self.zone()
+        self.window.sync.result.setText(status.summary(zone) if asked is None
+                                        else sync_now_summary(status, asked, zone))
 
     def _check_stalled(self) -> None:
         """Say once when uploads have failed for long (``present.sync_stalled``); again after the next success."""
@@ -321,18 +352,61 @@ class TrayApp(QObject):
         if status.refused:
             self._enrollment_needed(status.refused)  # in words already (sync.errors.in_words)
         self._show_look()
+        self._show_team()
 
     def _team_changed(self, snapshot: TeamSnapshot) -> None:
-        previous, self.snapshot = self.snapshot, snapshot
+        previous, self.snapshot, self.from_disk = self.snapshot, snapshot, False
         if previous is not None and self.me is not None and self.preferences.notify_breaks:
             for notice in present.break_notices(previous.members, snapshot.members, self.me.user.id):
                 self._notify("StaffPulse", notice)
-        self.window.team.model.set_members(snapshot.members, _now())
-        self.window.team.empty.hide()
+        self._show_snapshot(previous)
+        self._day_wanted = True
+        self._read_team_day()
+        self._save_timer.start()
+
+    def _show_snapshot(self, previous: TeamSnapshot | None) -> None:
+        snapshot = self.snapshot
+        if snapshot is None:
+            return
         self.window.me.show_totals(snapshot.own_totals)
-        self.window.updated.setText(f"updated {snapshot.updated.astimezone().strftime('%H:%M:%S')}")
+        zone = self.zone()
+        note = day_view.zone_note(snapshot.time_zone, None, _now())
+        self.window.updated.setText(f"updated {snapshot.updated.astimezone(zone).strftime('%H:%M:%S')}"
+                                    + (f" · {note}" if note else ""))
         if previous is None or previous.own_slots != snapshot.own_slots:
             self.window.me.chart.set_hours(present.hourly_active(snapshot.own_slots, snapshot.time_zone))
+        self._show_team()
+
+    def _show_team(self) -> None:
+        """The dashboard's rows and the Me tab's strip from the last snapshot, the manager's team day and the
+        own live state; greyed "as of" while not live (an outage, a refused device, the view kept on disk)."""
+        snapshot = self.snapshot
+        if snapshot is None:
+            return
+        now = _now().astimezone(self.zone())
+        own_state = PresenceState.AWAY if self.paused else self.own_state
+        own_strip = day_view.strip_for(
+            day_view.timeline_from_slots(snapshot.own_slots, snapshot.own_date, snapshot.time_zone),
+            snapshot.own_date, snapshot.time_zone, own_state, self.own_since, now)
+        day = self.team_day
+        days = {member.user_id: member for member in day.members} if day and day.date == snapshot.own_date else {}
+        rows = day_view.rows(snapshot.members, me=self.me.user.id if self.me else self._viewer, days=days,
+                             own_strip=own_strip, own_totals=snapshot.own_totals,
+                             refused=self.link.refused is not None, now=now)
+        as_of = None
+        if self.from_disk:
+            as_of = f"Last known view, {day_view.as_of(snapshot.updated, now, self.zone())}"
+        elif self.link.state is not LinkState.LIVE:
+            as_of = f"Not live: {day_view.as_of(snapshot.updated, now, self.zone())}"
+        self.window.team.show_team(snapshot.members, rows, now, as_of=as_of)
+        self.window.me.strip.set_strip(own_strip)
+
+    def zone(self) -> tzinfo | None:
+        """The window's one zone for days and clock times: the account's (its day totals are cut there), the PC's
+        until the account is known."""
+        if self.me is not None:
+            return ZoneInfo(self.me.user.time_zone)
+        return ZoneInfo(self.snapshot.time_zone) if self.snapshot is not None else None
 
     def _settings_saved(self, saved: Saved) -> None:
         self._settings, self.preferences = saved.settings, saved.preferences
@@ -372,6 +446,54 @@ class TrayApp(QObject):
 
         self._background(read, self._outbox_read, "outbox-peek")
 
+    def _read_team_day(self) -> None:
+        """A manager's strips: today's team day, read on a worker with a client of its own, when the team's
+        numbers changed since the last read and at most once a minute (``TEAM_DAY_EVERY_S``; the ``refresh``
+        timer catches up a change that came sooner). Members are never sent it (403), so never ask."""
+        connected = self.service.connected if self.service is not None else None
+        snapshot, me = self.snapshot, self.me
+        if (connected is None or snapshot is None or me is None or me.user.role is Role.MEMBER or self.from_disk
+                or self._day_reading or not self._day_wanted):
+            return
+        if self._day_read_at is not None and time.monotonic() - self._day_read_at < TEAM_DAY_EVERY_S:
+            return
+        self._day_reading, self._day_wanted, self._day_read_at = True, False, time.monotonic()
+        day = snapshot.own_date
+
+        def read() -> TeamDay:
+            client = connected.new_client()
+            try:
+                return client.team_day(day)
+            finally:
+                client.close()
+
+        self._background(read, self._team_day_read, "team-day")
+
+    def _team_day_read(self, result: object) -> None:
+        self._day_reading = False
+        if isinstance(result, TeamDay):
+            self.team_day = result
+            self._show_team()
+            self._save_timer.start()
+        else:  # the next change or refresh tries again; the strips keep the last read meanwhile
+            self._day_wanted = True
+            log.info("team day not read: %s", result)
+
+    def _save_view(self) -> None:
+        """The shown view to disk on a worker, for a start with the server down (``ui.last_view``)."""
+        if self.snapshot is None or self.from_disk:
+            return
+        view = last_view.LastView(self.snapshot, self.team_day, self.me.user.id if self.me is not None else None)
+        data_dir = self.data_dir
+        self._background(lambda: last_view.save(data_dir, view), lambda _result: None, "save-view")
+
+    def _last_view_loaded(self, result: object) -> None:
+        """The view kept on disk, shown marked until the server's first answer replaces it."""
+        if isinstance(result, last_view.LastView) and self.snapshot is None:
+            self.snapshot, self.team_day, self.from_disk = result.snapshot, result.team_day, True
+            self._viewer = result.user_id
+            self._show_snapshot(None)
+
     def _outbox_read(self, result: object) -> None:
         if isinstance(result, tuple):
             pending, preview = result
@@ -379,9 +501,10 @@ class TrayApp(QObject):
             self.window.sync.payload.setPlainText(preview)
 
     def refresh(self) -> None:
-        """Re-read what goes stale by itself: relative times in the table, the outbox preview."""
-        if self.snapshot is not None:
-            self.window.team.model.set_members(self.snapshot.members, _now())
+        """Re-read what goes stale by itself: durations, relative times and "now" in the table, a manager's team
+        day when its numbers changed since the last read, the outbox preview."""
+        self._show_team()
+        self._read_team_day()
         self._check_stalled()
         self._refresh_outbox()
 
@@ -391,12 +514,12 @@ class TrayApp(QObject):
         look = present.tray_look(self.own_state, self.link.state, sync_failed=self.sync_status.last_error is not None,
                                  refused=self.link.refused is not None, paused=self.paused)
         state = "Paused" if self.paused else self.own_state.value.capitalize()
-        since = f" since {present.clock_time(self.own_since, _now())}" if self.own_since else ""
+        since = f" since {present.clock_time(self.own_since, _now(), self.zone())}" if self.own_since else ""
         problem = {TrayLook.ERROR: " (not syncing)", TrayLook.OFFLINE: " (offline)"}.get(look, "")
         self.window.own_state.setText(html.escape(f"{state}{since}{problem}"))
         if self.tray is not None:
             tooltip = (f"StaffPulse: {state}{problem}\n{present.LINK_WORDS[self.link.state]}; "
-                       f"{self.sync_status.summary()}")
+                       f"{self.sync_status.summary(self.zone())}")
             self.tray.update(look, f"{state}{since}", tooltip, on_break=self.own_state is PresenceState.BREAK,
                              paused=self.paused, pause_allowed=self.policy is not None and self.policy.pause_allowed)
 

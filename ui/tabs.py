@@ -1,15 +1,13 @@
-"""The window's three tabs: the team, the reader's own day, and syncing (with exactly what is sent)."""
+"""The window's Me and Sync tabs: the reader's own day, and syncing (with exactly what is sent). The Team tab is
+``ui.dashboard``."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFormLayout,
-    QHeaderView,
     QLabel,
     QPlainTextEdit,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -17,30 +15,14 @@ from PySide6.QtWidgets import (
 from protocol.schema import Totals
 from ui import present
 from ui.charts import HourlyChart
-from ui.team_table import TeamTableModel
-
-
-class TeamTab(QWidget):
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.model = TeamTableModel(self)
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.empty = QLabel("The team appears here once this device is enrolled and connected.")
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.empty)
-        layout.addWidget(self.table)
+from ui.timeline import Legend, TimelineStrip
 
 
 class MeTab(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.active, self.idle, self.breaks, self.activity = QLabel("—"), QLabel("—"), QLabel("—"), QLabel("—")
+        self.strip = TimelineStrip()
         self.chart = HourlyChart()
         form = QFormLayout()
         form.addRow("Active today:", self.active)
@@ -49,7 +31,10 @@ class MeTab(QWidget):
         form.addRow("Activity:", self.activity)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addWidget(QLabel("Active minutes per hour (darker: minutes with input)"))
+        layout.addWidget(QLabel("Today"))
+        layout.addWidget(self.strip)
+        layout.addWidget(Legend())
+        layout.addWidget(QLabel("Active minutes per hour"))
         layout.addWidget(self.chart)
         layout.addStretch()
 
@@ -77,8 +62,10 @@ class SyncTab(QWidget):
         form.addRow("Last error:", self.error)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addWidget(QLabel("What is sent: the next upload, exactly as it leaves this computer. Only counts "
-                                "and seconds per minute — never which keys, never text, never window titles."))
+        what = QLabel("What is sent: the next upload, exactly as it leaves this computer. Only counts and seconds "
+                      "per minute — never which keys, never text, never window titles.")
+        what.setWordWrap(True)  # unwrapped, this one sentence held the window at 976 px
+        layout.addWidget(what)
         layout.addWidget(self.payload)
 
     def set_busy(self, busy: bool) -> None:

@@ -10,8 +10,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
+from ui.dashboard import TeamTab
 from ui.history_tab import HistoryTab
-from ui.tabs import MeTab, SyncTab, TeamTab
+from ui.tabs import MeTab, SyncTab
 
 
 class MainWindow(QMainWindow):

@@ -44,15 +44,16 @@ def launch(qtbot: QtBot, tmp_path: Path, server: ServerProcess, memory_keyring: 
     """Start the tray app in this process, as ``person`` (enrolled), or not enrolled at all (``None``);
     ``sampler(data_dir, on_change)`` replaces the real sampler (tests that drive the clock and input); ``url``
     points the app elsewhere than the server (a proxy in front of it); ``policy`` is IT's for this machine,
-    applied as ``staffpulse`` applies it."""
+    applied as ``staffpulse`` applies it; ``data`` reuses a data dir (that of an app that has quit: a restart)."""
     monkeypatch.delenv("DISPLAY", raising=False)  # no input counting here: the sampler falls back quietly
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     apps: list[TrayApp] = []
 
     def start(person: Person | None, sampler: Callable[[Path, Callable[..., None]], Sampler] | None = None, *,
-              url: str | None = None, policy: MachinePolicy | None = None) -> TrayApp:
-        data = tmp_path / f"data-{len(apps)}"
-        data.mkdir()
+              url: str | None = None, policy: MachinePolicy | None = None, data: Path | None = None) -> TrayApp:
+        if data is None:
+            data = tmp_path / f"data-{len(apps)}"
+            data.mkdir()
         settings = AgentSettings()
         if person is not None:
             settings = AgentSettings(server_url=url or server.url)

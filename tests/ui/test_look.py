@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QImage, QPalette
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
@@ -106,12 +106,14 @@ def test_the_palette_follows_the_os_while_running(qtbot: QtBot, own_theme: None)
     hints = QGuiApplication.styleHints()
     assert theme.follow("system") is Scheme.LIGHT, "offscreen has no OS answer: light"
     assert QApplication.palette().color(QPalette.ColorRole.Window).name() == LIGHT.window
-    track = chart.grab().toImage().pixelColor(chart.width() // 48, 2).name()
+    plot = chart.plot()
+    empty_hour = QPoint(int(plot.left() + plot.width() / 48), int(plot.top()) + 2)  # the first hour's track
+    track = chart.grab().toImage().pixelColor(empty_hour).name()
     assert track == LIGHT.surface, "the chart's empty hour in the light palette"
     hints.colorSchemeChanged.emit(Qt.ColorScheme.Dark)  # what Qt emits when the OS turns dark
     assert theme.colors() is DARK
     assert QApplication.palette().color(QPalette.ColorRole.Base).name() == DARK.base
-    qtbot.waitUntil(lambda: chart.grab().toImage().pixelColor(chart.width() // 48, 2).name() == DARK.surface,
+    qtbot.waitUntil(lambda: chart.grab().toImage().pixelColor(empty_hour).name() == DARK.surface,
                     timeout=2000)
     hints.colorSchemeChanged.emit(Qt.ColorScheme.Light)
     assert theme.colors() is LIGHT

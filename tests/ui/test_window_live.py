@@ -66,10 +66,10 @@ def test_team_from_the_server_and_a_break_within_a_second(qtbot: QtBot, server: 
 
     caplog.set_level(logging.INFO, logger="ui.app")
     assert put_presence(server, teammate, "break", seq=1).status_code == 200
-    qtbot.waitUntil(lambda: cell(app, teammate.name, "State") == "Break", timeout=1000)
+    qtbot.waitUntil(lambda: cell(app, teammate.name, "State").startswith("Break · "), timeout=1000)
     qtbot.waitUntil(lambda: f"{teammate.name} started a break" in caplog.text, timeout=1000)
     assert put_presence(server, teammate, "active", seq=2).status_code == 200
-    qtbot.waitUntil(lambda: cell(app, teammate.name, "State") == "Active", timeout=1000)
+    qtbot.waitUntil(lambda: cell(app, teammate.name, "State").startswith("Active · "), timeout=1000)
     assert f"{teammate.name} ended their break" in caplog.text
     assert manager.name in [model.member(r).name for r in range(3)]
 
@@ -83,7 +83,7 @@ def test_managers_see_totals_and_the_me_tab_shows_the_day(qtbot: QtBot, server: 
     assert post_batch(server, manager, [slot(m, active=30, idle=30, input_s=15) for m in minutes]).status_code == 200
     app = launch(manager)
     wait_live(qtbot, app, 3)
-    assert app.window.team.model.shows_totals and app.window.team.model.columnCount() == 6
+    assert app.window.team.model.shows_totals and app.window.team.model.columnCount() == 7
     assert cell(app, member.name, "Active today") == "5 min"
     assert cell(app, member.name, "Activity") == "50 %"
     assert app.window.me.active.text() == "2 min" and app.window.me.idle.text() == "2 min"
@@ -258,8 +258,10 @@ def test_badge_follows_a_server_outage(qtbot: QtBot, server: ServerProcess, laun
     assert any(word in app.window.badge.text() for word in ("Reconnecting", "Offline"))
     assert app.window.own_state.text().endswith("(offline)")
     server.start()
+    assert app.window.team.model.stale, "the team as of the last read, greyed (issue 15, item 3)"
     qtbot.waitUntil(lambda: "Live" in app.window.badge.text(), timeout=30_000)
     assert not app.window.own_state.text().endswith("(offline)")
+    assert not app.window.team.model.stale and not app.window.team.as_of.isVisible()
     gc.collect()
 
 
