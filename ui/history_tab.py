@@ -112,7 +112,8 @@ class HistoryTab(QWidget):
             self._set_date(self.today())
             self.period = Period.of(self.period.span, self.today())
             self._fill_members([])
-        self.load()
+        if self.isVisible():  # otherwise showEvent reads: nobody looks at a hidden tab, so the server is not asked
+            self.load()
 
     def today(self) -> date:
         """Today in the account's zone: the zone the server's days are cut in."""

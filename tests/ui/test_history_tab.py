@@ -1,5 +1,5 @@
 """The History tab's own behaviour, with the reads held back by a runner the test controls (no server needed):
-a late answer never overwrites a newer pick, and the window fits 800 px wide with the tab shown."""
+it reads only once shown, a late answer never overwrites a newer pick, and the window fits 800 px wide with the tab shown."""
 
 from __future__ import annotations
 
@@ -42,6 +42,9 @@ def test_a_late_answer_never_overwrites_a_newer_pick(qtbot: QtBot) -> None:
     runner = HeldRunner()
     tab.attach(Viewer(7, "Me Myself", "UTC", manages=False), AgentSettings(server_url="https://example.test"),
                runner)
+    assert runner.jobs == [], "a tab nobody looks at asks the server nothing"
+    tab.show()  # the read comes with showing the tab
+    assert len(runner.jobs) == 1
     today = tab.period
     assert not tab.next.isEnabled(), "no history in the future"
     tab.previous.click()
