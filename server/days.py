@@ -182,22 +182,24 @@ async def refresh(session: AsyncSession, wanted: Mapping[Key, str], found: Mappi
             changed.append({f"new_{name}": value for name, value in day.values(key[0]).items()}
                            | {"read": row.version})
     written = 0
-    # One multi-row INSERT per chunk, and one UPDATE per stale row (few: the days minutes arrived for since), each
-    # with its own row count: an executemany's is unknown on asyncpg.
+    connection = await session.connection()
     for at in range(0, len(new), _ROWS_PER_INSERT):
-        result = await session.execute(insert(session, UserDay).values(new[at:at + _ROWS_PER_INSERT])
-                                       .on_conflict_do_nothing())
-        written += max(result.rowcount, 0)  # type: ignore[attr-defined]  # a CursorResult for an INSERT
+        # One multi-row VALUES statement, not an executemany: asyncpg counts no rows of an executemany
+        # (``supports_sane_multi_rowcount``), and the retention pass logs how many days it folded.
+        result = await connection.execute(insert(session, UserDay).values(new[at:at + _ROWS_PER_INSERT])
+                                          .on_conflict_do_nothing())
+        written += max(result.rowcount, 0)
     if changed:
         columns: dict[str, Any] = {name: bindparam(f"new_{name}") for name in _VALUES if name not in ("user_id", "day")}
         statement = (update(UserDay).where(UserDay.user_id == bindparam("new_user_id"),
                                            UserDay.day == bindparam("new_day"), UserDay.version == bindparam("read"),
                                            or_(UserDay.summarised.is_(None), UserDay.summarised != UserDay.version))
                      .values(**columns, summarised=bindparam("read")))
-        connection = await session.connection()  # Core: the ORM would try to apply the WHERE to loaded objects
-        for values in changed:
-            result = await connection.execute(statement, values)
-            written += max(result.rowcount, 0)
+        # Where the driver counts an executemany's rows (SQLite), one executemany; else (asyncpg) one statement
+        # per row, each counted.
+        batches = [changed] if connection.dialect.supports_sane_multi_rowcount else [[row] for row in changed]
+        for batch in batches:
+            written += max((await connection.execute(statement, batch)).rowcount, 0)
     return days, written
 
 

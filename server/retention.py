@@ -9,7 +9,8 @@ deletes:
   local day, in the member's zone, began before the cutoff's local day and is folded into a ``UserDay`` row
   (``server.days``): the minutes of the day the cutoff falls in wait for a later pass, up to a day longer.
 - day totals (``user_days``) of days before the cutoff's local day, for members of a team that keeps none (a
-  team that stopped keeping them);
+  team that stopped keeping them, or the history ranges' sums of recent days, ``server.days``), and the cutoff's
+  own day's once some of its minutes went (a reader sums what is left again);
 - batch ids (``batches``) received before the cutoff: a retry of such a batch holds minutes ingest refuses;
 - enrollment codes that expired before the cutoff, used or not: they can enroll nothing.
 
@@ -77,17 +78,20 @@ class Report:
     batches: int = 0
     codes: int = 0
     chunks: int = 0
+    held_s: float = 0.0
     longest_chunk_s: float = 0.0
 
     def held(self, seconds: float) -> None:
         self.chunks += 1
+        self.held_s += seconds
         self.longest_chunk_s = max(self.longest_chunk_s, seconds)
 
     def line(self, before: datetime, took_s: float) -> str:
         return (f"retention pass: deleted {self.minutes} minutes, {self.day_totals} day totals, {self.batches} "
                 f"batch ids and {self.codes} enrollment codes from before {before:%Y-%m-%d %H:%M} UTC; folded "
-                f"{self.folded_days} days into day totals; {self.chunks} chunks, the longest "
-                f"{self.longest_chunk_s * 1000:.0f} ms; {took_s:.1f} s")
+                f"{self.folded_days} days into day totals; {self.chunks} chunks, on average "
+                f"{self.held_s / max(self.chunks, 1) * 1000:.0f} ms, the longest {self.longest_chunk_s * 1000:.0f} ms; "
+                f"{took_s:.1f} s")
 
 
 class RetentionSweeper:
@@ -105,16 +109,20 @@ class RetentionSweeper:
             users = (await session.execute(select(User.id, User.time_zone, Team.keep_day_totals)
                                            .join(Team, Team.id == User.team_id).order_by(User.id))).all()
         for user_id, zone, keeps in users:
-            kept_day = local_date(limit, zone)
+            kept_day = first_kept_day(now, zone, self.settings)
+            # Keeping: whole days before the cutoff's local midnight are folded, then their minutes go.
+            before = day_bounds(kept_day, zone)[0] if keeps else limit
             if keeps:
-                before = day_bounds(kept_day, zone)[0]  # local midnight: days before it are whole and folded
                 report.folded_days += await self._fold(report, user_id, zone, before)
-            else:
-                before = limit
+            minutes = await self._delete(report, (ActivitySlot.device_id, ActivitySlot.start),
+                                         ActivitySlot.user_id == user_id, ActivitySlot.start < before)
+            report.minutes += minutes
+            if not keeps:
+                # Days before the cutoff's, and the cutoff's own once some of its minutes went: its row (the
+                # history ranges' sum, ``server.days``) would still count them; a reader sums it again.
+                last = kept_day if minutes else kept_day - timedelta(days=1)
                 report.day_totals += await self._delete(report, (UserDay.user_id, UserDay.day),
-                                                        UserDay.user_id == user_id, UserDay.day < kept_day)
-            report.minutes += await self._delete(report, (ActivitySlot.device_id, ActivitySlot.start),
-                                                 ActivitySlot.user_id == user_id, ActivitySlot.start < before)
+                                                        UserDay.user_id == user_id, UserDay.day <= last)
         report.batches = await self._delete(report, (Batch.device_id, Batch.batch_id), Batch.received_at < limit)
         report.codes = await self._delete(report, (EnrollmentCode.id,), EnrollmentCode.expires_at < limit)
         log.info("%s", report.line(limit, time.monotonic() - started))

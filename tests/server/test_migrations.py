@@ -65,7 +65,7 @@ def test_0002_keeps_devices_active_and_drops_unused_codes(database_url: str) -> 
                 devices = list(await connection.execute(text(
                     "SELECT pending, enrolled_via, deployment_key_id, announced_at, created_at FROM devices")))
                 codes = list(await connection.execute(text("SELECT code_hash FROM enrollment_codes")))
-                teams = list(await connection.execute(text("SELECT key_adds_devices FROM teams")))
+                teams = list(await connection.execute(text("SELECT key_adds_devices, keep_day_totals FROM teams")))
             return devices, codes, teams
         finally:
             await engine.dispose()
@@ -75,4 +75,4 @@ def test_0002_keeps_devices_active_and_drops_unused_codes(database_url: str) -> 
     assert (bool(pending), via, key_id) == (False, "legacy", None)
     assert announced == created
     assert [row[0] for row in codes] == ["used"]
-    assert [bool(row[0]) for row in teams] == [False]
+    assert [(bool(adds), bool(keeps)) for adds, keeps in teams] == [(False, False)], "0003 keeps no day totals"

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from protocol.schema import ActivityBatch, Retention
 from server.auth import Principal
 from server.config import Settings
-from server.days import member_day
+from server.days import member_day, touch
 from server.db import make_engine, make_sessionmaker
 from server.ingest import Ingest
 from server.migrate import run_in_session, upgrade
@@ -37,7 +37,7 @@ from server.models import ActivitySlot, Batch, Device, EnrollmentCode, Team, Use
 from server.retention import Report, RetentionSweeper, cutoff, retention
 from server.totals import day_bounds, day_totals, local_date, merged_minutes, summed
 from support.servers import PostgresCluster, ServerProcess
-from support.team import make_team, post_batch, recent_minutes, slot
+from support.team import slot
 from support.waiting import wait_on
 
 NOW = datetime(2025, 12, 1, 12, 0, tzinfo=UTC)
@@ -136,7 +136,8 @@ def sweeper(sessions: async_sessionmaker[AsyncSession], **settings: Any) -> Rete
 def test_a_pass_deletes_what_is_past_the_window_and_keeps_the_minute_at_the_cutoff(fresh_url: str) -> None:
     """A team that keeps no day totals: minutes, batch ids and codes from before the cutoff go, the minute that
     begins exactly at it stays (ingest accepts it), and so does everything newer; day totals left from when the
-    team kept them go for days before the cutoff's day."""
+    team kept them go for days before the cutoff's day, and the cutoff's day's too, since some of its minutes
+    went (a reader sums the rest again)."""
     async def run() -> None:
         async with database(fresh_url) as sessions:
             async with sessions() as session:
@@ -165,8 +166,8 @@ def test_a_pass_deletes_what_is_past_the_window_and_keeps_the_minute_at_the_cuto
             async with sessions() as session:
                 assert list(await session.scalars(select(Batch.batch_id))) == ["kept"]
                 assert list(await session.scalars(select(EnrollmentCode.code_hash))) == ["live"]
-                assert list(await session.scalars(select(UserDay.day))) == [CUTOFF.date()]
-            assert (report.batches, report.codes, report.day_totals, report.folded_days) == (1, 2, 1, 0)
+                assert list(await session.scalars(select(UserDay.day))) == []
+            assert (report.batches, report.codes, report.day_totals, report.folded_days) == (1, 2, 2, 0)
             again = await sweeper(sessions).run()
             assert (again.minutes, again.batches, again.codes, again.day_totals) == (0, 0, 0, 0)
 
@@ -239,13 +240,18 @@ def test_whole_old_days_are_folded_into_day_totals_before_their_minutes_go(fresh
     """A team that keeps day totals: each whole local day before the cutoff's day (cut in the member's zone: a
     25-hour DST day in Berlin, UTC+14 and UTC-11) is folded with exactly the totals, hours and first and last
     activity its minutes gave, then its minutes go; the cutoff's own local day keeps its minutes, older ones
-    too. A second pass changes nothing; once the team stops keeping totals, the next pass leaves none."""
+    too, whether the day had no row yet or a stale one (minutes arrived since it was summed). A second pass
+    changes nothing; once the team stops keeping totals, the next pass leaves none."""
     async def run() -> None:
         async with database(fresh_url) as sessions:
             members = await seed_zones(sessions)
             wanted = {m.user_id: await expected(sessions, m) for m in members}
             berlin = wanted[members[0].user_id]
             assert len(berlin.hours[date(2025, 10, 26)]) == 25, "the seed covers Berlin's DST day"
+            async with sessions() as session:  # two days each with a stale row, as ingest leaves it: updated
+                await touch(session, [(m.user_id, day, m.zone) for m in members for day in sorted(
+                    wanted[m.user_id].totals)[:2]])
+                await session.commit()
             report = await sweeper(sessions).run()
             for member in members:
                 await check_folded(sessions, member, wanted[member.user_id])
@@ -322,77 +328,77 @@ def test_a_large_backlog_goes_in_bounded_chunks_while_an_upload_is_stored(fresh_
     asyncio.run(run())
 
 
+def test_the_sweeper_runs_a_pass_at_start_and_then_every_interval(tmp_path: Path) -> None:
+    """Started as the app's lifespan starts it: old minutes there at start go, and so do old minutes written
+    after the first pass; ``stop`` cancels it."""
+    async def run() -> None:
+        async with database(f"sqlite+aiosqlite:///{tmp_path / 'server.db'}") as sessions:
+            async with sessions() as session:
+                [member] = await add_team(session, keeps=False, zones=("UTC",))
+                await session.execute(insert(ActivitySlot), minute_rows(member, [CUTOFF - MINUTE], seed=2))
+                await session.commit()
+            background = sweeper(sessions, retention_interval_s=0.05)
+            background.start()
+            try:
+                while await count(sessions):
+                    await asyncio.sleep(0.01)
+                async with sessions() as session:
+                    await session.execute(insert(ActivitySlot), minute_rows(member, [CUTOFF - 2 * MINUTE], seed=2))
+                    await session.commit()
+                while await count(sessions):
+                    await asyncio.sleep(0.01)
+            finally:
+                await background.stop()
+
+    asyncio.run(asyncio.wait_for(run(), timeout=60))
+
+
 # --- in the background of a real server -----------------------------------------------------------------------
 
 
-def old_minutes(url: str, user_id: int, device_id: int, days: int) -> int:
-    """Store a minute an hour for ``days`` days before the 30-day window, straight into the database (the
-    server refuses to take them by upload); how many."""
+def test_a_real_server_deletes_past_minutes_at_start_and_folds_a_team_set_to_keep_day_totals(tmp_path: Path) -> None:
+    """A database holding minutes past the 30-day window for two teams, one set to keep day totals with the
+    real CLI (``teams set NAME --keep-day-totals yes``): once the server has started, both members' old minutes
+    are gone, the keeping member's days are day totals with every active second, the other has none, and the
+    pass logged one line."""
+    path = tmp_path / "server.db"
+    url = f"sqlite:///{path}"
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    starts = every(now - timedelta(days=31 + days), now - timedelta(days=31), timedelta(hours=1))
+    old = every(now - timedelta(days=34), now - timedelta(days=31), timedelta(hours=1))
 
-    async def work(session: AsyncSession, _now: datetime) -> None:
-        await session.execute(insert(ActivitySlot), [
-            {"device_id": device_id, "user_id": user_id, "start": start, "tracked_s": 60, "active_s": 60,
-             "idle_s": 0, "break_s": 0, "input_s": 60, "keys": 3, "clicks": 1, "scrolls": 0, "mouse_px": 10}
-            for start in starts])
+    async def seed(session: AsyncSession, _now: datetime) -> list[Member]:
+        members = [*await add_team(session, keeps=False, zones=("UTC",)),
+                   *await add_team(session, keeps=False, zones=("Pacific/Kiritimati",))]
+        for member in members:
+            await session.execute(insert(ActivitySlot), [
+                {"device_id": member.devices[0], "user_id": member.user_id, "start": start, "tracked_s": 60,
+                 "active_s": 45, "idle_s": 15, "break_s": 0, "input_s": 40, "keys": 3, "clicks": 1, "scrolls": 0,
+                 "mouse_px": 10} for start in old])
+        return members
 
-    asyncio.run(run_in_session(url, work))
-    return len(starts)
+    plain, keeper = asyncio.run(run_in_session(url, seed))
+    with closing(sqlite3.connect(path)) as db:
+        (team,) = db.execute("SELECT name FROM teams WHERE id = ?", (keeper.team_id,)).fetchone()
+    cli = subprocess.run([sys.executable, "-m", "server.cli", "teams", "set", team, "--keep-day-totals", "yes",
+                          "--database-url", url, "--json"], capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 0, cli.stderr
+    assert '"keep_day_totals": true' in cli.stdout
+
+    def remaining() -> int:
+        return rows(path, "SELECT count(*) FROM activity_slots")
+
+    server = ServerProcess(url, tmp_path / "server.log", "--retention-days", "30", "--log-level", "info").start()
+    try:
+        assert wait_on(threading.Condition(), lambda: remaining() == 0, timeout=30), f"see {server.log_path}"
+    finally:
+        server.stop()
+    assert rows(path, "SELECT sum(active_s) FROM user_days WHERE user_id = ?", keeper.user_id) == 45 * len(old)
+    assert rows(path, "SELECT count(*) FROM user_days WHERE user_id = ?", plain.user_id) == 0
+    passes = [line for line in server.log_path.read_text().splitlines() if "retention pass:" in line]
+    assert len(passes) == 1 and f"deleted {2 * len(old)} minutes" in passes[0], passes
 
 
 def rows(path: Path, query: str, *args: Any) -> int:
     with closing(sqlite3.connect(path)) as db:
         (found,) = db.execute(query, args).fetchone()
-    return int(found)
-
-
-def eventually(condition: Any, timeout: float = 30) -> bool:
-    return wait_on(threading.Condition(), condition, timeout)
-
-
-@pytest.fixture
-def retaining(tmp_path: Path) -> Iterator[tuple[ServerProcess, Path]]:
-    path = tmp_path / "server.db"
-    server = ServerProcess(f"sqlite:///{path}", tmp_path / "server.log", "--offline-grace", "1", "--sweep-interval",
-                           "0.2", "--retention-days", "30", "--retention-interval", "0.3", "--log-level", "info")
-    yield server.start(), path
-    server.stop()
-
-
-def test_the_server_deletes_old_minutes_in_the_background_and_folds_a_keeping_team(
-        retaining: tuple[ServerProcess, Path]) -> None:
-    """A real server with a 30-day window: old minutes written while it runs are gone within a pass or two, a
-    recent upload stays; after ``teams set --keep-day-totals yes`` (the CLI) old days become day totals. After a
-    restart with an hour's interval, the pass at start deletes what was written while it was down."""
-    server, path = retaining
-    [plain] = make_team(server, roles=("member",), time_zone="UTC").people
-    recent = recent_minutes(3)
-    assert post_batch(server, plain, [slot(m) for m in recent]).status_code == 200
-    old = old_minutes(server.database_url, plain.user_id, plain.device_id, days=2)
-    assert old > 0
-    assert eventually(lambda: rows(path, "SELECT count(*) FROM activity_slots WHERE user_id = ?", plain.user_id)
-                      == len(recent)), f"old minutes still there; see {server.log_path}"
-
-    other = make_team(server, roles=("member",), time_zone="Pacific/Kiritimati")
-    cli = subprocess.run([sys.executable, "-m", "server.cli", "teams", "set", other.name, "--keep-day-totals", "yes",
-                          "--database-url", server.database_url], capture_output=True, text=True, timeout=60)
-    assert cli.returncode == 0, cli.stderr
-    keeper = other.people[0]
-    kept = old_minutes(server.database_url, keeper.user_id, keeper.device_id, days=3)
-    assert eventually(lambda: rows(path, "SELECT count(*) FROM activity_slots WHERE user_id = ?", keeper.user_id)
-                      == 0), f"old minutes of a keeping team still there; see {server.log_path}"
-    assert rows(path, "SELECT sum(active_s) FROM user_days WHERE user_id = ?", keeper.user_id) == 60 * kept
-    # Its recent day has a row (``server.days``: what the history ranges read); none is kept past the window.
-    assert rows(path, "SELECT count(*) FROM user_days WHERE user_id = ? AND day < date('now', '-30 days')",
-                plain.user_id) == 0
-
-    server.stop()
-    old = old_minutes(server.database_url, plain.user_id, plain.device_id, days=1)
-    server.extra[server.extra.index("--retention-interval") + 1] = "3600"
-    server.start()
-    assert eventually(lambda: rows(path, "SELECT count(*) FROM activity_slots WHERE user_id = ?", plain.user_id)
-                      == len(recent)), "the pass at start did not run"
-    passes = [line for line in server.log_path.read_text().splitlines() if "retention pass:" in line]
-    assert passes, "each pass logs one line"
-    assert all("deleted" in line for line in passes)
+    return int(found or 0)
