@@ -26,7 +26,7 @@ import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from pydantic import TypeAdapter
 from sqlalchemy import bindparam, or_, select, update
@@ -152,10 +152,12 @@ def fresh(row: UserDay | None, zone: str) -> bool:
 
 
 async def stored(session: AsyncSession, user_ids: Iterable[int], start: date, end: date) -> dict[Key, UserDay]:
-    """The users' ``UserDay`` rows of [start, end], fresh or not."""
-    rows = await session.scalars(select(UserDay).where(UserDay.user_id.in_(sorted(set(user_ids))),
-                                                       UserDay.day >= start, UserDay.day <= end))
-    return {(row.user_id, row.day): row for row in rows}
+    """The users' ``UserDay`` rows of [start, end], fresh or not: plain rows with the same attributes (a week of a
+    team is 350 of them; ORM objects cost a fifth of the answer's time), read, never changed."""
+    table = UserDay.__table__
+    rows = await session.execute(select(table).where(table.c.user_id.in_(sorted(set(user_ids))),
+                                                     table.c.day >= start, table.c.day <= end))
+    return {(row.user_id, row.day): cast(UserDay, row) for row in rows}
 
 
 async def refresh(session: AsyncSession, wanted: Mapping[Key, str], found: Mapping[Key, UserDay], *,

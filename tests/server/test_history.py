@@ -11,10 +11,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter
 from sqlalchemy import update
 
 from protocol.export import member_csv, team_csv
-from protocol.schema import MemberDay, MemberDays, TeamDay, TeamDays
+from protocol.schema import HourProfile, MemberDay, MemberDays, TeamDay, TeamDays
 from server.migrate import run_in_session
 from server.models import UserDay
 from support.servers import ServerProcess
@@ -269,3 +270,37 @@ def test_a_range_reads_kept_days_until_late_minutes_arrive(server: ServerProcess
     assert late.days[0].last_activity == start + 24 * 60 * MINUTE + MINUTE
     single = MemberDay.model_validate(get(server, alice, f"/api/v1/team/members/{alice.user_id}/days/{day}").json())
     assert single.totals == late.days[0].totals and single.hours == late.days[0].hours
+
+
+def test_days_past_the_minutes_window_are_their_kept_totals(tmp_path: pathlib.Path) -> None:
+    """With a 30-day window, a day 40 days back is what ``user_days`` kept of it (the retention pass folds it
+    there before deleting its minutes), without a timeline; a day with no row is zeros. Its own database: the
+    server's retention pass deletes old minutes."""
+    server = ServerProcess(f"sqlite:///{tmp_path / 'server.db'}", tmp_path / "server.log",
+                           "--retention-days", "30").start()
+    try:
+        manager, alice = make_team(server, roles=["manager", "member"], time_zone="Asia/Kolkata").people
+        old = datetime.now(UTC).date() - timedelta(days=40)
+        hours = [HourProfile(start=datetime.combine(old, datetime.min.time(), UTC) + k * timedelta(hours=1))
+                 for k in range(24)]
+
+        async def keep(session: Any, _now: datetime) -> None:
+            session.add(UserDay(user_id=alice.user_id, day=old, time_zone="Asia/Kolkata", tracked_s=600,
+                                active_s=500, idle_s=100, break_s=0, input_s=250, keys=7, clicks=1, scrolls=0,
+                                mouse_px=9, activity_pct=50.0, first_activity=None, last_activity=None,
+                                hours=TypeAdapter(list[HourProfile]).dump_json(hours).decode(), version=0,
+                                summarised=0))
+
+        asyncio.run(run_in_session(server.database_url, keep))
+        single = MemberDay.model_validate(get(server, manager,
+                                              f"/api/v1/team/members/{alice.user_id}/days/{old}").json())
+        assert (single.totals.active_s, single.totals.keys, single.timeline) == (500, 7, None)
+        assert single.hours == hours
+        team = TeamDay.model_validate(get(server, manager, f"/api/v1/team/days/{old}").json())
+        assert team.totals.active_s == 500 and all(m.timeline is None for m in team.members)
+        assert team.retention.minutes_days == 30
+        week = TeamDays.model_validate(get(server, manager, f"/api/v1/team/days?start={old - timedelta(days=1)}"
+                                                            f"&end={old}").json())
+        assert [[d.totals.active_s for d in m.days] for m in week.members] == [[0, 0], [0, 500]]
+    finally:
+        server.stop()
