@@ -1,5 +1,6 @@
 """The History tab's own behaviour, with the reads held back by a runner the test controls (no server needed):
-it reads only once shown, a late answer never overwrites a newer pick, and the window fits 800 px wide with the tab shown."""
+it reads only once shown, a late answer never overwrites a newer pick, and the window fits 800 px wide with the
+tab shown."""
 
 from __future__ import annotations
 
