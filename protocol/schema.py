@@ -205,6 +205,9 @@ class PresenceEvent(_Answer):
     name: str
     state: PresenceState
     since: datetime
+    #: The last moment one of the user's devices was seen (the event's moment while one is connected), as
+    #: ``TeamMember.last_seen``. Added within v1: None from an older server, and never seen.
+    last_seen: datetime | None = None
 
 
 class PerformanceEvent(_Answer):

@@ -269,4 +269,5 @@ async def refresh(session: AsyncSession, user_ids: Collection[int], connected: C
     # A user missing from what was stored: another process stored (and announces) a newer state first.
     changed = await store_changes(session, changes) | await insert_shown(session, first)
     return [(members[uid].team_id, PresenceEvent(user_id=uid, name=members[uid].name, state=afters[uid].state,
-                                                 since=afters[uid].since)) for uid in sorted(changed)]
+                                                 since=afters[uid].since, last_seen=shown[uid].last_seen))
+            for uid in sorted(changed)]

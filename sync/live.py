@@ -146,7 +146,9 @@ class TeamModel:
         member = self._members.get(event.user_id)
         if member is None:
             return False
-        self._members[event.user_id] = member.model_copy(update={"state": event.state, "since": event.since})
+        seen = event.last_seen or member.last_seen  # (an older server's event does not say)
+        self._members[event.user_id] = member.model_copy(
+            update={"state": event.state, "since": event.since, "last_seen": seen})
         return True
 
     def apply_member_totals(self, event: PerformanceEvent) -> bool:

@@ -85,7 +85,7 @@ class TeamTableModel(QAbstractTableModel):
         if column == "Since":
             return present.clock_time(member.since, self._now)
         if column == "Last seen":
-            return present.ago(member.last_seen, self._now)
+            return present.last_seen(member, self._now)
         if member.totals is None:
             return "—"
         if column == "Active today":

@@ -62,7 +62,7 @@ def test_isolation_matrix(server: ServerProcess, two_teams: tuple[Team, Team],
     for teammate in (manager, bob):
         event = clients[teammate.user_id].wait_for(
             "presence", lambda d: d["user_id"] == alice.user_id and d["state"] == "break")
-        assert set(event) == {"user_id", "name", "state", "since"}, "presence must carry no metrics"
+        assert set(event) == {"user_id", "name", "state", "since", "last_seen"}, "presence must carry no metrics"
 
     settle(0.5)
     for listener in (bob, manager):
@@ -123,6 +123,7 @@ def test_offline_after_grace_without_a_socket(server: ServerProcess, team: Team)
         gone = watcher.wait_for("presence", lambda d: d["user_id"] == member.user_id and d["state"] == "offline",
                                 timeout=5)
         assert datetime.fromisoformat(gone["since"]) <= datetime.now(UTC)
+        assert gone["last_seen"] == gone["since"], "the client's Last seen comes with the event, not a re-read"
         view = {m["user_id"]: m for m in get(server, manager, "/api/v1/team").json()["members"]}
         assert view[member.user_id]["state"] == "offline"
     finally:

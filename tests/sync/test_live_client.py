@@ -420,6 +420,16 @@ def test_model_applies_presence_on_top_of_the_snapshot() -> None:
     assert view.updated == later
 
 
+def test_model_takes_last_seen_from_the_event_and_keeps_it_when_an_older_server_leaves_it_out() -> None:
+    model = loaded(member(1), member(2))
+    left = NOON + timedelta(minutes=3)
+    assert model.apply_presence(PresenceEvent(user_id=2, name="U2", state=PresenceState.OFFLINE, since=left,
+                                              last_seen=left))
+    assert model.apply_presence(PresenceEvent(user_id=1, name="U1", state=PresenceState.IDLE, since=left))
+    last_seen = {m.user_id: m.last_seen for m in model.snapshot(left).members}
+    assert last_seen == {1: member(1).last_seen, 2: left}
+
+
 def test_model_cannot_place_events_for_unknown_users_or_before_a_snapshot() -> None:
     event = PresenceEvent(user_id=9, name="U9", state=PresenceState.IDLE, since=NOON)
     empty = TeamModel()

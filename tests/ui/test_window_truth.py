@@ -1,0 +1,125 @@
+"""What the window claims must be true (issue 15): a member's real last-seen, no sync claimed that did not reach
+the server, Sync Now that answers at once when the server is known down, and the enrollment banner that clears.
+Against a real server (or none at all)."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from agent.outbox import Outbox
+from protocol.schema import Slot
+from support.servers import ServerProcess, free_port, sqlite_server
+from support.team import LiveClient, make_team, put_presence, recent_minutes
+from sync.live import LinkState
+from sync.uploader import KEPT
+from tests.ui.conftest import Launch
+from tests.ui.test_window_live import LIVE_TIMEOUT_MS, cell, wait_live
+
+
+def test_last_seen_is_the_members_not_the_age_of_the_windows_last_read(qtbot: QtBot, server: ServerProcess,
+                                                                       launch: Launch) -> None:
+    team = make_team(server)
+    manager, me, teammate = team.people
+    app = launch(me)
+    wait_live(qtbot, app, 3)
+    teammate_socket = LiveClient(server, teammate.token).connect()
+    try:
+        qtbot.waitUntil(lambda: cell(app, teammate.name, "State") == "Active", timeout=LIVE_TIMEOUT_MS)
+        assert app.snapshot is not None
+        quiet = datetime.now().astimezone() + timedelta(minutes=3)  # the table's refresh, three quiet minutes on
+        app.window.team.model.set_members(app.snapshot.members, quiet)
+        assert cell(app, me.name, "Last seen") == "now", "I am connected and Active"
+        assert cell(app, teammate.name, "Last seen") == "now"
+        assert cell(app, manager.name, "Last seen") == "never"
+    finally:
+        teammate_socket.close()
+    qtbot.waitUntil(lambda: cell(app, teammate.name, "State") == "Offline", timeout=LIVE_TIMEOUT_MS)
+    assert app.snapshot is not None
+    app.window.team.model.set_members(app.snapshot.members, datetime.now().astimezone() + timedelta(minutes=3))
+    assert cell(app, teammate.name, "Last seen") == "3 min ago", "the moment the presence event said"
+
+
+def commit_minutes(data_dir: Path, count: int) -> None:
+    outbox = Outbox(data_dir)
+    try:
+        slots = [Slot(start=start, tracked_s=60, active_s=60, idle_s=0, break_s=0, input_s=20, keys=7, clicks=1,
+                      scrolls=0, mouse_px=40) for start in recent_minutes(count, ago=3)]
+        outbox.commit(slots, checkpoint=outbox.checkpoint() or "{}")
+    finally:
+        outbox.close()
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning")  # failed websocket attempts (see test_window_live.py)
+def test_started_with_the_server_down_claims_no_sync_and_sync_now_fails_fast(qtbot: QtBot, server: ServerProcess,
+                                                                            launch: Launch) -> None:
+    me = make_team(server).people[1]
+    app = launch(me, url=f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    qtbot.waitUntil(lambda: app.sync_status.last_attempt is not None and app.link.state is LinkState.RECONNECTING,
+                    timeout=LIVE_TIMEOUT_MS)  # the start run, with nothing waiting
+    tab = app.window.sync
+    assert "Up to date" not in tab.result.text() and app.sync_status.last_success is None
+    assert tab.error.text() != "none"
+
+    commit_minutes(app.data_dir, 1)
+    app.refresh()
+    qtbot.waitUntil(lambda: tab.pending.text() == "1 minute", timeout=5000)
+    first_attempt = app.sync_status.last_attempt
+    tab.button.click()
+    # Known down: one try, not four retries with backoff (1 + 2 + 4 + 8 s ceilings) before the person hears.
+    qtbot.waitUntil(lambda: app.sync_status.last_attempt != first_attempt and tab.button.isEnabled(), timeout=4000)
+    assert tab.result.text().startswith("Last sync failed: ") and KEPT in tab.result.text()
+    checked = re.search(r"\(checked at (\d\d:\d\d:\d\d)\)$", tab.result.text())
+    assert app.sync_status.last_attempt is not None and checked is not None
+    assert checked[1] == app.sync_status.last_attempt.astimezone().strftime("%H:%M:%S"), "every click answers"
+    gc.collect()
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_losing_the_server_with_nothing_waiting_takes_back_up_to_date(qtbot: QtBot, launch: Launch,
+                                                                     tmp_path: Path) -> None:
+    with sqlite_server(tmp_path) as own:  # stopped below: not the module's server
+        me = make_team(own).people[1]
+        app = launch(me, url=own.url)
+        wait_live(qtbot, app, 3)
+        qtbot.waitUntil(lambda: app.window.sync.result.text().startswith("Up to date at "), timeout=LIVE_TIMEOUT_MS)
+        assert app.window.sync.error.text() == "none"
+        own.stop()
+        qtbot.waitUntil(lambda: app.link.state is LinkState.RECONNECTING, timeout=LIVE_TIMEOUT_MS)
+        assert app.window.sync.result.text().startswith("Waiting for the server; last reached at ")
+        assert app.window.sync.error.text() == "no connection to the server: retrying"
+        gc.collect()
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_a_break_is_told_once_across_a_server_restart(qtbot: QtBot, launch: Launch, tmp_path: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 15, item 7: the team re-read after the restart shows the teammate's break again (after a spell
+    offline), with the ``since`` it began at: not a new break."""
+    with sqlite_server(tmp_path) as own:
+        _manager, me, teammate = make_team(own).people
+        app = launch(me, url=own.url)
+        wait_live(qtbot, app, 3)
+        qtbot.waitUntil(lambda: app.me is not None, timeout=5000)
+        caplog.set_level(logging.INFO, logger="ui.app")
+        told = f"{teammate.name} started a break"
+        teammate_socket = LiveClient(own, teammate.token, reconnection=False).connect()
+        assert put_presence(own, teammate, "break", seq=1, since=datetime.now(UTC) - timedelta(minutes=5)).ok
+        qtbot.waitUntil(lambda: told in caplog.text, timeout=LIVE_TIMEOUT_MS)
+        teammate_socket.close()
+        own.restart()
+        qtbot.waitUntil(lambda: app.link.state is LinkState.LIVE and cell(app, teammate.name, "State") == "Offline",
+                        timeout=30_000)
+        teammate_socket = LiveClient(own, teammate.token, reconnection=False).connect()  # back, still on break
+        try:
+            qtbot.waitUntil(lambda: cell(app, teammate.name, "State") == "Break", timeout=LIVE_TIMEOUT_MS)
+        finally:
+            teammate_socket.close()
+        assert caplog.text.count(told) == 1
+        gc.collect()
