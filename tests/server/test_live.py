@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -14,9 +16,11 @@ from support.team import (
     Person,
     Team,
     enroll,
+    enroll_by_key,
     get,
     issue_code,
     make_team,
+    new_key,
     post_batch,
     put_presence,
     recent_minutes,
@@ -173,3 +177,33 @@ def test_presence_since_must_be_iso_text_not_a_number(server: ServerProcess, tea
                           json={"state": "away", "since": 458002, "seq": 1})
     assert answer.status_code == 422
     assert answer.json()["error"]["field"] == "since"
+
+
+def admin_cli(server: ServerProcess, *args: str) -> None:
+    """``staffpulse-server`` in its own process, as an admin runs it beside the server."""
+    done = subprocess.run([sys.executable, "-m", "server.cli", *args, "--database-url", server.database_url],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_roster_changes_reach_the_team_live_from_the_admin_cli_and_enrollment(
+        server: ServerProcess, two_teams: tuple[Team, Team], clients: dict[int, LiveClient]) -> None:
+    """Issue 15, item 4: a member created (by an admin in another process, or by a deployment key) or renamed is
+    announced to the team's room within a sweep, once; another team hears nothing."""
+    (manager, alice, _bob), (_other_manager, carol) = two_teams[0].people, two_teams[1].people
+    team = two_teams[0].name
+    admin_cli(server, "users", "create", "--team", team, "--login", f"dana@{team}.example", "--name", "Dana")
+    joined = clients[alice.user_id].wait_for("roster", lambda d: d["name"] == "Dana", timeout=10)
+    assert joined["change"] == "joined" and joined["role"] == "member"
+    admin_cli(server, "users", "rename", f"dana@{team}.example", "--name", "Dana K.", "--role", "manager")
+    renamed = clients[manager.user_id].wait_for("roster", lambda d: d["change"] == "renamed", timeout=10)
+    assert renamed == {"user_id": joined["user_id"], "name": "Dana K.", "role": "manager", "change": "renamed"}
+    assert enroll_by_key(server, new_key(server, team, allow_create=True), f"erin@{team}.example").status_code == 201
+    by_key = clients[alice.user_id].wait_for("roster", lambda d: d["name"] == "erin", timeout=10)
+    assert by_key["change"] == "joined"
+    view = {m["user_id"]: m["name"] for m in get(server, alice, "/api/v1/team").json()["members"]}
+    assert view[joined["user_id"]] == "Dana K." and view[by_key["user_id"]] == "erin"
+
+    settle(0.5)  # a few sweeps: each change is told once, however many passes ran
+    assert len(clients[alice.user_id].received("roster")) == 3
+    assert clients[carol.user_id].received("roster") == []

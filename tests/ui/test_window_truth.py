@@ -7,6 +7,8 @@ from __future__ import annotations
 import gc
 import logging
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from pytestqt.qtbot import QtBot
 from agent.outbox import Outbox
 from protocol.schema import Slot
 from support.servers import ServerProcess, free_port, sqlite_server
-from support.team import LiveClient, make_team, put_presence, recent_minutes
+from support.team import LiveClient, enroll, issue_code, make_team, put_presence, recent_minutes
 from sync.live import LinkState
 from sync.uploader import KEPT
 from tests.ui.conftest import Launch
@@ -123,3 +125,27 @@ def test_a_break_is_told_once_across_a_server_restart(qtbot: QtBot, launch: Laun
             teammate_socket.close()
         assert caplog.text.count(told) == 1
         gc.collect()
+
+
+def test_a_member_created_and_enrolled_while_the_window_is_open_appears(qtbot: QtBot, server: ServerProcess,
+                                                                       launch: Launch) -> None:
+    """Issue 15, item 4: the admin creates the member in another process (the CLI); the window lists them
+    without a reconnect, then follows their device like anyone's."""
+    team = make_team(server)
+    app = launch(team.people[1])
+    wait_live(qtbot, app, 3)
+    login = f"newcomer@{team.name}.example"
+    created = subprocess.run([sys.executable, "-m", "server.cli", "users", "create", "--team", team.name, "--login",
+                              login, "--name", "Newcomer", "--database-url", server.database_url],
+                             capture_output=True, text=True, timeout=60)
+    assert created.returncode == 0, created.stderr
+    qtbot.waitUntil(lambda: app.window.team.model.rowCount() == 4, timeout=LIVE_TIMEOUT_MS)
+    assert cell(app, "Newcomer", "State") == "Offline" and cell(app, "Newcomer", "Last seen") == "never"
+    newcomer = enroll(server, issue_code(server, login), device_name="newcomer-pc")
+    newcomer_socket = LiveClient(server, newcomer["token"], reconnection=False).connect()
+    try:
+        qtbot.waitUntil(lambda: cell(app, "Newcomer", "State") == "Active", timeout=LIVE_TIMEOUT_MS)
+    finally:
+        newcomer_socket.close()
+    assert app.link.state is LinkState.LIVE and app.snapshot is not None
+    assert "Newcomer" in [member.name for member in app.snapshot.members]
