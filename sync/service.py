@@ -208,9 +208,12 @@ class AgentService:
     def _changed(self, change: PresenceChange) -> None:
         self._state = change
         if self._connected is not None:
-            self._connected.pusher.submit(PresenceUpdate(state=change.state.value, since=change.since,
-                                                         seq=change.seq))
+            self._push(self._connected, change)
         self._listeners.state(change)
+
+    @staticmethod
+    def _push(connected: Connected, change: PresenceChange) -> None:
+        connected.pusher.submit(PresenceUpdate(state=change.state.value, since=change.since, seq=change.seq))
 
     def _me_changed(self, me: Me) -> None:
         if not me.policy.pause_allowed and self._state is not None and self._state.paused:
@@ -253,6 +256,8 @@ class AgentService:
                 return False
             self._connected = make_connected(self._sampler, self._listeners)
             self._connected.start()
+            if self._state is not None:  # the state of before the enrollment: the team must not guess it
+                self._push(self._connected, self._state)
             return True
 
     def request_sync(self) -> datetime | None:

@@ -207,3 +207,42 @@ def test_roster_changes_reach_the_team_live_from_the_admin_cli_and_enrollment(
     settle(0.5)  # a few sweeps: each change is told once, however many passes ran
     assert len(clients[alice.user_id].received("roster")) == 3
     assert clients[carol.user_id].received("roster") == []
+
+
+def test_two_devices_of_one_user_combine_without_a_flip(server: ServerProcess, team: Team) -> None:
+    """Issue 15, item 7 (docs/protocol.md, Presence): the laptop switched on while the desktop says break does not
+    show the person active before it reports; once it reports, the most present report wins; once it left, the
+    desktop's break shows again, with the moment that break began."""
+    manager, member = team.people[0], team.people[1]
+    body = enroll(server, issue_code(server, member.login), device_name="laptop")
+    laptop = Person(member.user_id, member.login, member.name, member.role, body["token"], body["device_id"])
+    began = (datetime.now(UTC) - timedelta(minutes=4)).replace(microsecond=0)
+    assert put_presence(server, member, "break", seq=1, since=began).json()["applied"]  # before anyone listens
+    watcher = LiveClient(server, manager.token).connect()
+    desktop_socket = LiveClient(server, member.token).connect()
+    laptop_socket: LiveClient | None = None
+
+    def told() -> list[tuple[str, str]]:
+        return [(d["state"], d["since"]) for d in watcher.received("presence", about(member.user_id))]
+
+    def shown() -> str:
+        view = {m["user_id"]: m for m in get(server, manager, "/api/v1/team").json()["members"]}
+        return str(view[member.user_id]["state"])
+
+    try:
+        assert shown() == "break"
+        laptop_socket = LiveClient(server, laptop.token).connect()
+        settle(1.0)  # five sweeps
+        assert shown() == "break", "a device that has not reported says nothing of the person"
+        assert put_presence(server, laptop, "idle", seq=1).json()["applied"]
+        settle(0.5)
+        assert shown() == "break" and told() == [], "break is more present than idle: nothing to tell"
+        assert put_presence(server, laptop, "active", seq=2).json()["applied"]
+        assert watcher.wait_until(lambda: [state for state, _ in told()] == ["active"], timeout=5)
+        laptop_socket.close()
+        assert watcher.wait_until(lambda: len(told()) == 2, timeout=5)
+        assert told()[1] == ("break", began.isoformat().replace("+00:00", "Z")), "the same break, not a new one"
+    finally:
+        for client in (watcher, desktop_socket, laptop_socket):
+            if client is not None:
+                client.close()
