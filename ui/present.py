@@ -136,7 +136,7 @@ def clock_time(moment: datetime | None, now: datetime, zone: tzinfo | None = Non
 
 
 def ago(moment: datetime | None, now: datetime) -> str:
-    """``just now``, ``5 min ago``, ``2 h ago``, ``3 days ago``; ``never`` when unknown."""
+    """``just now``, ``5 min ago``, ``2 h ago``, ``1 day ago``, ``3 days ago``; ``never`` when unknown."""
     if moment is None:
         return "never"
     seconds = max(0.0, (now - moment).total_seconds())
@@ -146,7 +146,7 @@ def ago(moment: datetime | None, now: datetime) -> str:
         return f"{int(seconds // 60)} min ago"
     if seconds < 86400:
         return f"{int(seconds // 3600)} h ago"
-    return f"{int(seconds // 86400)} days ago"
+    return f"{count_of(int(seconds // 86400), 'day')} ago"
 
 
 def last_seen(member: TeamMember, now: datetime) -> str:

@@ -28,6 +28,7 @@ def test_durations_percent_and_times() -> None:
     assert [present.ago(NOW - timedelta(seconds=s), NOW) for s in (5, 300, 7300, 200000)] == [
         "just now", "5 min ago", "2 h ago", "2 days ago"]
     assert present.ago(None, NOW) == "never"
+    assert present.ago(NOW - timedelta(hours=30), NOW) == "1 day ago"
 
 
 def test_tray_look_puts_problems_before_the_state() -> None:
