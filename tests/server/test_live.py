@@ -6,6 +6,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import socketio
@@ -148,11 +149,15 @@ def test_a_second_device_leaving_shows_the_one_still_connected_after_grace(serve
         since = datetime.now(UTC) - timedelta(minutes=5)
         put_presence(server, member, "idle", seq=1, since=since)
         put_presence(server, laptop, "active", seq=1, since=since + timedelta(minutes=1))
-        watcher.wait_for("presence", lambda d: d["user_id"] == member.user_id and d["state"] == "active")
+        def told() -> list[Any]:
+            return watcher.received("presence", lambda d: d["user_id"] == member.user_id)
+
+        # The desktop reported first (idle: a report beats the laptop's silence), then the laptop (active).
+        assert watcher.wait_until(lambda: [d["state"] for d in told()][-2:] == ["idle", "active"], timeout=5)
         laptop_socket.close()
         left = datetime.now(UTC)
-        idle = watcher.wait_for("presence", lambda d: d["user_id"] == member.user_id and d["state"] == "idle",
-                                timeout=5)
+        assert watcher.wait_until(lambda: told()[-1]["state"] == "idle", timeout=5)
+        idle = told()[-1]
         assert datetime.now(UTC) - left >= timedelta(seconds=0.8), "not before the laptop's grace period ended"
         assert datetime.fromisoformat(idle["since"]) == since, "the desktop's own report, not a guess"
         assert desktop_socket.sio.connected
