@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from protocol.roles import Role as Role  # re-exported: the wire models carry it
+from protocol.roles import RosterChangeKind as RosterChangeKind
 from protocol.text import first_control
 
 SLOT_SECONDS = 60
@@ -205,6 +206,9 @@ class PresenceEvent(_Answer):
     name: str
     state: PresenceState
     since: datetime
+    #: The last moment one of the user's devices was seen (the event's moment while one is connected), as
+    #: ``TeamMember.last_seen``. Added within v1: None from an older server, and never seen.
+    last_seen: datetime | None = None
 
 
 class PerformanceEvent(_Answer):
@@ -213,6 +217,16 @@ class PerformanceEvent(_Answer):
     user_id: int
     date: date
     totals: Totals
+
+
+class RosterEvent(_Answer):
+    """Socket event ``roster``, sent to the team room when a member joined, left or was renamed: the team view
+    follows without a re-read. Name and role only, as ``GET /team`` shows every member."""
+
+    user_id: int
+    name: str
+    role: Role
+    change: RosterChangeKind
 
 
 # --- identity and enrollment ----------------------------------------------------------------------------------

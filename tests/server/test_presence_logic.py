@@ -43,6 +43,15 @@ def test_connected_without_report_counts_as_active_since_it_connected() -> None:
     assert effective([status, reported], NOW, GRACE).since_estimated is False, "a report beats an estimate"
 
 
+def test_a_device_that_has_not_reported_does_not_override_one_that_did() -> None:
+    """Issue 15, item 7: a second PC switched on while the person is on break must not show them active."""
+    on_break = device(connected=True, state=S.BREAK, since=NOW - timedelta(minutes=4))
+    second = DeviceStatus(connected=True, last_seen=NOW, connected_since=NOW - timedelta(seconds=5))
+    shown = effective([on_break, second], NOW, GRACE)
+    assert (shown.state, shown.since, shown.since_estimated) == (S.BREAK, NOW - timedelta(minutes=4), False)
+    assert effective([device(seen_ago=30, state=S.AWAY), second], NOW, GRACE).state is S.AWAY
+
+
 def test_most_present_device_wins() -> None:
     t = NOW - timedelta(minutes=5)
     for states, expected in [((S.BREAK, S.ACTIVE), S.ACTIVE), ((S.IDLE, S.BREAK), S.BREAK),
