@@ -98,15 +98,18 @@ class PresenceState(enum.StrEnum):
     ACTIVE = "active"
     BREAK = "break"
     IDLE = "idle"
+    PAUSED = "paused"  # tracking paused by the person's choice (added within v1; docs/protocol.md "Presence")
     AWAY = "away"
     OFFLINE = "offline"
 
 
-#: With several devices a user shows the most present one: lower rank wins.
+#: With several devices a user shows the most present one: lower rank wins. The tracked states (active, break,
+#: idle) beat a pause, which says less of the person's work (nothing is tracked), and a pause, a choice the
+#: person made, beats away, which only says a screen is locked or a machine asleep.
 PRESENCE_RANK = {state: rank for rank, state in enumerate(PresenceState)}
 
 #: States an agent may report; ``offline`` is only ever concluded by the server.
-ReportedState = Literal["active", "break", "idle", "away"]
+ReportedState = Literal["active", "break", "idle", "paused", "away"]
 
 
 # --- activity -------------------------------------------------------------------------------------------------

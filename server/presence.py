@@ -1,4 +1,4 @@
-"""Who is active, on break, idle, away or offline — decided from every device of a user.
+"""Who is active, on break, idle, paused, away or offline — decided from every device of a user.
 
 The pure part (``effective``) is what a test checks edge by edge: a user shows the most present state of
 the devices that are connected or were seen within the grace period, among those that reported one (a device

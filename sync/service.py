@@ -223,7 +223,7 @@ class AgentService:
 
     @staticmethod
     def _push(connected: Connected, change: PresenceChange) -> None:
-        connected.pusher.submit(PresenceUpdate(state=change.state.value, since=change.since, seq=change.seq))
+        connected.pusher.submit(PresenceUpdate(state=change.reported, since=change.since, seq=change.seq))
 
     def _me_changed(self, me: Me) -> None:
         """The team's policy, read at each connect, in force at once: the idle threshold (unless IT's policy
@@ -345,9 +345,9 @@ class AgentService:
         return {"ok": False, "error": f"unknown command {command!r}"}
 
     def status(self) -> dict[str, Any]:
-        state = self._state.state if self._state else WorkState.ACTIVE
         answer: dict[str, Any] = {
-            "state": state.value, "since": self._state.since.isoformat() if self._state else None,
+            "state": self._state.reported if self._state else WorkState.ACTIVE.value,
+            "since": self._state.since.isoformat() if self._state else None,
             "paused": self._state.paused if self._state else False, "pause_allowed": self.pause_allowed,
             "pending": self._sampler.outbox.pending_count(), "set_aside": self._sampler.outbox.set_aside_reasons(),
             "enrolled": self._connected is not None, **dataclasses.asdict(own_footprint())}

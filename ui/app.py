@@ -290,7 +290,7 @@ class TrayApp(QObject):
         self.window.bring_up()
 
     def _state_changed(self, change: PresenceChange) -> None:
-        self.own_state, self.own_since = PresenceState(change.state.value), change.since
+        self.own_state, self.own_since = PresenceState(change.reported), change.since
         self.paused = change.paused
         self._show_look()
         self._show_team()  # the own strip's present follows the own state
@@ -392,10 +392,9 @@ class TrayApp(QObject):
         if snapshot is None:
             return
         now = _now().astimezone(self.zone())
-        own_state = PresenceState.AWAY if self.paused else self.own_state
         own_strip = day_view.strip_for(
             day_view.timeline_from_slots(snapshot.own_slots, snapshot.own_date, snapshot.time_zone),
-            snapshot.own_date, snapshot.time_zone, own_state, self.own_since, now)
+            snapshot.own_date, snapshot.time_zone, self.own_state, self.own_since, now)
         day = self.team_day
         days = {member.user_id: member for member in day.members} if day and day.date == snapshot.own_date else {}
         rows = day_view.rows(snapshot.members, me=self.me.user.id if self.me else self._viewer, days=days,
@@ -522,8 +521,8 @@ class TrayApp(QObject):
 
     def _show_look(self) -> None:
         look = present.tray_look(self.own_state, self.link.state, sync_failed=self.sync_status.last_error is not None,
-                                 refused=self.link.refused is not None, paused=self.paused)
-        state = "Paused" if self.paused else self.own_state.value.capitalize()
+                                 refused=self.link.refused is not None)
+        state = self.own_state.value.capitalize()
         since = f" since {present.clock_time(self.own_since, _now(), self.zone())}" if self.own_since else ""
         problem = {TrayLook.ERROR: " (not syncing)", TrayLook.OFFLINE: " (offline)"}.get(look, "")
         self.window.own_state.setText(html.escape(f"{state}{since}{problem}"))

@@ -20,11 +20,11 @@ STATE_COLOURS = {
     PresenceState.ACTIVE: "#2e9d47",
     PresenceState.IDLE: "#e0a800",
     PresenceState.BREAK: "#2f7fd6",
+    PresenceState.PAUSED: "#7a5cc2",
     PresenceState.AWAY: "#8a8f98",
     PresenceState.OFFLINE: "#c8ccd2",
 }
 ERROR_COLOUR = "#d0342c"
-PAUSED_COLOUR = "#7a5cc2"
 #: No successful upload for this long while minutes wait: worth a notification, not only a red dot.
 SYNC_STALLED_AFTER = timedelta(minutes=30)
 
@@ -37,27 +37,24 @@ class TrayLook(enum.StrEnum):
     ACTIVE = "active"
     IDLE = "idle"
     BREAK = "break"
+    PAUSED = "paused"  # the person paused tracking
     AWAY = "away"
     OFFLINE = "offline"  # not connected (or never enrolled): the team does not see this state
     ERROR = "error"  # the last upload failed or the server refused the device
-    PAUSED = "paused"  # the person paused tracking (the team sees away)
 
     @property
     def colour(self) -> str:
         if self is TrayLook.ERROR:
             return ERROR_COLOUR
-        if self is TrayLook.PAUSED:
-            return PAUSED_COLOUR
         return STATE_COLOURS[PresenceState(self.value)]
 
 
-def tray_look(state: PresenceState, link: LinkState, *, sync_failed: bool, refused: bool,
-              paused: bool = False) -> TrayLook:
+def tray_look(state: PresenceState, link: LinkState, *, sync_failed: bool, refused: bool) -> TrayLook:
     """Problems win over the state: a green dot must never suggest the team sees a state it does not. A pause
     wins over being offline: nothing is tracked while paused, and the person must not forget it."""
     if refused or sync_failed:
         return TrayLook.ERROR
-    if paused:
+    if state is PresenceState.PAUSED:
         return TrayLook.PAUSED
     if link is not LinkState.LIVE:
         return TrayLook.OFFLINE

@@ -60,6 +60,15 @@ def test_most_present_device_wins() -> None:
         assert shown.state is expected
 
 
+def test_a_pause_loses_to_every_tracked_state_and_wins_over_away() -> None:
+    """Issue 15, item 12: the rank of ``paused`` between idle and away (docs/protocol.md "Presence")."""
+    t = NOW - timedelta(minutes=5)
+    for other, expected in [(S.ACTIVE, S.ACTIVE), (S.BREAK, S.BREAK), (S.IDLE, S.IDLE), (S.AWAY, S.PAUSED)]:
+        for states in ((S.PAUSED, other), (other, S.PAUSED)):
+            shown = effective([device(connected=True, state=s, since=t) for s in states], NOW, GRACE)
+            assert shown.state is expected, states
+
+
 def test_stale_device_does_not_count() -> None:
     shown = effective([device(seen_ago=600, state=S.ACTIVE), device(connected=True, state=S.BREAK)], NOW, GRACE)
     assert shown.state is S.BREAK

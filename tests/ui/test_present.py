@@ -87,6 +87,16 @@ def test_a_break_shown_again_after_a_server_restart_is_not_news() -> None:
     assert watch.notices([on_break.model_copy(update={"since": NOW})], me=None) == ["P1 started a break"]
 
 
+def test_a_teammate_who_pauses_during_a_break_has_ended_it_and_a_pause_is_no_break() -> None:
+    """Issue 15, item 12: a pause ends a break (``agent.states``), and the team sees it end; a pause is a
+    present state, not news of a break starting, and its end is not news either."""
+    watch = present.BreakWatch()
+    watch.notices([member(1, PresenceState.ACTIVE)], me=None)
+    assert watch.notices([member(1, PresenceState.BREAK)], me=None) == ["P1 started a break"]
+    assert watch.notices([member(1, PresenceState.PAUSED)], me=None) == ["P1 ended their break"]
+    assert watch.notices([member(1, PresenceState.ACTIVE)], me=None) == []
+
+
 def test_payload_preview_is_the_batch_as_sent() -> None:
     assert present.payload_preview([]) == "Nothing is waiting to be sent."
     body = json.loads(present.payload_preview([slot(NOW.replace(minute=0), 30, 10)]))
@@ -104,12 +114,12 @@ def test_preferences_round_trip_and_survive_a_broken_file(tmp_path: Path) -> Non
 
 
 def test_a_pause_shows_over_being_offline_but_not_over_a_failing_upload() -> None:
-    away = PresenceState.AWAY
-    assert present.tray_look(away, LinkState.LIVE, sync_failed=False, refused=False, paused=True) is TrayLook.PAUSED
-    assert present.tray_look(away, LinkState.OFFLINE, sync_failed=False, refused=False,
-                             paused=True) is TrayLook.PAUSED
-    assert present.tray_look(away, LinkState.LIVE, sync_failed=True, refused=False, paused=True) is TrayLook.ERROR
-    assert present.tray_look(away, LinkState.LIVE, sync_failed=False, refused=False) is TrayLook.AWAY
+    paused = PresenceState.PAUSED
+    assert present.tray_look(paused, LinkState.LIVE, sync_failed=False, refused=False) is TrayLook.PAUSED
+    assert present.tray_look(paused, LinkState.OFFLINE, sync_failed=False, refused=False) is TrayLook.PAUSED
+    assert present.tray_look(paused, LinkState.LIVE, sync_failed=True, refused=False) is TrayLook.ERROR
+    assert present.tray_look(PresenceState.AWAY, LinkState.LIVE, sync_failed=False, refused=False) is TrayLook.AWAY
+    assert TrayLook.PAUSED.colour == present.STATE_COLOURS[paused], "the tray and the team table agree"
 
 
 def test_sync_stalled_after_thirty_minutes_without_success_while_minutes_wait() -> None:
