@@ -354,8 +354,8 @@ class TrayApp(QObject):
         self.window.badge.setText(f'<span style="color:{colour}">●</span> {words}')
         self.window.badge.setToolTip(status.refused or "")
         self.window.sync.error.setText(present.sync_error(self.sync_status, status))
-        if self._sync_asked is None:
-            self.window.sync.result.setText(present.sync_line(self.sync_status, status))
+        if self._sync_asked is None:  # a Sync Now in flight says its own result when it comes
+            self._show_sync_result()
         if status.refused:
             self._enrollment_needed(status.refused)  # in words already (sync.errors.in_words)
         self._show_look()
