@@ -4,7 +4,7 @@ RSS, PSS and USS for each against its goal; not a test (tests/sync/test_agent_me
 Each agent runs as a person does on a Linux desktop: enrolled with ``staffpulse enroll`` against a real
 ``staffpulse-server serve`` (SQLite, a fresh team), its token in a real Secret Service (gnome-keyring on a
 private D-Bus session, so keyring loads the backend a desktop uses), the window under Xvfb with the trayer tray
-host. Steady state is: the live socket connected, one upload done (the outbox is pre-filled with a few closed
+host (the headless agent on Xvfb as well, counting input). Steady state is: the live socket connected, one upload done (the outbox is pre-filled with a few closed
 minutes, so the first upload sends them), then ``--settle`` seconds in which a teammate changes state every
 second (live events arriving, presence pushed). The window is opened as people open it: a second ``staffpulse``.
 
@@ -88,12 +88,12 @@ def secret_service(base: Path) -> Iterator[dict[str, str]]:
             terminate(process)
 
 
-def agent_env(base: Path, session: dict[str, str], display: str | None) -> dict[str, str]:
+def agent_env(base: Path, session: dict[str, str], display: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "PYTHON_KEYRING_BACKEND",
                                                            "PYTHONPATH", "QT_QPA_PLATFORM")}
     env |= session | {"HOME": str(base), "STAFFPULSE_DATA_DIR": str(base / "data"),
                       "STAFFPULSE_LOG_DIR": str(base / "logs")}
-    return env | ({"DISPLAY": display} if display else {})
+    return env | {"DISPLAY": display}
 
 
 def staffpulse(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -154,22 +154,21 @@ def settle(server: ServerProcess, team: Team, seconds: float) -> None:
         time.sleep(1.0)
 
 
-def measure(kind: str, server: ServerProcess, team: Team, base: Path, settle_s: float) -> Footprint:
+def measure(kind: str, server: ServerProcess, team: Team, base: Path, settle_s: float,
+            imports: Path | None = None) -> Footprint:
     base.mkdir()
-    xvfb = tray = None
-    display = None
-    if kind == "window":
-        xvfb, display = start_xvfb()
-        tray = start_tray_host(display)
+    xvfb, display = start_xvfb()  # headless too: input is counted, as on a desktop
+    tray = start_tray_host(display) if kind == "window" else None
     try:
         with secret_service(base) as session:
             env = agent_env(base, session, display)
             login = team.by_role("manager" if kind == "window" else "member")[-1].login
             enrolled(server, login, env)
-            process = subprocess.Popen([sys.executable, "-m", "staffpulse", *(["--headless"] if kind == "headless"
-                                                                               else [])],
-                                       env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                       text=True)
+            trace = ["-X", "importtime"] if imports else []
+            stderr = (imports / f"{kind}.txt").open("w") if imports else subprocess.DEVNULL
+            process = subprocess.Popen([sys.executable, *trace, "-m", "staffpulse",
+                                        *(["--headless"] if kind == "headless" else [])],
+                                       env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
             try:
                 wait_steady(process, env)
                 if kind == "window":
@@ -190,12 +189,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.memory", description=__doc__.split("\n\n")[0])
     parser.add_argument("--settle", type=float, default=20.0, help="seconds of live traffic before reading")
     parser.add_argument("--only", choices=sorted(GOALS_MB), help="measure one of them")
+    parser.add_argument("--imports", type=Path, metavar="DIR", help="run the agents with -X importtime and write "
+                        "what each imported, start and steady state, to DIR/<agent>.txt")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="staffpulse-memory-") as tmp, sqlite_server(Path(tmp)) as server:
         team = make_team(server, ("manager", "member", "member"))
         print(f"{'agent':<10} {'RSS MiB':>8} {'goal':>6} {'PSS MiB':>8} {'USS MiB':>8}")
         for kind in [args.only] if args.only else list(GOALS_MB):
-            found = measure(kind, server, team, Path(tmp) / kind, args.settle)
+            found = measure(kind, server, team, Path(tmp) / kind, args.settle, args.imports)
             verdict = "ok" if found.rss_mb <= GOALS_MB[kind] else "OVER"
             print(f"{kind:<10} {found.rss_mb:8.1f} {GOALS_MB[kind]:6.0f} {found.pss_mb:8.1f} {found.uss_mb:8.1f}"
                   f"  {verdict}", flush=True)

@@ -40,7 +40,6 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import requests
-import socketio
 from pydantic import BaseModel, ValidationError
 
 from protocol.refusals import FINAL, ConnectRefusal
@@ -59,6 +58,7 @@ from protocol.schema import (
 from sync.api import ApiClient
 from sync.backoff import Reconnect, jittered
 from sync.errors import NotEnrolled, SyncError
+from sync.socketio_client import socketio  # without the server-side libraries it would load
 from sync.uploader import utc_now
 from sync.worker import Worker, ignore
 
