@@ -4,9 +4,10 @@ RSS, PSS and USS for each against its goal; not a test (tests/sync/test_agent_me
 Each agent runs as a person does on a Linux desktop: enrolled with ``staffpulse enroll`` against a real
 ``staffpulse-server serve`` (SQLite, a fresh team), its token in a real Secret Service (gnome-keyring on a
 private D-Bus session, so keyring loads the backend a desktop uses), the window under Xvfb with the trayer tray
-host (the headless agent on Xvfb as well, counting input). Steady state is: the live socket connected, one upload done (the outbox is pre-filled with a few closed
-minutes, so the first upload sends them), then ``--settle`` seconds in which a teammate changes state every
-second (live events arriving, presence pushed). The window is opened as people open it: a second ``staffpulse``.
+host (the headless agent on Xvfb as well, counting input). Steady state is: the live socket connected, one
+upload done (the outbox is pre-filled with a few closed minutes, so the first upload sends them), then
+``--settle`` seconds in which a teammate changes state every second (live events arriving, presence pushed).
+The window is opened as people open it: a second ``staffpulse``.
 
     .venv/bin/python -m bench.memory                  # both, 20 s settle
     .venv/bin/python -m bench.memory --only headless --settle 60
@@ -86,6 +87,7 @@ def secret_service(base: Path) -> Iterator[dict[str, str]]:
     finally:
         for process in (keyring, bus):
             terminate(process)
+        bus.stdout.close()
 
 
 def agent_env(base: Path, session: dict[str, str], display: str) -> dict[str, str]:
@@ -165,10 +167,10 @@ def measure(kind: str, server: ServerProcess, team: Team, base: Path, settle_s: 
             login = team.by_role("manager" if kind == "window" else "member")[-1].login
             enrolled(server, login, env)
             trace = ["-X", "importtime"] if imports else []
-            stderr = (imports / f"{kind}.txt").open("w") if imports else subprocess.DEVNULL
-            process = subprocess.Popen([sys.executable, *trace, "-m", "staffpulse",
-                                        *(["--headless"] if kind == "headless" else [])],
-                                       env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+            with (imports / f"{kind}.txt").open("w") if imports else contextlib.nullcontext() as log:
+                process = subprocess.Popen([sys.executable, *trace, "-m", "staffpulse",
+                                            *(["--headless"] if kind == "headless" else [])], env=env, cwd=ROOT,
+                                           stdout=subprocess.DEVNULL, stderr=log or subprocess.DEVNULL, text=True)
             try:
                 wait_steady(process, env)
                 if kind == "window":
