@@ -15,22 +15,29 @@ from pathlib import Path
 from bench.memory import measure
 from support.servers import ServerProcess
 from support.team import Team
-from sync.socketio_client import SERVER_SIDE
+from sync.socketio_client import CLIENT_MODULES
 
 ROOT = Path(__file__).resolve().parents[2]
+#: python-socketio's and python-engineio's optional server-side libraries (queues, servers, asyncio HTTP).
+SERVER_SIDE = ("redis", "valkey", "kafka", "kombu", "aio_pika", "zmq", "tornado", "aiohttp")
 #: Settled headless RSS in MiB: 67 with this change, 82-89 before it (python-socketio's server side loaded).
 HEADLESS_CEILING_MB = 75.0
 
 
-def test_the_agent_loads_python_socketio_without_its_server_side_libraries() -> None:
+def test_the_agent_loads_only_python_socketios_threaded_client() -> None:
+    """Neither the packages' other modules (servers, managers, asyncio clients) nor what they import: asyncio,
+    concurrent.futures and the server-side libraries, installed here (the development venv holds the server's)."""
     installed = [name for name in SERVER_SIDE if importlib.util.find_spec(name) is not None]
     assert {"redis", "aiohttp"} <= set(installed), "this test needs them installed to prove anything"
     code = ("import json, sys\nimport staffpulse.cli\nfrom sync.socketio_client import socketio\n"
-            "socketio.Client()\nprint(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
+            "socketio.Client()\nprint(json.dumps(sorted(sys.modules)))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "socketio" in json.loads(done.stdout)
-    assert sorted(set(json.loads(done.stdout)) & set(SERVER_SIDE)) == []
+    loaded = set(json.loads(done.stdout))
+    assert {"sync.live", "requests", "websocket"} <= loaded
+    assert sorted({name.partition(".")[0] for name in loaded} & {*SERVER_SIDE, "asyncio", "concurrent"}) == []
+    # the packages' __init__ never ran: it would have left them in sys.modules, which the loader leaves clean
+    assert {name for name in loaded if name.partition(".")[0] in CLIENT_MODULES} == set()
 
 
 def test_the_settled_headless_agent_stays_under_its_memory_ceiling(server: ServerProcess, team: Team,
