@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,19 @@ def test_the_agent_loads_only_python_socketios_threaded_client() -> None:
     assert sorted({name.partition(".")[0] for name in loaded} & {*SERVER_SIDE, "asyncio", "concurrent"}) == []
     # the packages' __init__ never ran: it would have left them in sys.modules, which the loader leaves clean
     assert {name for name in loaded if name.partition(".")[0] in CLIENT_MODULES} == set()
+
+
+def test_the_input_counter_loads_only_the_x_extensions_pynput_uses(x_display: str) -> None:
+    """python-xlib would import a module for every extension Xvfb offers (composite, damage, randr, xinput, …)."""
+    code = ("import json, sys, time\nfrom agent.input_counter import InputCounter\n"
+            "assert InputCounter(time.monotonic).start()\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m.startswith('Xlib.ext.'))))")
+    env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "XDG_SESSION_TYPE")}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env=env | {"DISPLAY": x_display})
+    assert done.returncode == 0, done.stderr
+    # ge (generic events): python-xlib's protocol module imports it itself
+    assert json.loads(done.stdout) == ["Xlib.ext.ge", "Xlib.ext.record", "Xlib.ext.xtest"]
 
 
 def test_the_settled_headless_agent_stays_under_its_memory_ceiling(server: ServerProcess, team: Team,
