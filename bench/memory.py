@@ -83,11 +83,23 @@ def secret_service(base: Path) -> Iterator[dict[str, str]]:
     keyring.stdin.write("bench-password")
     keyring.stdin.close()
     try:
+        wait_for_secret_service(env)
         yield env
     finally:
         for process in (keyring, bus):
             terminate(process)
         bus.stdout.close()
+
+
+def wait_for_secret_service(env: dict[str, str], timeout: float = 30.0) -> None:
+    """Until gnome-keyring owns the Secret Service's bus name: a client asking sooner is told there is none."""
+    deadline = time.monotonic() + timeout
+    ask = ["dbus-send", "--session", "--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus",
+           "org.freedesktop.DBus.NameHasOwner", "string:org.freedesktop.secrets"]
+    while "boolean true" not in subprocess.run(ask, env={**os.environ, **env}, capture_output=True, text=True).stdout:
+        if time.monotonic() > deadline:
+            raise RuntimeError("gnome-keyring's Secret Service did not appear on the session bus")
+        time.sleep(0.05)
 
 
 def agent_env(base: Path, session: dict[str, str], display: str) -> dict[str, str]:

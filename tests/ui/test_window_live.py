@@ -6,8 +6,10 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import os
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -15,7 +17,7 @@ from pytestqt.qtbot import QtBot
 
 from agent.outbox import Outbox
 from protocol.schema import Slot
-from support.keyrings import MemoryKeyring
+from support.keyrings import FileKeyring
 from support.proxy import FaultProxy
 from support.servers import ServerProcess
 from support.team import enroll, get, issue_code, make_team, post_batch, put_presence, recent_minutes, slot
@@ -159,7 +161,7 @@ def test_an_upload_reaches_the_me_tab_without_reading_the_day_back(qtbot: QtBot,
 
 
 def test_first_run_enrollment_in_the_settings_dialog(qtbot: QtBot, server: ServerProcess, launch: Launch,
-                                                     memory_keyring: MemoryKeyring) -> None:
+                                                     file_keyring: FileKeyring) -> None:
     member = make_team(server).people[2]
     app = launch(None)
     qtbot.waitUntil(lambda: app.dialog is not None and app.dialog.isVisible(), timeout=5000)
@@ -179,7 +181,8 @@ def test_first_run_enrollment_in_the_settings_dialog(qtbot: QtBot, server: Serve
     qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
     qtbot.waitUntil(lambda: app.link.state is LinkState.LIVE, timeout=LIVE_TIMEOUT_MS)
     assert f"Enrolled as {member.name}" in app.window.notice.text()
-    assert [url for _service, url in memory_keyring.items] == [server.url], "the token went to the keyring"
+    stored = json.loads(Path(os.environ["STAFFPULSE_TEST_KEYRING"]).read_text())  # FileKeyring's file
+    assert [key.split("\n")[1] for key in stored] == [server.url], "the token went to the keyring"
     saved = json.loads((app.data_dir / "settings.json").read_text())
     assert saved["server_url"] == server.url and "token" not in json.dumps(saved).lower()
     assert app.preferences.notify_breaks is False
