@@ -50,11 +50,14 @@ def _ask(operation: str, server_url: str, token: str | None = None) -> str | Non
                               text=True, timeout=TIMEOUT_S)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise KeyringUnavailable(f"the OS keyring did not answer ({type(exc).__name__})") from exc
-    if done.returncode != 0:
+    try:
+        answer = json.loads(done.stdout) if done.returncode == 0 else None
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
         last = done.stderr.strip().splitlines()[-1:] or ["no output"]
         log.error("the keyring helper process failed (exit %s): %s", done.returncode, last[0])
         raise KeyringUnavailable("the OS keyring could not be used (the log says why)")
-    answer = json.loads(done.stdout)
     for name, level, message in answer["log"]:
         logging.getLogger(name).log(level, "%s", message)
     if answer["refused"] is not None:

@@ -65,6 +65,14 @@ def test_without_a_keyring_the_childs_refusal_is_the_agents(monkeypatch: pytest.
     assert NO_KEYRING in str(refused.value) and TOKEN not in str(refused.value)
 
 
+def test_a_child_that_fails_is_a_keyring_error_with_the_reason_in_the_log(monkeypatch: pytest.MonkeyPatch,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "no_such_keyring_module.Keyring")
+    with pytest.raises(KeyringUnavailable, match="could not be used"):
+        ChildStore().load(URL)
+    assert "No module named 'no_such_keyring_module'" in caplog.text
+
+
 def test_the_childs_log_lines_reach_the_agents_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                    caplog: pytest.LogCaptureFixture) -> None:
     """The plaintext fallback's warning (policy allowed it), without the token."""
