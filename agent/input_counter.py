@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 #: How long a stop waits at most for input the OS already saw to reach the listeners' threads.
 CATCH_UP_S = 1.0
+#: The X extensions pynput uses (1.8.2, python-xlib 0.33): its listeners RECORD, its controllers XTEST.
+PYNPUT_X_EXTENSIONS = ("RECORD", "XTEST")
 #: The OS idle clocks tick in steps of up to ~16 ms (Windows' tick count): an event this close to the OS's last
 #: input is that input.
 CATCH_UP_TOLERANCE_S = 0.02
@@ -38,6 +40,18 @@ def unavailable_reason(environ: Mapping[str, str] = os.environ, system: str = sy
     if not environ.get("DISPLAY"):
         return "there is no X display (DISPLAY is not set)"
     return None
+
+
+def _only_the_x_extensions_pynput_uses(system: str = sys.platform) -> None:
+    """python-xlib's ``Display()`` imports and binds every extension the X server offers (composite, damage,
+    randr, xinput, xfixes, shape, …: about 1 MiB for each agent, docs/agent.md "Memory"), from its module list
+    ``Xlib.ext.__extensions__``; pynput opens its displays itself, so that list is cut to what pynput uses, for
+    the whole process (nothing else in the agent uses python-xlib). tests/test_agent_pins.py pins it."""
+    if system in ("win32", "darwin"):
+        return
+    import Xlib.ext
+
+    Xlib.ext.__extensions__[:] = [entry for entry in Xlib.ext.__extensions__ if entry[0] in PYNPUT_X_EXTENSIONS]
 
 
 class InputCounter:
@@ -57,6 +71,7 @@ class InputCounter:
         reason = unavailable_reason()
         if reason is None:
             try:
+                _only_the_x_extensions_pynput_uses()
                 from pynput import keyboard, mouse
             except ImportError as error:
                 reason = f"pynput cannot reach the input system ({error})"

@@ -39,7 +39,7 @@ from staffpulse.options import add_sampler_arguments
 from staffpulse.status_text import status_lines
 from sync import control
 from sync.api import ApiClient
-from sync.credentials import CredentialStore
+from sync.credentials import token_store
 from sync.enrollment import enroll, enroll_by_policy
 from sync.errors import AwaitingApproval, SyncError, in_words
 from sync.instance import InstanceLock
@@ -100,7 +100,7 @@ def run_agent(args: argparse.Namespace) -> int:
         return _already_running(data_dir, show=not args.headless)
     policy = load_policy()
     settings = _settings(data_dir, policy)
-    enroll_by_policy(policy, settings, CredentialStore())  # first start of an IT-deployed agent
+    enroll_by_policy(policy, settings, token_store())  # first start of an IT-deployed agent
     locked_idle = "idle_threshold_s" in policy.locked  # IT's policy beats --idle-threshold too
     idle_threshold = settings.idle_threshold_s if locked_idle else args.idle_threshold or settings.idle_threshold_s
 
@@ -165,7 +165,7 @@ def run_enroll(args: argparse.Namespace) -> int:
         settings = changed(settings, server_url=url, ca_bundle=args.ca_bundle or settings.ca_bundle)
         server_url = settings.server_url or url
         api = ApiClient(server_url, lambda: None, ca_bundle=settings.ca_bundle)
-        store = CredentialStore()
+        store = token_store()
         user = enroll(api, store, code=args.code, deployment_key=args.deployment_key, login=args.login,
                       device_name=args.device_name)
     except SyncError as exc:
@@ -225,7 +225,7 @@ def run_sync_now(args: argparse.Namespace) -> int:
         return 1
     outbox = Outbox(data_dir)
     try:
-        token = CachedToken(CredentialStore(), settings.server_url)
+        token = CachedToken(token_store(), settings.server_url)
         uploader = Uploader(outbox, ApiClient(settings.server_url, token, ca_bundle=settings.ca_bundle))
         status = uploader.drain(_sleep)
     except SyncError as exc:

@@ -7,6 +7,12 @@ Without one the agent stops with an error that says what to install — unless p
 by IT's machine policy ``AllowPlaintextToken`` (``agent.policy``), or by ``STAFFPULSE_ALLOW_PLAINTEXT_TOKEN=1``
 in the agent's environment (scripts/demo and tests on machines without a Secret Service). Then the token goes
 to one file, ``device-token`` in the agent's data dir, readable by the user only. The token is never logged.
+
+Where keyring runs is chosen in one place, ``token_store()``: on Windows and macOS in the agent's process; on
+Linux in a short-lived child process per read or write (``sync.credentials_child``), because its Secret Service
+backend (secretstorage, jeepney and cryptography's Rust extension) with keyring and its plugin discovery would
+otherwise stay in the long-running agent: about 11 MiB of RSS (docs/agent.md, "Memory"). keyring is imported
+only where it is used, so the agent on Linux never loads it.
 """
 
 from __future__ import annotations
@@ -15,17 +21,17 @@ import contextlib
 import enum
 import logging
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
-
-import keyring
-import keyring.backend
-import keyring.errors
-from keyring.backends import fail, null
+from typing import TYPE_CHECKING, Protocol
 
 from agent import paths
 from agent.policy import MachinePolicy, load_policy
 from sync.errors import KeyringUnavailable
+
+if TYPE_CHECKING:
+    import keyring.backend
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +59,8 @@ def allowed_plaintext_dir(policy: MachinePolicy | None = None, environ: Mapping[
 
 def _secure(backend: keyring.backend.KeyringBackend) -> bool:
     """A keyring that keeps secrets out of plain files: not ``fail``/``null``, not one of keyrings.alt's."""
+    from keyring.backends import fail, null
+
     chained = getattr(backend, "backends", None)  # the chainer writes to the first backend it chains
     if chained is not None:
         return bool(chained) and _secure(chained[0])
@@ -60,14 +68,37 @@ def _secure(backend: keyring.backend.KeyringBackend) -> bool:
         "keyrings.alt")
 
 
+class TokenStore(Protocol):
+    """What the agent does with its token: ``CredentialStore``, or on Linux ``credentials_child.ChildStore``."""
+
+    def check(self) -> None: ...
+    def load(self, server_url: str) -> str | None: ...
+    def save(self, server_url: str, token: str) -> None: ...
+    def delete(self, server_url: str) -> None: ...
+
+
+def token_store() -> TokenStore:
+    """This OS's token store, as the agent and its commands use it (see the module)."""
+    in_child = sys.platform not in ("win32", "darwin") and not getattr(sys, "frozen", False)  # frozen: no ``-m``
+    if not in_child:
+        return CredentialStore()
+    from sync.credentials_child import ChildStore
+
+    return ChildStore()
+
+
 class CredentialStore:
-    """Stores one token per server URL (a machine may be moved between servers)."""
+    """Stores one token per server URL (a machine may be moved between servers), keyring in this process."""
 
     def __init__(self, *, backend: keyring.backend.KeyringBackend | None = None,
                  plaintext_dir: Path | _From | None = _From.POLICY) -> None:
         """``plaintext_dir`` is the plaintext file's folder when plaintext is allowed, None when it is not;
         by default what this machine's policy and environment say (``allowed_plaintext_dir()``)."""
-        self._backend = backend or keyring.get_keyring()
+        if backend is None:
+            import keyring
+
+            backend = keyring.get_keyring()
+        self._backend = backend
         self._plaintext_dir = allowed_plaintext_dir() if plaintext_dir is _From.POLICY else plaintext_dir
 
     @property
@@ -95,6 +126,8 @@ class CredentialStore:
         return token.strip() or None if stored_url == server_url else None
 
     def save(self, server_url: str, token: str) -> None:
+        import keyring.errors
+
         if self.uses_keyring:
             try:
                 self._backend.set_password(SERVICE, server_url, token)
@@ -110,6 +143,8 @@ class CredentialStore:
             handle.write(f"{server_url}\n{token}\n")
 
     def delete(self, server_url: str) -> None:
+        import keyring.errors
+
         if self.uses_keyring:
             with contextlib.suppress(keyring.errors.PasswordDeleteError):  # nothing stored is already deleted
                 self._backend.delete_password(SERVICE, server_url)

@@ -22,7 +22,7 @@ from agent.policy import MachinePolicy
 from protocol.schema import Enrollment, UserPublic
 from protocol.version import VERSION
 from sync.api import ApiClient
-from sync.credentials import CredentialStore
+from sync.credentials import TokenStore
 from sync.errors import SyncError
 from sync.settings import AgentSettings
 
@@ -40,7 +40,7 @@ def os_login(environ: dict[str, str] | None = None, system: str = sys.platform) 
     return env.get("USER") or getpass.getuser()
 
 
-def enroll(api: ApiClient, store: CredentialStore, *, code: str | None = None, deployment_key: str | None = None,
+def enroll(api: ApiClient, store: TokenStore, *, code: str | None = None, deployment_key: str | None = None,
            login: str | None = None, device_name: str | None = None) -> UserPublic:
     """Enroll and store the token; with a deployment key the login defaults to the OS account's."""
     if (code is None) == (deployment_key is None):
@@ -56,7 +56,7 @@ def enroll(api: ApiClient, store: CredentialStore, *, code: str | None = None, d
     return result.user
 
 
-def enroll_by_policy(policy: MachinePolicy, settings: AgentSettings, store: CredentialStore) -> UserPublic | None:
+def enroll_by_policy(policy: MachinePolicy, settings: AgentSettings, store: TokenStore) -> UserPublic | None:
     """Enroll the OS login with the policy's deployment key when the server in ``settings`` (already merged
     with policy) has no token stored yet; None when nothing was to do or it failed (logged, and tried again at
     the next start: a laptop may start before its network is up)."""

@@ -40,7 +40,6 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import requests
-import socketio
 from pydantic import BaseModel, ValidationError
 
 from protocol.refusals import FINAL, ConnectRefusal
@@ -62,6 +61,7 @@ from protocol.schema import (
 from sync.api import ApiClient
 from sync.backoff import Reconnect, jittered
 from sync.errors import NotEnrolled, SyncError, in_words
+from sync.socketio_client import Client, socketio  # python-socketio's threaded client alone
 from sync.uploader import utc_now
 from sync.worker import Worker, ignore
 
@@ -309,7 +309,7 @@ class LiveConnection(Worker):
         """This device's minutes that the server just stored (from the uploader): shown without a re-read."""
         self._post(lambda: self._apply_own_slots(slots))
 
-    def _client(self) -> socketio.Client:
+    def _client(self) -> Client:
         """A python-socketio client for one connection attempt, with a ``requests.Session`` of its own that only
         python-engineio's threads use (it carries the CA bundle to websockets too).
 
@@ -321,7 +321,7 @@ class LiveConnection(Worker):
         self._http = requests.Session()
         self._http.verify = self._ca_bundle or True
         # No SIGINT handler of python-socketio's: the application owns Ctrl+C.
-        sio = socketio.Client(reconnection=False, http_session=self._http, handle_sigint=False)
+        sio = Client(reconnection=False, http_session=self._http, handle_sigint=False)
 
         def on(event: str, handler: Callable[..., None]) -> None:
             sio.on(event, lambda *args: self._post(lambda: handler(*args) if sio is self._sio else None))
@@ -384,7 +384,7 @@ class LiveConnection(Worker):
             self._sio.disconnect()
 
     @staticmethod
-    def _retire(sio: socketio.Client, http: requests.Session) -> None:
+    def _retire(sio: Client, http: requests.Session) -> None:
         """Close a client's Session once its engine.io loop ended, not under a long poll still using it: on a
         thread of python-socketio's own (its public ``start_background_task``), disconnecting first if need be
         and waiting with its public ``wait`` for the loop to end (at the server's next ping at the latest).

@@ -16,8 +16,6 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-import keyring
-
 from agent.errors import IdleUnavailable
 from agent.idle import select_backend
 from sync.credentials import CredentialStore
@@ -61,6 +59,8 @@ def idle_backend(system: str = sys.platform) -> Check:
 
 
 def keyring_backend() -> Check:
+    import keyring  # in the agent on Linux keyring runs in a child process (sync.credentials): loaded only here
+
     backend = keyring.get_keyring()
     chained = getattr(backend, "backends", None)
     names = [type(b).__name__ for b in chained] if chained is not None else [type(backend).__name__]

@@ -35,7 +35,7 @@ from protocol.defaults import SYNC_INTERVAL_S
 from protocol.schema import DeviceEnrolledEvent, Me, PresenceUpdate
 from sync.api import ApiClient
 from sync.control import ControlServer
-from sync.credentials import CredentialStore
+from sync.credentials import TokenStore, token_store
 from sync.errors import SyncError
 from sync.live import LinkState, LiveConnection, LiveStatus, TeamSnapshot, device_notice
 from sync.presence_push import PresencePusher
@@ -52,7 +52,7 @@ SYNC_NOW_TIMEOUT_S = 120.0
 class CachedToken:
     """The token from the keyring, re-read at most once a minute: keyrings can be slow, tokens rarely change."""
 
-    def __init__(self, store: CredentialStore, server_url: str, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, store: TokenStore, server_url: str, clock: Callable[[], float] = time.monotonic) -> None:
         self._store, self._url, self._clock = store, server_url, clock
         self._value: str | None = None
         self._read_at: float | None = None
@@ -177,7 +177,7 @@ def connector(settings: AgentSettings) -> ConnectedFactory | None:
         log.warning("no server configured")
         return None
     url = settings.server_url
-    token = CachedToken(CredentialStore(), url)
+    token = CachedToken(token_store(), url)
     try:
         if token() is None:
             return None

@@ -7,6 +7,8 @@ tests/security/test_socket_pins.py.
 - sync/credentials.py trusts keyring's chainer to write to the first of its ``backends``, highest priority first,
   and knows the backends that keep nothing by class.
 - sync/selftest.py reads engine.io's ``websocket`` module global to tell whether websocket-client was frozen.
+- agent/input_counter.py offers python-xlib only the X extensions pynput uses (RECORD, XTEST), by name from
+  python-xlib's ``Xlib.ext.__extensions__``: an extension pynput starts to use would go missing on X11.
 - build_windows.spec builds the Windows version resource from PyInstaller's undocumented versioninfo module.
 """
 
@@ -25,6 +27,7 @@ import websocket
 from keyring.backends import chainer, fail, null
 from keyrings.alt.file import PlaintextKeyring
 
+from agent.input_counter import PYNPUT_X_EXTENSIONS
 from sync.credentials import CredentialStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,6 +74,30 @@ def test_the_spec_freezes_the_pynput_backend_pynput_picks(platform: str, monkeyp
     assert pynput_choice(platform) == backend
     for device in ("keyboard", "mouse"):
         assert (pynput_folder() / device / f"{backend}.py").is_file(), f"pynput.{device}.{backend}"
+
+
+def xlib_extension_methods() -> dict[str, set[str]]:
+    """Per X extension (python-xlib's name), the methods its module adds to displays and resources."""
+    spec = importlib.util.find_spec("Xlib")
+    assert spec is not None and spec.submodule_search_locations
+    folder = Path(next(iter(spec.submodule_search_locations))) / "ext"
+    listed = dict(ast.literal_eval(next(node.value for node in ast.parse((folder / "__init__.py").read_text()).body
+                                       if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "")
+                                       == "__extensions__")))
+    return {name: {call.args[1].value for call in ast.walk(ast.parse((folder / f"{module}.py").read_text()))
+                   if isinstance(call, ast.Call) and getattr(call.func, "attr", "") == "extension_add_method"
+                   and isinstance(call.args[1], ast.Constant)} | {module} for name, module in listed.items()}
+
+
+def test_pynput_uses_no_x_extension_but_those_the_agent_offers_it() -> None:
+    """Every name pynput's X11 code reads that an extension adds (a display method like ``record_create_context``,
+    or the extension's module, ``Xlib.ext.xtest``) belongs to one of ``PYNPUT_X_EXTENSIONS``."""
+    methods = xlib_extension_methods()
+    assert set(PYNPUT_X_EXTENSIONS) <= set(methods)
+    read = {node.attr for path in pynput_folder().rglob("*xorg.py")
+            for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Attribute)}
+    used = {name for name, names in methods.items() if names & read}
+    assert used == set(PYNPUT_X_EXTENSIONS)
 
 
 class _Memory(keyring.backend.KeyringBackend):

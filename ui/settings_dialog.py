@@ -37,7 +37,7 @@ from protocol.defaults import INTERVAL_RANGE_S
 from protocol.schema import Policy, UserPublic
 from sync import settings as agent_settings
 from sync.api import ApiClient
-from sync.credentials import CredentialStore
+from sync.credentials import token_store
 from sync.enrollment import enroll
 from sync.errors import BadSetting, in_words
 from sync.settings import AgentSettings, Source, decide
@@ -149,7 +149,7 @@ class SettingsDialog(QDialog):
             if code and new.server_url is not None:
                 with requests.Session() as session:
                     api = ApiClient(new.server_url, lambda: None, ca_bundle=new.ca_bundle, session=session)
-                    user = enroll(api, CredentialStore(), code=code)
+                    user = enroll(api, token_store(), code=code)
             agent_settings.save_unlocked(data_dir, new, locked)
             ui_preferences.save(data_dir, prefs)
             return Saved(new, prefs, user)

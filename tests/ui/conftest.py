@@ -3,6 +3,7 @@ server process, a stand-in keyring."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,12 +13,14 @@ from pytestqt.qtbot import QtBot
 
 from agent.assembly import Sampler
 from agent.policy import MachinePolicy
-from support.keyrings import MemoryKeyring
+from support.keyrings import FileKeyring
 from support.servers import ServerProcess, sqlite_server
 from support.team import Person
 from sync.credentials import CredentialStore
 from sync.settings import AgentSettings, effective, save
 from ui.app import TrayApp
+
+TESTS = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +30,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 
 @pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
+def file_keyring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FileKeyring]:
+    """The test keyring, in this process and in the keyring child processes the app starts on Linux
+    (``sync.credentials``): a JSON file they share through the environment."""
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "support.keyrings.FileKeyring")
+    monkeypatch.setenv("STAFFPULSE_TEST_KEYRING", str(tmp_path / "keyring.json"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
     previous = keyring.get_keyring()
-    backend = MemoryKeyring()
+    backend = FileKeyring()
     keyring.set_keyring(backend)
     yield backend
     keyring.set_keyring(previous)
@@ -39,7 +47,7 @@ Launch = Callable[..., TrayApp]
 
 
 @pytest.fixture
-def launch(qtbot: QtBot, tmp_path: Path, server: ServerProcess, memory_keyring: MemoryKeyring,
+def launch(qtbot: QtBot, tmp_path: Path, server: ServerProcess, file_keyring: FileKeyring,
            monkeypatch: pytest.MonkeyPatch) -> Iterator[Launch]:
     """Start the tray app in this process, as ``person`` (enrolled), or not enrolled at all (``None``);
     ``sampler(data_dir, on_change)`` replaces the real sampler (tests that drive the clock and input); ``url``

@@ -6,8 +6,10 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import os
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import requests
@@ -16,7 +18,7 @@ from pytestqt.qtbot import QtBot
 
 from agent.outbox import Outbox
 from protocol.schema import Slot
-from support.keyrings import MemoryKeyring
+from support.keyrings import FileKeyring
 from support.proxy import FaultProxy
 from support.servers import ServerProcess, free_port
 from support.team import admin_cli, enroll, get, issue_code, make_team, post_batch, put_presence, recent_minutes, slot
@@ -165,7 +167,7 @@ def test_an_upload_reaches_the_me_tab_without_reading_the_day_back(qtbot: QtBot,
 
 
 def test_first_run_enrollment_in_the_settings_dialog(qtbot: QtBot, server: ServerProcess, launch: Launch,
-                                                     memory_keyring: MemoryKeyring) -> None:
+                                                     file_keyring: FileKeyring) -> None:
     member = make_team(server).people[2]
     app = launch(None)
     qtbot.waitUntil(lambda: app.dialog is not None and app.dialog.isVisible(), timeout=5000)
@@ -194,7 +196,8 @@ def test_first_run_enrollment_in_the_settings_dialog(qtbot: QtBot, server: Serve
     assert f"Enrolled as {member.name}" in app.window.notice.text()
     qtbot.waitUntil(lambda: not app.window.notice.isVisible(), timeout=LIVE_TIMEOUT_MS)  # cleared by the first sync
     assert app.sync_status.last_success is not None
-    assert [url for _service, url in memory_keyring.items] == [server.url], "the token went to the keyring"
+    stored = json.loads(Path(os.environ["STAFFPULSE_TEST_KEYRING"]).read_text())  # FileKeyring's file
+    assert [key.split("\n")[1] for key in stored] == [server.url], "the token went to the keyring"
     saved = json.loads((app.data_dir / "settings.json").read_text())
     assert saved["server_url"] == server.url and "token" not in json.dumps(saved).lower()
     assert app.preferences.notify_breaks is False

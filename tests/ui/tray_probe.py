@@ -22,12 +22,14 @@ from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from agent.assembly import Sampler
 from protocol.schema import PresenceState
-from support.keyrings import MemoryKeyring
+from support.keyrings import FileKeyring
 from sync import control
 from sync.credentials import CredentialStore
 from sync.live import LinkState
 from sync.settings import AgentSettings, save
 from ui.app import TrayApp
+
+TESTS = Path(__file__).resolve().parents[1]
 
 
 def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
@@ -42,7 +44,11 @@ def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
 
 def make_app(data_dir: Path, server_url: str, seen: dict[str, Any]) -> TrayApp:
     """An enrolled agent's tray app, not started; ``seen`` gets whether Qt found a tray when it began."""
-    keyring.set_keyring(MemoryKeyring())
+    # the app's keyring child processes (sync.credentials) share this keyring through the environment
+    os.environ |= {"PYTHON_KEYRING_BACKEND": "support.keyrings.FileKeyring",
+                   "STAFFPULSE_TEST_KEYRING": str(data_dir.parent / "probe-keyring.json"),
+                   "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    keyring.set_keyring(FileKeyring())
     CredentialStore().save(server_url, os.environ["STAFFPULSE_PROBE_TOKEN"])
     settings = AgentSettings(server_url=server_url)
     save(data_dir, settings)

@@ -1,0 +1,102 @@
+"""On Linux the agent reads and writes its token through ``sync.credentials_child`` (issue 15, "Memory"): a real
+Secret Service (gnome-keyring on a private D-Bus session) behind it, the same store as in-process, the refusals
+and log lines of ``CredentialStore`` carried back, and keyring never loaded into the agent's process."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench.memory import secret_service
+from sync.credentials import ALLOW_ENV, NO_KEYRING, CredentialStore, token_store
+from sync.credentials_child import ChildStore
+from sync.errors import KeyringUnavailable
+
+ROOT = Path(__file__).resolve().parents[2]
+URL = "https://pulse.example.com"
+TOKEN = "tok_child_0123456789abcdefghijklmnopqrstuvwxyz"
+#: What the child loads and the agent must not: keyring, its Secret Service backend and what that needs.
+KEYRING_LIBRARIES = {"keyring", "secretstorage", "jeepney", "cryptography"}
+
+
+@pytest.fixture
+def desktop_keyring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process's environment in a desktop session: the Secret Service and nothing else as keyring."""
+    with secret_service(tmp_path) as session:
+        for name, value in session.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("HOME", str(tmp_path))
+        monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.SecretService.Keyring")
+        monkeypatch.delenv(ALLOW_ENV, raising=False)
+        yield
+
+
+def test_the_agent_on_linux_keeps_its_token_through_a_child_process() -> None:
+    assert isinstance(token_store(), ChildStore)
+
+
+@pytest.mark.usefixtures("desktop_keyring")
+def test_a_token_round_trips_through_the_child_into_the_secret_service() -> None:
+    """Saved by the child, read in-process from the Secret Service, and back; deleted by the child."""
+    store = ChildStore()
+    store.check()
+    store.save(URL, TOKEN)
+    assert CredentialStore(plaintext_dir=None).load(URL) == TOKEN
+    assert store.load(URL) == TOKEN
+    assert store.load("https://other.example.com") is None
+    store.delete(URL)
+    store.delete(URL)  # nothing stored is already deleted
+    assert store.load(URL) is None
+    assert CredentialStore(plaintext_dir=None).load(URL) is None
+
+
+def test_without_a_keyring_the_childs_refusal_is_the_agents(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    monkeypatch.delenv(ALLOW_ENV, raising=False)
+    with pytest.raises(KeyringUnavailable) as refused:
+        ChildStore().save(URL, TOKEN)
+    assert NO_KEYRING in str(refused.value) and TOKEN not in str(refused.value)
+
+
+def test_a_child_that_fails_is_a_keyring_error_with_the_reason_in_the_log(monkeypatch: pytest.MonkeyPatch,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "no_such_keyring_module.Keyring")
+    with pytest.raises(KeyringUnavailable, match="could not be used"):
+        ChildStore().load(URL)
+    assert "No module named 'no_such_keyring_module'" in caplog.text
+
+
+def test_the_childs_log_lines_reach_the_agents_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """The plaintext fallback's warning (policy allowed it), without the token."""
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    monkeypatch.setenv(ALLOW_ENV, "1")
+    monkeypatch.setenv("STAFFPULSE_DATA_DIR", str(tmp_path))
+    with caplog.at_level(logging.INFO):
+        ChildStore().save(URL, TOKEN)
+    assert ChildStore().load(URL) == TOKEN
+    assert [(r.name, r.levelno) for r in caplog.records if "plaintext file" in r.getMessage()] == [
+        ("sync.credentials", logging.WARNING)]
+    assert TOKEN not in caplog.text
+
+
+def test_the_agent_reads_its_token_without_loading_keyring(tmp_path: Path) -> None:
+    """In a process as the agent's, reading the token through ``token_store()`` loads none of keyring."""
+    code = ("import json, sys\nimport staffpulse.cli\nfrom sync.credentials import token_store\n"
+            f"assert token_store().load({URL!r}) == {TOKEN!r}\n"
+            "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring", ALLOW_ENV: "1",
+           "STAFFPULSE_DATA_DIR": str(tmp_path)}
+    (tmp_path / "device-token").write_text(f"{URL}\n{TOKEN}\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    loaded = set(json.loads(done.stdout))
+    assert "staffpulse" in loaded and loaded & KEYRING_LIBRARIES == set()
