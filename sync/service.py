@@ -45,25 +45,40 @@ from sync.worker import ignore
 
 log = logging.getLogger(__name__)
 
-TOKEN_CACHE_S = 60.0  # a token enrolled while the agent runs is picked up within this long
+TOKEN_CACHE_S = 60.0  # without a working token, one enrolled meanwhile is picked up within this long
+TOKEN_KEEP_S = 900.0  # a token the server accepts is read again this often
 SYNC_NOW_TIMEOUT_S = 120.0
 
 
 class CachedToken:
-    """The token from the keyring, re-read at most once a minute: keyrings can be slow, tokens rarely change."""
+    """The token from the keyring, read again only when it may have changed.
+
+    A keyring read is slow (on Linux a child process, about 0.4 s of CPU: docs/agent.md "Memory") and a token
+    rarely changes. While there is none, or the server refused the one held (``forget``), it is read every
+    ``TOKEN_CACHE_S``, so an enrollment made meanwhile (``staffpulse enroll`` in another process) is picked up
+    within a minute; a token the server accepts is read again only every ``TOKEN_KEEP_S``."""
 
     def __init__(self, store: TokenStore, server_url: str, clock: Callable[[], float] = time.monotonic) -> None:
         self._store, self._url, self._clock = store, server_url, clock
         self._value: str | None = None
+        self._refused = False  # the server refused ``_value``: look for another one soon
         self._read_at: float | None = None
         self._lock = threading.Lock()
 
     def __call__(self) -> str | None:
         with self._lock:
             now = self._clock()
-            if self._read_at is None or now - self._read_at >= TOKEN_CACHE_S:
-                self._value, self._read_at = self._store.load(self._url), now
+            every = TOKEN_CACHE_S if self._value is None or self._refused else TOKEN_KEEP_S
+            if self._read_at is None or now - self._read_at >= every:
+                value, self._read_at = self._store.load(self._url), now
+                if value != self._value:
+                    self._value, self._refused = value, False
             return self._value
+
+    def forget(self) -> None:
+        """The server refused the token (revoked, unknown): read the keyring every minute until it changes."""
+        with self._lock:
+            self._refused = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,6 +134,8 @@ class Connected:
         self._listeners.me(me)
 
     def _synced(self, status: SyncStatus) -> None:
+        if status.needs_enrollment:
+            self._token_refused()
         with self.sync_done:
             self.sync_status = status
             self.sync_done.notify_all()
@@ -129,7 +146,14 @@ class Connected:
         log.info("live connection %s%s", status.state, f" (refused: {status.refused})" if status.refused else "")
         if status.state is LinkState.LIVE:
             self.pusher.connection_restored()
+        elif status.refused:
+            self._token_refused()
         self._listeners.link(status)
+
+    def _token_refused(self) -> None:
+        token = self._server[1]
+        if isinstance(token, CachedToken):  # tests may hand a plain function
+            token.forget()
 
     def start(self) -> None:
         self.scheduler.start()
