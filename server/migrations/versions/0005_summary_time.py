@@ -1,0 +1,30 @@
+"""summary time: when each ``user_days`` row was summed, so the history may serve a stale row that is recent
+
+The background summariser (``server.summariser``) sums a day soon after ingest marks it stale; until it has, the
+history ranges serve a row summed at most ``summary_max_age_s`` ago as it is (``server.days.usable``). Rows
+already there have no time: a stale one is summed again by its next reader, as before.
+
+Only a column is added (no batch copy on SQLite: see 0002).
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-12-06 13:30:00
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from server.models import UtcDateTime
+
+revision = '0005'
+down_revision = '0004'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column('user_days', sa.Column('summarised_at', UtcDateTime(), nullable=True))
+
+
+def downgrade() -> None:
+    op.execute(sa.text("ALTER TABLE user_days DROP COLUMN summarised_at"))
