@@ -12,7 +12,8 @@ first request of each kind is shown on its own ("cold": the week's days are summ
 request (on a shared machine the wall time includes waiting for a core). Last, the realistic case: the current
 week (ending today) while uploads for today keep arriving through the real API (``Uploader``: a batch of one new
 minute for each of a few members every few hundred ms), so today's days keep going stale as in working hours;
-the server CPU then includes storing the uploads and summing the days they changed (``server.summariser``).
+its requests come 0.3 s apart, so they span several of the summariser's passes (``server.summariser``), and
+its server CPU per request includes storing the uploads and summing the days they changed.
 Each line ends with the load average, as other work on a shared machine moves the figures.
 
     .venv/bin/python -m bench.team_week [--runs 30] [--members 50] [--days 30] [--keep DIR]
@@ -151,12 +152,18 @@ def timed(session: requests.Session, url: str, token: str) -> tuple[float, Any]:
     return elapsed, answer.json()
 
 
-def measure(session: requests.Session, server: psutil.Process, label: str, url: str, token: str, runs: int) -> Any:
+def measure(session: requests.Session, server: psutil.Process, label: str, url: str, token: str, runs: int, *,
+            pause_s: float = 0.0) -> Any:
     """Wall times as the manager waits, and the server's own CPU time per warm request: on a shared machine the
-    wall time includes waiting for a core, the CPU time does not."""
+    wall time includes waiting for a core, the CPU time does not. ``pause_s`` between requests spreads them
+    over the server's background work (uploads, the summariser's passes)."""
     cold, body = timed(session, url, token)
     before = sum(server.cpu_times()[:2])
-    warm = sorted(timed(session, url, token)[0] for _ in range(runs))
+    warm = []
+    for _ in range(runs):
+        time.sleep(pause_s)
+        warm.append(timed(session, url, token)[0])
+    warm.sort()
     cpu = (sum(server.cpu_times()[:2]) - before) * 1000 / runs
     p95 = warm[min(len(warm) - 1, round(0.95 * (len(warm) - 1)))]
     load = os.getloadavg()[0]
@@ -200,11 +207,12 @@ def main() -> None:
                                 - timedelta(hours=8))
             uploader.start()
             try:
-                while uploader.posted < min(len(tokens), 10) and uploader.is_alive():
+                # Working hours: every member has uploaded today before the manager looks.
+                while uploader.posted < len(tokens) and uploader.is_alive():
                     time.sleep(0.05)
                 current = measure(session, process, "current week under uploads",
                                   f"{server.url}/api/v1/team/days?start={today - timedelta(days=6)}&end={today}",
-                                  token, args.runs)
+                                  token, args.runs, pause_s=0.3)
             finally:
                 uploader.stop()
     finally:
