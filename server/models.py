@@ -229,6 +229,8 @@ class UserDay(Base):
     """
 
     __tablename__ = "user_days"
+    #: The summariser's pass reads the stale rows of the retention window's days (``server.summariser``).
+    __table_args__ = (Index("ix_user_days_day", "day"),)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     time_zone: Mapped[str] = mapped_column(String(64))

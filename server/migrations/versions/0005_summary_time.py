@@ -4,7 +4,8 @@ The background summariser (``server.summariser``) sums a day soon after ingest m
 history ranges serve a row summed at most ``summary_max_age_s`` ago as it is (``server.days.usable``). Rows
 already there have no time: a stale one is summed again by its next reader, as before.
 
-Only a column is added (no batch copy on SQLite: see 0002).
+Only a column and an index on ``day`` (the summariser reads the stale rows of the retention window's days) are
+added (no batch copy on SQLite: see 0002).
 
 Revision ID: 0005
 Revises: 0004
@@ -24,7 +25,9 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column('user_days', sa.Column('summarised_at', UtcDateTime(), nullable=True))
+    op.create_index('ix_user_days_day', 'user_days', ['day'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_user_days_day', table_name='user_days')
     op.execute(sa.text("ALTER TABLE user_days DROP COLUMN summarised_at"))
