@@ -4,7 +4,8 @@ States: ``active``; ``idle`` once no input arrived for the idle threshold, *back
 ActivityWatch does), so the seconds since that input are idle, not active; ``break`` from the user's start to
 end; ``away`` while the screen is locked or after the machine slept, until input arrives again. Away time is
 not tracked at all. A *pause* (when the team's policy allows one) is away by the person's choice: nothing is
-counted or classified until they resume, and the team sees ``away``. A pause is deliberately not part of the
+counted or classified until they resume, and the team sees ``paused`` (not ``away``: a locked screen says
+nothing of a choice, and the team should be able to tell the two apart). A pause is deliberately not part of the
 checkpoint: a restarted agent must never stay paused without the person knowing. Seconds after the last
 input stay undecided until the next input or the threshold decides them, which is why a minute closes only
 once every one of its seconds is decided.
@@ -22,7 +23,7 @@ from agent import checkpoint
 from agent.clock import Advance
 from agent.errors import CheckpointUnreadable
 from agent.slots import InputCounts, Kind, SlotBook, minute_of
-from protocol.schema import SLOT_SECONDS, Slot
+from protocol.schema import SLOT_SECONDS, ReportedState, Slot
 
 
 class WorkState(enum.StrEnum):
@@ -36,13 +37,18 @@ class WorkState(enum.StrEnum):
 class PresenceChange:
     """A new state, the UTC time it began (earlier than now for a backdated idle) and an ever-growing ``seq``.
 
-    ``paused``: this ``away`` is a pause the person chose (the team only sees ``away``; the tray says paused).
+    ``paused``: this ``away`` is a pause the person chose; it is reported as ``paused`` (``reported``).
     """
 
     state: WorkState
     since: datetime
     seq: int
     paused: bool = False
+
+    @property
+    def reported(self) -> ReportedState:
+        """The state as the server and the team see it: a pause is ``paused``, not the ``away`` it is counted as."""
+        return "paused" if self.paused else self.state.value
 
 
 @dataclass(frozen=True)

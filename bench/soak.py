@@ -25,7 +25,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import aiohttp
 import psutil
@@ -35,10 +35,11 @@ sys.path.insert(0, str(ROOT))  # run as a script: bench.load, server and tests.s
 
 from bench.load import roster, swarm, targets  # noqa: E402
 from bench.load.run import Crowd  # noqa: E402
+from protocol.schema import ReportedState  # noqa: E402
 from server import admin  # noqa: E402
 from server.migrate import run_in_session  # noqa: E402
 
-STATES = ("active", "break", "idle", "away")
+STATES = get_args(ReportedState)
 
 
 def slope_kib_per_min(samples: list[tuple[float, int]]) -> float:

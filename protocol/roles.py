@@ -13,3 +13,11 @@ class Role(enum.StrEnum):
     MEMBER = "member"
     MANAGER = "manager"
     ADMIN = "admin"
+
+
+class RosterChangeKind(enum.StrEnum):
+    """What the ``roster`` socket event says happened to a member (``protocol.schema.RosterEvent``)."""
+
+    JOINED = "joined"  # created (by an admin, or by a deployment key that may add members)
+    LEFT = "left"
+    RENAMED = "renamed"  # the name or the role changed

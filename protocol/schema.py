@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from protocol.roles import Role as Role  # re-exported: the wire models carry it
+from protocol.roles import RosterChangeKind as RosterChangeKind
 from protocol.text import first_control
 
 SLOT_SECONDS = 60
@@ -97,15 +98,18 @@ class PresenceState(enum.StrEnum):
     ACTIVE = "active"
     BREAK = "break"
     IDLE = "idle"
+    PAUSED = "paused"  # tracking paused by the person's choice (added within v1; docs/protocol.md "Presence")
     AWAY = "away"
     OFFLINE = "offline"
 
 
-#: With several devices a user shows the most present one: lower rank wins.
+#: With several devices a user shows the most present one: lower rank wins. The tracked states (active, break,
+#: idle) beat a pause, which says less of the person's work (nothing is tracked), and a pause, a choice the
+#: person made, beats away, which only says a screen is locked or a machine asleep.
 PRESENCE_RANK = {state: rank for rank, state in enumerate(PresenceState)}
 
 #: States an agent may report; ``offline`` is only ever concluded by the server.
-ReportedState = Literal["active", "break", "idle", "away"]
+ReportedState = Literal["active", "break", "idle", "paused", "away"]
 
 
 # --- activity -------------------------------------------------------------------------------------------------
@@ -205,6 +209,9 @@ class PresenceEvent(_Answer):
     name: str
     state: PresenceState
     since: datetime
+    #: The last moment one of the user's devices was seen (the event's moment while one is connected), as
+    #: ``TeamMember.last_seen``. Added within v1: None from an older server, and never seen.
+    last_seen: datetime | None = None
 
 
 class PerformanceEvent(_Answer):
@@ -213,6 +220,16 @@ class PerformanceEvent(_Answer):
     user_id: int
     date: date
     totals: Totals
+
+
+class RosterEvent(_Answer):
+    """Socket event ``roster``, sent to the team room when a member joined, left or was renamed: the team view
+    follows without a re-read. Name and role only, as ``GET /team`` shows every member."""
+
+    user_id: int
+    name: str
+    role: Role
+    change: RosterChangeKind
 
 
 # --- identity and enrollment ----------------------------------------------------------------------------------

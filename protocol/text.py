@@ -32,6 +32,11 @@ def visible(text: str) -> str:
     return "".join(_escape(c) if is_control(c) else c for c in text)
 
 
+def count_of(count: int, noun: str) -> str:
+    """``1 minute``, ``2 minutes``, ``0 minutes``: English plurals of the regular nouns this project counts."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _escape(character: str) -> str:
     point = ord(character)
     if point <= 0xFF:

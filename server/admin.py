@@ -15,9 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from protocol.defaults import IDLE_THRESHOLD_S, INTERVAL_RANGE_S, SYNC_INTERVAL_S
-from protocol.roles import Role
+from protocol.roles import Role, RosterChangeKind
 from protocol.text import first_control
-from server import security
+from server import roster, security
 from server.errors import AdminError
 from server.logins import login_problem, normalise_login
 from server.models import DeploymentKey, Device, DeviceStatus, EnrollmentCode, Team, User
@@ -38,6 +38,11 @@ def _printable(field: str, value: str) -> None:
     terminals (``devices list``) and teammates' windows as escape sequences or reversed text."""
     if (found := first_control(value)) is not None:
         raise AdminError(f"{field}: must not contain control or format characters (found {found})")
+
+
+def _check_role(role: str) -> None:
+    if role not in {r.value for r in Role}:
+        raise AdminError(f"role: must be one of {', '.join(r.value for r in Role)}, not {role!r}")
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -114,8 +119,7 @@ def user_dict(user: User, team: Team) -> dict[str, Any]:
 
 async def create_user(session: AsyncSession, *, team: str, login: str, name: str, now: datetime,
                       role: str = Role.MEMBER, time_zone: str = "UTC") -> dict[str, Any]:
-    if role not in {r.value for r in Role}:
-        raise AdminError(f"role: must be one of {', '.join(r.value for r in Role)}, not {role!r}")
+    _check_role(role)
     try:
         ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -133,7 +137,26 @@ async def create_user(session: AsyncSession, *, team: str, login: str, name: str
     user = User(team_id=team_row.id, login=login, name=name, role=role, time_zone=time_zone, created_at=now)
     session.add(user)
     await session.flush()
+    roster.note(session, user, RosterChangeKind.JOINED, now)
     return user_dict(user, team_row)
+
+
+async def rename_user(session: AsyncSession, *, login: str, now: datetime, name: str | None = None,
+                      role: str | None = None) -> dict[str, Any]:
+    """Change a user's display name or role; the team's open windows follow within a sweep interval."""
+    if role is not None:
+        _check_role(role)
+    if name is not None:
+        if not name.strip():
+            raise AdminError("name: must not be empty")
+        _printable("name", name)
+    user = await _user(session, login)
+    if (name is None or name == user.name) and (role is None or role == user.role):
+        raise AdminError("nothing to change: give a new --name or --role")
+    user.name, user.role = name or user.name, role or user.role
+    await session.flush()
+    roster.note(session, user, RosterChangeKind.RENAMED, now)
+    return user_dict(user, await session.get_one(Team, user.team_id))
 
 
 async def list_users(session: AsyncSession, *, team: str | None = None) -> list[dict[str, Any]]:

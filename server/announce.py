@@ -1,4 +1,5 @@
-"""Tells a user's devices that a new device of theirs became active: the ``device-enrolled`` socket event.
+"""Tells a user's devices that a new device of theirs became active: the ``device-enrolled`` socket event; the
+same pass announces roster changes (``server.roster``).
 
 A device enrolled with a colleague's login (a deployment key is readable by all staff) should not go
 unnoticed by the real person. Devices are announced from the database, not from the request that enrolled
@@ -23,9 +24,10 @@ import socketio
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from protocol.schema import DeviceEnrolledEvent
+from protocol.schema import DeviceEnrolledEvent, Role, RosterChangeKind, RosterEvent
+from server import roster
 from server.errors import UNAVAILABLE
-from server.models import DeploymentKey, Device
+from server.models import DeploymentKey, Device, RosterChange
 
 log = logging.getLogger(__name__)
 
@@ -78,15 +80,37 @@ class Announcer:
                 await self.sio.emit(EVENT, event.model_dump(mode="json"), room=f"user:{device.user_id}")
         return len(claimed)
 
+    async def announce_roster(self) -> int:
+        """One pass: emit ``roster`` (``server.roster``) for each change not yet announced, oldest first, to the
+        team's room; how many were."""
+        async with self.sessions() as session:
+            rows = list(await session.scalars(select(RosterChange).where(RosterChange.announced_at.is_(None))
+                                              .order_by(RosterChange.id)))
+            if not rows:
+                return 0
+            claimed = set(await session.scalars(
+                update(RosterChange).where(RosterChange.id.in_([row.id for row in rows]),
+                                           RosterChange.announced_at.is_(None))
+                .values(announced_at=self.clock()).returning(RosterChange.id)))
+            await session.commit()
+        for row in rows:
+            if row.id in claimed:
+                event = RosterEvent(user_id=row.user_id, name=row.name, role=Role(row.role),
+                                    change=RosterChangeKind(row.change))
+                await self.sio.emit(roster.EVENT, event.model_dump(mode="json"), room=f"team:{row.team_id}")
+        return len(claimed)
+
     async def _run(self) -> None:
+        passes = (("new devices", self.announce), ("roster changes", self.announce_roster))
         while True:
             await asyncio.sleep(self.interval_s)
-            try:
-                await self.announce()
-            except UNAVAILABLE as exc:  # a busy database: the devices stay unannounced until the next pass
-                log.warning("announcing new devices failed, next pass retries: %s", exc)
-            except Exception:  # a bug in one pass must not end announcing for the life of the process
-                log.exception("announcing new devices failed")
+            for what, announce in passes:
+                try:
+                    await announce()
+                except UNAVAILABLE as exc:  # a busy database: the rows stay unannounced until the next pass
+                    log.warning("announcing %s failed, next pass retries: %s", what, exc)
+                except Exception:  # a bug in one pass must not end announcing for the life of the process
+                    log.exception("announcing %s failed", what)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="announce-devices")

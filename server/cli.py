@@ -360,7 +360,7 @@ def _parser() -> argparse.ArgumentParser:
         sync_interval_s=a.sync_interval, pause_allowed=_yes_no(a.pause_allowed),
         keep_day_totals=_yes_no(a.keep_day_totals))))
 
-    users = commands.add_parser("users", help="create and list users, issue enrollment codes").add_subparsers(
+    users = commands.add_parser("users", help="create, rename and list users, issue enrollment codes").add_subparsers(
         dest="action", required=True)
     p = users.add_parser("create", parents=[common], help="add a user to a team")
     p.add_argument("--team", required=True, help="the team's name")
@@ -370,6 +370,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--time-zone", default="UTC", help="IANA zone the user's days are cut in (default UTC)")
     p.set_defaults(run=_admin(lambda s, a, now: server.admin.create_user(
         s, team=a.team, login=a.login, name=a.name, role=a.role, time_zone=a.time_zone, now=now)))
+    p = users.add_parser("rename", parents=[common], help="change a user's display name or role (the team's "
+                         "open windows follow)")
+    p.add_argument("login", help="the user's login")
+    p.add_argument("--name", help="the new display name")
+    p.add_argument("--role", choices=["member", "manager", "admin"], help="the new role")
+    p.set_defaults(run=_admin(lambda s, a, now: server.admin.rename_user(s, login=a.login, name=a.name,
+                                                                  role=a.role, now=now)))
     p = users.add_parser("list", parents=[common], help="list users")
     p.add_argument("--team", help="only this team")
     p.set_defaults(run=_admin(lambda s, a, now: server.admin.list_users(s, team=a.team)))

@@ -25,8 +25,8 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from protocol.schema import Enrollment, EnrollmentResult, Role, UserPublic
-from server import logins, security
+from protocol.schema import Enrollment, EnrollmentResult, Role, RosterChangeKind, UserPublic
+from server import logins, roster, security
 from server.errors import ApiError, Forbidden, Invalid, Unauthorized
 from server.models import DeploymentKey, Device, EnrolledVia, EnrollmentCode, Team, User
 
@@ -79,6 +79,7 @@ async def _new_member(session: AsyncSession, team_id: int, login: str, now: date
                 role=Role.MEMBER, time_zone="UTC", created_at=now)
     session.add(user)
     await session.flush()
+    roster.note(session, user, RosterChangeKind.JOINED, now)
     return user
 
 

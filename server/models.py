@@ -92,6 +92,23 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class RosterChange(Base):
+    """A change of a team's roster (a member joined, left or was renamed) still to be told to the team's
+    sockets: written in the transaction that made it, by whichever process (the admin CLI has no sockets),
+    claimed and announced by the servers' announce pass (``server.roster``). Name and role as they were then,
+    so the row says all the event does. ``user_id`` has no foreign key: a member who left may be gone."""
+
+    __tablename__ = "roster_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    user_id: Mapped[int] = mapped_column(Integer)
+    change: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    announced_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True, index=True)
+
+
 class EnrollmentCode(Base):
     __tablename__ = "enrollment_codes"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,8 +1,9 @@
-"""Who is active, on break, idle, away or offline — decided from every device of a user.
+"""Who is active, on break, idle, paused, away or offline — decided from every device of a user.
 
 The pure part (``effective``) is what a test checks edge by edge: a user shows the most present state of
-the devices that are connected or were seen within the grace period; with none left, the user is offline
-since the last moment any device was seen. ``refresh`` applies it to the database and returns the
+the devices that are connected or were seen within the grace period, among those that reported one (a device
+that connected but has not reported counts as active only when none of them did); with none left, the user
+is offline since the last moment any device was seen. ``refresh`` applies it to the database and returns the
 ``presence`` events to broadcast, only for users whose shown state actually changed.
 
 A device's own report is held within bounds (``admit``, ``newer``): a ``since`` later than the server's clock
@@ -94,8 +95,11 @@ def effective(devices: Iterable[DeviceStatus], now: datetime, grace: timedelta) 
         return Shown(state=PresenceState.ACTIVE, since=d.connected_since or d.last_seen, last_seen=last_seen,
                      since_estimated=True)
 
-    # The most present state wins; between equals, a reported one over an estimate.
-    return min((reported(d) for d in present), key=lambda shown: (PRESENCE_RANK[shown.state], shown.since_estimated))
+    # The most present reported state wins. A device that has not reported says nothing of what the person does
+    # (a second PC just switched on): it counts only while no present device of the user has reported, else it
+    # would show a person on break, idle or away as active until its first report.
+    shown = [reported(d) for d in present]
+    return min([s for s in shown if not s.since_estimated] or shown, key=lambda s: PRESENCE_RANK[s.state])
 
 
 async def shown_for(session: AsyncSession, user_ids: Collection[int], connected: ConnectedLookup,
@@ -269,4 +273,5 @@ async def refresh(session: AsyncSession, user_ids: Collection[int], connected: C
     # A user missing from what was stored: another process stored (and announces) a newer state first.
     changed = await store_changes(session, changes) | await insert_shown(session, first)
     return [(members[uid].team_id, PresenceEvent(user_id=uid, name=members[uid].name, state=afters[uid].state,
-                                                 since=afters[uid].since)) for uid in sorted(changed)]
+                                                 since=afters[uid].since, last_seen=shown[uid].last_seen))
+            for uid in sorted(changed)]

@@ -50,6 +50,9 @@ from protocol.schema import (
     Me,
     PerformanceEvent,
     PresenceEvent,
+    PresenceState,
+    RosterChangeKind,
+    RosterEvent,
     Slot,
     TeamMember,
     TeamPublic,
@@ -146,7 +149,30 @@ class TeamModel:
         member = self._members.get(event.user_id)
         if member is None:
             return False
-        self._members[event.user_id] = member.model_copy(update={"state": event.state, "since": event.since})
+        seen = event.last_seen or member.last_seen  # (an older server's event does not say)
+        self._members[event.user_id] = member.model_copy(
+            update={"state": event.state, "since": event.since, "last_seen": seen})
+        return True
+
+    def apply_roster(self, event: RosterEvent) -> bool:
+        """``roster``: a member joined (listed as never seen, with zero totals in a managers' view, until their
+        first presence or upload says more), left (no longer listed), or was renamed (or changed role)."""
+        if self._team is None:
+            return False
+        member = self._members.get(event.user_id)
+        if event.change is RosterChangeKind.LEFT:
+            self._members.pop(event.user_id, None)
+            self._totals_date.pop(event.user_id, None)
+        elif member is not None:
+            self._members[event.user_id] = member.model_copy(update={"name": event.name, "role": event.role})
+        elif event.change is RosterChangeKind.JOINED:
+            managers_view = any(known.totals is not None for known in self._members.values())
+            self._members[event.user_id] = TeamMember(
+                user_id=event.user_id, name=event.name, role=event.role, state=PresenceState.OFFLINE, since=None,
+                last_seen=None, totals=Totals() if managers_view else None)
+            self._totals_date[event.user_id] = date.min  # new: minutes before their enrollment are refused
+        else:
+            return False  # renamed, but the last read did not list them: re-read
         return True
 
     def apply_member_totals(self, event: PerformanceEvent) -> bool:
@@ -307,6 +333,7 @@ class LiveConnection(Worker):
         on("performance-update", lambda data: self._event(data, PerformanceEvent, TeamModel.apply_own_totals))
         on("team-performance-update",
            lambda data: self._event(data, PerformanceEvent, TeamModel.apply_member_totals))
+        on("roster", lambda data: self._event(data, RosterEvent, TeamModel.apply_roster))
         on("device-enrolled", self._device_enrolled)
         return sio
 

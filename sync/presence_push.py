@@ -1,4 +1,4 @@
-"""Sends the agent's presence (active, break, idle, away) to the server as it changes.
+"""Sends the agent's presence (active, break, idle, paused, away) to the server as it changes.
 
 Only the newest state matters to the team, so there is no queue: ``submit`` replaces whatever has not been
 sent yet, and after an outage exactly one update (the latest) goes out. Per failure:

@@ -155,15 +155,17 @@ class Connected:
         when it was asked, for ``sync_now_summary``."""
         with self.sync_done:
             before = self.sync_status
-            asked = self.scheduler.sync_now()
+            asked = self.scheduler.sync_now(quick=self.live.status.state is not LinkState.LIVE)
             self.sync_done.wait_for(lambda: self.sync_status is not before, timeout)
             return self.sync_status, asked
 
 
 def sync_now_summary(status: SyncStatus, asked: datetime, zone: tzinfo | None = None) -> str:
     """The result of a Sync Now asked at ``asked`` in words, and the minute then in progress, which it did not
-    send (closed minutes only go): from the time it was asked, not the time the result came."""
-    return f"{status.summary(zone)}. {open_minute_note(asked, zone)}"
+    send (closed minutes only go): from the time it was asked, not the time the result came. It ends with when
+    the run checked, to the second, so a second click whose result reads the same still visibly answers."""
+    checked = (status.last_attempt or asked).astimezone(zone)
+    return f"{status.summary(zone)}. {open_minute_note(asked, zone)} (checked at {checked:%H:%M:%S})"
 
 
 ConnectedFactory = Callable[[Sampler, Listeners], Connected]
@@ -216,9 +218,12 @@ class AgentService:
     def _changed(self, change: PresenceChange) -> None:
         self._state = change
         if self._connected is not None:
-            self._connected.pusher.submit(PresenceUpdate(state=change.state.value, since=change.since,
-                                                         seq=change.seq))
+            self._push(self._connected, change)
         self._listeners.state(change)
+
+    @staticmethod
+    def _push(connected: Connected, change: PresenceChange) -> None:
+        connected.pusher.submit(PresenceUpdate(state=change.reported, since=change.since, seq=change.seq))
 
     def _me_changed(self, me: Me) -> None:
         """The team's policy, read at each connect, in force at once: the idle threshold (unless IT's policy
@@ -281,13 +286,15 @@ class AgentService:
                 previous.stop(flush=False)
             self._connected = make_connected(self._sampler, self._listeners)
             self._connected.start()
+            if self._state is not None:  # the state of before the enrollment: the team must not guess it
+                self._push(self._connected, self._state)
 
     def request_sync(self) -> datetime | None:
         """Ask for an upload without waiting; the result reaches ``Listeners.sync``. When it was asked (for
         ``sync_now_summary``), or None when not enrolled."""
         if self._connected is None:
             return None
-        return self._connected.scheduler.sync_now()
+        return self._connected.scheduler.sync_now(quick=self._connected.live.status.state is not LinkState.LIVE)
 
     def request_break(self, on: bool) -> None:
         """Start or end a declared break at the next sample; the change reaches ``Listeners.state``."""
@@ -338,9 +345,9 @@ class AgentService:
         return {"ok": False, "error": f"unknown command {command!r}"}
 
     def status(self) -> dict[str, Any]:
-        state = self._state.state if self._state else WorkState.ACTIVE
         answer: dict[str, Any] = {
-            "state": state.value, "since": self._state.since.isoformat() if self._state else None,
+            "state": self._state.reported if self._state else WorkState.ACTIVE.value,
+            "since": self._state.since.isoformat() if self._state else None,
             "paused": self._state.paused if self._state else False, "pause_allowed": self.pause_allowed,
             "pending": self._sampler.outbox.pending_count(), "set_aside": self._sampler.outbox.set_aside_reasons(),
             "enrolled": self._connected is not None, **dataclasses.asdict(own_footprint())}

@@ -41,6 +41,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from agent.outbox import Outbox
 from protocol.defaults import SYNC_INTERVAL_S
 from protocol.schema import BEFORE_ENROLLMENT, MINUTE_FULL, NOT_BEGUN, ActivityBatch, Slot
+from protocol.text import count_of
 from sync.api import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, ApiClient
 from sync.backoff import backoff_delay, jittered
 from sync.errors import AwaitingApproval, Cause, NotEnrolled, Refused, Transient, in_words
@@ -66,22 +67,29 @@ class SyncStatus:
     last_error: str | None = None
     needs_enrollment: bool = False
     awaiting_approval: bool = False  # the server holds this device pending an admin's approval
+    unreachable: bool = False  # the last run got no answer from the server (the minutes wait in the outbox)
 
     def summary(self, zone: tzinfo | None = None) -> str:
-        """One line in words, e.g. "Sent 12 minutes at 14:05"."""
+        """One line in words, e.g. "Sent 12 minutes at 14:05". "Up to date" only after the server answered: a
+        run with nothing to send asks it (``Uploader._reach``)."""
         if self.needs_enrollment:
             return f"Not syncing: {self.last_error}"
         if self.awaiting_approval:
-            return (f"Not syncing yet: {self.last_error} {self.pending} minute{'s' if self.pending != 1 else ''} "
-                    "kept, sent once approved")
+            return (f"Not syncing yet: {self.last_error} {count_of(self.pending, 'minute')} kept, "
+                    "sent once approved")
         if self.last_error is not None:
-            return f"Last sync failed: {self.last_error}"
+            kept = f". {KEPT}" if self.unreachable and self.pending else ""
+            return f"Last sync failed: {self.last_error}{kept}"
         if self.last_success is None:
             return "Not synced yet"
         at = self.last_success.astimezone(zone).strftime("%H:%M")
         if self.last_sent == 0:
             return f"Up to date at {at}"
-        return f"Sent {self.last_sent} minute{'s' if self.last_sent != 1 else ''} at {at}"
+        return f"Sent {count_of(self.last_sent, 'minute')} at {at}"
+
+
+#: What a failed upload means for the person's time, said with the failure.
+KEPT = "Your minutes are kept and will be sent when the server is reachable"
 
 
 def utc_now() -> datetime:
@@ -119,13 +127,14 @@ class Uploader:
         """Upload until the outbox is empty (of the minutes starting ``before``, when given). ``wait(seconds)``
         sleeps between retries; True means stop."""
         started = self._now()
-        sent = failures = 0
+        sent = failures = taken = 0
         transient: str | None = None  # cleared by the next success
         refused: str | None = None  # stays: the user should see that minutes were set aside
-        needs_enrollment = awaiting_approval = False
+        needs_enrollment = awaiting_approval = unreachable = False
         set_aside = self.status.set_aside
         try:
             while (batch := self._outbox.take_batch(before=before)) is not None:
+                taken += 1
                 try:
                     self._api.post_activity(ActivityBatch(batch_id=batch.batch_id, slots=batch.slots))
                 except AwaitingApproval as exc:
@@ -133,7 +142,7 @@ class Uploader:
                     transient, awaiting_approval = in_words(exc), True
                     break
                 except Transient as exc:
-                    transient = in_words(exc)
+                    transient, unreachable = in_words(exc), True
                     if failures >= retries:
                         break
                     delay = backoff_delay(failures, retry_after=exc.retry_after, rng=self._rng)
@@ -164,12 +173,14 @@ class Uploader:
                     log.warning("server refused %d of the %d minutes of batch %s: %s", count, len(batch.slots),
                                 batch.batch_id, exc)
                     set_aside += 1
-                    refused = f"{count} minute{'s' if count != 1 else ''} set aside: {exc}"
+                    refused = f"{count_of(count, 'minute')} set aside: {exc}"
                     continue
                 self._outbox.acknowledge(batch.batch_id)
                 sent += len(batch.slots)
                 self._on_sent(batch.slots)
-                failures, transient = 0, None
+                failures, transient, unreachable = 0, None, False
+            if not taken:  # nothing to send: only an answer from the server may say "up to date"
+                transient, needs_enrollment, awaiting_approval, unreachable = self._reach()
         except sqlite3.OperationalError as exc:  # disk full or failing: the minutes stay, try next run
             log.error("cannot write %s: %s", self._outbox.path, exc)
             transient = in_words(Transient(str(exc), cause=Cause.DISK))
@@ -179,8 +190,24 @@ class Uploader:
             last_attempt=started, last_success=self._now() if success else self.status.last_success,
             last_sent=sent if success else self.status.last_sent, pending=self._outbox.pending_count(),
             set_aside=set_aside, last_error=error, needs_enrollment=needs_enrollment,
-            awaiting_approval=awaiting_approval)
+            awaiting_approval=awaiting_approval, unreachable=unreachable)
         return self.status
+
+
+    def _reach(self) -> tuple[str | None, bool, bool, bool]:
+        """With nothing to send, one ``GET /me`` (no retries: nothing waits on it): whether the server answers and
+        still knows this device. ``(error, needs enrollment, awaiting approval, unreachable)``."""
+        try:
+            self._api.me()
+        except AwaitingApproval as exc:
+            return str(exc), False, True, False
+        except Transient as exc:
+            return str(exc), False, False, True
+        except NotEnrolled as exc:
+            return str(exc), True, False, False
+        except Refused as exc:
+            return str(exc), False, False, False
+        return None, False, False, False
 
 
 def _named_minute(slots: list[Slot], refusal: Refused) -> datetime | None:
@@ -209,19 +236,23 @@ class SyncScheduler(Worker):
         self._follow_up: float | None = None
         self._flush = False
         self._flush_before: datetime | None = None
+        self._quick = False  # the next run tries each batch once: a Sync Now while the server is known down
 
     def start(self) -> None:
         """Start the thread with a run at once: minutes left from before a restart go out now."""
         self.wake()
         super().start()
 
-    def sync_now(self) -> datetime:
+    def sync_now(self, *, quick: bool = False) -> datetime:
         """Ask for a run at once, and one more once the minute in progress closed; calls while a run is going
-        fold into one more run (or cut a retry wait). Returns when it was asked, which decides the minute the
+        fold into one more run (or cut a retry wait). ``quick``: the server is known to be down (the live
+        connection lost it), so the run tries once and says so at once instead of after its retries (10 s and
+        more) while the person waits at the button. Returns when it was asked, which decides the minute the
         extra run is for (``open_minute_note``)."""
         now = self._now()
         with self._lock:
             self._follow_up = time.monotonic() + (minute_closed_at(now) - now).total_seconds()
+            self._quick = quick
         self.wake()
         return now
 
@@ -266,8 +297,9 @@ class SyncScheduler(Worker):
             with self._lock:
                 if self._follow_up is not None and time.monotonic() >= self._follow_up:
                     self._follow_up = None
+                quick, self._quick = self._quick, False
             try:
-                self._on_status(self._uploader.drain(self._pause))
+                self._on_status(self._uploader.drain(self._pause, 0 if quick else RETRIES_PER_RUN))
             except Exception:  # a bug in one run must not end syncing for the rest of the day
                 log.exception("upload run failed")
         if self._flush:

@@ -99,10 +99,12 @@ class TrayApp(QObject):
         self._day_wanted = False  # the team's numbers changed since the last read of the team day
         self._day_read_at: float | None = None  # monotonic, when that read started
         self._day_reading = False
+        self._breaks = present.BreakWatch()
         self.me: Me | None = None
         self._sync_asked: datetime | None = None  # when Sync Now was chosen, while its result is still to come
         self._shown_asked: datetime | None = None  # the Sync Now whose result the Sync tab shows, if it does
         self._enrollment_told = False
+        self._enrolled_notice: str | None = None  # shown after enrolling in Settings, until the first upload
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="agent", daemon=True)
         self.dialog: SettingsDialog | None = None
@@ -288,7 +290,7 @@ class TrayApp(QObject):
         self.window.bring_up()
 
     def _state_changed(self, change: PresenceChange) -> None:
-        self.own_state, self.own_since = PresenceState(change.state.value), change.since
+        self.own_state, self.own_since = PresenceState(change.reported), change.since
         self.paused = change.paused
         self._show_look()
         self._show_team()  # the own strip's present follows the own state
@@ -319,10 +321,12 @@ class TrayApp(QObject):
         tab.set_busy(False)
         self._shown_asked, self._sync_asked = self._sync_asked, None
         self._show_sync_result()
-        tab.pending.setText(f"{status.pending} minutes")
-        tab.error.setText(status.last_error or "none")
+        tab.error.setText(present.sync_error(status, self.link))
         if status.needs_enrollment:
             self._enrollment_needed(status.summary())
+        elif status.last_error is None and status.last_success is not None and self._enrolled_notice is not None:
+            self.window.clear_notice(self._enrolled_notice)  # "Enrolled as …: syncing." has come true
+            self._enrolled_notice = None
         self._check_stalled()
         self._show_look()
         self._refresh_outbox()
@@ -330,7 +334,7 @@ class TrayApp(QObject):
     def _show_sync_result(self) -> None:
         """The last sync in words, at the window's zone's clock (again when the account's zone becomes known)."""
         status, asked, zone = self.sync_status, self._shown_asked, self.zone()
-        self.window.sync.result.setText(status.summary(zone) if asked is None
+        self.window.sync.result.setText(present.sync_line(status, self.link, zone) if asked is None
                                         else sync_now_summary(status, asked, zone))
 
     def _check_stalled(self) -> None:
@@ -349,6 +353,9 @@ class TrayApp(QObject):
                                        else PresenceState.OFFLINE]
         self.window.badge.setText(f'<span style="color:{colour}">●</span> {words}')
         self.window.badge.setToolTip(status.refused or "")
+        self.window.sync.error.setText(present.sync_error(self.sync_status, status))
+        if self._sync_asked is None:  # a Sync Now in flight says its own result when it comes
+            self._show_sync_result()
         if status.refused:
             self._enrollment_needed(status.refused)  # in words already (sync.errors.in_words)
         self._show_look()
@@ -356,8 +363,9 @@ class TrayApp(QObject):
 
     def _team_changed(self, snapshot: TeamSnapshot) -> None:
         previous, self.snapshot, self.from_disk = self.snapshot, snapshot, False
-        if previous is not None and self.me is not None and self.preferences.notify_breaks:
-            for notice in present.break_notices(previous.members, snapshot.members, self.me.user.id):
+        notices = self._breaks.notices(snapshot.members, self.me.user.id if self.me is not None else None)
+        if self.preferences.notify_breaks:
+            for notice in notices:
                 self._notify("StaffPulse", notice)
         self._show_snapshot(previous)
         self._day_wanted = True
@@ -384,10 +392,9 @@ class TrayApp(QObject):
         if snapshot is None:
             return
         now = _now().astimezone(self.zone())
-        own_state = PresenceState.AWAY if self.paused else self.own_state
         own_strip = day_view.strip_for(
             day_view.timeline_from_slots(snapshot.own_slots, snapshot.own_date, snapshot.time_zone),
-            snapshot.own_date, snapshot.time_zone, own_state, self.own_since, now)
+            snapshot.own_date, snapshot.time_zone, self.own_state, self.own_since, now)
         day = self.team_day
         days = {member.user_id: member for member in day.members} if day and day.date == snapshot.own_date else {}
         rows = day_view.rows(snapshot.members, me=self.me.user.id if self.me else self._viewer, days=days,
@@ -426,7 +433,8 @@ class TrayApp(QObject):
         def attached(result: object) -> None:
             if result is True:
                 self._enrollment_told = False
-                self.window.show_notice(f"Enrolled as {name}: syncing.")
+                self._enrolled_notice = f"Enrolled as {name}: syncing."
+                self.window.show_notice(self._enrolled_notice)
             else:
                 self.window.show_notice(f"Enrolled as {name}, but the new enrollment could not be read back from "
                                         "this computer's keyring. Restart StaffPulse; see its log if that fails.")
@@ -441,8 +449,9 @@ class TrayApp(QObject):
             return
         outbox = self.service.sampler.outbox
 
-        def read() -> tuple[int, str]:
-            return outbox.pending_count(), present.payload_preview(outbox.peek())
+        def read() -> tuple[int, int, str]:
+            next_upload = outbox.peek()
+            return outbox.pending_count(), len(next_upload), present.payload_preview(next_upload)
 
         self._background(read, self._outbox_read, "outbox-peek")
 
@@ -496,8 +505,8 @@ class TrayApp(QObject):
 
     def _outbox_read(self, result: object) -> None:
         if isinstance(result, tuple):
-            pending, preview = result
-            self.window.sync.pending.setText(f"{pending} minutes")
+            pending, next_upload, preview = result
+            self.window.sync.pending.setText(present.waiting_line(pending, next_upload))
             self.window.sync.payload.setPlainText(preview)
 
     def refresh(self) -> None:
@@ -512,14 +521,14 @@ class TrayApp(QObject):
 
     def _show_look(self) -> None:
         look = present.tray_look(self.own_state, self.link.state, sync_failed=self.sync_status.last_error is not None,
-                                 refused=self.link.refused is not None, paused=self.paused)
-        state = "Paused" if self.paused else self.own_state.value.capitalize()
+                                 refused=self.link.refused is not None)
+        state = self.own_state.value.capitalize()
         since = f" since {present.clock_time(self.own_since, _now(), self.zone())}" if self.own_since else ""
         problem = {TrayLook.ERROR: " (not syncing)", TrayLook.OFFLINE: " (offline)"}.get(look, "")
         self.window.own_state.setText(html.escape(f"{state}{since}{problem}"))
         if self.tray is not None:
             tooltip = (f"StaffPulse: {state}{problem}\n{present.LINK_WORDS[self.link.state]}; "
-                       f"{self.sync_status.summary(self.zone())}")
+                       f"{present.sync_line(self.sync_status, self.link, self.zone())}")
             self.tray.update(look, f"{state}{since}", tooltip, on_break=self.own_state is PresenceState.BREAK,
                              paused=self.paused, pause_allowed=self.policy is not None and self.policy.pause_allowed)
 

@@ -32,10 +32,11 @@ from protocol.schema import MemberDay, MinuteMark, PresenceState, Slot, TeamMemb
 from protocol.text import visible
 from ui import present
 
-#: The mark a live state paints on the strip's not yet uploaded minutes; away and offline count no minutes.
+#: The mark a live state paints on the strip's not yet uploaded minutes; paused, away and offline count no
+#: minutes (the agent records nothing while paused), so their minutes stay as the server has them: none.
 LIVE_MARKS = {PresenceState.ACTIVE: MinuteMark.ACTIVE, PresenceState.BREAK: MinuteMark.BREAK,
-              PresenceState.IDLE: MinuteMark.IDLE, PresenceState.AWAY: MinuteMark.NONE,
-              PresenceState.OFFLINE: MinuteMark.NONE}
+              PresenceState.IDLE: MinuteMark.IDLE, PresenceState.PAUSED: MinuteMark.NONE,
+              PresenceState.AWAY: MinuteMark.NONE, PresenceState.OFFLINE: MinuteMark.NONE}
 #: The legend's words, and the state whose colour (``ui.theme``'s palette) paints each mark.
 MARK_WORDS = {MinuteMark.ACTIVE: "Active", MinuteMark.IDLE: "Idle", MinuteMark.BREAK: "Break",
               MinuteMark.NONE: "Offline"}

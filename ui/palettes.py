@@ -47,7 +47,8 @@ class Colors:
     def state(self, state: PresenceState) -> str:
         """The colour of a presence state in this palette (bars, dots, the timeline strip)."""
         return {PresenceState.ACTIVE: self.active, PresenceState.IDLE: self.idle, PresenceState.BREAK: self.on_break,
-                PresenceState.AWAY: self.away, PresenceState.OFFLINE: self.offline}[state]
+                PresenceState.PAUSED: self.paused, PresenceState.AWAY: self.away,
+                PresenceState.OFFLINE: self.offline}[state]
 
 
 LIGHT = Colors(

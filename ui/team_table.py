@@ -126,7 +126,7 @@ class TeamTableModel(QAbstractTableModel):
         if column == "Today":
             return ""  # painted by the delegate; a member sees only their own strip
         if column == "Last seen":
-            return present.ago(member.last_seen, self._now)
+            return present.last_seen(member, self._now)
         if row.totals is None:
             return "—"
         if column == "Active today":

@@ -55,6 +55,11 @@ class MainWindow(QMainWindow):
         self.notice.setText(text)
         self.notice.show()
 
+    def clear_notice(self, text: str) -> None:
+        """Hide the notice if it still says ``text`` (a newer one stays)."""
+        if self.notice.text() == text:
+            self.notice.hide()
+
     def bring_up(self) -> None:
         self.showNormal()
         self.raise_()

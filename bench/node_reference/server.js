@@ -16,7 +16,7 @@ const args = Object.fromEntries(
 const roster = JSON.parse(fs.readFileSync(args.roster, "utf8"));
 const GRACE_MS = 60000; // --offline-grace 60, as our default
 const MAX_BODY = 512 * 1024;
-const REPORTED = new Set(["active", "break", "idle", "away"]);
+const REPORTED = new Set(["active", "break", "idle", "paused", "away"]); // protocol/schema.py ReportedState
 
 const sockets = new Map(); // device_id -> socket id (one socket per device)
 const reported = new Map(); // device_id -> {state, since, seq}

@@ -229,13 +229,14 @@ def pause(sim: Sim, on: bool) -> None:
     sim._record(sim.tracker.set_pause(on))
 
 
-def test_a_pause_counts_and_classifies_nothing_and_the_team_sees_away() -> None:
+def test_a_pause_counts_and_classifies_nothing_and_the_team_sees_paused() -> None:
     sim = Sim("2026-05-04T10:00:00Z", threshold=300)
     for _ in range(30):
         sim.step(typed=True, keys=2)
     pause(sim, True)
     assert sim.state is WorkState.AWAY and sim.tracker.paused
     assert (sim.changes[-1].state, sim.changes[-1].paused) == (WorkState.AWAY, True)
+    assert sim.changes[-1].reported == "paused", "the team tells a pause from a locked screen"
     assert sim.changes[-1].since == since("2026-05-04T10:00:30Z")
     for _ in range(400):  # typing while paused: neither counted nor classified, and no idle either
         sim.step(typed=True, keys=5)
@@ -243,7 +244,8 @@ def test_a_pause_counts_and_classifies_nothing_and_the_team_sees_away() -> None:
     sim.set_break(True)  # a break needs tracking: ignored until the pause ends
     assert sim.state is WorkState.AWAY
     pause(sim, False)
-    assert (sim.changes[-1].state, sim.changes[-1].paused) == (WorkState.ACTIVE, False)
+    assert (sim.changes[-1].state, sim.changes[-1].paused, sim.changes[-1].reported) == (WorkState.ACTIVE, False,
+                                                                                       "active")
     assert sim.changes[-1].since == since("2026-05-04T10:07:10Z")
     for _ in range(20):
         sim.step(typed=True, keys=1)

@@ -16,8 +16,8 @@ import requests
 from support.servers import PostgresCluster, announced_port
 
 COMMANDS = [[], ["serve"], ["migrate"], ["demo"], ["teams", "create"], ["teams", "list"], ["users", "create"],
-            ["users", "list"], ["users", "code"], ["devices", "list"], ["devices", "revoke"], ["devices", "approve"],
-            ["devices", "deny"], ["teams", "set"], ["keys", "create"],
+            ["users", "rename"], ["users", "list"], ["users", "code"], ["devices", "list"], ["devices", "revoke"],
+            ["devices", "approve"], ["devices", "deny"], ["teams", "set"], ["keys", "create"],
             ["keys", "list"], ["keys", "revoke"]]
 
 

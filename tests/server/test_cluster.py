@@ -12,6 +12,7 @@ from server.registry import KEY_PREFIX
 from support.servers import ServerProcess
 from support.team import (
     LiveClient,
+    create_user,
     enroll,
     get,
     issue_code,
@@ -143,3 +144,23 @@ def test_a_new_device_is_announced_once_whichever_process_sees_it_first(cluster:
     finally:
         on_a.close()
         on_laptop.close()
+
+
+def test_a_roster_change_is_announced_once_to_the_team_on_every_process(cluster: Cluster) -> None:
+    """Issue 15, item 4: a member created (here through the admin functions, as the CLI does) is claimed by one
+    process's announce pass and reaches the team's sockets on both processes once."""
+    a, b = cluster
+    team = make_team(a, roles=["manager", "member"])
+    manager, member = team.people
+    on_a = LiveClient(a, manager.token).connect()
+    on_b = LiveClient(b, member.token).connect()
+    try:
+        create_user(a, team.name, f"newcomer@{team.name}.example", "Newcomer")
+        for client in (on_a, on_b):
+            client.wait_for("roster", lambda d: d["name"] == "Newcomer" and d["change"] == "joined", timeout=5)
+        settle(5 * SWEEP_S)  # both processes swept several times since
+        for client in (on_a, on_b):  # (the team's first members may be announced too, had the pass not run yet)
+            assert len(client.received("roster", lambda d: d["name"] == "Newcomer")) == 1
+    finally:
+        on_a.close()
+        on_b.close()

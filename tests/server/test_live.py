@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import socketio
@@ -14,9 +17,11 @@ from support.team import (
     Person,
     Team,
     enroll,
+    enroll_by_key,
     get,
     issue_code,
     make_team,
+    new_key,
     post_batch,
     put_presence,
     recent_minutes,
@@ -62,7 +67,7 @@ def test_isolation_matrix(server: ServerProcess, two_teams: tuple[Team, Team],
     for teammate in (manager, bob):
         event = clients[teammate.user_id].wait_for(
             "presence", lambda d: d["user_id"] == alice.user_id and d["state"] == "break")
-        assert set(event) == {"user_id", "name", "state", "since"}, "presence must carry no metrics"
+        assert set(event) == {"user_id", "name", "state", "since", "last_seen"}, "presence must carry no metrics"
 
     settle(0.5)
     for listener in (bob, manager):
@@ -123,6 +128,7 @@ def test_offline_after_grace_without_a_socket(server: ServerProcess, team: Team)
         gone = watcher.wait_for("presence", lambda d: d["user_id"] == member.user_id and d["state"] == "offline",
                                 timeout=5)
         assert datetime.fromisoformat(gone["since"]) <= datetime.now(UTC)
+        assert gone["last_seen"] == gone["since"], "the client's Last seen comes with the event, not a re-read"
         view = {m["user_id"]: m for m in get(server, manager, "/api/v1/team").json()["members"]}
         assert view[member.user_id]["state"] == "offline"
     finally:
@@ -143,11 +149,15 @@ def test_a_second_device_leaving_shows_the_one_still_connected_after_grace(serve
         since = datetime.now(UTC) - timedelta(minutes=5)
         put_presence(server, member, "idle", seq=1, since=since)
         put_presence(server, laptop, "active", seq=1, since=since + timedelta(minutes=1))
-        watcher.wait_for("presence", lambda d: d["user_id"] == member.user_id and d["state"] == "active")
+        def told() -> list[Any]:
+            return watcher.received("presence", lambda d: d["user_id"] == member.user_id)
+
+        # The desktop reported first (idle: a report beats the laptop's silence), then the laptop (active).
+        assert watcher.wait_until(lambda: [d["state"] for d in told()][-2:] == ["idle", "active"], timeout=5)
         laptop_socket.close()
         left = datetime.now(UTC)
-        idle = watcher.wait_for("presence", lambda d: d["user_id"] == member.user_id and d["state"] == "idle",
-                                timeout=5)
+        assert watcher.wait_until(lambda: told()[-1]["state"] == "idle", timeout=5)
+        idle = told()[-1]
         assert datetime.now(UTC) - left >= timedelta(seconds=0.8), "not before the laptop's grace period ended"
         assert datetime.fromisoformat(idle["since"]) == since, "the desktop's own report, not a guess"
         assert desktop_socket.sio.connected
@@ -172,3 +182,73 @@ def test_presence_since_must_be_iso_text_not_a_number(server: ServerProcess, tea
                           json={"state": "away", "since": 458002, "seq": 1})
     assert answer.status_code == 422
     assert answer.json()["error"]["field"] == "since"
+
+
+def admin_cli(server: ServerProcess, *args: str) -> None:
+    """``staffpulse-server`` in its own process, as an admin runs it beside the server."""
+    done = subprocess.run([sys.executable, "-m", "server.cli", *args, "--database-url", server.database_url],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_roster_changes_reach_the_team_live_from_the_admin_cli_and_enrollment(
+        server: ServerProcess, two_teams: tuple[Team, Team], clients: dict[int, LiveClient]) -> None:
+    """Issue 15, item 4: a member created (by an admin in another process, or by a deployment key) or renamed is
+    announced to the team's room within a sweep, once; another team hears nothing."""
+    (manager, alice, _bob), (_other_manager, carol) = two_teams[0].people, two_teams[1].people
+    team = two_teams[0].name
+    admin_cli(server, "users", "create", "--team", team, "--login", f"dana@{team}.example", "--name", "Dana")
+    joined = clients[alice.user_id].wait_for("roster", lambda d: d["name"] == "Dana", timeout=10)
+    assert joined["change"] == "joined" and joined["role"] == "member"
+    admin_cli(server, "users", "rename", f"dana@{team}.example", "--name", "Dana K.", "--role", "manager")
+    renamed = clients[manager.user_id].wait_for("roster", lambda d: d["change"] == "renamed", timeout=10)
+    assert renamed == {"user_id": joined["user_id"], "name": "Dana K.", "role": "manager", "change": "renamed"}
+    assert enroll_by_key(server, new_key(server, team, allow_create=True), f"erin@{team}.example").status_code == 201
+    by_key = clients[alice.user_id].wait_for("roster", lambda d: d["name"] == "erin", timeout=10)
+    assert by_key["change"] == "joined"
+    view = {m["user_id"]: m["name"] for m in get(server, alice, "/api/v1/team").json()["members"]}
+    assert view[joined["user_id"]] == "Dana K." and view[by_key["user_id"]] == "erin"
+
+    settle(0.5)  # a few sweeps: each change is told once, however many passes ran
+    new_members = {joined["user_id"], by_key["user_id"]}
+    assert len(clients[alice.user_id].received("roster", lambda d: d["user_id"] in new_members)) == 3
+    assert clients[carol.user_id].received("roster", lambda d: d["user_id"] in new_members) == []
+
+
+def test_two_devices_of_one_user_combine_without_a_flip(server: ServerProcess, team: Team) -> None:
+    """Issue 15, item 7 (docs/protocol.md, Presence): the laptop switched on while the desktop says break does not
+    show the person active before it reports; once it reports, the most present report wins; once it left, the
+    desktop's break shows again, with the moment that break began."""
+    manager, member = team.people[0], team.people[1]
+    body = enroll(server, issue_code(server, member.login), device_name="laptop")
+    laptop = Person(member.user_id, member.login, member.name, member.role, body["token"], body["device_id"])
+    began = (datetime.now(UTC) - timedelta(minutes=4)).replace(microsecond=0)
+    assert put_presence(server, member, "break", seq=1, since=began).json()["applied"]  # before anyone listens
+    watcher = LiveClient(server, manager.token).connect()
+    desktop_socket = LiveClient(server, member.token).connect()
+    laptop_socket: LiveClient | None = None
+
+    def told() -> list[tuple[str, str]]:
+        return [(d["state"], d["since"]) for d in watcher.received("presence", about(member.user_id))]
+
+    def shown() -> str:
+        view = {m["user_id"]: m for m in get(server, manager, "/api/v1/team").json()["members"]}
+        return str(view[member.user_id]["state"])
+
+    try:
+        assert shown() == "break"
+        laptop_socket = LiveClient(server, laptop.token).connect()
+        settle(1.0)  # five sweeps
+        assert shown() == "break", "a device that has not reported says nothing of the person"
+        assert put_presence(server, laptop, "idle", seq=1).json()["applied"]
+        settle(0.5)
+        assert shown() == "break" and told() == [], "break is more present than idle: nothing to tell"
+        assert put_presence(server, laptop, "active", seq=2).json()["applied"]
+        assert watcher.wait_until(lambda: [state for state, _ in told()] == ["active"], timeout=5)
+        laptop_socket.close()
+        assert watcher.wait_until(lambda: len(told()) == 2, timeout=5)
+        assert told()[1] == ("break", began.isoformat().replace("+00:00", "Z")), "the same break, not a new one"
+    finally:
+        for client in (watcher, desktop_socket, laptop_socket):
+            if client is not None:
+                client.close()

@@ -43,12 +43,30 @@ def test_connected_without_report_counts_as_active_since_it_connected() -> None:
     assert effective([status, reported], NOW, GRACE).since_estimated is False, "a report beats an estimate"
 
 
+def test_a_device_that_has_not_reported_does_not_override_one_that_did() -> None:
+    """Issue 15, item 7: a second PC switched on while the person is on break must not show them active."""
+    on_break = device(connected=True, state=S.BREAK, since=NOW - timedelta(minutes=4))
+    second = DeviceStatus(connected=True, last_seen=NOW, connected_since=NOW - timedelta(seconds=5))
+    shown = effective([on_break, second], NOW, GRACE)
+    assert (shown.state, shown.since, shown.since_estimated) == (S.BREAK, NOW - timedelta(minutes=4), False)
+    assert effective([device(seen_ago=30, state=S.AWAY), second], NOW, GRACE).state is S.AWAY
+
+
 def test_most_present_device_wins() -> None:
     t = NOW - timedelta(minutes=5)
     for states, expected in [((S.BREAK, S.ACTIVE), S.ACTIVE), ((S.IDLE, S.BREAK), S.BREAK),
                              ((S.AWAY, S.IDLE), S.IDLE), ((S.AWAY, S.AWAY), S.AWAY)]:
         shown = effective([device(connected=True, state=s, since=t) for s in states], NOW, GRACE)
         assert shown.state is expected
+
+
+def test_a_pause_loses_to_every_tracked_state_and_wins_over_away() -> None:
+    """Issue 15, item 12: the rank of ``paused`` between idle and away (docs/protocol.md "Presence")."""
+    t = NOW - timedelta(minutes=5)
+    for other, expected in [(S.ACTIVE, S.ACTIVE), (S.BREAK, S.BREAK), (S.IDLE, S.IDLE), (S.AWAY, S.PAUSED)]:
+        for states in ((S.PAUSED, other), (other, S.PAUSED)):
+            shown = effective([device(connected=True, state=s, since=t) for s in states], NOW, GRACE)
+            assert shown.state is expected, states
 
 
 def test_stale_device_does_not_count() -> None:

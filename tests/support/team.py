@@ -66,6 +66,15 @@ def admin_cli(server: ServerProcess, *args: str) -> dict[str, Any]:
     return answer
 
 
+def create_user(server: ServerProcess, team: str, login: str, name: str) -> int:
+    """A member added to ``team`` as ``staffpulse-server users create`` adds one; their user id."""
+    async def work(session: Any, now: datetime) -> dict[str, Any]:
+        return await admin.create_user(session, team=team, login=login, name=name, now=now)
+
+    user_id: int = asyncio.run(run_in_session(server.database_url, work))["id"]
+    return user_id
+
+
 def issue_code(server: ServerProcess, login: str, *, now: datetime | None = None, valid_hours: int = 1) -> str:
     async def work(session: Any, db_now: datetime) -> dict[str, Any]:
         return await admin.issue_code(session, login=login, now=now or db_now, valid_hours=valid_hours)

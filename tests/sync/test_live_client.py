@@ -26,6 +26,8 @@ from protocol.schema import (
     PresenceEvent,
     PresenceState,
     Role,
+    RosterChangeKind,
+    RosterEvent,
     Slot,
     TeamMember,
     TeamPublic,
@@ -420,6 +422,37 @@ def test_model_applies_presence_on_top_of_the_snapshot() -> None:
     assert [(m.user_id, m.state, m.since) for m in view.members] == [
         (1, PresenceState.ACTIVE, NOON), (2, PresenceState.BREAK, later)]
     assert view.updated == later
+
+
+def test_model_takes_last_seen_from_the_event_and_keeps_it_when_an_older_server_leaves_it_out() -> None:
+    model = loaded(member(1), member(2))
+    left = NOON + timedelta(minutes=3)
+    assert model.apply_presence(PresenceEvent(user_id=2, name="U2", state=PresenceState.OFFLINE, since=left,
+                                              last_seen=left))
+    assert model.apply_presence(PresenceEvent(user_id=1, name="U1", state=PresenceState.IDLE, since=left))
+    last_seen = {m.user_id: m.last_seen for m in model.snapshot(left).members}
+    assert last_seen == {1: member(1).last_seen, 2: left}
+
+
+def test_model_follows_the_roster_without_a_re_read() -> None:
+    """Issue 15, item 4: joined members are listed (never seen; zero totals in a managers' view), renamed ones
+    renamed, those who left dropped; a rename of someone the last read did not list asks for a re-read."""
+    def roster(user_id: int, change: RosterChangeKind, name: str = "New", role: Role = Role.MEMBER) -> RosterEvent:
+        return RosterEvent(user_id=user_id, name=name, role=role, change=change)
+
+    assert not TeamModel().apply_roster(roster(3, RosterChangeKind.JOINED))
+    model = loaded(member(1, totals=Totals(keys=1)), member(2, totals=Totals(keys=2)))
+    assert model.apply_roster(roster(3, RosterChangeKind.JOINED))
+    assert model.apply_roster(roster(1, RosterChangeKind.RENAMED, name="U1 renamed", role=Role.MANAGER))
+    assert model.apply_roster(roster(2, RosterChangeKind.LEFT))
+    assert not model.apply_roster(roster(9, RosterChangeKind.RENAMED))
+    members = {m.user_id: m for m in model.snapshot(NOON).members}
+    assert set(members) == {1, 3}
+    assert (members[1].name, members[1].role, members[1].totals) == ("U1 renamed", Role.MANAGER, Totals(keys=1))
+    assert (members[3].state, members[3].since, members[3].last_seen, members[3].totals) == (
+        PresenceState.OFFLINE, None, None, Totals())
+    assert model.apply_member_totals(performance(3, TODAY, 5))
+    assert loaded(member(1)).apply_roster(roster(3, RosterChangeKind.JOINED))
 
 
 def test_model_cannot_place_events_for_unknown_users_or_before_a_snapshot() -> None:

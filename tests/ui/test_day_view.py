@@ -62,6 +62,7 @@ def test_the_present_follows_the_live_state_but_never_overwrites_measured_minute
     assert day_view.follow_live(timeline, 610, PresenceState.BREAK, 605) == "a" * 600 + "-" * 5 + "b" * 6 + "-" * 829
     assert day_view.follow_live(timeline, 610, PresenceState.BREAK, 0) == "a" * 600 + "b" * 11 + "-" * 829
     assert day_view.follow_live(timeline, 610, PresenceState.AWAY, 0) == timeline, "away counts no minutes"
+    assert day_view.follow_live(timeline, 610, PresenceState.PAUSED, 0) == timeline, "a pause records nothing"
     assert day_view.follow_live(timeline, 590, PresenceState.IDLE, 0) == timeline, "uploaded minutes stay"
     assert day_view.follow_live(timeline, None, PresenceState.ACTIVE, 0) == timeline, "another day: no present"
 
@@ -76,6 +77,7 @@ def test_strip_for_a_state_begun_yesterday_fills_the_whole_empty_tail() -> None:
 def test_state_with_its_duration_and_the_words_for_a_view_that_is_not_live() -> None:
     assert day_view.state_words(PresenceState.BREAK, NOW - timedelta(minutes=12, seconds=30), NOW) == "Break · 12 min"
     assert day_view.state_words(PresenceState.OFFLINE, None, NOW) == "Offline"
+    assert day_view.state_words(PresenceState.PAUSED, NOW - timedelta(minutes=12), NOW) == "Paused · 12 min"
     assert day_view.as_of(NOW - timedelta(minutes=25), NOW, ZoneInfo(ZONE)) == "as of 14:05"
 
 

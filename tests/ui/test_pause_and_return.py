@@ -1,14 +1,16 @@
 """Pause tracking and the question after an idle spell, in the tray app against a real server.
 
 Pause: offered and accepted only when the team's policy allows it (through the app and the control channel),
-and while paused the team sees the person as away. Idle: the sampler runs on a sped-up clock with a stand-in
-for the person's input, so minutes of idleness pass in seconds; the idle minutes do not reach the server
-before the answer, and the answer decides what the server's day totals say.
+and while paused the team sees the person as paused (not away), another device of theirs active winning.
+Idle: the sampler runs on a sped-up clock with a stand-in for the person's input, so minutes of idleness pass in
+seconds; the idle minutes do not reach the server before the answer, and the answer decides what the server's
+day totals say.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import subprocess
 import sys
 import time
@@ -17,6 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 from sqlalchemy import update
 
@@ -31,9 +34,12 @@ from server import admin
 from server.migrate import run_in_session
 from server.models import Team as TeamRow
 from support.servers import ServerProcess
-from support.team import LiveClient, Person, get, make_team
+from support.team import LiveClient, Person, admin_cli, enroll, get, issue_code, make_team, put_presence
 from sync import control
 from tests.ui.conftest import Launch
+from tests.ui.test_window_live import LIVE_TIMEOUT_MS, cell, wait_live
+from ui import present
+from ui.app import TrayApp
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEED = 20.0  # fake seconds per real second
@@ -79,24 +85,53 @@ def test_pause_is_refused_unless_the_team_allows_it(qtbot: QtBot, server: Server
     assert not app.paused
 
 
-def test_a_pause_the_team_allows_shows_as_away_and_ends_on_resume(qtbot: QtBot, server: ServerProcess,
-                                                                 launch: Launch) -> None:
+def state_dot(app: TrayApp, name: str) -> str:
+    """The colour at the centre of the State column's dot for ``name``'s row."""
+    model = app.window.team.model
+    (row,) = [r for r in range(model.rowCount()) if model.member(r).name == name]
+    icon = model.data(model.index(row, model.columns.index("State")), Qt.ItemDataRole.DecorationRole)
+    image = icon.pixmap(12, 12).toImage()
+    return str(image.pixelColor(image.width() // 2, image.height() // 2).name())
+
+
+def test_a_pause_the_team_allows_shows_as_paused_to_the_team_and_ends_on_resume(
+        qtbot: QtBot, server: ServerProcess, launch: Launch) -> None:
+    """Issue 15, item 12: a paused person looked away to the team, like one whose screen is locked."""
     team = make_team(server)
-    allow_pause(server, team.name)
-    manager, me = team.people[0], team.people[1]
+    admin_cli(server, "teams", "set", team.name, "--pause-allowed", "yes")
+    manager, me, teammate = team.people
+    # The teammate's window: another server address for the same server, since the keyring holds one token
+    # per address and both apps run in this process.
+    watcher = launch(teammate, url=server.url.replace("127.0.0.1", "localhost"))
     app = launch(me)
     qtbot.waitUntil(lambda: app.policy is not None and app.policy.pause_allowed, timeout=15_000)
     qtbot.waitUntil(lambda: state_seen_by(server, manager, me) == "active", timeout=10_000)
+    wait_live(qtbot, watcher, 3)
     app.toggle_pause()
     qtbot.waitUntil(lambda: app.paused, timeout=5000)
     assert app.window.own_state.text().startswith("Paused since ")
-    qtbot.waitUntil(lambda: state_seen_by(server, manager, me) == "away", timeout=10_000)
+    qtbot.waitUntil(lambda: state_seen_by(server, manager, me) == "paused", timeout=10_000)
+    qtbot.waitUntil(lambda: cell(watcher, me.name, "State").startswith("Paused · "), timeout=LIVE_TIMEOUT_MS)
+    assert state_dot(watcher, me.name) == present.STATE_COLOURS[PresenceState.PAUSED]
+    qtbot.waitUntil(lambda: cell(app, me.name, "State").startswith("Paused · "), timeout=LIVE_TIMEOUT_MS)
     status = control.send(app.data_dir, {"command": "status"})
-    assert status is not None and status["paused"] and status["state"] == "away"
+    assert status is not None and status["paused"] and status["state"] == "paused"
+
+    # The same person's second device, active, wins over the pause; away there does not.
+    laptop = enroll(server, issue_code(server, me.login), device_name="laptop")
+    second = dataclasses.replace(me, token=laptop["token"], device_id=laptop["device_id"])
+    assert put_presence(server, second, "active", seq=1).status_code == 200
+    qtbot.waitUntil(lambda: cell(watcher, me.name, "State").startswith("Active · "), timeout=LIVE_TIMEOUT_MS)
+    assert state_seen_by(server, manager, me) == "active"
+    assert put_presence(server, second, "away", seq=2).status_code == 200
+    qtbot.waitUntil(lambda: cell(watcher, me.name, "State").startswith("Paused · "), timeout=LIVE_TIMEOUT_MS)
+    assert state_seen_by(server, manager, me) == "paused"
+
     resumed = staffpulse(app.data_dir, "resume")
     assert (resumed.returncode, resumed.stdout.strip()) == (0, "Tracking resumed"), resumed.stderr
     qtbot.waitUntil(lambda: not app.paused and app.own_state is PresenceState.ACTIVE, timeout=5000)
     qtbot.waitUntil(lambda: state_seen_by(server, manager, me) == "active", timeout=10_000)
+    qtbot.waitUntil(lambda: cell(watcher, me.name, "State").startswith("Active · "), timeout=LIVE_TIMEOUT_MS)
 
     app.toggle_pause()
     qtbot.waitUntil(lambda: app.paused, timeout=5000)

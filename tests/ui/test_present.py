@@ -9,8 +9,8 @@ from pathlib import Path
 
 from agent.returning import IdleReturn
 from protocol.schema import PresenceState, Role, Slot, TeamMember
-from sync.live import LinkState
-from sync.uploader import SyncStatus
+from sync.live import LinkState, LiveStatus
+from sync.uploader import KEPT, SyncStatus
 from ui import preferences, present
 from ui.present import TrayLook
 
@@ -28,6 +28,7 @@ def test_durations_percent_and_times() -> None:
     assert [present.ago(NOW - timedelta(seconds=s), NOW) for s in (5, 300, 7300, 200000)] == [
         "just now", "5 min ago", "2 h ago", "2 days ago"]
     assert present.ago(None, NOW) == "never"
+    assert present.ago(NOW - timedelta(hours=30), NOW) == "1 day ago"
 
 
 def test_tray_look_puts_problems_before_the_state() -> None:
@@ -63,11 +64,37 @@ def member(user_id: int, state: PresenceState) -> TeamMember:
 
 
 def test_break_notices_name_teammates_only() -> None:
+    watch = present.BreakWatch()
     before = [member(1, PresenceState.ACTIVE), member(2, PresenceState.BREAK), member(3, PresenceState.IDLE),
               member(4, PresenceState.ACTIVE)]
+    assert watch.notices(before, me=4) == [], "the first view only records"
     after = [member(1, PresenceState.BREAK), member(2, PresenceState.ACTIVE), member(3, PresenceState.ACTIVE),
              member(4, PresenceState.BREAK), member(5, PresenceState.BREAK)]
-    assert present.break_notices(before, after, me=4) == ["P1 started a break", "P2 ended their break"]
+    assert watch.notices(after, me=4) == ["P1 started a break", "P2 ended their break"]
+
+
+def test_a_break_shown_again_after_a_server_restart_is_not_news() -> None:
+    """Issue 15, item 7: the re-read after a restart (the member offline meanwhile) brings back the same break,
+    with the ``since`` it began at; only a break that began later is told."""
+    watch = present.BreakWatch()
+    began = NOW - timedelta(minutes=7)
+    on_break = member(1, PresenceState.BREAK).model_copy(update={"since": began})
+    assert watch.notices([member(1, PresenceState.ACTIVE)], me=None) == []
+    assert watch.notices([on_break], me=None) == ["P1 started a break"]
+    assert watch.notices([member(1, PresenceState.OFFLINE)], me=None) == [], "offline does not end a break"
+    assert watch.notices([on_break], me=None) == [], "the same break, re-read after the restart"
+    assert watch.notices([member(1, PresenceState.ACTIVE)], me=None) == ["P1 ended their break"]
+    assert watch.notices([on_break.model_copy(update={"since": NOW})], me=None) == ["P1 started a break"]
+
+
+def test_a_teammate_who_pauses_during_a_break_has_ended_it_and_a_pause_is_no_break() -> None:
+    """Issue 15, item 12: a pause ends a break (``agent.states``), and the team sees it end; a pause is a
+    present state, not news of a break starting, and its end is not news either."""
+    watch = present.BreakWatch()
+    watch.notices([member(1, PresenceState.ACTIVE)], me=None)
+    assert watch.notices([member(1, PresenceState.BREAK)], me=None) == ["P1 started a break"]
+    assert watch.notices([member(1, PresenceState.PAUSED)], me=None) == ["P1 ended their break"]
+    assert watch.notices([member(1, PresenceState.ACTIVE)], me=None) == []
 
 
 def test_payload_preview_is_the_batch_as_sent() -> None:
@@ -87,12 +114,12 @@ def test_preferences_round_trip_and_survive_a_broken_file(tmp_path: Path) -> Non
 
 
 def test_a_pause_shows_over_being_offline_but_not_over_a_failing_upload() -> None:
-    away = PresenceState.AWAY
-    assert present.tray_look(away, LinkState.LIVE, sync_failed=False, refused=False, paused=True) is TrayLook.PAUSED
-    assert present.tray_look(away, LinkState.OFFLINE, sync_failed=False, refused=False,
-                             paused=True) is TrayLook.PAUSED
-    assert present.tray_look(away, LinkState.LIVE, sync_failed=True, refused=False, paused=True) is TrayLook.ERROR
-    assert present.tray_look(away, LinkState.LIVE, sync_failed=False, refused=False) is TrayLook.AWAY
+    paused = PresenceState.PAUSED
+    assert present.tray_look(paused, LinkState.LIVE, sync_failed=False, refused=False) is TrayLook.PAUSED
+    assert present.tray_look(paused, LinkState.OFFLINE, sync_failed=False, refused=False) is TrayLook.PAUSED
+    assert present.tray_look(paused, LinkState.LIVE, sync_failed=True, refused=False) is TrayLook.ERROR
+    assert present.tray_look(PresenceState.AWAY, LinkState.LIVE, sync_failed=False, refused=False) is TrayLook.AWAY
+    assert TrayLook.PAUSED.colour == present.STATE_COLOURS[paused], "the tray and the team table agree"
 
 
 def test_sync_stalled_after_thirty_minutes_without_success_while_minutes_wait() -> None:
@@ -109,3 +136,38 @@ def test_sync_stalled_after_thirty_minutes_without_success_while_minutes_wait() 
 def test_the_idle_question_names_the_spell() -> None:
     spell = IdleReturn(since=NOW - timedelta(minutes=39), until=NOW)
     assert present.idle_question(spell, NOW, UTC) == "You were away from 13:51 to 14:30 (39 min). What was it?"
+
+
+def test_last_seen_is_now_for_present_members_and_the_servers_moment_for_offline_ones() -> None:
+    read = NOW - timedelta(minutes=3)  # what ``/team`` said three quiet minutes ago: "seen now"
+    active = TeamMember(user_id=1, name="A", role=Role.MEMBER, state=PresenceState.ACTIVE, since=read, last_seen=read)
+    assert present.last_seen(active, NOW) == "now"
+    assert present.last_seen(active.model_copy(update={"state": PresenceState.AWAY}), NOW) == "now"
+    gone = active.model_copy(update={"state": PresenceState.OFFLINE, "last_seen": NOW - timedelta(minutes=42)})
+    assert present.last_seen(gone, NOW) == "42 min ago"
+    assert present.last_seen(gone.model_copy(update={"last_seen": None}), NOW) == "never"
+
+
+def test_no_up_to_date_beside_a_lost_server_and_no_error_none_beside_a_failing_connection() -> None:
+    done = SyncStatus(last_attempt=NOW, last_success=NOW, pending=0)
+    assert done.summary(UTC) == "Up to date at 14:30"
+    live, down = LiveStatus(state=LinkState.LIVE), LiveStatus(state=LinkState.RECONNECTING)
+    assert present.sync_line(done, live, UTC) == "Up to date at 14:30"
+    assert present.sync_error(done, live) == "none"
+    assert present.sync_line(done, down, UTC) == "Waiting for the server; last reached at 14:30"
+    assert present.sync_line(replace(done, pending=1, last_success=None), down, UTC) == (
+        "Waiting for the server; 1 minute kept, sent when it answers")
+    assert present.sync_error(done, down) == "no connection to the server: retrying"
+    refused = LiveStatus(state=LinkState.OFFLINE, refused="this device was revoked")
+    assert present.sync_error(done, refused) == "this device was revoked"
+    failed = replace(done, last_error="cannot reach the server", unreachable=True, pending=2)
+    assert present.sync_line(failed, down, UTC) == f"Last sync failed: cannot reach the server. {KEPT}"
+    assert present.sync_error(failed, down) == "cannot reach the server"
+
+
+def test_counts_agree_with_their_nouns_and_the_preview() -> None:
+    assert SyncStatus(last_success=NOW, last_sent=1).summary(UTC) == "Sent 1 minute at 14:30"
+    assert SyncStatus(last_success=NOW, last_sent=2).summary(UTC) == "Sent 2 minutes at 14:30"
+    assert present.waiting_line(1, 1) == "1 minute"
+    assert present.waiting_line(0, 0) == "0 minutes"
+    assert present.waiting_line(2, 1) == "2 minutes; the next upload, below, holds 1"

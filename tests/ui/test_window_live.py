@@ -95,6 +95,7 @@ def test_sync_now_returns_at_once_and_the_result_follows(qtbot: QtBot, server: S
                                                          launch: Launch) -> None:
     member = make_team(server).people[1]
     app = launch(member)
+    wait_live(qtbot, app, 3)
     qtbot.waitUntil(lambda: app.sync_status.last_success is not None, timeout=LIVE_TIMEOUT_MS)  # the start run
     outbox = Outbox(app.data_dir)
     try:
@@ -141,7 +142,10 @@ def test_an_upload_reaches_the_me_tab_without_reading_the_day_back(qtbot: QtBot,
 
         assert app.snapshot is not None
         before = reads()
-        assert before == ["/api/v1/me", f"/api/v1/me/days/{app.snapshot.own_date.isoformat()}"], before
+        day = f"/api/v1/me/days/{app.snapshot.own_date.isoformat()}"
+        # The live connection's /me and day at connect; the start run, with nothing to send, asks /me once more
+        # (only an answer may say "up to date").
+        assert sorted(before) == ["/api/v1/me", "/api/v1/me", day], before
         starts = recent_minutes(5, ago=2)
         slots = [Slot(start=start, tracked_s=60, active_s=60, idle_s=0, break_s=0, input_s=20, keys=7, clicks=1,
                       scrolls=0, mouse_px=40) for start in starts]
@@ -188,6 +192,8 @@ def test_first_run_enrollment_in_the_settings_dialog(qtbot: QtBot, server: Serve
     qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
     qtbot.waitUntil(lambda: app.link.state is LinkState.LIVE, timeout=LIVE_TIMEOUT_MS)
     assert f"Enrolled as {member.name}" in app.window.notice.text()
+    qtbot.waitUntil(lambda: not app.window.notice.isVisible(), timeout=LIVE_TIMEOUT_MS)  # cleared by the first sync
+    assert app.sync_status.last_success is not None
     assert [url for _service, url in memory_keyring.items] == [server.url], "the token went to the keyring"
     saved = json.loads((app.data_dir / "settings.json").read_text())
     assert saved["server_url"] == server.url and "token" not in json.dumps(saved).lower()
