@@ -268,5 +268,5 @@ class UserDay(Base):
     version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: The ``version`` the sums above were read at; the row is used only while the two are equal (NULL: never).
     summarised: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    #: When the sums were read (NULL: never, or before 0005): a stale row this recent may still be served.
+    #: When the sums were read (NULL: never, or before 0006): a stale row this recent may still be served.
     summarised_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

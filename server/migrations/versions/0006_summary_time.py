@@ -7,8 +7,8 @@ already there have no time: a stale one is summed again by its next reader, as b
 Only a column and an index on ``day`` (the summariser reads the stale rows of the retention window's days) are
 added (no batch copy on SQLite: see 0002).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-06 13:30:00
 """
 
@@ -17,8 +17,8 @@ from alembic import op
 
 from server.models import UtcDateTime
 
-revision = '0005'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
