@@ -9,7 +9,12 @@ longer than the measurement. Half the team works in Berlin, half in New York, 08
 break and some idle minutes, so days are cut in two zones. Then a real ``staffpulse-server serve`` answers: the
 first request of each kind is shown on its own ("cold": the week's days are summed from the minutes and kept in
 ``user_days``, ``server.days``), then the p50 / p95 / max of ``--runs`` more, and the server's CPU time per
-request (on a shared machine the wall time includes waiting for a core).
+request (on a shared machine the wall time includes waiting for a core). Last, the realistic case: the current
+week (ending today) while uploads for today keep arriving through the real API (``Uploader``: a batch of one new
+minute for each of a few members every few hundred ms), so today's days keep going stale as in working hours;
+its requests come 0.3 s apart, so they span several of the summariser's passes (``server.summariser``), and
+its server CPU per request includes storing the uploads and summing the days they changed.
+Each line ends with the load average, as other work on a shared machine moves the figures.
 
     .venv/bin/python -m bench.team_week [--runs 30] [--members 50] [--days 30] [--keep DIR]
 """
@@ -18,11 +23,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import sqlite3
 import statistics
 import tempfile
+import threading
 import time
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
@@ -46,9 +54,9 @@ ZONES = ("Europe/Berlin", "America/New_York")
 SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
-async def _seed_team(session: AsyncSession, now: datetime, members: int, days: int) -> tuple[int, str]:
+async def _seed_team(session: AsyncSession, now: datetime, members: int, days: int) -> list[str]:
     """A team of ``members`` (the first its manager), one device each, enrolled before the first seeded day;
-    the manager's token."""
+    the devices' tokens, the manager's first."""
     session.add(Team(name="Bench", created_at=now))
     await session.flush()
     team_id = await session.scalar(select(Team.id).where(Team.name == "Bench"))
@@ -63,8 +71,7 @@ async def _seed_team(session: AsyncSession, now: datetime, members: int, days: i
         {"user_id": uid, "name": f"pc-{uid}", "platform": "linux", "agent_version": "bench",
          "token_hash": security.digest(token), "created_at": enrolled, "announced_at": enrolled}
         for uid, token in zip(users, tokens, strict=True)])
-    assert team_id is not None
-    return team_id, tokens[0]
+    return tokens
 
 
 def _workday(zone: str, day: date, rnd: random.Random) -> list[tuple[datetime, tuple[int, ...]]]:
@@ -84,11 +91,11 @@ def _workday(zone: str, day: date, rnd: random.Random) -> list[tuple[datetime, t
     return minutes
 
 
-def seed(path: Path, members: int, days: int, today: date) -> tuple[str, int]:
-    """The database at ``path`` with ``days`` working days before ``today`` for every member; the manager's
-    token and the minutes written."""
+def seed(path: Path, members: int, days: int, today: date) -> tuple[list[str], int]:
+    """The database at ``path`` with ``days`` working days before ``today`` for every member; the devices'
+    tokens (the manager's first) and the minutes written."""
     url = f"sqlite:///{path}"
-    _team_id, token = asyncio.run(run_in_session(url, lambda s, now: _seed_team(s, now, members, days)))
+    tokens = asyncio.run(run_in_session(url, lambda s, now: _seed_team(s, now, members, days)))
     rnd = random.Random(15)
     with sqlite3.connect(path) as db:
         devices = db.execute("SELECT devices.id, users.id, users.time_zone FROM devices JOIN users "
@@ -100,7 +107,41 @@ def seed(path: Path, members: int, days: int, today: date) -> tuple[str, int]:
                     rows.append((device_id, start.replace(tzinfo=None).strftime(SQLITE_TIME), user_id, *numbers))
         db.executemany("INSERT INTO activity_slots (device_id, start, user_id, tracked_s, active_s, idle_s, break_s,"
                        " input_s, keys, clicks, scrolls, mouse_px) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    return token, len(rows)
+    return tokens, len(rows)
+
+
+class Uploader(threading.Thread):
+    """Every ``pause_s``, one batch of one new minute for each of the next ``per_round`` members (round robin),
+    posted to ``/api/v1/activity`` as agents post them: each member's minutes go on from ``first`` a minute at a
+    time, never past now, so today's days keep going stale."""
+
+    def __init__(self, url: str, tokens: list[str], first: datetime, *, per_round: int = 5,
+                 pause_s: float = 0.3) -> None:
+        super().__init__(name="uploader", daemon=True)
+        self.url, self.tokens, self.per_round, self.pause_s = url, tokens, per_round, pause_s
+        self.next = [first] * len(tokens)
+        self.posted = 0
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        member = 0
+        with requests.Session() as session:
+            while not self.stopping.wait(self.pause_s):
+                for _ in range(self.per_round):
+                    minute, self.next[member] = self.next[member], self.next[member] + timedelta(minutes=1)
+                    if minute < datetime.now(UTC) - timedelta(minutes=1):
+                        slot = {"start": minute.strftime("%Y-%m-%dT%H:%M:%SZ"), "tracked_s": 60, "active_s": 50,
+                                "idle_s": 10, "break_s": 0, "input_s": 40, "keys": 90, "clicks": 9, "scrolls": 3,
+                                "mouse_px": 2000}
+                        session.post(f"{self.url}/api/v1/activity", timeout=60,
+                                     headers={"Authorization": f"Bearer {self.tokens[member]}"},
+                                     json={"batch_id": str(uuid.uuid4()), "slots": [slot]}).raise_for_status()
+                        self.posted += 1
+                    member = (member + 1) % len(self.tokens)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join()
 
 
 def timed(session: requests.Session, url: str, token: str) -> tuple[float, Any]:
@@ -111,16 +152,23 @@ def timed(session: requests.Session, url: str, token: str) -> tuple[float, Any]:
     return elapsed, answer.json()
 
 
-def measure(session: requests.Session, server: psutil.Process, label: str, url: str, token: str, runs: int) -> Any:
+def measure(session: requests.Session, server: psutil.Process, label: str, url: str, token: str, runs: int, *,
+            pause_s: float = 0.0) -> Any:
     """Wall times as the manager waits, and the server's own CPU time per warm request: on a shared machine the
-    wall time includes waiting for a core, the CPU time does not."""
+    wall time includes waiting for a core, the CPU time does not. ``pause_s`` between requests spreads them
+    over the server's background work (uploads, the summariser's passes)."""
     cold, body = timed(session, url, token)
     before = sum(server.cpu_times()[:2])
-    warm = sorted(timed(session, url, token)[0] for _ in range(runs))
+    warm = []
+    for _ in range(runs):
+        time.sleep(pause_s)
+        warm.append(timed(session, url, token)[0])
+    warm.sort()
     cpu = (sum(server.cpu_times()[:2]) - before) * 1000 / runs
     p95 = warm[min(len(warm) - 1, round(0.95 * (len(warm) - 1)))]
-    print(f"{label:<32} cold {cold:7.1f} ms   warm p50 {statistics.median(warm):6.1f}  p95 {p95:6.1f}  "
-          f"max {warm[-1]:6.1f} ms  server CPU {cpu:5.1f} ms/request  ({runs} runs)")
+    load = os.getloadavg()[0]
+    print(f"{label:<40} cold {cold:7.1f} ms   warm p50 {statistics.median(warm):6.1f}  p95 {p95:6.1f}  "
+          f"max {warm[-1]:6.1f} ms  server CPU {cpu:5.1f} ms/request  ({runs} runs, load {load:.1f})")
     return body
 
 
@@ -137,7 +185,8 @@ def main() -> None:
     path.unlink(missing_ok=True)
     today = datetime.now(UTC).date()
     started = time.perf_counter()
-    token, written = seed(path, args.members, args.days, today)
+    tokens, written = seed(path, args.members, args.days, today)
+    token = tokens[0]
     print(f"seeded {args.members} members x {args.days} days: {written:,} minutes in "
           f"{time.perf_counter() - started:.1f} s ({path})")
     # The default sweeps (not the tests' fast ones, whose CPU would count in the figures); a window long enough
@@ -153,12 +202,28 @@ def main() -> None:
                            args.runs)
             day = measure(session, process, "team day with timelines", f"{server.url}/api/v1/team/days/{end}", token,
                           args.runs)
+            # Today's minutes from eight hours ago on: each member stays well behind now for the whole run.
+            uploader = Uploader(server.url, tokens, datetime.now(UTC).replace(second=0, microsecond=0)
+                                - timedelta(hours=8))
+            uploader.start()
+            try:
+                # Working hours: every member has uploaded today before the manager looks.
+                while uploader.posted < len(tokens) and uploader.is_alive():
+                    time.sleep(0.05)
+                current = measure(session, process, "current week under uploads",
+                                  f"{server.url}/api/v1/team/days?start={today - timedelta(days=6)}&end={today}",
+                                  token, args.runs, pause_s=0.3)
+            finally:
+                uploader.stop()
     finally:
         server.stop()
     active = sum(d["totals"]["active_s"] for m in week["members"] for d in m["days"])
     assert active > 0 and len(week["members"]) == args.members, "the week came back empty: the seed is wrong"
     assert all(len(m["timeline"] or "") >= 1380 for m in day["members"])
-    print(f"the week holds {active / 3600:,.0f} active hours; the day {len(day['members'])} timelines")
+    uploaded = sum(d["totals"]["active_s"] for m in current["members"] for d in m["days"] if d["date"] == str(today))
+    assert uploader.posted and uploaded > 0, "the uploads never reached the current week"
+    print(f"the week holds {active / 3600:,.0f} active hours; the day {len(day['members'])} timelines; "
+          f"{uploader.posted} uploads during the current week's runs")
 
 
 if __name__ == "__main__":

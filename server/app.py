@@ -25,6 +25,7 @@ from server.live import LiveHub
 from server.migrate import upgrade
 from server.registry import make_registry
 from server.retention import RetentionSweeper
+from server.summariser import DaySummariser
 
 
 def utc_now() -> datetime:
@@ -39,6 +40,7 @@ def create_api(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
                   make_registry(settings.redis_url, sweep_interval_s=settings.sweep_interval_s))
     announcer = Announcer(sessions, hub.sio, clock, settings.sweep_interval_s)
     retention = RetentionSweeper(settings, sessions, clock)
+    summariser = DaySummariser(settings, sessions, clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -49,9 +51,11 @@ def create_api(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
         hub.start()
         announcer.start()
         retention.start()
+        summariser.start()
         try:
             yield
         finally:
+            await summariser.stop()
             await retention.stop()
             await announcer.stop()
             await hub.stop()

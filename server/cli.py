@@ -114,6 +114,7 @@ def serve(args: argparse.Namespace) -> int:
     settings = Settings(database_url=database_url, offline_grace_s=args.offline_grace,
                         sweep_interval_s=args.sweep_interval, retention_days=args.retention_days,
                         retention_interval_s=args.retention_interval,
+                        summary_interval_s=args.summary_interval, summary_max_age_s=args.summary_max_age,
                         write_burst=args.write_burst, write_rate_per_s=args.write_rate,
                         db_busy_timeout_s=args.db_busy_timeout, ping_interval_s=args.ping_interval,
                         ping_timeout_s=args.ping_timeout,
@@ -279,6 +280,12 @@ def _parser() -> argparse.ArgumentParser:
                    "totals keeps those; see 'teams set') (default 30, as the agent's outbox)")
     p.add_argument("--retention-interval", type=float, default=3600.0, metavar="SECONDS",
                    help="how often to delete what is past --retention-days; also once at start (default 3600)")
+    p.add_argument("--summary-interval", type=float, default=5.0, metavar="SECONDS",
+                   help="how often to sum the days that new minutes changed, for the history; also once at start "
+                   "(default 5)")
+    p.add_argument("--summary-max-age", type=float, default=60.0, metavar="SECONDS",
+                   help="the history may serve a day summed at most this long ago although minutes came since "
+                   "(default 60)")
     p.add_argument("--write-burst", type=int, default=60, metavar="N",
                    help="writes a device may make at once before rate limiting (default 60)")
     p.add_argument("--write-rate", type=float, default=2.0, metavar="PER_S",

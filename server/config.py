@@ -34,6 +34,11 @@ class Settings:
     #: Rows one retention chunk deletes at most: one transaction, so one stretch of SQLite's write lock (about
     #: 40 ms for 1,000 minutes on a busy two-core machine, docs/server.md).
     retention_chunk_rows: int = 1000
+    #: How often the day summariser sums the ``user_days`` that ingest marked stale (and once at start).
+    summary_interval_s: float = 5.0
+    #: A stale ``user_days`` row summed at most this long ago is served as is by the history ranges, not summed
+    #: again on the request path: how far a day of the history may lag the minutes (docs/server.md, "History").
+    summary_max_age_s: float = 60.0
     #: How far a device's clock may be off the server's (docs/protocol.md, "Time tolerances"): a minute that
     #: begins later than now + this, or ended earlier than the device's enrollment − this, is refused, as is a
     #: presence ``since`` later than now + this.

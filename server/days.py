@@ -13,10 +13,17 @@ which folds a day of a team that keeps day totals before its minutes go. A row i
 of its day arrived since it was summed, and minutes arrive late (an agent offline for days sends them when it
 is back). So each row counts its changes: ingest bumps ``version`` of every day a batch added minutes to
 (``touch``, in the batch's transaction, creating the row if need be), and ``summarised`` is the version the
-sums were read at. Only a row with ``summarised == version`` is used (``fresh``). ``summarise_days`` reads the
-rows' versions before the minutes and writes only where the version is still the one it read and the row is
-not fresh yet: an upload committed meanwhile, or a second summariser that got there first (the retention
-pass of another process, which may have deleted minutes since), leaves the row as the other wrote it.
+sums were read at, ``summarised_at`` when. A row with ``summarised == version`` is right (``fresh``); the
+history ranges also serve a stale row summed at most ``summary_max_age_s`` ago (``usable``), since the
+background summariser (``server.summariser``) sums it again within seconds of the upload that made it stale,
+off the request path. ``summarise_days`` reads the rows' versions before the minutes and writes only where the
+version is still the one it read and the row is not fresh yet: an upload committed meanwhile, or a second
+summariser that got there first (the retention pass or summariser of another process, which may have deleted
+minutes since), leaves the row as the other wrote it.
+
+``hours`` holds the day's hourly profiles as the wire writes them (``HourProfile`` JSON), so an answer splices
+the text in (``MemberDay.hours`` left empty, ``Served.hours`` beside it) instead of parsing 24 models per day
+and writing them out again: most of a week's CPU otherwise.
 """
 
 from __future__ import annotations
@@ -138,17 +145,57 @@ async def build(session: AsyncSession, wanted: Mapping[int, tuple[str, Iterable[
     return {(uid, day.day): day for uid, per in days.items() for day in per}
 
 
-def member_day(row: UserDay, name: str) -> MemberDay:
+@dataclasses.dataclass(frozen=True)
+class Served:
+    """A day as an answer holds it: the model, and for a day read from its row, the hours as the row keeps
+    them (wire JSON), with the model's ``hours`` left empty until ``model`` parses them."""
+
+    day: MemberDay
+    hours: str | None = None
+
+    def model(self) -> MemberDay:
+        """The whole day as a model (the exports, the report command)."""
+        if self.hours is None:
+            return self.day
+        return self.day.model_copy(update={"hours": _HOURS.validate_json(self.hours)})
+
+    def json(self) -> str:
+        """The day as ``model().model_dump_json()`` writes it, the stored hours spliced in unparsed."""
+        text = self.day.model_dump_json()
+        if self.hours is None:
+            return text
+        return splice(text, '"hours":[]', self.hours)
+
+
+def splice(text: str, empty: str, fragment: str) -> str:
+    """``text`` (a model's JSON) with its field ``empty`` (``"name":[]``) filled with ``fragment``, a JSON list.
+    Only a field name can match: in a string value every quote is escaped."""
+    head, found, tail = text.partition(empty)
+    if not found:
+        raise ValueError(f"no {empty} in the answer")
+    return f"{head}{empty[:-2]}{fragment}{tail}"
+
+
+def member_day(row: UserDay, name: str) -> Served:
     """A kept day as the history answers show it: totals and hours, no timeline (its minutes may be gone)."""
     totals = Totals(**{field: getattr(row, field) for field in Totals.model_fields})
-    return MemberDay(user_id=row.user_id, name=name, date=row.day, time_zone=row.time_zone, totals=totals,
-                     first_activity=row.first_activity, last_activity=row.last_activity,
-                     hours=_HOURS.validate_json(row.hours), timeline=None)
+    return Served(MemberDay(user_id=row.user_id, name=name, date=row.day, time_zone=row.time_zone, totals=totals,
+                            first_activity=row.first_activity, last_activity=row.last_activity, timeline=None),
+                  row.hours)
 
 
 def fresh(row: UserDay | None, zone: str) -> bool:
     """Whether ``row`` holds its day as the minutes give it now (no minute arrived since, same zone)."""
     return row is not None and row.summarised == row.version and row.time_zone == zone
+
+
+def usable(row: UserDay | None, zone: str, *, now: datetime, max_age_s: float) -> bool:
+    """Whether a reader may serve ``row``: fresh, or summed (in the same zone) at most ``max_age_s`` ago, so it
+    lacks at most the minutes that arrived since; a row never summed is never usable."""
+    if row is None or row.time_zone != zone or row.summarised is None:
+        return False
+    return fresh(row, zone) or (row.summarised_at is not None
+                                and (now - row.summarised_at).total_seconds() <= max_age_s)
 
 
 async def stored(session: AsyncSession, user_ids: Iterable[int], start: date, end: date) -> dict[Key, UserDay]:
@@ -161,7 +208,7 @@ async def stored(session: AsyncSession, user_ids: Iterable[int], start: date, en
 
 
 async def refresh(session: AsyncSession, wanted: Mapping[Key, str], found: Mapping[Key, UserDay], *,
-                  empty: bool) -> tuple[dict[Key, Day], int]:
+                  empty: bool, now: datetime) -> tuple[dict[Key, Day], int]:
     """Sum each (user, day) of ``wanted`` (valued its zone) from the minutes and write it to its row, unless
     the row is fresh (``found``: the rows as read BEFORE this reads the minutes), or the day has no minutes and
     ``empty`` is false. The days summed, and how many rows were written."""
@@ -176,11 +223,11 @@ async def refresh(session: AsyncSession, wanted: Mapping[Key, str], found: Mappi
             continue
         row = found.get(key)
         if row is None:
-            new.append(day.values(key[0]) | {"version": 0, "summarised": 0})
+            new.append(day.values(key[0]) | {"version": 0, "summarised": 0, "summarised_at": now})
         else:
             # Parameters named apart from the columns: SQLAlchemy reserves a column's name for its SET value.
             changed.append({f"new_{name}": value for name, value in day.values(key[0]).items()}
-                           | {"read": row.version})
+                           | {"read": row.version, "new_summarised_at": now})
     written = 0
     connection = await session.connection()
     for at in range(0, len(new), _ROWS_PER_INSERT):
@@ -190,7 +237,8 @@ async def refresh(session: AsyncSession, wanted: Mapping[Key, str], found: Mappi
                                           .on_conflict_do_nothing())
         written += max(result.rowcount, 0)
     if changed:
-        columns: dict[str, Any] = {name: bindparam(f"new_{name}") for name in _VALUES if name not in ("user_id", "day")}
+        columns: dict[str, Any] = {name: bindparam(f"new_{name}") for name in (*_VALUES, "summarised_at")
+                                   if name not in ("user_id", "day")}
         statement = (update(UserDay).where(UserDay.user_id == bindparam("new_user_id"),
                                            UserDay.day == bindparam("new_day"), UserDay.version == bindparam("read"),
                                            or_(UserDay.summarised.is_(None), UserDay.summarised != UserDay.version))
@@ -203,10 +251,10 @@ async def refresh(session: AsyncSession, wanted: Mapping[Key, str], found: Mappi
     return days, written
 
 
-async def summarise_days(session: AsyncSession, keys: Iterable[Key]) -> int:
-    """Write each (user id, local day) of ``keys`` to its ``UserDay`` row, unless the row is fresh or the day
-    has no minutes at all; how many rows were written. The retention pass calls it before deleting a day's
-    minutes."""
+async def summarise_days(session: AsyncSession, keys: Iterable[Key], *, now: datetime, empty: bool = False) -> int:
+    """Write each (user id, local day) of ``keys`` to its ``UserDay`` row, unless the row is fresh or (unless
+    ``empty``) the day has no minutes at all; how many rows were written. The retention pass calls it before
+    deleting a day's minutes, the summariser for the rows ingest marked stale."""
     wanted = set(keys)
     if not wanted:
         return 0
@@ -214,7 +262,7 @@ async def summarise_days(session: AsyncSession, keys: Iterable[Key]) -> int:
                                         .where(User.id.in_({uid for uid, _day in wanted})))).all())
     first, last = min(day for _uid, day in wanted), max(day for _uid, day in wanted)
     found = {key: row for key, row in (await stored(session, zones, first, last)).items() if key in wanted}
-    _days, written = await refresh(session, {key: zones[key[0]] for key in wanted}, found, empty=False)
+    _days, written = await refresh(session, {key: zones[key[0]] for key in wanted}, found, empty=empty, now=now)
     return written
 
 

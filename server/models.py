@@ -246,6 +246,8 @@ class UserDay(Base):
     """
 
     __tablename__ = "user_days"
+    #: The summariser's pass reads the stale rows of the retention window's days (``server.summariser``).
+    __table_args__ = (Index("ix_user_days_day", "day"),)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     time_zone: Mapped[str] = mapped_column(String(64))
@@ -266,3 +268,5 @@ class UserDay(Base):
     version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: The ``version`` the sums above were read at; the row is used only while the two are equal (NULL: never).
     summarised: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: When the sums were read (NULL: never, or before 0006): a stale row this recent may still be served.
+    summarised_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -113,7 +113,7 @@ class RetentionSweeper:
             # Keeping: whole days before the cutoff's local midnight are folded, then their minutes go.
             before = day_bounds(kept_day, zone)[0] if keeps else limit
             if keeps:
-                report.folded_days += await self._fold(report, user_id, zone, before)
+                report.folded_days += await self._fold(report, user_id, zone, before, now)
             minutes = await self._delete(report, (ActivitySlot.device_id, ActivitySlot.start),
                                          ActivitySlot.user_id == user_id, ActivitySlot.start < before)
             report.minutes += minutes
@@ -128,7 +128,7 @@ class RetentionSweeper:
         log.info("%s", report.line(limit, time.monotonic() - started))
         return report
 
-    async def _fold(self, report: Report, user_id: int, zone: str, before: datetime) -> int:
+    async def _fold(self, report: Report, user_id: int, zone: str, before: datetime, now: datetime) -> int:
         """Fold the member's days that end by ``before`` (a local midnight), hold minutes, and have no total yet."""
         async with self.sessions() as session:
             oldest = await session.scalar(select(func.min(ActivitySlot.start))
@@ -146,7 +146,7 @@ class RetentionSweeper:
         for at in range(0, len(days), FOLD_DAYS):
             started = time.monotonic()
             async with self.sessions() as session:
-                written += await summarise_days(session, [(user_id, day) for day in days[at:at + FOLD_DAYS]])
+                written += await summarise_days(session, [(user_id, day) for day in days[at:at + FOLD_DAYS]], now=now)
                 await session.commit()
             await self._rest(report, time.monotonic() - started)
         return written

@@ -18,4 +18,5 @@ def test_team_week_benchmark_seeds_serves_and_measures(tmp_path: Path) -> None:
     assert lines[0].startswith("seeded 3 members x 2 days: 3,240 minutes"), done.stdout
     assert "team week (7 days, 3 members)" in lines[1] and "server CPU" in lines[1], done.stdout
     assert lines[2].startswith("team day with timelines"), done.stdout
-    assert lines[3].endswith("the day 3 timelines"), done.stdout
+    assert lines[3].startswith("current week under uploads") and "server CPU" in lines[3], done.stdout
+    assert "the day 3 timelines" in lines[4] and "uploads during" in lines[4], done.stdout

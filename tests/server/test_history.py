@@ -20,6 +20,7 @@ from server.migrate import run_in_session
 from server.models import UserDay
 from support.servers import ServerProcess
 from support.team import Person, Team, backdate_enrollment, enroll, get, issue_code, make_team, post_batch, slot
+from support.waiting import poll
 from sync.api import ApiClient
 from sync.errors import Refused
 
@@ -246,7 +247,7 @@ def test_the_report_command_names_the_refused_flag(server: ServerProcess, berlin
 
 def test_a_range_reads_kept_days_until_late_minutes_arrive(server: ServerProcess) -> None:
     """A range keeps the days it summed (``user_days``) and reads them next time; a minute arriving late for
-    such a day (an agent back after days offline) makes the next range sum it again from the minutes."""
+    such a day (an agent back after days offline) is in the range once the summariser summed the day again."""
     alice = make_team(server, roles=["member"], time_zone="America/New_York").people[0]
     day = date(2026, 11, 1)  # New York's fall-back day: 25 hours from 04:00Z
     start = datetime(2026, 11, 1, 4, tzinfo=UTC)
@@ -263,9 +264,14 @@ def test_a_range_reads_kept_days_until_late_minutes_arrive(server: ServerProcess
     assert [d.totals.idle_s for d in kept.days] == [4242, 4242], "the second read came from the kept rows"
     assert kept.days[0].hours == first.days[0].hours and len(kept.days[0].hours) == 25
 
-    # A late minute for the first day: that day is summed again, the other stays as kept.
+    # A late minute for the first day: the summariser sums that day again, the other stays as kept.
     assert post_batch(server, alice, [slot(start + 24 * 60 * MINUTE, active=30, idle=30)]).status_code == 200
-    late = MemberDays.model_validate(get(server, alice, path).json())
+
+    def summed() -> MemberDays | None:
+        days = MemberDays.model_validate(get(server, alice, path).json())
+        return days if days.days[0].totals.active_s == 90 else None
+
+    late = poll(summed, timeout=30, what="the late minute in the day's totals")
     assert [(d.totals.active_s, d.totals.idle_s) for d in late.days] == [(90, 30), (0, 4242)]
     assert late.days[0].last_activity == start + 24 * 60 * MINUTE + MINUTE
     single = MemberDay.model_validate(get(server, alice, f"/api/v1/team/members/{alice.user_id}/days/{day}").json())

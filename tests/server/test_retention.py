@@ -222,7 +222,7 @@ async def expected(sessions: async_sessionmaker[AsyncSession], member: Member) -
 async def folded(sessions: async_sessionmaker[AsyncSession], member: Member) -> dict[date, Any]:
     async with sessions() as session:
         rows = await session.scalars(select(UserDay).where(UserDay.user_id == member.user_id))
-        return {row.day: member_day(row, member.zone) for row in rows}
+        return {row.day: member_day(row, member.zone).model() for row in rows}
 
 
 async def check_folded(sessions: async_sessionmaker[AsyncSession], member: Member, want: Expected) -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 #: How often ``wait_on`` looks again between notifies.
 POLL_S = 0.05
@@ -25,3 +28,14 @@ def wait_on(changed: threading.Condition, condition: Callable[[], bool], timeout
                 return False
             changed.wait(min(remaining, POLL_S))
         return True
+
+
+def poll(produce: Callable[[], T | None], *, timeout: float, what: str) -> T:
+    """What ``produce`` returns once it is not None, looked for every ``POLL_S``; fails naming ``what`` after
+    ``timeout`` s. For a condition no one notifies of, such as a server's background work seen through its API."""
+    deadline = time.monotonic() + timeout
+    while (found := produce()) is None:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        time.sleep(POLL_S)
+    return found

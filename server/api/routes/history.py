@@ -42,9 +42,9 @@ async def get_team_days(start: IsoDay, end: IsoDay, principal: PrincipalDep, ses
     only. Days summed from minutes are kept for the next reader (``server.days``), hence the commit."""
     history.require_manager(principal)
     history.check_range(start, end)
-    answer = await history.team_days(session, principal.user.team_id, start, end, now=now, settings=settings)
+    answer = await history.team_days_json(session, principal.user.team_id, start, end, now=now, settings=settings)
     await session.commit()
-    return _json(answer)
+    return Response(answer, media_type="application/json")
 
 
 @router.get("/team/members/{user_id}/days/{day}", response_model=MemberDay, responses=errors(401, 403, 404, 422))
@@ -64,6 +64,6 @@ async def get_member_days(user_id: UserId, start: IsoDay, end: IsoDay, principal
     the single day."""
     user = await history.visible_member(session, principal, user_id)
     history.check_range(start, end)
-    answer = await history.one_member_days(session, user, start, end, now=now, settings=settings)
+    answer = await history.one_member_days_json(session, user, start, end, now=now, settings=settings)
     await session.commit()
-    return _json(answer)
+    return Response(answer, media_type="application/json")
