@@ -218,11 +218,9 @@ class Batch(Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
-class ActivitySlot(Base):
-    __tablename__ = "activity_slots"
-    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), primary_key=True)
-    start: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+class SlotSums:
+    """The seconds and counts of a minute (``protocol.schema.Slot``), and of a day summed from its minutes."""
+
     tracked_s: Mapped[int] = mapped_column(Integer)
     active_s: Mapped[int] = mapped_column(Integer)
     idle_s: Mapped[int] = mapped_column(Integer)
@@ -233,10 +231,17 @@ class ActivitySlot(Base):
     scrolls: Mapped[int] = mapped_column(Integer)
     mouse_px: Mapped[int] = mapped_column(BigInteger)
 
+
+class ActivitySlot(SlotSums, Base):
+    __tablename__ = "activity_slots"
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    start: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
     __table_args__ = (Index("ix_activity_slots_user_start", "user_id", "start"),)
 
 
-class UserDay(Base):
+class UserDay(SlotSums, Base):
     """One member's local day summed from its merged minutes (``server.days``): what the history ranges read
     instead of the minutes while it is fresh, and what is left of the day once its minutes are past the
     retention window, for a team that keeps day totals.
@@ -251,15 +256,6 @@ class UserDay(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     time_zone: Mapped[str] = mapped_column(String(64))
-    tracked_s: Mapped[int] = mapped_column(Integer)
-    active_s: Mapped[int] = mapped_column(Integer)
-    idle_s: Mapped[int] = mapped_column(Integer)
-    break_s: Mapped[int] = mapped_column(Integer)
-    input_s: Mapped[int] = mapped_column(Integer)
-    keys: Mapped[int] = mapped_column(Integer)
-    clicks: Mapped[int] = mapped_column(Integer)
-    scrolls: Mapped[int] = mapped_column(Integer)
-    mouse_px: Mapped[int] = mapped_column(BigInteger)
     activity_pct: Mapped[float] = mapped_column(Float)
     first_activity: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     last_activity: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
