@@ -38,7 +38,7 @@ from server.retention import Report, RetentionSweeper, cutoff, retention
 from server.totals import day_bounds, day_totals, local_date, merged_minutes, summed
 from support.servers import PostgresCluster, ServerProcess
 from support.team import slot
-from support.waiting import wait_on
+from support.waiting import poll, wait_on
 
 NOW = datetime(2025, 12, 1, 12, 0, tzinfo=UTC)
 SETTINGS = Settings(database_url="unused", retention_days=30)
@@ -312,8 +312,10 @@ def test_a_large_backlog_goes_in_bounded_chunks_while_an_upload_is_stored(fresh_
                 device, user = await session.get(Device, member.devices[0]), await session.get(User, member.user_id)
                 assert device is not None and user is not None
             task = asyncio.create_task(sweeper(sessions, retention_chunk_rows=500).run())
-            while await count(sessions) == len(backlog):  # the first chunk is committed
-                await asyncio.sleep(0.01)
+            async def first_chunk_committed() -> bool:
+                return await count(sessions) < len(backlog)
+
+            assert await poll(first_chunk_committed, timeout=60), "the pass deleted nothing"
             batch = ActivityBatch.model_validate({"batch_id": str(uuid.uuid4()),
                                                   "slots": [slot(NOW - timedelta(minutes=5))]})
             answer, _days = await Ingest(sessions).store(Principal(device, user), batch, now=NOW, settings=SETTINGS)
@@ -338,15 +340,17 @@ def test_the_sweeper_runs_a_pass_at_start_and_then_every_interval(tmp_path: Path
                 await session.execute(insert(ActivitySlot), minute_rows(member, [CUTOFF - MINUTE], seed=2))
                 await session.commit()
             background = sweeper(sessions, retention_interval_s=0.05)
+
+            async def all_gone() -> bool:
+                return await count(sessions) == 0
+
             background.start()
             try:
-                while await count(sessions):
-                    await asyncio.sleep(0.01)
+                assert await poll(all_gone, timeout=30), "the pass at start left the old minute"
                 async with sessions() as session:
                     await session.execute(insert(ActivitySlot), minute_rows(member, [CUTOFF - 2 * MINUTE], seed=2))
                     await session.commit()
-                while await count(sessions):
-                    await asyncio.sleep(0.01)
+                assert await poll(all_gone, timeout=30), "no later pass deleted the minute written after the first"
             finally:
                 await background.stop()
 
