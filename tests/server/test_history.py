@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from pydantic import TypeAdapter
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from protocol.export import member_csv, team_csv
 from protocol.schema import HourProfile, MemberDay, MemberDays, TeamDay, TeamDays
@@ -304,3 +304,26 @@ def test_days_past_the_minutes_window_are_their_kept_totals(tmp_path: pathlib.Pa
         assert [[d.totals.active_s for d in m.days] for m in week.members] == [[0, 0], [0, 500]]
     finally:
         server.stop()
+
+
+def test_days_after_today_are_zeros_and_write_nothing(server: ServerProcess) -> None:
+    """Issue 15 review, item 2: a range after the member's local today (the History tab asks for the whole
+    current week) is answered with empty days and writes no ``user_days`` row; asking for ranges up to year
+    9999 once grew the database by a row per day asked."""
+    alice = make_team(server, roles=["member"], time_zone="Pacific/Kiritimati").people[0]  # UTC+14
+    today = datetime.now(UTC).date()
+
+    async def rows(session: Any, _now: datetime) -> int:
+        return len(list(await session.scalars(select(UserDay.day).where(UserDay.user_id == alice.user_id))))
+
+    for start, end in ((today + timedelta(days=3), today + timedelta(days=64)),
+                       (date(9999, 10, 30), date(9999, 12, 30))):
+        days = MemberDays.model_validate(get(server, alice, f"/api/v1/team/members/{alice.user_id}/days"
+                                                            f"?start={start}&end={end}").json())
+        assert days.days and all(d.totals.tracked_s == 0 and d.hours for d in days.days)
+    week = MemberDays.model_validate(get(server, alice, f"/api/v1/team/members/{alice.user_id}/days"
+                                                        f"?start={today - timedelta(days=1)}"
+                                                        f"&end={today + timedelta(days=6)}").json())
+    assert len(week.days) == 8
+    # Kiritimati's today (UTC+14) may be the UTC date's next day: at most its yesterday, today and tomorrow.
+    assert asyncio.run(run_in_session(server.database_url, rows)) <= 3
