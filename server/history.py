@@ -164,10 +164,12 @@ async def report(session: AsyncSession, *, team: str, login: str | None, start: 
 
 async def one_member_day(session: AsyncSession, user: User, day: date, *, now: datetime,
                          settings: Settings) -> MemberDay:
-    return (await member_days(session, [user], day, day, now=now, settings=settings, timelines=True))[user.id][0]
+    found = (await member_days(session, [user], day, day, now=now, settings=settings, timelines=True))[user.id][0]
+    return found.model_copy(update={"retention": retention(await session.get_one(Team, user.team_id), settings)})
 
 
 async def one_member_days(session: AsyncSession, user: User, start: date, end: date, *, now: datetime,
                           settings: Settings) -> MemberDays:
     found = await member_days(session, [user], start, end, now=now, settings=settings)
-    return MemberDays(user_id=user.id, name=user.name, time_zone=user.time_zone, days=found[user.id])
+    return MemberDays(user_id=user.id, name=user.name, time_zone=user.time_zone, days=found[user.id],
+                      retention=retention(await session.get_one(Team, user.team_id), settings))

@@ -15,7 +15,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import select, update
 
 from protocol.export import member_csv, team_csv
-from protocol.schema import HourProfile, MemberDay, MemberDays, TeamDay, TeamDays
+from protocol.schema import HourProfile, MemberDay, MemberDays, Retention, TeamDay, TeamDays
 from server.migrate import run_in_session
 from server.models import UserDay
 from support.servers import ServerProcess
@@ -93,7 +93,7 @@ def test_the_same_day_reads_the_same_to_the_member_and_in_the_team_day(server: S
     assert [m.user_id for m in team.members] == sorted((p.user_id for p in berlin.people),
                                                        key=lambda uid: {p.user_id: p.name for p in berlin.people}[uid])
     in_team = next(m for m in team.members if m.user_id == alice.user_id)
-    assert in_team.model_dump(mode="json") == own
+    assert in_team.model_dump(mode="json") == own | {"retention": None}  # the team answer carries it once
     quiet = next(m for m in team.members if m.user_id == bob.user_id)
     assert quiet.timeline == "-" * 23 * 60 and quiet.first_activity is None and quiet.totals.tracked_s == 0
     assert team.totals.active_s == in_team.totals.active_s
@@ -108,7 +108,7 @@ def test_a_range_has_every_day_without_timelines(server: ServerProcess, berlin: 
     assert [d.date for d in member.days] == [SPRING - timedelta(days=1), SPRING, SPRING + timedelta(days=1)]
     assert all(d.timeline is None for m in days.members for d in m.days)
     single = get(server, manager, f"/api/v1/team/members/{alice.user_id}/days/{SPRING}").json()
-    assert member.days[1].model_dump(mode="json") == single | {"timeline": None}
+    assert member.days[1].model_dump(mode="json") == single | {"timeline": None, "retention": None}
     # The minute after the DST day ended is the next day's.
     assert member.days[2].totals.keys == 100 and len(member.days[2].hours) == 24
     own = MemberDays.model_validate(get(server, alice, f"/api/v1/team/members/{alice.user_id}/days?start={SPRING}"
@@ -327,3 +327,15 @@ def test_days_after_today_are_zeros_and_write_nothing(server: ServerProcess) -> 
     assert len(week.days) == 8
     # Kiritimati's today (UTC+14) may be the UTC date's next day: at most its yesterday, today and tomorrow.
     assert asyncio.run(run_in_session(server.database_url, rows)) <= 3
+
+
+def test_a_members_own_history_says_what_the_server_keeps(server: ServerProcess, berlin: Team) -> None:
+    """Issue 15 review, item 7: a member reads no team answer, so the member routes carry ``retention`` too (the
+    Me tab tells an old empty day from a day without work); inside a team answer it stays once, at the top."""
+    alice = berlin.people[1]
+    base = f"/api/v1/team/members/{alice.user_id}/days"
+    kept = Retention(minutes_days=3650, keeps_day_totals=False)  # tests/support/servers.py's window
+    assert MemberDays.model_validate(get(server, alice, f"{base}?start={SPRING}&end={SPRING}").json()).retention == kept
+    assert MemberDay.model_validate(get(server, alice, f"{base}/{SPRING}").json()).retention == kept
+    team = TeamDay.model_validate(get(server, berlin.people[0], f"/api/v1/team/days/{SPRING}").json())
+    assert team.retention == kept and all(member.retention is None for member in team.members)
