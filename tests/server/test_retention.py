@@ -33,8 +33,8 @@ from server.days import member_day, touch
 from server.db import make_engine, make_sessionmaker
 from server.ingest import Ingest
 from server.migrate import run_in_session, upgrade
-from server.models import ActivitySlot, Batch, Device, EnrollmentCode, Team, User, UserDay
-from server.retention import Report, RetentionSweeper, cutoff, retention
+from server.models import ActivitySlot, Batch, Device, EnrollmentCode, RosterChange, Team, User, UserDay
+from server.retention import ROSTER_KEPT, Report, RetentionSweeper, cutoff, retention
 from server.totals import day_bounds, day_totals, local_date, merged_minutes, summed
 from support.servers import PostgresCluster, ServerProcess
 from support.team import slot
@@ -234,6 +234,28 @@ async def check_folded(sessions: async_sessionmaker[AsyncSession], member: Membe
         assert (got.first_activity, got.last_activity) == want.first_last[day]
         assert (got.time_zone, got.timeline) == (member.zone, None)
     assert await starts_of(sessions, member.user_id) == want.kept, member.zone
+
+
+def test_announced_roster_changes_go_a_day_after_their_announcement(fresh_url: str) -> None:
+    """Issue 15 review, item 3: ``roster_changes`` rows (a name and a role) were kept forever. A row announced
+    more than a day ago goes, whatever the window; one announced since, and one not announced yet (no server ran
+    its announce pass), stay."""
+    async def run() -> None:
+        async with database(fresh_url) as sessions:
+            async with sessions() as session:
+                [member] = await add_team(session, keeps=False, zones=("UTC",))
+                for announced in (NOW - ROSTER_KEPT - MINUTE, NOW - ROSTER_KEPT + MINUTE, None):
+                    session.add(RosterChange(team_id=member.team_id, user_id=member.user_id, change="renamed",
+                                             name="N", role="member", at=NOW - timedelta(days=2),
+                                             announced_at=announced))
+                await session.commit()
+            report = await sweeper(sessions).run()
+            assert report.roster_changes == 1
+            async with sessions() as session:
+                left = list(await session.scalars(select(RosterChange.announced_at).order_by(RosterChange.id)))
+            assert left == [NOW - ROSTER_KEPT + MINUTE, None]
+
+    asyncio.run(run())
 
 
 def test_whole_old_days_are_folded_into_day_totals_before_their_minutes_go(fresh_url: str) -> None:
