@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from protocol.export import member_csv, team_csv
 from protocol.schema import HourProfile, MemberDay, MemberDays, Retention, TeamDay, TeamDays
 from server.migrate import run_in_session
-from server.models import UserDay
+from server.models import ActivitySlot, UserDay
 from support.servers import ServerProcess
 from support.team import Person, Team, backdate_enrollment, enroll, get, issue_code, make_team, post_batch, slot
 from sync.api import ApiClient
@@ -205,8 +205,8 @@ def test_the_client_reads_the_same_answers(server: ServerProcess, berlin: Team) 
 
 def report(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
     """``staffpulse-server report`` on the server's database; its output as written (CSV lines end in CRLF)."""
-    done = subprocess.run([sys.executable, "-m", "server.cli", "report", *args, "--database-url", server.database_url,
-                           "--retention-days", "3650"], capture_output=True, timeout=120, check=False)
+    done = subprocess.run([sys.executable, "-m", "server.cli", "report", *args, "--database-url", server.database_url],
+                          capture_output=True, timeout=120, check=False)
     return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode(), done.stderr.decode())
 
 
@@ -339,3 +339,32 @@ def test_a_members_own_history_says_what_the_server_keeps(server: ServerProcess,
     assert MemberDay.model_validate(get(server, alice, f"{base}/{SPRING}").json()).retention == kept
     team = TeamDay.model_validate(get(server, berlin.people[0], f"/api/v1/team/days/{SPRING}").json())
     assert team.retention == kept and all(member.retention is None for member in team.members)
+
+
+def test_the_report_command_uses_the_running_servers_window(tmp_path: pathlib.Path) -> None:
+    """Issue 15 review, item 4: ``report`` had its own ``--retention-days`` defaulting to 30, so beside a server
+    run with 10 it showed a day the API shows empty. ``serve`` records its window; ``report`` uses it."""
+    server = ServerProcess(f"sqlite:///{tmp_path / 'server.db'}", tmp_path / "server.log",
+                           "--retention-days", "10").start()
+    try:
+        manager, alice = make_team(server, roles=["manager", "member"]).people
+        old = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(days=15)
+
+        async def late(session: Any, _now: datetime) -> None:  # stored after the start's retention pass
+            session.add(ActivitySlot(device_id=alice.device_id, user_id=alice.user_id, start=old, tracked_s=60,
+                                     active_s=60, idle_s=0, break_s=0, input_s=60, keys=9, clicks=0, scrolls=0,
+                                     mouse_px=0))
+
+        asyncio.run(run_in_session(server.database_url, late))
+        start, end = old.date() - timedelta(days=1), old.date() + timedelta(days=1)
+        api = TeamDays.model_validate(get(server, manager, f"/api/v1/team/days?start={start}&end={end}").json())
+        assert api.retention.minutes_days == 10
+        assert all(d.totals.tracked_s == 0 for m in api.members for d in m.days), "past the window: not shown"
+        done = report(server, "--team", api.team.name, "--start", str(start), "--end", str(end), "--format", "json")
+        assert done.returncode == 0, done.stderr
+        assert TeamDays.model_validate_json(done.stdout) == api
+        flagged = report(server, "--team", api.team.name, "--start", str(start), "--end", str(end), "--format",
+                         "json", "--retention-days", "30")
+        assert TeamDays.model_validate_json(flagged.stdout).retention.minutes_days == 30, "the flag still wins"
+    finally:
+        server.stop()
