@@ -17,13 +17,13 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from protocol.history import MAX_RANGE_DAYS, sum_totals
 from protocol.schema import (
     MemberDay,
     MemberDays,
     TeamDay,
     TeamDays,
     TeamPublic,
-    Totals,
 )
 from server import days
 from server.auth import Principal
@@ -31,13 +31,10 @@ from server.config import Settings
 from server.errors import AdminError, Forbidden, Invalid, NotFound
 from server.models import Team, User
 from server.retention import first_kept_day, retention
-from server.totals import COUNTS, SECONDS, local_date, totals_from
+from server.totals import local_date
 
-#: The longest range one request may ask for: two months, so a request's cost stays bounded.
-MAX_RANGE_DAYS = 62
 #: Days whose local midnights, in any zone, a ``datetime`` can hold (0001-01-01 in UTC+14 cannot).
 FIRST_DAY, LAST_DAY = date(1, 1, 2), date(9999, 12, 30)
-_NAMES = SECONDS + COUNTS
 
 
 def check_day(day: date, field: str) -> None:
@@ -93,14 +90,6 @@ async def member_days(session: AsyncSession, users: Sequence[User], start: date,
     return {user.id: [one(user, day) for day in dates] for user in users}
 
 
-def team_totals(members: Sequence[MemberDay]) -> Totals:
-    sums = dict.fromkeys(_NAMES, 0)
-    for member in members:
-        for name in _NAMES:
-            sums[name] += getattr(member.totals, name)
-    return totals_from(sums)
-
-
 # --- who may read what ----------------------------------------------------------------------------------------
 
 
@@ -135,7 +124,7 @@ async def team_day(session: AsyncSession, team_id: int, day: date, *, now: datet
     found = await member_days(session, users, day, day, now=now, settings=settings, timelines=True)
     members = [found[user.id][0] for user in users]
     return TeamDay(team=TeamPublic(id=team.id, name=team.name), date=day, members=members,
-                   totals=team_totals(members), retention=retention(team, settings))
+                   totals=sum_totals(member.totals for member in members), retention=retention(team, settings))
 
 
 async def team_days(session: AsyncSession, team_id: int, start: date, end: date, *, now: datetime,
