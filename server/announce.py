@@ -22,7 +22,6 @@ promoted member's the managers' room too.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -33,9 +32,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from protocol.schema import DeviceEnrolledEvent, Role, RosterChangeKind, RosterEvent
 from server import roster
-from server.errors import UNAVAILABLE
 from server.gateway import rooms_for
 from server.models import DeploymentKey, Device, RosterChange
+from server.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +66,10 @@ class Announcer:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], sio: socketio.AsyncServer,
                  clock: Callable[[], datetime], interval_s: float) -> None:
         self.sessions, self.sio, self.clock, self.interval_s = sessions, sio, clock, interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("announce-devices", (
+            ("announcing new devices", self.announce), ("announcing roster changes", self.announce_roster),
+            ("regrouping the sockets of changed roles", self.regroup)), lambda: self.interval_s, log, at_start=False)
+        self.start, self.stop = self._periodic.start, self._periodic.stop
         #: The last roster change ``regroup`` looked at; None until its first pass, which starts from the newest.
         self._regrouped: int | None = None
 
@@ -135,24 +137,3 @@ class Announcer:
             log.info("disconnected %d sockets whose user's role or team changed, to rejoin their rooms", dropped)
         return dropped
 
-    async def _run(self) -> None:
-        passes = (("new devices", self.announce), ("roster changes", self.announce_roster),
-                  ("rooms of changed roles", self.regroup))
-        while True:
-            await asyncio.sleep(self.interval_s)
-            for what, announce in passes:
-                try:
-                    await announce()
-                except UNAVAILABLE as exc:  # a busy database: the rows stay unannounced until the next pass
-                    log.warning("announcing %s failed, next pass retries: %s", what, exc)
-                except Exception:  # a bug in one pass must not end announcing for the life of the process
-                    log.exception("announcing %s failed", what)
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="announce-devices")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None

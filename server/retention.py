@@ -44,8 +44,8 @@ from sqlalchemy.orm import InstrumentedAttribute
 from protocol.schema import Retention
 from server.config import Settings
 from server.days import summarise_days
-from server.errors import UNAVAILABLE
 from server.models import ActivitySlot, Batch, EnrollmentCode, RosterChange, Team, User, UserDay
+from server.periodic import Periodic
 from server.totals import day_bounds, local_date
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,9 @@ class RetentionSweeper:
     def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession],
                  clock: Callable[[], datetime]) -> None:
         self.settings, self.sessions, self.clock = settings, sessions, clock
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("retention", (("retention pass", self.run),),
+                                  lambda: self.settings.retention_interval_s, log, at_start=True)
+        self.start, self.stop = self._periodic.start, self._periodic.stop
 
     async def run(self) -> Report:
         """One pass at the clock's now, logged in one line."""
@@ -188,22 +190,3 @@ class RetentionSweeper:
         """Note a chunk's time and rest as long, so writers waiting for the database get it in between."""
         report.held(held_s)
         await asyncio.sleep(max(held_s, MIN_REST_S))
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run()
-            except UNAVAILABLE as exc:  # a busy database: what is left goes with the next pass
-                log.warning("retention pass failed, the next one retries: %s", exc)
-            except Exception:  # a bug in one pass must not end retention for the life of the process
-                log.exception("retention pass failed")
-            await asyncio.sleep(self.settings.retention_interval_s)
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="retention")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
