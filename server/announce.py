@@ -70,8 +70,9 @@ class Announcer:
             ("announcing new devices", self.announce), ("announcing roster changes", self.announce_roster),
             ("regrouping the sockets of changed roles", self.regroup)), lambda: self.interval_s, log, at_start=False)
         self.start, self.stop = self._periodic.start, self._periodic.stop
-        #: The last roster change ``regroup`` looked at; None until its first pass, which starts from the newest.
-        self._regrouped: int | None = None
+        #: The last roster change ``regroup`` looked at. The first pass reads every row still kept (a day's, as the
+        #: retention pass deletes older ones): sockets whose rooms fit their user's latest row are left alone.
+        self._regrouped = 0
 
     async def announce(self) -> int:
         """One pass: emit ``device-enrolled`` for each active device not yet announced; how many were."""
@@ -116,9 +117,6 @@ class Announcer:
         """One pass: disconnect this process's sockets of users whose role or team changed since the last pass
         (``roster_changes``) and whose rooms no longer fit it; how many were."""
         async with self.sessions() as session:
-            if self._regrouped is None:  # sockets connecting from now on get the rooms of the roles stored now
-                self._regrouped = await session.scalar(select(func.max(RosterChange.id))) or 0
-                return 0
             rows = (await session.execute(
                 select(RosterChange.id, RosterChange.user_id, RosterChange.team_id, RosterChange.role)
                 .where(RosterChange.id > self._regrouped).order_by(RosterChange.id))).all()
