@@ -11,11 +11,17 @@ the socket manager (Redis with several processes) delivers wherever the user's s
 A device not connected at that moment would never hear of it, so ``GET /me`` repeats the news (``recent``):
 every device of the user that became active after the asking device was enrolled, within ``RECENT``. The agent
 reads it whenever its live connection (re)connects.
+
+A socket's rooms are chosen at connect (``server.gateway.rooms_for``), so a manager demoted by ``users rename
+--role member`` would keep hearing ``team-performance-update`` until it reconnected. Every process's pass
+(``regroup``) therefore reads the roster changes made since its last pass (all of them, not only those it
+claimed: each process holds its own sockets) and disconnects its sockets of a changed user whose rooms no
+longer fit the user's role or team; the client reconnects at once and gets the rooms of its new role, a
+promoted member's the managers' room too.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -26,8 +32,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from protocol.schema import DeviceEnrolledEvent, Role, RosterChangeKind, RosterEvent
 from server import roster
-from server.errors import UNAVAILABLE
+from server.gateway import rooms_for
 from server.models import DeploymentKey, Device, RosterChange
+from server.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +66,13 @@ class Announcer:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], sio: socketio.AsyncServer,
                  clock: Callable[[], datetime], interval_s: float) -> None:
         self.sessions, self.sio, self.clock, self.interval_s = sessions, sio, clock, interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("announce-devices", (
+            ("announcing new devices", self.announce), ("announcing roster changes", self.announce_roster),
+            ("regrouping the sockets of changed roles", self.regroup)), lambda: self.interval_s, log, at_start=False)
+        self.start, self.stop = self._periodic.start, self._periodic.stop
+        #: The last roster change ``regroup`` looked at. The first pass reads every row still kept (a day's, as the
+        #: retention pass deletes older ones): sockets whose rooms fit their user's latest row are left alone.
+        self._regrouped = 0
 
     async def announce(self) -> int:
         """One pass: emit ``device-enrolled`` for each active device not yet announced; how many were."""
@@ -100,23 +113,25 @@ class Announcer:
                 await self.sio.emit(roster.EVENT, event.model_dump(mode="json"), room=f"team:{row.team_id}")
         return len(claimed)
 
-    async def _run(self) -> None:
-        passes = (("new devices", self.announce), ("roster changes", self.announce_roster))
-        while True:
-            await asyncio.sleep(self.interval_s)
-            for what, announce in passes:
-                try:
-                    await announce()
-                except UNAVAILABLE as exc:  # a busy database: the rows stay unannounced until the next pass
-                    log.warning("announcing %s failed, next pass retries: %s", what, exc)
-                except Exception:  # a bug in one pass must not end announcing for the life of the process
-                    log.exception("announcing %s failed", what)
+    async def regroup(self) -> int:
+        """One pass: disconnect this process's sockets of users whose role or team changed since the last pass
+        (``roster_changes``) and whose rooms no longer fit it; how many were."""
+        async with self.sessions() as session:
+            rows = (await session.execute(
+                select(RosterChange.id, RosterChange.user_id, RosterChange.team_id, RosterChange.role)
+                .where(RosterChange.id > self._regrouped).order_by(RosterChange.id))).all()
+        if not rows:
+            return 0
+        self._regrouped = rows[-1].id
+        latest = {row.user_id: (row.team_id, Role(row.role)) for row in rows}
+        dropped = 0
+        for user_id, (team_id, role) in latest.items():
+            fitting = set(rooms_for(user_id, team_id, role))
+            for sid, _eio_sid in list(self.sio.manager.get_participants("/", f"user:{user_id}")):
+                if set(self.sio.rooms(sid)) - {sid} != fitting:
+                    await self.sio.disconnect(sid)
+                    dropped += 1
+        if dropped:
+            log.info("disconnected %d sockets whose user's role or team changed, to rejoin their rooms", dropped)
+        return dropped
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="announce-devices")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None

@@ -10,7 +10,7 @@ import socketio
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
-from server import __version__, security
+from server import __version__, security, server_settings
 from server.announce import Announcer
 from server.api.errors import install_handlers
 from server.api.fast_path import PREFIX, FastPath
@@ -48,6 +48,8 @@ def create_api(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
         # At start, not when the app is built: creating it is a write beside the database.
         async with sessions() as session:
             api.state.code_secret = await security.checked_code_secret(session, settings.database_url)
+            await server_settings.record(session, settings.retention_days, clock())
+            await session.commit()
         hub.start()
         announcer.start()
         retention.start()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -205,15 +206,21 @@ def report(args: argparse.Namespace) -> int:
     the web stack."""
     from protocol.export import member_csv, team_csv
     from protocol.schema import TeamDays
-    from server import history
+    from server import history, server_settings
     from server.errors import Invalid
     from server.migrate import run_in_session
 
-    settings = Settings(database_url="unused", retention_days=args.retention_days)
+    async def build(session: AsyncSession, now: datetime) -> Any:
+        # The running server's window (``serve`` records it), unless the flag says otherwise.
+        settings = Settings(database_url="unused")
+        days = args.retention_days or await server_settings.retention_days(session) or settings.retention_days
+        settings = dataclasses.replace(settings, retention_days=days)
+        return await history.report(session, team=args.team, login=args.user, start=args.start, end=args.end,
+                                    now=now, settings=settings)
+
     try:
         history.check_range(args.start, args.end, fields=("--start", "--end"), longest=None)
-        answer = asyncio.run(run_in_session(_database_url(args), lambda s, now: history.report(
-            s, team=args.team, login=args.user, start=args.start, end=args.end, now=now, settings=settings)))
+        answer = asyncio.run(run_in_session(_database_url(args), build))
     except (Invalid, UsageError) as exc:  # AdminError is an Invalid
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -426,8 +433,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--end", required=True, type=_day, metavar="YYYY-MM-DD", help="last day (inclusive)")
     p.add_argument("--format", choices=("csv", "json"), default="csv", help="default: csv")
     p.add_argument("--out", metavar="FILE", help="write here instead of to standard output")
-    p.add_argument("--retention-days", type=_positive, default=30, metavar="DAYS",
-                   help="the server's --retention-days, as the JSON's retention says (default 30)")
+    p.add_argument("--retention-days", type=_positive, metavar="DAYS",
+                   help="the window to show (default: the --retention-days the server last started with; 30 "
+                   "if none started since this was recorded)")
     p.set_defaults(run=report)
     return parser
 

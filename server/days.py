@@ -39,10 +39,11 @@ from pydantic import TypeAdapter
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from protocol.history import totals_from
 from protocol.schema import HourProfile, MemberDay, MinuteMark, Totals
 from server.db import insert
 from server.models import User, UserDay
-from server.totals import COUNTS, SECONDS, day_bounds, merged_rows, totals_from
+from server.totals import COUNTS, SECONDS, day_bounds, merged_rows
 
 _HOUR = timedelta(hours=1)
 _MINUTE = timedelta(minutes=1)

@@ -17,13 +17,14 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from protocol.history import MAX_RANGE_DAYS, sum_totals
 from protocol.schema import (
     MemberDay,
     MemberDays,
+    Retention,
     TeamDay,
     TeamDays,
     TeamPublic,
-    Totals,
 )
 from server import days
 from server.auth import Principal
@@ -31,13 +32,10 @@ from server.config import Settings
 from server.errors import AdminError, Forbidden, Invalid, NotFound
 from server.models import Team, User
 from server.retention import first_kept_day, retention
-from server.totals import COUNTS, SECONDS, totals_from
+from server.totals import local_date
 
-#: The longest range one request may ask for: two months, so a request's cost stays bounded.
-MAX_RANGE_DAYS = 62
 #: Days whose local midnights, in any zone, a ``datetime`` can hold (0001-01-01 in UTC+14 cannot).
 FIRST_DAY, LAST_DAY = date(1, 1, 2), date(9999, 12, 30)
-_NAMES = SECONDS + COUNTS
 
 
 def check_day(day: date, field: str) -> None:
@@ -65,12 +63,16 @@ async def member_days(session: AsyncSession, users: Sequence[User], start: date,
     Days whose minutes are past the retention window (``server.retention.first_kept_day``) are their kept
     ``UserDay`` rows, or zeros, without timelines. Of the others, a range reads the usable rows (fresh, or
     summed at most ``summary_max_age_s`` ago: ``server.days.usable``) and sums the rest from the minutes,
-    writing them back for the next reader (``server.days.refresh``); a single day with its timeline is always
-    summed from the minutes."""
+    writing them back for the next reader (``server.days.refresh``) up to the member's local today (later days
+    are zeros, written never); a single day with its timeline is always summed from the minutes."""
     dates = [start + timedelta(days=k) for k in range((end - start).days + 1)]
     rows = await days.stored(session, [user.id for user in users], start, end)
     kept = {user.id: first_kept_day(now, user.time_zone, settings) for user in users}
-    recent = {(user.id, day): user.time_zone for user in users for day in dates if day >= kept[user.id]}
+    # Days after the member's local today have no minutes yet (ingest refuses minutes not begun): zeros, summed
+    # and written never, or any member could fill ``user_days`` with rows up to 9999.
+    today = {user.id: local_date(now, user.time_zone) for user in users}
+    recent = {(user.id, day): user.time_zone for user in users for day in dates
+              if kept[user.id] <= day <= today[user.id]}
     if timelines:
         built = await days.build(session, {user.id: (user.time_zone, [day for day in dates if day >= kept[user.id]])
                                            for user in users}, timelines=True)
@@ -90,14 +92,6 @@ async def member_days(session: AsyncSession, users: Sequence[User], start: date,
         return days.Served(days.Day.empty(day, user.time_zone, timeline=False).member_day(user.id, user.name))
 
     return {user.id: [one(user, day) for day in dates] for user in users}
-
-
-def team_totals(members: Sequence[MemberDay]) -> Totals:
-    sums = dict.fromkeys(_NAMES, 0)
-    for member in members:
-        for name in _NAMES:
-            sums[name] += getattr(member.totals, name)
-    return totals_from(sums)
 
 
 # --- who may read what ----------------------------------------------------------------------------------------
@@ -134,16 +128,19 @@ async def team_day(session: AsyncSession, team_id: int, day: date, *, now: datet
     found = await member_days(session, users, day, day, now=now, settings=settings, timelines=True)
     members = [found[user.id][0].model() for user in users]
     return TeamDay(team=TeamPublic(id=team.id, name=team.name), date=day, members=members,
-                   totals=team_totals(members), retention=retention(team, settings))
+                   totals=sum_totals(member.totals for member in members), retention=retention(team, settings))
 
 
-def _member_days(user: User, served: Sequence[days.Served]) -> MemberDays:
-    return MemberDays(user_id=user.id, name=user.name, time_zone=user.time_zone, days=[one.model() for one in served])
+def _member_days(user: User, served: Sequence[days.Served], kept: Retention | None = None) -> MemberDays:
+    """One member's days; ``kept`` only in a member route's answer (a team answer says it once, at its top)."""
+    return MemberDays(user_id=user.id, name=user.name, time_zone=user.time_zone, days=[one.model() for one in served],
+                      retention=kept)
 
 
-def _member_days_json(user: User, served: Sequence[days.Served]) -> str:
-    """``_member_days(user, served).model_dump_json()``, each day's stored hours spliced in unparsed."""
-    envelope = MemberDays(user_id=user.id, name=user.name, time_zone=user.time_zone, days=[]).model_dump_json()
+def _member_days_json(user: User, served: Sequence[days.Served], kept: Retention | None = None) -> str:
+    """``_member_days(user, served, kept).model_dump_json()``, each day's stored hours spliced in unparsed."""
+    envelope = MemberDays(user_id=user.id, name=user.name, time_zone=user.time_zone, days=[],
+                          retention=kept).model_dump_json()
     return days.splice(envelope, '"days":[]', "[" + ",".join(one.json() for one in served) + "]")
 
 
@@ -188,18 +185,19 @@ async def report(session: AsyncSession, *, team: str, login: str | None, start: 
 
 async def one_member_day(session: AsyncSession, user: User, day: date, *, now: datetime,
                          settings: Settings) -> MemberDay:
-    found = await member_days(session, [user], day, day, now=now, settings=settings, timelines=True)
-    return found[user.id][0].model()
+    found = (await member_days(session, [user], day, day, now=now, settings=settings, timelines=True))[user.id][0]
+    return found.model().model_copy(update={"retention": retention(await session.get_one(Team, user.team_id),
+                                                                   settings)})
 
 
 async def one_member_days(session: AsyncSession, user: User, start: date, end: date, *, now: datetime,
                           settings: Settings) -> MemberDays:
     found = await member_days(session, [user], start, end, now=now, settings=settings)
-    return _member_days(user, found[user.id])
+    return _member_days(user, found[user.id], retention(await session.get_one(Team, user.team_id), settings))
 
 
 async def one_member_days_json(session: AsyncSession, user: User, start: date, end: date, *, now: datetime,
                                settings: Settings) -> str:
     """``one_member_days(...).model_dump_json()``, the stored hours spliced in unparsed."""
     found = await member_days(session, [user], start, end, now=now, settings=settings)
-    return _member_days_json(user, found[user.id])
+    return _member_days_json(user, found[user.id], retention(await session.get_one(Team, user.team_id), settings))

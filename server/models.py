@@ -109,6 +109,17 @@ class RosterChange(Base):
     announced_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True, index=True)
 
 
+class ServerSetting(Base):
+    """What the running server was started with that other processes must agree with, one row: ``serve``
+    writes its ``--retention-days`` at every start, and ``staffpulse-server report`` reads it, so a report shows
+    the window the server keeps (``server.server_settings``)."""
+
+    __tablename__ = "server_settings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    retention_days: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class EnrollmentCode(Base):
     __tablename__ = "enrollment_codes"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from protocol.history import totals_from
 from protocol.schema import Slot, Totals
 from server.models import ActivitySlot, UtcDateTime
 
@@ -46,13 +47,6 @@ def make_totals(slots: Iterable[Slot]) -> Totals:
         for name in sums:
             sums[name] += getattr(slot, name)
     return totals_from(sums)
-
-
-def totals_from(sums: Mapping[str, int]) -> Totals:
-    """Totals of merged sums named as in ``SECONDS + COUNTS``, with the activity share computed once here."""
-    active = sums["active_s"]
-    pct = round(100.0 * sums["input_s"] / active, 1) if active else 0.0
-    return Totals(**sums, activity_pct=pct)
 
 
 _COLUMNS = tuple(getattr(ActivitySlot, name) for name in SECONDS + COUNTS)

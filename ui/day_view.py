@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from protocol.history import sum_totals
 from protocol.schema import MemberDay, MinuteMark, PresenceState, Slot, TeamMember, Totals
 from protocol.text import visible
 from ui import present
@@ -239,12 +240,7 @@ def team_totals(shown: Iterable[Row]) -> tuple[int, Totals | None]:
     listed = list(shown)
     if not any(row.totals is not None for row in listed if not row.own):
         return len(listed), None
-    sums = [row.totals for row in listed if row.totals is not None]
-    active, typed = sum(t.active_s for t in sums), sum(t.input_s for t in sums)
-    idle, breaks = sum(t.idle_s for t in sums), sum(t.break_s for t in sums)
-    pct = round(100.0 * typed / active, 1) if active else 0.0
-    return len(listed), Totals(active_s=active, idle_s=idle, break_s=breaks, input_s=typed,
-                               tracked_s=active + idle + breaks, activity_pct=pct)
+    return len(listed), sum_totals(row.totals for row in listed if row.totals is not None)
 
 
 def totals_line(count: int, totals: Totals | None) -> str:

@@ -15,6 +15,7 @@ from datetime import date
 from typing import TypeVar
 
 from protocol import export
+from protocol.history import MAX_RANGE_DAYS
 from protocol.roles import Role
 from protocol.schema import Me, MemberDay, MemberDays, Retention
 from sync.api import ApiClient
@@ -27,8 +28,6 @@ from ui.history_view import Period, Span
 Result = TypeVar("Result")
 #: Runs ``work`` off the GUI thread and hands its result (or exception) to ``done`` on it: ``TrayApp._background``.
 Runner = Callable[[Callable[[], object], Callable[[object], None], str], None]
-#: The server's longest range per request (``server/history.py``): the export dialog says so before asking.
-MAX_RANGE_DAYS = 62
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,8 +6,8 @@ without. Everything here turns those rows into words and numbers:
 
 - ``Period``: the day or week, stepping back and forth, and the dates to ask for (a week is asked for together
   with the week before it, so the trends need no second request);
-- ``add_totals``: the sum of several days or members, with the activity % recomputed the server's way (input
-  seconds as a share of active seconds, one decimal), never averaged from percentages;
+- sums of several days or members: ``protocol.history.sum_totals``, the server's rule (the activity % of the
+  sums, never averaged from percentages);
 - ``day_view`` / ``week_view``: the figures, bars and trend lines of one selection;
 - ``empty_text``: what an empty period says, and what to do about it (a future day, nothing recorded, or minutes
   past the server's retention window, kept as day totals or deleted).
@@ -17,18 +17,17 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from protocol.history import sum_totals
 from protocol.schema import MemberDay, MemberDays, Retention, Totals
 from sync.errors import NotEnrolled, Refused, Transient
 from ui.present import duration, percent
 
 WEEK_DAYS = 7
-#: The seconds of ``Totals`` that add up across days and members (``activity_pct`` is recomputed).
-_SUMMED = tuple(name for name in Totals.model_fields if name != "activity_pct")
 
 
 class Span(enum.StrEnum):
@@ -68,16 +67,6 @@ class Period:
         if self.span is Span.DAY:
             return self.start.strftime("%A %d %B %Y")
         return f"Week of {self.start.strftime('%d %b')} – {self.end.strftime('%d %b %Y')}"
-
-
-def add_totals(totals: Iterable[Totals]) -> Totals:
-    """Totals of several days or members: sums, and the activity % of the sums (as ``server/totals.py``)."""
-    sums = dict.fromkeys(_SUMMED, 0)
-    for each in totals:
-        for name in _SUMMED:
-            sums[name] += getattr(each, name)
-    active = sums["active_s"]
-    return Totals(**sums, activity_pct=round(100.0 * sums["input_s"] / active, 1) if active else 0.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,7 +113,7 @@ def day_view(days: Sequence[MemberDay]) -> DayView:
     lasts = [d.last_activity for d in days if d.last_activity is not None]
     zone_name = days[0].time_zone if days else "UTC"
     has_hours = any(day.hours for day in days)
-    return DayView(totals=add_totals(d.totals for d in days), first=_clock(min(firsts, default=None), zone_name),
+    return DayView(totals=sum_totals(d.totals for d in days), first=_clock(min(firsts, default=None), zone_name),
                    last=_clock(max(lasts, default=None), zone_name),
                    hours=[Bar(f"{h:02d}", *values) for h, values in enumerate(hours)] if has_hours else [])
 
@@ -135,9 +124,9 @@ def week_view(members: Sequence[MemberDays], period: Period) -> WeekView:
     for member in members:
         for day in member.days:
             by_date.setdefault(day.date, []).append(day.totals)
-    this = [add_totals(by_date.get(day, [])) for day in period.days]
-    before = add_totals(t for day in period.step(-1).days for t in by_date.get(day, []))
-    totals = add_totals(this)
+    this = [sum_totals(by_date.get(day, [])) for day in period.days]
+    before = sum_totals(t for day in period.step(-1).days for t in by_date.get(day, []))
+    totals = sum_totals(this)
     bars = [Bar(day.strftime("%a %d"), t.active_s, t.break_s, t.idle_s) for day, t in zip(period.days, this,
                                                                                           strict=True)]
     return WeekView(totals=totals, previous=before, days=bars, trends=trends(totals, before))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
 
 import redis
 
+from server import admin
+from server.migrate import run_in_session
 from server.registry import KEY_PREFIX
 from support.servers import ServerProcess
 from support.team import (
@@ -164,3 +167,22 @@ def test_a_roster_change_is_announced_once_to_the_team_on_every_process(cluster:
     finally:
         on_a.close()
         on_b.close()
+
+
+def test_demoted_managers_lose_their_rooms_on_every_process(cluster: Cluster) -> None:
+    """Issue 15 review, item 1, in a cluster: the announce pass that claims a roster change runs on one process,
+    yet each process drops its own sockets of a user whose role changed, so a demoted manager's socket elsewhere
+    stops hearing the team's totals too."""
+    a, b = cluster
+    first, second = make_team(a, roles=["manager", "manager"]).people
+    sockets = [LiveClient(a, first.token, reconnection=False).connect(),
+               LiveClient(b, second.token, reconnection=False).connect()]
+    try:
+        for person in (first, second):
+            asyncio.run(run_in_session(a.database_url, lambda s, now, p=person: admin.rename_user(
+                s, login=p.login, role="member", now=now)))
+        for client in sockets:
+            assert wait_disconnected(client, timeout=10), "a socket kept the managers' room"
+    finally:
+        for client in sockets:
+            client.close()

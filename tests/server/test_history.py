@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 from pydantic import TypeAdapter
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from protocol.export import member_csv, team_csv
-from protocol.schema import HourProfile, MemberDay, MemberDays, TeamDay, TeamDays
+from protocol.schema import HourProfile, MemberDay, MemberDays, Retention, TeamDay, TeamDays
 from server.migrate import run_in_session
-from server.models import UserDay
+from server.models import ActivitySlot, UserDay
 from support.servers import ServerProcess
 from support.team import Person, Team, backdate_enrollment, enroll, get, issue_code, make_team, post_batch, slot
 from support.waiting import poll
@@ -94,7 +94,7 @@ def test_the_same_day_reads_the_same_to_the_member_and_in_the_team_day(server: S
     assert [m.user_id for m in team.members] == sorted((p.user_id for p in berlin.people),
                                                        key=lambda uid: {p.user_id: p.name for p in berlin.people}[uid])
     in_team = next(m for m in team.members if m.user_id == alice.user_id)
-    assert in_team.model_dump(mode="json") == own
+    assert in_team.model_dump(mode="json") == own | {"retention": None}  # the team answer carries it once
     quiet = next(m for m in team.members if m.user_id == bob.user_id)
     assert quiet.timeline == "-" * 23 * 60 and quiet.first_activity is None and quiet.totals.tracked_s == 0
     assert team.totals.active_s == in_team.totals.active_s
@@ -109,7 +109,7 @@ def test_a_range_has_every_day_without_timelines(server: ServerProcess, berlin: 
     assert [d.date for d in member.days] == [SPRING - timedelta(days=1), SPRING, SPRING + timedelta(days=1)]
     assert all(d.timeline is None for m in days.members for d in m.days)
     single = get(server, manager, f"/api/v1/team/members/{alice.user_id}/days/{SPRING}").json()
-    assert member.days[1].model_dump(mode="json") == single | {"timeline": None}
+    assert member.days[1].model_dump(mode="json") == single | {"timeline": None, "retention": None}
     # The minute after the DST day ended is the next day's.
     assert member.days[2].totals.keys == 100 and len(member.days[2].hours) == 24
     own = MemberDays.model_validate(get(server, alice, f"/api/v1/team/members/{alice.user_id}/days?start={SPRING}"
@@ -206,8 +206,8 @@ def test_the_client_reads_the_same_answers(server: ServerProcess, berlin: Team) 
 
 def report(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
     """``staffpulse-server report`` on the server's database; its output as written (CSV lines end in CRLF)."""
-    done = subprocess.run([sys.executable, "-m", "server.cli", "report", *args, "--database-url", server.database_url,
-                           "--retention-days", "3650"], capture_output=True, timeout=120, check=False)
+    done = subprocess.run([sys.executable, "-m", "server.cli", "report", *args, "--database-url", server.database_url],
+                          capture_output=True, timeout=120, check=False)
     return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode(), done.stderr.decode())
 
 
@@ -308,5 +308,69 @@ def test_days_past_the_minutes_window_are_their_kept_totals(tmp_path: pathlib.Pa
         week = TeamDays.model_validate(get(server, manager, f"/api/v1/team/days?start={old - timedelta(days=1)}"
                                                             f"&end={old}").json())
         assert [[d.totals.active_s for d in m.days] for m in week.members] == [[0, 0], [0, 500]]
+    finally:
+        server.stop()
+
+
+def test_days_after_today_are_zeros_and_write_nothing(server: ServerProcess) -> None:
+    """Issue 15 review, item 2: a range after the member's local today (the History tab asks for the whole
+    current week) is answered with empty days and writes no ``user_days`` row; asking for ranges up to year
+    9999 once grew the database by a row per day asked."""
+    alice = make_team(server, roles=["member"], time_zone="Pacific/Kiritimati").people[0]  # UTC+14
+    today = datetime.now(UTC).date()
+
+    async def rows(session: Any, _now: datetime) -> int:
+        return len(list(await session.scalars(select(UserDay.day).where(UserDay.user_id == alice.user_id))))
+
+    for start, end in ((today + timedelta(days=3), today + timedelta(days=64)),
+                       (date(9999, 10, 30), date(9999, 12, 30))):
+        days = MemberDays.model_validate(get(server, alice, f"/api/v1/team/members/{alice.user_id}/days"
+                                                            f"?start={start}&end={end}").json())
+        assert days.days and all(d.totals.tracked_s == 0 and d.hours for d in days.days)
+    week = MemberDays.model_validate(get(server, alice, f"/api/v1/team/members/{alice.user_id}/days"
+                                                        f"?start={today - timedelta(days=1)}"
+                                                        f"&end={today + timedelta(days=6)}").json())
+    assert len(week.days) == 8
+    # Kiritimati's today (UTC+14) may be the UTC date's next day: at most its yesterday, today and tomorrow.
+    assert asyncio.run(run_in_session(server.database_url, rows)) <= 3
+
+
+def test_a_members_own_history_says_what_the_server_keeps(server: ServerProcess, berlin: Team) -> None:
+    """Issue 15 review, item 7: a member reads no team answer, so the member routes carry ``retention`` too (the
+    Me tab tells an old empty day from a day without work); inside a team answer it stays once, at the top."""
+    alice = berlin.people[1]
+    base = f"/api/v1/team/members/{alice.user_id}/days"
+    kept = Retention(minutes_days=3650, keeps_day_totals=False)  # tests/support/servers.py's window
+    assert MemberDays.model_validate(get(server, alice, f"{base}?start={SPRING}&end={SPRING}").json()).retention == kept
+    assert MemberDay.model_validate(get(server, alice, f"{base}/{SPRING}").json()).retention == kept
+    team = TeamDay.model_validate(get(server, berlin.people[0], f"/api/v1/team/days/{SPRING}").json())
+    assert team.retention == kept and all(member.retention is None for member in team.members)
+
+
+def test_the_report_command_uses_the_running_servers_window(tmp_path: pathlib.Path) -> None:
+    """Issue 15 review, item 4: ``report`` had its own ``--retention-days`` defaulting to 30, so beside a server
+    run with 10 it showed a day the API shows empty. ``serve`` records its window; ``report`` uses it."""
+    server = ServerProcess(f"sqlite:///{tmp_path / 'server.db'}", tmp_path / "server.log",
+                           "--retention-days", "10").start()
+    try:
+        manager, alice = make_team(server, roles=["manager", "member"]).people
+        old = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(days=15)
+
+        async def late(session: Any, _now: datetime) -> None:  # stored after the start's retention pass
+            session.add(ActivitySlot(device_id=alice.device_id, user_id=alice.user_id, start=old, tracked_s=60,
+                                     active_s=60, idle_s=0, break_s=0, input_s=60, keys=9, clicks=0, scrolls=0,
+                                     mouse_px=0))
+
+        asyncio.run(run_in_session(server.database_url, late))
+        start, end = old.date() - timedelta(days=1), old.date() + timedelta(days=1)
+        api = TeamDays.model_validate(get(server, manager, f"/api/v1/team/days?start={start}&end={end}").json())
+        assert api.retention.minutes_days == 10
+        assert all(d.totals.tracked_s == 0 for m in api.members for d in m.days), "past the window: not shown"
+        done = report(server, "--team", api.team.name, "--start", str(start), "--end", str(end), "--format", "json")
+        assert done.returncode == 0, done.stderr
+        assert TeamDays.model_validate_json(done.stdout) == api
+        flagged = report(server, "--team", api.team.name, "--start", str(start), "--end", str(end), "--format",
+                         "json", "--retention-days", "30")
+        assert TeamDays.model_validate_json(flagged.stdout).retention.minutes_days == 30, "the flag still wins"
     finally:
         server.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from protocol.history import sum_totals
 from protocol.schema import HourProfile, MemberDay, MemberDays, Retention, Totals
 from sync.errors import NotEnrolled, Refused, Transient
 from ui import history_view as view
@@ -38,10 +39,10 @@ def test_a_week_runs_monday_to_sunday_and_steps_by_weeks() -> None:
 
 
 def test_team_totals_recompute_the_activity_share_from_sums_not_averages() -> None:
-    summed = view.add_totals([totals(active=3600, input_s=3600), totals(active=600, input_s=0, idle=60)])
+    summed = sum_totals([totals(active=3600, input_s=3600), totals(active=600, input_s=0, idle=60)])
     assert (summed.active_s, summed.idle_s, summed.input_s) == (4200, 60, 3600)
     assert summed.activity_pct == 85.7, "(100 % + 0 %) / 2 would say 50 %"
-    assert view.add_totals([]) == totals()
+    assert sum_totals([]) == totals()
 
 
 def test_a_day_view_sums_members_per_local_hour_with_first_and_last() -> None:
