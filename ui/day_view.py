@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from protocol.schema import MemberDay, MinuteMark, PresenceState, Slot, TeamMember, Totals
 from protocol.text import visible
+from sync.live import TeamSnapshot
 from ui import present
 
 #: The mark a live state paints on the strip's not yet uploaded minutes; away and offline count no minutes.
@@ -181,6 +182,14 @@ class Row:
     totals: Totals | None
     strip: Strip | None
     own: bool = False
+
+
+def members_view(snapshot: TeamSnapshot, me: int) -> TeamSnapshot:
+    """What a member's window may hold of the team: everyone's state, no one else's totals. The server sends a
+    member none, but a manager demoted while the window is open was sent them, and the window must let go."""
+    members = tuple(member if member.user_id == me or member.totals is None
+                    else member.model_copy(update={"totals": None}) for member in snapshot.members)
+    return dataclasses.replace(snapshot, members=members)
 
 
 def own_state(state: PresenceState, refused: bool) -> PresenceState:
