@@ -37,7 +37,8 @@ from agent.returning import IdleAnswer, IdleReturn
 from agent.states import PresenceChange
 from protocol.schema import DeviceEnrolledEvent, Me, Policy, PresenceState, Role, TeamDay, Totals
 from protocol.version import VERSION
-from sync.errors import in_words
+from sync.api import ApiClient
+from sync.errors import NotEnrolled, in_words
 from sync.live import LinkState, LiveStatus, TeamSnapshot, device_notice
 from sync.service import AgentService, connector, sync_now_summary
 from sync.settings import AgentSettings, Effective
@@ -307,7 +308,7 @@ class TrayApp(QObject):
         elif me.user.role is Role.MEMBER and (self.team_day is not None or self._others_totals()):
             self._cut_to_member()
             self._save_timer.start()
-        self.window.history.attach(Viewer.of(me), self._settings, self._background)
+        self.window.history.attach(Viewer.of(me), self.new_client, self._background)
         self._show_look()
         self._show_about()
         if self.sync_status.last_success is not None or self.sync_status.last_error is not None:
@@ -495,6 +496,15 @@ class TrayApp(QObject):
             return outbox.pending_count(), len(next_upload), present.payload_preview(next_upload)
 
         self._background(read, self._outbox_read, "outbox-peek")
+
+    def new_client(self) -> ApiClient:
+        """A client for one read on a worker, on the agent's server and token cache (``Connected.new_client``):
+        the History tab's and the export's reads go to the OS keyring no more than the agent does. The caller
+        closes it."""
+        connected = self.service.connected if self.service is not None else None
+        if connected is None:
+            raise NotEnrolled("this device is not enrolled yet")
+        return connected.new_client()
 
     def _read_team_day(self) -> None:
         """A manager's strips: today's team day, read on a worker with a client of its own, when the team's

@@ -14,6 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from protocol import export
 from protocol.schema import MemberDays, TeamDay, TeamDays
+from support.keyrings import MemoryKeyring
 from support.servers import ServerProcess
 from support.team import Person, Team, get, make_team, post_batch, slot
 from tests.ui.conftest import Launch
@@ -120,6 +121,19 @@ def test_a_manager_sees_the_servers_numbers_for_the_team_and_each_member(qtbot: 
     assert this_week > last_week > 0
     assert tab.active.text() == f"{duration(this_week)}, +{duration(this_week - last_week)} vs previous week"
     assert [bar.active_s for bar in tab.chart.bars] == [d.totals.active_s for d in days.days if d.date >= week.start]
+
+
+def test_history_reads_use_the_agents_token_cache(qtbot: QtBot, team: Team, launch: Launch,
+                                                 memory_keyring: MemoryKeyring) -> None:
+    """Issue 15 review, item 5: the History tab's reads take the token from the agent's cache, not from the OS
+    keyring (slow, maybe a prompt) at each read. At most one keyring read in the meantime: the agent's own cache
+    may expire (once a minute) while the machine is slow."""
+    tab = history(qtbot, launch(team.people[0]))
+    show(qtbot, tab, Period.of(Span.DAY, DAY))
+    before = memory_keyring.reads
+    for back in range(1, 6):
+        show(qtbot, tab, Period.of(Span.DAY, DAY - timedelta(days=back)))
+    assert memory_keyring.reads - before <= 1
 
 
 def test_the_export_writes_protocol_exports_rows_of_the_api_answer(qtbot: QtBot, server: ServerProcess, team: Team,
