@@ -346,6 +346,13 @@ class HourProfile(_Answer):
     input_s: int = 0
 
 
+class Retention(_Answer):
+    """What the server keeps: minutes for ``minutes_days`` days; older days as totals only if ``keeps_day_totals``."""
+
+    minutes_days: int
+    keeps_day_totals: bool
+
+
 class MemberDay(_Answer):
     """One local day of one member: what the dashboard, the history views and exports show."""
 
@@ -360,13 +367,9 @@ class MemberDay(_Answer):
     #: One ``MinuteMark`` per minute from local midnight (1,380–1,500 characters); only in single-day answers,
     #: and None for days whose minutes are past the retention window.
     timeline: str | None = None
-
-
-class Retention(_Answer):
-    """What the server keeps: minutes for ``minutes_days`` days; older days as totals only if ``keeps_day_totals``."""
-
-    minutes_days: int
-    keeps_day_totals: bool
+    #: What the server keeps, in the member routes' answers (a member reads no team answer to learn it); None
+    #: in the team answers, which carry it once, and from servers before it was added (within v1).
+    retention: Retention | None = None
 
 
 class TeamDay(_Answer):
@@ -384,6 +387,8 @@ class MemberDays(_Answer):
     name: str
     time_zone: str
     days: list[MemberDay]  # every day of the range, in order (zeros where nothing was recorded), no timelines
+    #: As ``MemberDay.retention``: in the member routes' answers; None inside ``TeamDays``, which carries it once.
+    retention: Retention | None = None
 
 
 class TeamDays(_Answer):

@@ -11,6 +11,13 @@ the socket manager (Redis with several processes) delivers wherever the user's s
 A device not connected at that moment would never hear of it, so ``GET /me`` repeats the news (``recent``):
 every device of the user that became active after the asking device was enrolled, within ``RECENT``. The agent
 reads it whenever its live connection (re)connects.
+
+A socket's rooms are chosen at connect (``server.gateway.rooms_for``), so a manager demoted by ``users rename
+--role member`` would keep hearing ``team-performance-update`` until it reconnected. Every process's pass
+(``regroup``) therefore reads the roster changes made since its last pass (all of them, not only those it
+claimed: each process holds its own sockets) and disconnects its sockets of a changed user whose rooms no
+longer fit the user's role or team; the client reconnects at once and gets the rooms of its new role, a
+promoted member's the managers' room too.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from protocol.schema import DeviceEnrolledEvent, Role, RosterChangeKind, RosterEvent
 from server import roster
 from server.errors import UNAVAILABLE
+from server.gateway import rooms_for
 from server.models import DeploymentKey, Device, RosterChange
 
 log = logging.getLogger(__name__)
@@ -60,6 +68,8 @@ class Announcer:
                  clock: Callable[[], datetime], interval_s: float) -> None:
         self.sessions, self.sio, self.clock, self.interval_s = sessions, sio, clock, interval_s
         self._task: asyncio.Task[None] | None = None
+        #: The last roster change ``regroup`` looked at; None until its first pass, which starts from the newest.
+        self._regrouped: int | None = None
 
     async def announce(self) -> int:
         """One pass: emit ``device-enrolled`` for each active device not yet announced; how many were."""
@@ -100,8 +110,34 @@ class Announcer:
                 await self.sio.emit(roster.EVENT, event.model_dump(mode="json"), room=f"team:{row.team_id}")
         return len(claimed)
 
+    async def regroup(self) -> int:
+        """One pass: disconnect this process's sockets of users whose role or team changed since the last pass
+        (``roster_changes``) and whose rooms no longer fit it; how many were."""
+        async with self.sessions() as session:
+            if self._regrouped is None:  # sockets connecting from now on get the rooms of the roles stored now
+                self._regrouped = await session.scalar(select(func.max(RosterChange.id))) or 0
+                return 0
+            rows = (await session.execute(
+                select(RosterChange.id, RosterChange.user_id, RosterChange.team_id, RosterChange.role)
+                .where(RosterChange.id > self._regrouped).order_by(RosterChange.id))).all()
+        if not rows:
+            return 0
+        self._regrouped = rows[-1].id
+        latest = {row.user_id: (row.team_id, Role(row.role)) for row in rows}
+        dropped = 0
+        for user_id, (team_id, role) in latest.items():
+            fitting = set(rooms_for(user_id, team_id, role))
+            for sid, _eio_sid in list(self.sio.manager.get_participants("/", f"user:{user_id}")):
+                if set(self.sio.rooms(sid)) - {sid} != fitting:
+                    await self.sio.disconnect(sid)
+                    dropped += 1
+        if dropped:
+            log.info("disconnected %d sockets whose user's role or team changed, to rejoin their rooms", dropped)
+        return dropped
+
     async def _run(self) -> None:
-        passes = (("new devices", self.announce), ("roster changes", self.announce_roster))
+        passes = (("new devices", self.announce), ("roster changes", self.announce_roster),
+                  ("rooms of changed roles", self.regroup))
         while True:
             await asyncio.sleep(self.interval_s)
             for what, announce in passes:

@@ -29,7 +29,6 @@ from protocol.schema import PerformanceEvent, PresenceEvent, Role, Totals
 from server.auth import Authenticator
 from server.config import Settings
 from server.errors import ApiError, database_error, database_unavailable
-from server.models import User
 from server.pending import Pending
 from server.registry import Claim, Registry
 from server.rooms import IndexedRedisManager, IndexedRooms
@@ -60,10 +59,11 @@ def refusal(code: str, message: str) -> socketio.exceptions.ConnectionRefusedErr
     return socketio.exceptions.ConnectionRefusedError(message, {"code": code})
 
 
-def rooms_for(user: User) -> list[str]:
-    rooms = [f"user:{user.id}", f"team:{user.team_id}"]
-    if user.role in (Role.MANAGER, Role.ADMIN):
-        rooms.append(f"managers:{user.team_id}")
+def rooms_for(user_id: int, team_id: int, role: str) -> list[str]:
+    """The rooms a user's sockets join at connect; ``server.announce`` regroups sockets whose rooms stop fitting."""
+    rooms = [f"user:{user_id}", f"team:{team_id}"]
+    if role in (Role.MANAGER, Role.ADMIN):
+        rooms.append(f"managers:{team_id}")
     return rooms
 
 
@@ -141,7 +141,7 @@ class SocketGateway:
         self._remember(sid, member)
         try:
             previous = await self.registry.claim(member.claim)
-            for room in rooms_for(user):
+            for room in rooms_for(user.id, user.team_id, user.role):
                 await self.sio.enter_room(sid, room)
         except BaseException:  # a failed connection gets no disconnect: leave nothing of it behind
             self._forget(sid)

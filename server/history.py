@@ -31,7 +31,7 @@ from server.config import Settings
 from server.errors import AdminError, Forbidden, Invalid, NotFound
 from server.models import Team, User
 from server.retention import first_kept_day, retention
-from server.totals import COUNTS, SECONDS, totals_from
+from server.totals import COUNTS, SECONDS, local_date, totals_from
 
 #: The longest range one request may ask for: two months, so a request's cost stays bounded.
 MAX_RANGE_DAYS = 62
@@ -64,12 +64,17 @@ async def member_days(session: AsyncSession, users: Sequence[User], start: date,
 
     Days whose minutes are past the retention window (``server.retention.first_kept_day``) are their kept
     ``UserDay`` rows, or zeros, without timelines. Of the others, a range reads the fresh rows and sums the rest
-    from the minutes, writing them back for the next reader (``server.days.refresh``); a single day with its
-    timeline is always summed from the minutes."""
+    from the minutes, writing them back for the next reader (``server.days.refresh``) up to the member's local
+    today (later days are zeros, written never); a single day with its timeline is always summed from the
+    minutes."""
     dates = [start + timedelta(days=k) for k in range((end - start).days + 1)]
     rows = await days.stored(session, [user.id for user in users], start, end)
     kept = {user.id: first_kept_day(now, user.time_zone, settings) for user in users}
-    recent = {(user.id, day): user.time_zone for user in users for day in dates if day >= kept[user.id]}
+    # Days after the member's local today have no minutes yet (ingest refuses minutes not begun): zeros, summed
+    # and written never, or any member could fill ``user_days`` with rows up to 9999.
+    today = {user.id: local_date(now, user.time_zone) for user in users}
+    recent = {(user.id, day): user.time_zone for user in users for day in dates
+              if kept[user.id] <= day <= today[user.id]}
     if timelines:
         built = await days.build(session, {user.id: (user.time_zone, [day for day in dates if day >= kept[user.id]])
                                            for user in users}, timelines=True)
@@ -159,10 +164,12 @@ async def report(session: AsyncSession, *, team: str, login: str | None, start: 
 
 async def one_member_day(session: AsyncSession, user: User, day: date, *, now: datetime,
                          settings: Settings) -> MemberDay:
-    return (await member_days(session, [user], day, day, now=now, settings=settings, timelines=True))[user.id][0]
+    found = (await member_days(session, [user], day, day, now=now, settings=settings, timelines=True))[user.id][0]
+    return found.model_copy(update={"retention": retention(await session.get_one(Team, user.team_id), settings)})
 
 
 async def one_member_days(session: AsyncSession, user: User, start: date, end: date, *, now: datetime,
                           settings: Settings) -> MemberDays:
     found = await member_days(session, [user], start, end, now=now, settings=settings)
-    return MemberDays(user_id=user.id, name=user.name, time_zone=user.time_zone, days=found[user.id])
+    return MemberDays(user_id=user.id, name=user.name, time_zone=user.time_zone, days=found[user.id],
+                      retention=retention(await session.get_one(Team, user.team_id), settings))

@@ -12,7 +12,11 @@ deletes:
   team that stopped keeping them, or the history ranges' sums of recent days, ``server.days``), and the cutoff's
   own day's once some of its minutes went (a reader sums what is left again);
 - batch ids (``batches``) received before the cutoff: a retry of such a batch holds minutes ingest refuses;
-- enrollment codes that expired before the cutoff, used or not: they can enroll nothing.
+- enrollment codes that expired before the cutoff, used or not: they can enroll nothing;
+- roster changes (``roster_changes``: a member's name and role, for the ``roster`` event) announced more than
+  ``ROSTER_KEPT`` (a day) before ``now``, whatever the window: a row is needed only until every process's
+  announce pass has told the team's sockets and regrouped its own (``server.announce``), one sweep interval, and
+  a name should not stay in a second table longer than that. Rows not yet announced wait for a server to do so.
 
 Presence (``device_presence``, ``user_presence``) is one row per device and per user, overwritten by each
 report: there is no history of it to delete.
@@ -41,13 +45,15 @@ from protocol.schema import Retention
 from server.config import Settings
 from server.days import summarise_days
 from server.errors import UNAVAILABLE
-from server.models import ActivitySlot, Batch, EnrollmentCode, Team, User, UserDay
+from server.models import ActivitySlot, Batch, EnrollmentCode, RosterChange, Team, User, UserDay
 from server.totals import day_bounds, local_date
 
 log = logging.getLogger(__name__)
 
 #: Days of one member folded in one transaction at most.
 FOLD_DAYS = 31
+#: How long an announced roster change is kept: far beyond the sweep interval every announce pass runs at.
+ROSTER_KEPT = timedelta(days=1)
 #: The shortest rest between two chunks, so a chunk that took no time still lets waiting writers in.
 MIN_REST_S = 0.005
 
@@ -77,6 +83,7 @@ class Report:
     day_totals: int = 0
     batches: int = 0
     codes: int = 0
+    roster_changes: int = 0
     chunks: int = 0
     held_s: float = 0.0
     longest_chunk_s: float = 0.0
@@ -88,7 +95,8 @@ class Report:
 
     def line(self, before: datetime, took_s: float) -> str:
         return (f"retention pass: deleted {self.minutes} minutes, {self.day_totals} day totals, {self.batches} "
-                f"batch ids and {self.codes} enrollment codes from before {before:%Y-%m-%d %H:%M} UTC; folded "
+                f"batch ids and {self.codes} enrollment codes from before {before:%Y-%m-%d %H:%M} UTC, "
+                f"{self.roster_changes} announced roster changes; folded "
                 f"{self.folded_days} days into day totals; {self.chunks} chunks, on average "
                 f"{self.held_s / max(self.chunks, 1) * 1000:.0f} ms, the longest {self.longest_chunk_s * 1000:.0f} ms; "
                 f"{took_s:.1f} s")
@@ -125,6 +133,8 @@ class RetentionSweeper:
                                                         UserDay.user_id == user_id, UserDay.day <= last)
         report.batches = await self._delete(report, (Batch.device_id, Batch.batch_id), Batch.received_at < limit)
         report.codes = await self._delete(report, (EnrollmentCode.id,), EnrollmentCode.expires_at < limit)
+        report.roster_changes = await self._delete(report, (RosterChange.id,),
+                                                   RosterChange.announced_at < now - ROSTER_KEPT)
         log.info("%s", report.line(limit, time.monotonic() - started))
         return report
 

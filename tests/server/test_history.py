@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 from pydantic import TypeAdapter
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from protocol.export import member_csv, team_csv
-from protocol.schema import HourProfile, MemberDay, MemberDays, TeamDay, TeamDays
+from protocol.schema import HourProfile, MemberDay, MemberDays, Retention, TeamDay, TeamDays
 from server.migrate import run_in_session
 from server.models import UserDay
 from support.servers import ServerProcess
@@ -93,7 +93,7 @@ def test_the_same_day_reads_the_same_to_the_member_and_in_the_team_day(server: S
     assert [m.user_id for m in team.members] == sorted((p.user_id for p in berlin.people),
                                                        key=lambda uid: {p.user_id: p.name for p in berlin.people}[uid])
     in_team = next(m for m in team.members if m.user_id == alice.user_id)
-    assert in_team.model_dump(mode="json") == own
+    assert in_team.model_dump(mode="json") == own | {"retention": None}  # the team answer carries it once
     quiet = next(m for m in team.members if m.user_id == bob.user_id)
     assert quiet.timeline == "-" * 23 * 60 and quiet.first_activity is None and quiet.totals.tracked_s == 0
     assert team.totals.active_s == in_team.totals.active_s
@@ -108,7 +108,7 @@ def test_a_range_has_every_day_without_timelines(server: ServerProcess, berlin: 
     assert [d.date for d in member.days] == [SPRING - timedelta(days=1), SPRING, SPRING + timedelta(days=1)]
     assert all(d.timeline is None for m in days.members for d in m.days)
     single = get(server, manager, f"/api/v1/team/members/{alice.user_id}/days/{SPRING}").json()
-    assert member.days[1].model_dump(mode="json") == single | {"timeline": None}
+    assert member.days[1].model_dump(mode="json") == single | {"timeline": None, "retention": None}
     # The minute after the DST day ended is the next day's.
     assert member.days[2].totals.keys == 100 and len(member.days[2].hours) == 24
     own = MemberDays.model_validate(get(server, alice, f"/api/v1/team/members/{alice.user_id}/days?start={SPRING}"
@@ -304,3 +304,38 @@ def test_days_past_the_minutes_window_are_their_kept_totals(tmp_path: pathlib.Pa
         assert [[d.totals.active_s for d in m.days] for m in week.members] == [[0, 0], [0, 500]]
     finally:
         server.stop()
+
+
+def test_days_after_today_are_zeros_and_write_nothing(server: ServerProcess) -> None:
+    """Issue 15 review, item 2: a range after the member's local today (the History tab asks for the whole
+    current week) is answered with empty days and writes no ``user_days`` row; asking for ranges up to year
+    9999 once grew the database by a row per day asked."""
+    alice = make_team(server, roles=["member"], time_zone="Pacific/Kiritimati").people[0]  # UTC+14
+    today = datetime.now(UTC).date()
+
+    async def rows(session: Any, _now: datetime) -> int:
+        return len(list(await session.scalars(select(UserDay.day).where(UserDay.user_id == alice.user_id))))
+
+    for start, end in ((today + timedelta(days=3), today + timedelta(days=64)),
+                       (date(9999, 10, 30), date(9999, 12, 30))):
+        days = MemberDays.model_validate(get(server, alice, f"/api/v1/team/members/{alice.user_id}/days"
+                                                            f"?start={start}&end={end}").json())
+        assert days.days and all(d.totals.tracked_s == 0 and d.hours for d in days.days)
+    week = MemberDays.model_validate(get(server, alice, f"/api/v1/team/members/{alice.user_id}/days"
+                                                        f"?start={today - timedelta(days=1)}"
+                                                        f"&end={today + timedelta(days=6)}").json())
+    assert len(week.days) == 8
+    # Kiritimati's today (UTC+14) may be the UTC date's next day: at most its yesterday, today and tomorrow.
+    assert asyncio.run(run_in_session(server.database_url, rows)) <= 3
+
+
+def test_a_members_own_history_says_what_the_server_keeps(server: ServerProcess, berlin: Team) -> None:
+    """Issue 15 review, item 7: a member reads no team answer, so the member routes carry ``retention`` too (the
+    Me tab tells an old empty day from a day without work); inside a team answer it stays once, at the top."""
+    alice = berlin.people[1]
+    base = f"/api/v1/team/members/{alice.user_id}/days"
+    kept = Retention(minutes_days=3650, keeps_day_totals=False)  # tests/support/servers.py's window
+    assert MemberDays.model_validate(get(server, alice, f"{base}?start={SPRING}&end={SPRING}").json()).retention == kept
+    assert MemberDay.model_validate(get(server, alice, f"{base}/{SPRING}").json()).retention == kept
+    team = TeamDay.model_validate(get(server, berlin.people[0], f"/api/v1/team/days/{SPRING}").json())
+    assert team.retention == kept and all(member.retention is None for member in team.members)

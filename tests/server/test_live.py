@@ -252,3 +252,26 @@ def test_two_devices_of_one_user_combine_without_a_flip(server: ServerProcess, t
         for client in (watcher, desktop_socket, laptop_socket):
             if client is not None:
                 client.close()
+
+
+def test_a_changed_role_rejoins_the_rooms_of_the_new_role(server: ServerProcess, team: Team) -> None:
+    """Issue 15 review, item 1: rooms are chosen at connect, so a manager demoted by the admin CLI kept hearing
+    every member's totals until reconnecting. The server now disconnects the sockets of a user whose role changed;
+    reconnected, the demoted manager hears no ``team-performance-update`` and the promoted member does."""
+    demoted, promoted, worker = team.people
+    old = {p.user_id: LiveClient(server, p.token, reconnection=False).connect() for p in (demoted, promoted)}
+    admin_cli(server, "users", "rename", demoted.login, "--role", "member")
+    admin_cli(server, "users", "rename", promoted.login, "--role", "manager")
+    for client in old.values():
+        assert client.wait_until(lambda c=client: not c.sio.connected, timeout=10), "the socket kept its old rooms"
+    again = {p.user_id: LiveClient(server, p.token).connect() for p in (demoted, promoted)}
+    try:
+        minute = (datetime.now(UTC) - timedelta(hours=1)).replace(second=0, microsecond=0)
+        assert post_batch(server, worker, [slot(minute)]).status_code == 200
+        again[promoted.user_id].wait_for("team-performance-update", about(worker.user_id), timeout=10)
+        settle(0.5)
+        for client in (*old.values(), again[demoted.user_id]):
+            assert client.received("team-performance-update") == []
+    finally:
+        for client in again.values():
+            client.close()

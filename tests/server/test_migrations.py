@@ -43,8 +43,8 @@ def test_0002_keeps_devices_active_and_drops_unused_codes(database_url: str) -> 
             async with engine.begin() as connection:
                 await connection.run_sync(lambda c: command.upgrade(alembic_config(c), "head"))
                 # Empty whatever an earlier test of this module left, so the rows below are the only ones.
-                for table in ("activity_slots", "batches", "device_presence", "user_presence", "enrollment_codes",
-                              "devices", "deployment_keys", "users", "teams"):
+                for table in ("activity_slots", "batches", "device_presence", "user_presence", "user_days",
+                              "roster_changes", "enrollment_codes", "devices", "deployment_keys", "users", "teams"):
                     await connection.execute(text(f"DELETE FROM {table}"))
                 await connection.run_sync(lambda c: command.downgrade(alembic_config(c), "0001"))
                 await connection.execute(text(

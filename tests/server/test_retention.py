@@ -33,12 +33,12 @@ from server.days import member_day, touch
 from server.db import make_engine, make_sessionmaker
 from server.ingest import Ingest
 from server.migrate import run_in_session, upgrade
-from server.models import ActivitySlot, Batch, Device, EnrollmentCode, Team, User, UserDay
-from server.retention import Report, RetentionSweeper, cutoff, retention
+from server.models import ActivitySlot, Batch, Device, EnrollmentCode, RosterChange, Team, User, UserDay
+from server.retention import ROSTER_KEPT, Report, RetentionSweeper, cutoff, retention
 from server.totals import day_bounds, day_totals, local_date, merged_minutes, summed
 from support.servers import PostgresCluster, ServerProcess
 from support.team import slot
-from support.waiting import wait_on
+from support.waiting import poll, wait_on
 
 NOW = datetime(2025, 12, 1, 12, 0, tzinfo=UTC)
 SETTINGS = Settings(database_url="unused", retention_days=30)
@@ -236,6 +236,28 @@ async def check_folded(sessions: async_sessionmaker[AsyncSession], member: Membe
     assert await starts_of(sessions, member.user_id) == want.kept, member.zone
 
 
+def test_announced_roster_changes_go_a_day_after_their_announcement(fresh_url: str) -> None:
+    """Issue 15 review, item 3: ``roster_changes`` rows (a name and a role) were kept forever. A row announced
+    more than a day ago goes, whatever the window; one announced since, and one not announced yet (no server ran
+    its announce pass), stay."""
+    async def run() -> None:
+        async with database(fresh_url) as sessions:
+            async with sessions() as session:
+                [member] = await add_team(session, keeps=False, zones=("UTC",))
+                for announced in (NOW - ROSTER_KEPT - MINUTE, NOW - ROSTER_KEPT + MINUTE, None):
+                    session.add(RosterChange(team_id=member.team_id, user_id=member.user_id, change="renamed",
+                                             name="N", role="member", at=NOW - timedelta(days=2),
+                                             announced_at=announced))
+                await session.commit()
+            report = await sweeper(sessions).run()
+            assert report.roster_changes == 1
+            async with sessions() as session:
+                left = list(await session.scalars(select(RosterChange.announced_at).order_by(RosterChange.id)))
+            assert left == [NOW - ROSTER_KEPT + MINUTE, None]
+
+    asyncio.run(run())
+
+
 def test_whole_old_days_are_folded_into_day_totals_before_their_minutes_go(fresh_url: str) -> None:
     """A team that keeps day totals: each whole local day before the cutoff's day (cut in the member's zone: a
     25-hour DST day in Berlin, UTC+14 and UTC-11) is folded with exactly the totals, hours and first and last
@@ -312,8 +334,10 @@ def test_a_large_backlog_goes_in_bounded_chunks_while_an_upload_is_stored(fresh_
                 device, user = await session.get(Device, member.devices[0]), await session.get(User, member.user_id)
                 assert device is not None and user is not None
             task = asyncio.create_task(sweeper(sessions, retention_chunk_rows=500).run())
-            while await count(sessions) == len(backlog):  # the first chunk is committed
-                await asyncio.sleep(0.01)
+            async def first_chunk_committed() -> bool:
+                return await count(sessions) < len(backlog)
+
+            assert await poll(first_chunk_committed, timeout=60), "the pass deleted nothing"
             batch = ActivityBatch.model_validate({"batch_id": str(uuid.uuid4()),
                                                   "slots": [slot(NOW - timedelta(minutes=5))]})
             answer, _days = await Ingest(sessions).store(Principal(device, user), batch, now=NOW, settings=SETTINGS)
@@ -338,15 +362,17 @@ def test_the_sweeper_runs_a_pass_at_start_and_then_every_interval(tmp_path: Path
                 await session.execute(insert(ActivitySlot), minute_rows(member, [CUTOFF - MINUTE], seed=2))
                 await session.commit()
             background = sweeper(sessions, retention_interval_s=0.05)
+
+            async def all_gone() -> bool:
+                return await count(sessions) == 0
+
             background.start()
             try:
-                while await count(sessions):
-                    await asyncio.sleep(0.01)
+                assert await poll(all_gone, timeout=30), "the pass at start left the old minute"
                 async with sessions() as session:
                     await session.execute(insert(ActivitySlot), minute_rows(member, [CUTOFF - 2 * MINUTE], seed=2))
                     await session.commit()
-                while await count(sessions):
-                    await asyncio.sleep(0.01)
+                assert await poll(all_gone, timeout=30), "no later pass deleted the minute written after the first"
             finally:
                 await background.stop()
 
