@@ -48,7 +48,7 @@ class Answer:
     period: Period
     days: list[MemberDay]
     ranges: list[MemberDays]
-    retention: Retention | None  # None for a member's own reads: only the team answers carry it
+    retention: Retention | None  # what the server keeps, from the answer (None from a server before v1 said it)
 
 
 #: Builds a client for one read (``TrayApp.new_client``: the agent's server and token cache, so a read does not go
@@ -74,8 +74,10 @@ def read(client: ApiClient, viewer: Viewer, period: Period) -> Answer:
         days = client.team_days(start, end)
         return Answer(period, [], days.members, days.retention)
     if period.span is Span.DAY:
-        return Answer(period, [client.member_day(viewer.user_id, start)], [], None)
-    return Answer(period, [], [client.member_days(viewer.user_id, start, end)], None)
+        own = client.member_day(viewer.user_id, start)
+        return Answer(period, [own], [], own.retention)
+    own_days = client.member_days(viewer.user_id, start, end)
+    return Answer(period, [], [own_days], own_days.retention)
 
 
 class Format(enum.StrEnum):

@@ -13,7 +13,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from protocol import export
-from protocol.schema import MemberDays, TeamDay, TeamDays
+from protocol.schema import MemberDay, MemberDays, TeamDay, TeamDays
 from support.keyrings import MemoryKeyring
 from support.servers import ServerProcess
 from support.team import Person, Team, get, make_team, post_batch, slot
@@ -192,6 +192,17 @@ def test_a_member_sees_only_their_own_history(qtbot: QtBot, server: ServerProces
 
     show(qtbot, tab, Period.of(Span.WEEK, DAY))
     assert tab.answer is not None and {row.user_id for row in tab.answer.ranges} == {member.user_id}
+
+    # issue 15 review, item 6: a day past the retention window is said to be deleted, not "not recorded"
+    kept = MemberDay.model_validate_json(get(server, member, f"/api/v1/team/members/{member.user_id}/days/{DAY}")
+                                         .content).retention
+    assert kept is not None, "the member routes say what the server keeps"
+    old = TODAY - timedelta(days=kept.minutes_days + 8)
+    for period in (Period.of(Span.DAY, old), Period.of(Span.WEEK, old)):
+        show(qtbot, tab, period)
+        assert "No minutes recorded" not in tab.status.text()
+        assert f"minutes older than {kept.minutes_days} days are deleted" in tab.status.text(), tab.status.text()
+
     dialog = tab.open_export()
     assert dialog is not None
     assert [dialog.who.itemData(i) for i in range(dialog.who.count())] == [member.user_id], "no team export"
