@@ -366,7 +366,7 @@ class TrayApp(QObject):
         self.window.badge.setToolTip(status.refused or "")
         self.window.sync.error.setText(present.sync_error(self.sync_status, status))
         if self._sync_asked is None:
-            self.window.sync.result.setText(present.sync_line(self.sync_status, status))
+            self.window.sync.result.setText(present.sync_line(self.sync_status, status, self.zone()))
         if status.refused:
             self._enrollment_needed(status.refused)  # in words already (sync.errors.in_words)
             self._delete_view()  # revoked: the view is no longer this device's to show at the next start
