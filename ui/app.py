@@ -305,7 +305,7 @@ class TrayApp(QObject):
         if self.snapshot is not None and shown_for != me.user.id:
             log.info("the view shown was another user's: dropped, and its copy on disk deleted")
             self._forget_view()
-        elif me.user.role is Role.MEMBER and (self.team_day is not None or self._others_totals()):
+        elif me.user.role is Role.MEMBER and (self.team_day is not None or self._team_totals()):
             self._cut_to_member()
             self._save_timer.start()
         self.window.history.attach(Viewer.of(me), self.new_client, self._background)
@@ -386,16 +386,14 @@ class TrayApp(QObject):
         self._read_team_day()
         self._save_timer.start()
 
-    def _others_totals(self) -> bool:
-        me = self.me.user.id if self.me is not None else None
-        return self.snapshot is not None and any(member.totals is not None and member.user_id != me
-                                                 for member in self.snapshot.members)
+    def _team_totals(self) -> bool:
+        return self.snapshot is not None and any(member.totals is not None for member in self.snapshot.members)
 
     def _cut_to_member(self) -> None:
-        """A member's window: no team day, no one else's totals (``day_view.members_view``)."""
+        """A member's window: no team day, no one's totals but their own day's (``day_view.members_view``)."""
         self.team_day = None
-        if self.snapshot is not None and self.me is not None:
-            self.snapshot = day_view.members_view(self.snapshot, self.me.user.id)
+        if self.snapshot is not None:
+            self.snapshot = day_view.members_view(self.snapshot)
 
     def _forget_view(self) -> None:
         """Nothing of the view shown is this reader's: clear it, and delete its copy on disk (on a worker)."""

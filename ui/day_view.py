@@ -184,11 +184,12 @@ class Row:
     own: bool = False
 
 
-def members_view(snapshot: TeamSnapshot, me: int) -> TeamSnapshot:
-    """What a member's window may hold of the team: everyone's state, no one else's totals. The server sends a
-    member none, but a manager demoted while the window is open was sent them, and the window must let go."""
-    members = tuple(member if member.user_id == me or member.totals is None
-                    else member.model_copy(update={"totals": None}) for member in snapshot.members)
+def members_view(snapshot: TeamSnapshot) -> TeamSnapshot:
+    """What a member's window may hold of the team, as the server sends a member ``/team``: everyone's state, no
+    one's totals (their own are ``own_totals``). A manager demoted while the window is open was sent them, and
+    the window must let go."""
+    members = tuple(member if member.totals is None else member.model_copy(update={"totals": None})
+                    for member in snapshot.members)
     return dataclasses.replace(snapshot, members=members)
 
 

@@ -104,13 +104,16 @@ class HistoryTab(QWidget):
 
     def attach(self, viewer: Viewer, clients: Clients, run: Runner) -> None:
         """Who reads (from ``/me``), how to reach the server, and how to run a read off the GUI thread."""
-        first = self.viewer is None
+        first = self.viewer is None or (self.viewer.user_id, self.viewer.manages) != (viewer.user_id, viewer.manages)
         self.viewer, self._clients, self._run = viewer, clients, run
         self.setEnabled(True)
-        if first:  # again at each reconnect: keep what the person picked
+        if first:  # again at each reconnect: keep what the person picked; not a demoted manager's team figures
+            self.answer = None
             self._set_date(self.today())
             self.period = Period.of(self.period.span, self.today())
             self._fill_members([])
+            self._figures(Totals())
+            self._member_rows([])
         if self.isVisible():  # otherwise showEvent reads: nobody looks at a hidden tab, so the server is not asked
             self.load()
 

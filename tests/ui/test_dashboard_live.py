@@ -202,6 +202,10 @@ def test_a_manager_demoted_while_the_window_is_open_keeps_none_of_the_teams_numb
     qtbot.waitUntil(lambda: app.team_day is not None and rows(app)[worker.name].strip is not None,
                     timeout=LIVE_TIMEOUT_MS)
     qtbot.waitUntil(lambda: (view := kept(app)) is not None and view["team_day"] is not None, timeout=15_000)
+    history = app.window.history
+    app.window.tabs.setCurrentWidget(history)
+    qtbot.waitUntil(lambda: history.members.rowCount() == 3, timeout=LIVE_TIMEOUT_MS)  # the team's day
+    app.window.tabs.setCurrentWidget(app.window.team)
 
     admin_cli(server, "users", "rename", manager.login, "--role", "member")
 
@@ -209,10 +213,13 @@ def test_a_manager_demoted_while_the_window_is_open_keeps_none_of_the_teams_numb
         return [name for name, row in rows(app).items()
                 if name != manager.name and (row.strip is not None or row.totals is not None)]
 
+    # the CLI's change reaches the server's sweep, then the roster event (and the server's disconnect) the window
     qtbot.waitUntil(lambda: app.me is not None and app.me.user.role == "member" and not others_numbers(),
-                    timeout=LIVE_TIMEOUT_MS)
+                    timeout=2 * LIVE_TIMEOUT_MS)
     assert app.team_day is None
     assert "Active today" not in app.window.team.model.columns
+    assert history.answer is None and history.members.rowCount() == 0, "the History tab let go of the team's day"
+    assert [history.member.itemText(i) for i in range(history.member.count())] == ["Me"]
     qtbot.waitUntil(lambda: (view := kept(app)) is not None and view["team_day"] is None
                     and all(member["totals"] is None for member in view["members"]
                             if member["user_id"] != manager.user_id), timeout=15_000)
