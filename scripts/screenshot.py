@@ -42,7 +42,7 @@ THEMES = ("light", "dark")
 DAYS = 30  # the seeded month: today and the 29 days before, as the history views show them
 #: Working hours per person (local), so the team's day has a shape: start hour and minutes worked.
 WINDOW_SIZE = (900, 620)  # the pictures' size: room for the dashboard's columns, within the 800-1280 px goal
-FIRST_VISIT_S, SETTLE_S = 1.5, 0.4  # a tab's first showing may read from the server; later ones only repaint
+SETTLE_TIMEOUT_S = 30.0  # a tab's reads (the History tab's, a manager's team day) must have answered by then
 SHIFTS = {"mia@demo.example": (8, 540), "sam@demo.example": (9, 510), "lee@demo.example": (8, 480),
           "ana@demo.example": (10, 450)}
 
@@ -169,6 +169,17 @@ def picture_name(tab: str, role: str, theme: str) -> str:
     return f"window-{slug(tab)}-{role}-{theme}.png"
 
 
+def settled(app: Any) -> bool:
+    """The window shows what was read, not a read in flight: for a manager the team day's strips; on the History
+    tab (which reads when shown) its answer, its note not "Reading…" and no error in its place."""
+    from protocol.schema import Role
+
+    window, history = app.window, app.window.history
+    team_day = app.me is not None and (app.me.user.role is Role.MEMBER or app.team_day is not None)
+    return team_day and (window.tabs.currentWidget() is not history or (
+        history.answer is not None and not history.status.text().startswith("Reading")))
+
+
 def pictures(app: Any, role: str, out_dir: Path) -> list[dict[str, Any]]:
     """Every tab of ``app``'s window in each palette, saved into ``out_dir``."""
     from ui import theme
@@ -178,20 +189,21 @@ def pictures(app: Any, role: str, out_dir: Path) -> list[dict[str, Any]]:
     window.notice.hide()  # "no system tray" is about this virtual display, not the product
     window.resize(WINDOW_SIZE[0], WINDOW_SIZE[1])
     window.bring_up()
-    taken, visited = [], set()
+    taken = []
     for name in THEMES:
         theme.apply(Scheme(name))
         for index in range(window.tabs.count()):
             title = window.tabs.tabText(index)
-            window.tabs.setCurrentIndex(index)
-            # a tab may read from the server when first shown (history): give it time; later only a repaint
-            wait_until(lambda: False, SETTLE_S if title in visited else FIRST_VISIT_S)
-            visited.add(title)
+            window.tabs.setCurrentIndex(index)  # the History tab reads when shown: wait for its answer
+            if not wait_until(lambda: settled(app), SETTLE_TIMEOUT_S):
+                raise SystemExit(f"screenshot: the {role}'s {title} tab still waits for the server "
+                                 f"({window.history.status.text()!r}); no picture of a read in flight")
             path = out_dir / picture_name(title, role, name)
             if not window.grab().save(str(path), "PNG"):
                 raise SystemExit(f"screenshot: could not write {path}")
             taken.append({"path": str(path), "tab": title, "role": role, "theme": name,
-                          "width": window.width(), "height": window.height()})
+                          "width": window.width(), "height": window.height(),
+                          "history_status": window.history.status.text()})
     return taken
 
 

@@ -333,7 +333,7 @@ class LiveConnection(Worker):
         on("performance-update", lambda data: self._event(data, PerformanceEvent, TeamModel.apply_own_totals))
         on("team-performance-update",
            lambda data: self._event(data, PerformanceEvent, TeamModel.apply_member_totals))
-        on("roster", lambda data: self._event(data, RosterEvent, TeamModel.apply_roster))
+        on("roster", self._roster)
         on("device-enrolled", self._device_enrolled)
         return sio
 
@@ -561,15 +561,28 @@ class LiveConnection(Worker):
             self._refusal = (code, message if isinstance(message, str) else code.value)
 
     def _event(self, data: Any, kind: type[Event], apply: Callable[[TeamModel, Event], bool]) -> None:
+        self._applied(data, kind, apply)
+
+    def _applied(self, data: Any, kind: type[Event], apply: Callable[[TeamModel, Event], bool]) -> Event | None:
         try:
             event = kind.model_validate(data)
         except ValidationError as exc:
             log.warning("ignored a malformed %s event: %s", kind.__name__, exc)
-            return
+            return None
         if not apply(self._model, event):
             self._resync_wanted = True
         elif not self._folding:
             self._deliver(self._on_change)
+        return event
+
+    def _roster(self, data: Any) -> None:
+        """A ``roster`` event; one about the reader with a new role re-reads ``/me`` and the team (the re-read
+        after a connect): what a demoted manager is shown must become a member's view at once."""
+        event = self._applied(data, RosterEvent, TeamModel.apply_roster)
+        me = self._me
+        if event is not None and me is not None and event.user_id == me.user.id and event.role != me.user.role:
+            log.info("this user's role changed to %s: re-reading /me and the team", event.role)
+            self._resync_wanted = True
 
     def _apply_own_slots(self, slots: list[Slot]) -> None:
         if self._model.apply_own_slots(slots) and not self._folding:

@@ -35,9 +35,10 @@ from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 from agent.assembly import Sampler
 from agent.returning import IdleAnswer, IdleReturn
 from agent.states import PresenceChange
-from protocol.schema import DeviceEnrolledEvent, Me, Policy, PresenceState, Role, TeamDay
+from protocol.schema import DeviceEnrolledEvent, Me, Policy, PresenceState, Role, TeamDay, Totals
 from protocol.version import VERSION
-from sync.errors import in_words
+from sync.api import ApiClient
+from sync.errors import NotEnrolled, in_words
 from sync.live import LinkState, LiveStatus, TeamSnapshot, device_notice
 from sync.service import AgentService, connector, sync_now_summary
 from sync.settings import AgentSettings, Effective
@@ -296,8 +297,18 @@ class TrayApp(QObject):
         self._show_team()  # the own strip's present follows the own state
 
     def _me_read(self, me: Me) -> None:
+        """Who reads, at every connect and after their role changed (``sync.live``): the view shown and kept on
+        disk is cut to what this user may see — none of another user's (a view kept by whoever used this PC
+        before), and for a member none of the team's numbers (a manager demoted while the window is open)."""
+        shown_for = self._viewer if self.from_disk else self.me.user.id if self.me is not None else None
         self.me, self.policy = me, me.policy
-        self.window.history.attach(Viewer.of(me), self._settings, self._background)
+        if self.snapshot is not None and shown_for != me.user.id:
+            log.info("the view shown was another user's: dropped, and its copy on disk deleted")
+            self._forget_view()
+        elif me.user.role is Role.MEMBER and (self.team_day is not None or self._team_totals()):
+            self._cut_to_member()
+            self._save_timer.start()
+        self.window.history.attach(Viewer.of(me), self.new_client, self._background)
         self._show_look()
         self._show_about()
         if self.sync_status.last_success is not None or self.sync_status.last_error is not None:
@@ -358,11 +369,14 @@ class TrayApp(QObject):
             self._show_sync_result()
         if status.refused:
             self._enrollment_needed(status.refused)  # in words already (sync.errors.in_words)
+            self._delete_view()  # revoked: the view is no longer this device's to show at the next start
         self._show_look()
         self._show_team()
 
     def _team_changed(self, snapshot: TeamSnapshot) -> None:
         previous, self.snapshot, self.from_disk = self.snapshot, snapshot, False
+        if self.me is not None and self.me.user.role is Role.MEMBER:
+            self._cut_to_member()  # (events a demoted manager's socket may still be sent)
         notices = self._breaks.notices(snapshot.members, self.me.user.id if self.me is not None else None)
         if self.preferences.notify_breaks:
             for notice in notices:
@@ -371,6 +385,29 @@ class TrayApp(QObject):
         self._day_wanted = True
         self._read_team_day()
         self._save_timer.start()
+
+    def _team_totals(self) -> bool:
+        return self.snapshot is not None and any(member.totals is not None for member in self.snapshot.members)
+
+    def _cut_to_member(self) -> None:
+        """A member's window: no team day, no one's totals but their own day's (``day_view.members_view``)."""
+        self.team_day = None
+        if self.snapshot is not None:
+            self.snapshot = day_view.members_view(self.snapshot)
+
+    def _forget_view(self) -> None:
+        """Nothing of the view shown is this reader's: clear it, and delete its copy on disk (on a worker)."""
+        self.snapshot, self.team_day, self.from_disk, self._viewer = None, None, False, None
+        self.window.team.show_team([], [], _now(), as_of=None)
+        self.window.me.show_totals(Totals())
+        self.window.me.chart.set_hours([])
+        self.window.me.strip.set_strip(None)
+        self._delete_view()
+
+    def _delete_view(self) -> None:
+        self._save_timer.stop()
+        data_dir = self.data_dir
+        self._background(lambda: last_view.delete(data_dir), lambda _result: None, "delete-view")
 
     def _show_snapshot(self, previous: TeamSnapshot | None) -> None:
         snapshot = self.snapshot
@@ -392,9 +429,11 @@ class TrayApp(QObject):
         if snapshot is None:
             return
         now = _now().astimezone(self.zone())
+        # refused (revoked): the minutes not yet uploaded never will be, so the strip's present is not painted
+        own_state = day_view.own_state(self.own_state, self.link.refused is not None)
         own_strip = day_view.strip_for(
             day_view.timeline_from_slots(snapshot.own_slots, snapshot.own_date, snapshot.time_zone),
-            snapshot.own_date, snapshot.time_zone, self.own_state, self.own_since, now)
+            snapshot.own_date, snapshot.time_zone, own_state, self.own_since, now)
         day = self.team_day
         days = {member.user_id: member for member in day.members} if day and day.date == snapshot.own_date else {}
         rows = day_view.rows(snapshot.members, me=self.me.user.id if self.me else self._viewer, days=days,
@@ -455,6 +494,15 @@ class TrayApp(QObject):
 
         self._background(read, self._outbox_read, "outbox-peek")
 
+    def new_client(self) -> ApiClient:
+        """A client for one read on a worker, on the agent's server and token cache (``Connected.new_client``):
+        the History tab's and the export's reads go to the OS keyring no more than the agent does. The caller
+        closes it."""
+        connected = self.service.connected if self.service is not None else None
+        if connected is None:
+            raise NotEnrolled("this device is not enrolled yet")
+        return connected.new_client()
+
     def _read_team_day(self) -> None:
         """A manager's strips: today's team day, read on a worker with a client of its own, when the team's
         numbers changed since the last read and at most once a minute (``TEAM_DAY_EVERY_S``; the ``refresh``
@@ -480,6 +528,8 @@ class TrayApp(QObject):
 
     def _team_day_read(self, result: object) -> None:
         self._day_reading = False
+        if self.me is not None and self.me.user.role is Role.MEMBER:
+            return  # demoted while it was read
         if isinstance(result, TeamDay):
             self.team_day = result
             self._show_team()
@@ -490,7 +540,7 @@ class TrayApp(QObject):
 
     def _save_view(self) -> None:
         """The shown view to disk on a worker, for a start with the server down (``ui.last_view``)."""
-        if self.snapshot is None or self.from_disk:
+        if self.snapshot is None or self.from_disk or self.link.refused is not None:
             return
         view = last_view.LastView(self.snapshot, self.team_day, self.me.user.id if self.me is not None else None)
         data_dir = self.data_dir
@@ -498,10 +548,18 @@ class TrayApp(QObject):
 
     def _last_view_loaded(self, result: object) -> None:
         """The view kept on disk, shown marked until the server's first answer replaces it."""
-        if isinstance(result, last_view.LastView) and self.snapshot is None:
-            self.snapshot, self.team_day, self.from_disk = result.snapshot, result.team_day, True
-            self._viewer = result.user_id
-            self._show_snapshot(None)
+        if not isinstance(result, last_view.LastView) or self.snapshot is not None:
+            return
+        me = self.me
+        if me is not None and result.user_id != me.user.id:
+            log.info("the view kept on disk is another user's: deleted")
+            self._delete_view()
+            return
+        self.snapshot, self.team_day, self.from_disk = result.snapshot, result.team_day, True
+        self._viewer = result.user_id
+        if me is not None and me.user.role is Role.MEMBER:
+            self._cut_to_member()
+        self._show_snapshot(None)
 
     def _outbox_read(self, result: object) -> None:
         if isinstance(result, tuple):

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from protocol.history import sum_totals
 from protocol.schema import MemberDay, MinuteMark, PresenceState, Slot, TeamMember, Totals
 from protocol.text import visible
+from sync.live import TeamSnapshot
 from ui import present
 
 #: The mark a live state paints on the strip's not yet uploaded minutes; paused, away and offline count no
@@ -183,6 +184,15 @@ class Row:
     totals: Totals | None
     strip: Strip | None
     own: bool = False
+
+
+def members_view(snapshot: TeamSnapshot) -> TeamSnapshot:
+    """What a member's window may hold of the team, as the server sends a member ``/team``: everyone's state, no
+    one's totals (their own are ``own_totals``). A manager demoted while the window is open was sent them, and
+    the window must let go."""
+    members = tuple(member if member.totals is None else member.model_copy(update={"totals": None})
+                    for member in snapshot.members)
+    return dataclasses.replace(snapshot, members=members)
 
 
 def own_state(state: PresenceState, refused: bool) -> PresenceState:

@@ -27,8 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sync.settings import AgentSettings
-from ui.history_reads import ExportRequest, Format, Runner, export_text, range_problem, with_client
+from ui.history_reads import Clients, ExportRequest, Format, Runner, export_text, range_problem, with_client
 from ui.history_view import Period, problem_words
 
 log = logging.getLogger(__name__)
@@ -44,12 +43,12 @@ def python_date(qdate: QDate) -> date:
 
 class ExportDialog(QDialog):
     def __init__(self, parent: QWidget | None, members: Sequence[tuple[str, int | None]], period: Period,
-                 settings: AgentSettings, run: Runner) -> None:
+                 clients: Clients, run: Runner) -> None:
         """``members``: the picker's entries (shown name, user id or None for the whole team)."""
         super().__init__(parent)
         self.setWindowTitle("Export history")
         self.setMinimumWidth(440)  # room for the result sentence
-        self._settings, self._run = settings, run
+        self._clients, self._run = clients, run
         self.start, self.end = QDateEdit(qt_date(period.start)), QDateEdit(qt_date(period.end))
         for edit in (self.start, self.end):
             edit.setCalendarPopup(True)
@@ -102,10 +101,10 @@ class ExportDialog(QDialog):
         if problem is not None:
             self.outcome.setText(problem)
             return
-        path, settings = Path(target), self._settings
+        path, clients = Path(target), self._clients
 
         def work() -> int:
-            text = with_client(settings, lambda client: export_text(client, request))
+            text = with_client(clients, lambda client: export_text(client, request))
             path.write_text(text, encoding="utf-8", newline="")
             return (request.end - request.start).days + 1
 

@@ -1,9 +1,9 @@
 """The History tab's and the export's server reads: which ``sync.api`` call answers what, for whom.
 
 These run on a worker thread (``ui.worker.background``), each with its own ``ApiClient`` built there (one client
-per thread, sync/api.py), closed when the read is done. A manager or admin reads the team's routes and picks a
-member from the answer; a member reads only their own days (the member routes with their own id), so a member's
-window never asks for a teammate's data — and the server would refuse it anyway.
+per thread, sync/api.py) on the agent's token cache, closed when the read is done. A manager or admin reads the
+team's routes and picks a member from the answer; a member reads only their own days (the member routes with
+their own id), so a member's window never asks for a teammate's data — and the server would refuse it anyway.
 """
 
 from __future__ import annotations
@@ -19,10 +19,6 @@ from protocol.history import MAX_RANGE_DAYS
 from protocol.roles import Role
 from protocol.schema import Me, MemberDay, MemberDays, Retention
 from sync.api import ApiClient
-from sync.credentials import CredentialStore
-from sync.errors import NotEnrolled
-from sync.service import CachedToken
-from sync.settings import AgentSettings
 from ui.history_view import Period, Span
 
 Result = TypeVar("Result")
@@ -51,15 +47,17 @@ class Answer:
     period: Period
     days: list[MemberDay]
     ranges: list[MemberDays]
-    retention: Retention | None  # None for a member's own reads: only the team answers carry it
+    retention: Retention | None  # what the server keeps, from the answer (None from a server before v1 said it)
 
 
-def with_client(settings: AgentSettings, work: Callable[[ApiClient], Result]) -> Result:
-    """Run ``work`` with a client of this thread's own, built from the settings and closed after."""
-    if settings.server_url is None:
-        raise NotEnrolled("this device is not enrolled yet")
-    client = ApiClient(settings.server_url, CachedToken(CredentialStore(), settings.server_url),
-                       ca_bundle=settings.ca_bundle)
+#: Builds a client for one read (``TrayApp.new_client``: the agent's server and token cache, so a read does not go
+#: to the OS keyring, which can be slow, each time); raises ``NotEnrolled`` without one.
+Clients = Callable[[], ApiClient]
+
+
+def with_client(clients: Clients, work: Callable[[ApiClient], Result]) -> Result:
+    """Run ``work`` with a client of this thread's own, built by ``clients`` and closed after."""
+    client = clients()
     try:
         return work(client)
     finally:
@@ -75,8 +73,10 @@ def read(client: ApiClient, viewer: Viewer, period: Period) -> Answer:
         days = client.team_days(start, end)
         return Answer(period, [], days.members, days.retention)
     if period.span is Span.DAY:
-        return Answer(period, [client.member_day(viewer.user_id, start)], [], None)
-    return Answer(period, [], [client.member_days(viewer.user_id, start, end)], None)
+        own = client.member_day(viewer.user_id, start)
+        return Answer(period, [own], [], own.retention)
+    own_days = client.member_days(viewer.user_id, start, end)
+    return Answer(period, [], [own_days], own_days.retention)
 
 
 class Format(enum.StrEnum):

@@ -28,11 +28,10 @@ from PySide6.QtWidgets import (
 )
 
 from protocol.schema import MemberDay, Totals
-from sync.settings import AgentSettings
 from ui import history_view as view
 from ui.export_dialog import ExportDialog, python_date, qt_date
 from ui.history_charts import StackedBars
-from ui.history_reads import Answer, Runner, Viewer, read, with_client
+from ui.history_reads import Answer, Clients, Runner, Viewer, read, with_client
 from ui.history_view import Period, Span
 from ui.present import duration, percent
 
@@ -45,7 +44,7 @@ class HistoryTab(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.viewer: Viewer | None = None
-        self._settings: AgentSettings | None = None
+        self._clients: Clients | None = None
         self._run: Runner | None = None
         self._asked = 0  # the latest question's number: older answers are dropped
         self.answer: Answer | None = None
@@ -103,15 +102,18 @@ class HistoryTab(QWidget):
 
     # --- what the app hands over -------------------------------------------------------------------------
 
-    def attach(self, viewer: Viewer, settings: AgentSettings, run: Runner) -> None:
+    def attach(self, viewer: Viewer, clients: Clients, run: Runner) -> None:
         """Who reads (from ``/me``), how to reach the server, and how to run a read off the GUI thread."""
-        first = self.viewer is None
-        self.viewer, self._settings, self._run = viewer, settings, run
+        first = self.viewer is None or (self.viewer.user_id, self.viewer.manages) != (viewer.user_id, viewer.manages)
+        self.viewer, self._clients, self._run = viewer, clients, run
         self.setEnabled(True)
-        if first:  # again at each reconnect: keep what the person picked
+        if first:  # again at each reconnect: keep what the person picked; not a demoted manager's team figures
+            self.answer = None
             self._set_date(self.today())
             self.period = Period.of(self.period.span, self.today())
             self._fill_members([])
+            self._figures(Totals())
+            self._member_rows([])
         if self.isVisible():  # otherwise showEvent reads: nobody looks at a hidden tab, so the server is not asked
             self.load()
 
@@ -134,14 +136,14 @@ class HistoryTab(QWidget):
         self.load()
 
     def load(self) -> None:
-        if self.viewer is None or self._settings is None or self._run is None:
+        if self.viewer is None or self._clients is None or self._run is None:
             return
         self._asked += 1
-        asked, viewer, settings, period = self._asked, self.viewer, self._settings, self.period
+        asked, viewer, clients, period = self._asked, self.viewer, self._clients, self.period
         self.next.setEnabled(period.step(1).start <= self.today())  # nothing recorded in the future
         self.status.setText("Reading…")
         self.status.show()
-        self._run(lambda: with_client(settings, lambda client: read(client, viewer, period)),
+        self._run(lambda: with_client(clients, lambda client: read(client, viewer, period)),
                   lambda result: self._answered(asked, result), "history-read")
 
     def _answered(self, asked: int, result: object) -> None:
@@ -238,9 +240,9 @@ class HistoryTab(QWidget):
     # --- export ------------------------------------------------------------------------------------------------
 
     def open_export(self) -> ExportDialog | None:
-        if self.viewer is None or self._settings is None or self._run is None:
+        if self.viewer is None or self._clients is None or self._run is None:
             return None
         members = [(self.member.itemText(i), self.member.itemData(i)) for i in range(self.member.count())]
-        dialog = ExportDialog(self, members, self.period, self._settings, self._run)
+        dialog = ExportDialog(self, members, self.period, self._clients, self._run)
         dialog.open()
         return dialog

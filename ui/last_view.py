@@ -76,3 +76,8 @@ def load(data_dir: Path) -> LastView | None:
     except (OSError, ValueError, KeyError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
         log.warning("ignoring unreadable %s (%s)", path, exc)
         return None
+
+
+def delete(data_dir: Path) -> None:
+    """The device was refused (revoked) or another user reads: the view is no longer this reader's to show."""
+    (data_dir / FILE_NAME).unlink(missing_ok=True)

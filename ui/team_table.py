@@ -51,10 +51,6 @@ class TeamTableModel(QAbstractTableModel):
         self.stale = False
 
     @property
-    def shows_totals(self) -> bool:
-        return self._columns != BASE_COLUMNS
-
-    @property
     def columns(self) -> tuple[str, ...]:
         return self._columns
 

@@ -19,8 +19,10 @@ class MemoryKeyring(keyring.backend.KeyringBackend):
     def __init__(self) -> None:
         super().__init__()
         self.items: dict[tuple[str, str], str] = {}
+        self.reads = 0  # how often the app went to the keyring (a real one can be slow, or prompt)
 
     def get_password(self, service: str, username: str) -> str | None:
+        self.reads += 1
         return self.items.get((service, username))
 
     def set_password(self, service: str, username: str, password: str) -> None:

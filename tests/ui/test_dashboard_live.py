@@ -19,12 +19,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from pytestqt.qtbot import QtBot
 
-from protocol.schema import MinuteMark, PresenceState
+from protocol.schema import Me, MinuteMark, PresenceState
 from server import admin
 from server.migrate import run_in_session
 from support.proxy import FaultProxy
 from support.servers import ServerProcess
-from support.team import make_team, post_batch, put_presence, recent_minutes, slot
+from support.team import admin_cli, get, make_team, post_batch, put_presence, recent_minutes, slot
 from sync.live import LinkState
 from tests.ui.conftest import Launch
 from tests.ui.test_window_live import LIVE_TIMEOUT_MS, today_zone, wait_live
@@ -180,15 +180,93 @@ def db(server: ServerProcess, work: Any) -> Any:
     return asyncio.run(run_in_session(server.database_url, work))
 
 
+def kept(app: TrayApp) -> dict[str, Any] | None:
+    """``last_view.json`` as the app wrote it, None while there is none."""
+    try:
+        view: dict[str, Any] = json.loads((app.data_dir / last_view.FILE_NAME).read_text())
+    except FileNotFoundError:
+        return None
+    return view
+
+
+def test_a_manager_demoted_while_the_window_is_open_keeps_none_of_the_teams_numbers(
+        qtbot: QtBot, server: ServerProcess, launch: Launch) -> None:
+    """Issue 15 review, item 1: ``users rename --role member`` (IT's CLI, another process) reaches the window with
+    the ``roster`` event; ``/me`` is read again and the others' strips and totals go, from the window and from
+    ``last_view.json``."""
+    team = make_team(server, time_zone=today_zone())
+    manager, worker = team.people[0], team.people[1]
+    assert post_batch(server, worker, [slot(m, active=60, input_s=30) for m in recent_minutes(4)]).status_code == 200
+    app = launch(manager)
+    wait_live(qtbot, app, 3)
+    qtbot.waitUntil(lambda: app.team_day is not None and rows(app)[worker.name].strip is not None,
+                    timeout=LIVE_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: (view := kept(app)) is not None and view["team_day"] is not None, timeout=15_000)
+    history = app.window.history
+    app.window.tabs.setCurrentWidget(history)
+    qtbot.waitUntil(lambda: history.members.rowCount() == 3, timeout=LIVE_TIMEOUT_MS)  # the team's day
+    app.window.tabs.setCurrentWidget(app.window.team)
+
+    admin_cli(server, "users", "rename", manager.login, "--role", "member")
+
+    def others_numbers() -> list[str]:
+        return [name for name, row in rows(app).items()
+                if name != manager.name and (row.strip is not None or row.totals is not None)]
+
+    # the CLI's change reaches the server's sweep, then the roster event (and the server's disconnect) the window
+    qtbot.waitUntil(lambda: app.me is not None and app.me.user.role == "member" and not others_numbers(),
+                    timeout=2 * LIVE_TIMEOUT_MS)
+    assert app.team_day is None
+    assert "Active today" not in app.window.team.model.columns
+    assert history.answer is None and history.members.rowCount() == 0, "the History tab let go of the team's day"
+    assert [history.member.itemText(i) for i in range(history.member.count())] == ["Me"]
+    qtbot.waitUntil(lambda: (view := kept(app)) is not None and view["team_day"] is None
+                    and all(member["totals"] is None for member in view["members"]
+                            if member["user_id"] != manager.user_id), timeout=15_000)
+
+
+def test_a_view_kept_by_another_user_is_dropped_and_deleted_once_me_answers(
+        qtbot: QtBot, server: ServerProcess, launch: Launch) -> None:
+    """Issue 15 review, item 2: another person enrolling on this PC does not see the last user's view: shown
+    from disk before anyone is known (not enrolled here), it goes when ``/me`` names someone else, and so does
+    its file."""
+    before = make_team(server, time_zone=today_zone()).people[0]
+    first = launch(before)
+    wait_live(qtbot, first, 3)
+    qtbot.waitUntil(lambda: kept(first) is not None, timeout=15_000)
+    first.quit()
+    assert first.wait_stopped(30)
+
+    after = make_team(server).people[1]
+    app = launch(None, data=first.data_dir)
+    qtbot.waitUntil(lambda: app.from_disk and app.window.team.model.rowCount() == 3, timeout=5000)
+    assert before.name in rows(app)
+    app.bridge.me.emit(Me.model_validate(get(server, after, "/api/v1/me").json()))  # as sync.live hands it on
+    assert app.snapshot is None and app.window.team.model.rowCount() == 0
+    qtbot.waitUntil(lambda: kept(app) is None, timeout=5000)
+
+
 def test_after_a_revoke_the_own_row_is_not_active(qtbot: QtBot, server: ServerProcess, launch: Launch) -> None:
+    """Also (issue 15 review, items 2 and 4): the own strip's present, not uploaded and never to be, is no longer
+    painted active, and ``last_view.json`` is deleted: the view is no longer this device's to show at a start."""
     me = make_team(server).people[1]
     app = launch(me)
     wait_live(qtbot, app, 3)
     assert rows(app)[me.name].state is PresenceState.ACTIVE
+
+    def present_mark() -> str | None:
+        strip = app.window.me.strip.strip
+        return strip.timeline[strip.now] if strip is not None and strip.now is not None else None
+
+    qtbot.waitUntil(lambda: present_mark() == MinuteMark.ACTIVE.value and kept(app) is not None,
+                    timeout=LIVE_TIMEOUT_MS)
     db(server, lambda s, now: admin.revoke_device(s, device_id=me.device_id, now=now))
     qtbot.waitUntil(lambda: app.link.refused is not None, timeout=LIVE_TIMEOUT_MS)
     qtbot.waitUntil(lambda: rows(app)[me.name].state is not PresenceState.ACTIVE, timeout=1000)
     assert app.window.team.as_of.isVisible() and app.window.team.model.stale
+    app.refresh()
+    assert present_mark() == MinuteMark.NONE.value
+    qtbot.waitUntil(lambda: kept(app) is None, timeout=5000)
 
 
 # The websocket attempts that fail while the server is down leave their sockets to the garbage collector (see

@@ -13,7 +13,8 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from protocol import export
-from protocol.schema import MemberDays, TeamDay, TeamDays
+from protocol.schema import MemberDay, MemberDays, TeamDay, TeamDays
+from support.keyrings import MemoryKeyring
 from support.servers import ServerProcess
 from support.team import Person, Team, get, make_team, post_batch, slot
 from tests.ui.conftest import Launch
@@ -122,6 +123,19 @@ def test_a_manager_sees_the_servers_numbers_for_the_team_and_each_member(qtbot: 
     assert [bar.active_s for bar in tab.chart.bars] == [d.totals.active_s for d in days.days if d.date >= week.start]
 
 
+def test_history_reads_use_the_agents_token_cache(qtbot: QtBot, team: Team, launch: Launch,
+                                                 memory_keyring: MemoryKeyring) -> None:
+    """Issue 15 review, item 5: the History tab's reads take the token from the agent's cache, not from the OS
+    keyring (slow, maybe a prompt) at each read. At most one keyring read in the meantime: the agent's own cache
+    may expire (once a minute) while the machine is slow."""
+    tab = history(qtbot, launch(team.people[0]))
+    show(qtbot, tab, Period.of(Span.DAY, DAY))
+    before = memory_keyring.reads
+    for back in range(1, 6):
+        show(qtbot, tab, Period.of(Span.DAY, DAY - timedelta(days=back)))
+    assert memory_keyring.reads - before <= 1
+
+
 def test_the_export_writes_protocol_exports_rows_of_the_api_answer(qtbot: QtBot, server: ServerProcess, team: Team,
                                                                    launch: Launch, tmp_path: Path) -> None:
     manager, member, _teammate = team.people
@@ -178,6 +192,17 @@ def test_a_member_sees_only_their_own_history(qtbot: QtBot, server: ServerProces
 
     show(qtbot, tab, Period.of(Span.WEEK, DAY))
     assert tab.answer is not None and {row.user_id for row in tab.answer.ranges} == {member.user_id}
+
+    # issue 15 review, item 6: a day past the retention window is said to be deleted, not "not recorded"
+    kept = MemberDay.model_validate_json(get(server, member, f"/api/v1/team/members/{member.user_id}/days/{DAY}")
+                                         .content).retention
+    assert kept is not None, "the member routes say what the server keeps"
+    old = TODAY - timedelta(days=kept.minutes_days + 8)
+    for period in (Period.of(Span.DAY, old), Period.of(Span.WEEK, old)):
+        show(qtbot, tab, period)
+        assert "No minutes recorded" not in tab.status.text()
+        assert f"minutes older than {kept.minutes_days} days are deleted" in tab.status.text(), tab.status.text()
+
     dialog = tab.open_export()
     assert dialog is not None
     assert [dialog.who.itemData(i) for i in range(dialog.who.count())] == [member.user_id], "no team export"

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pytestqt.qtbot import QtBot
 
 from protocol.schema import HourProfile, MemberDay, Retention, Totals
-from sync.settings import AgentSettings
+from sync.api import ApiClient
 from ui.history_reads import Answer, Viewer
 from ui.history_tab import HistoryTab
 from ui.history_view import Period
@@ -41,7 +41,7 @@ def test_a_late_answer_never_overwrites_a_newer_pick(qtbot: QtBot) -> None:
     tab = HistoryTab()
     qtbot.addWidget(tab)
     runner = HeldRunner()
-    tab.attach(Viewer(7, "Me Myself", "UTC", manages=False), AgentSettings(server_url="https://example.test"),
+    tab.attach(Viewer(7, "Me Myself", "UTC", manages=False), lambda: ApiClient("https://example.test", lambda: None),
                runner)
     assert runner.jobs == [], "a tab nobody looks at asks the server nothing"
     tab.show()  # the read comes with showing the tab

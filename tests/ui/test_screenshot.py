@@ -50,6 +50,10 @@ def test_the_screenshots_are_every_tab_for_both_roles_in_both_palettes(qapp: QAp
                 for theme in ("light", "dark")}
     assert {Path(shot["path"]).name for shot in told} == expected
     assert {path.name for path in tmp_path.glob("*.png")} == expected, "one picture per tab, role and palette"
+    history = [shot for shot in told if screenshot.slug(shot["tab"]) == "history"]
+    assert len(history) == 4, "the History tab for both roles in both palettes"
+    assert not [shot for shot in history if shot["history_status"].startswith("Reading")], (
+        "a History picture taken while its read was in flight")
     images = {Path(shot["path"]).name: QImage(shot["path"]) for shot in told}
     for shot in told:
         image = images[Path(shot["path"]).name]

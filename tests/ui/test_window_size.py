@@ -1,5 +1,6 @@
 """Issue 15, item 11: the window fits an 800 px wide screen at 100 % and a 1280 px one at 150 %, with its
-connection badge inside, whatever it shows (``window_probe.py``, a subprocess per scale)."""
+connection badge inside, whatever it shows, the History tab with a manager's team day too (``window_probe.py``, a
+subprocess per scale)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def test_the_window_fits_the_screen_at_its_scale(scale: str, screen: int) -> Non
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["ratio"] == float(scale), seen
+    assert seen["history_rows"] == 60, f"the History tab was measured without its team day: {seen}"
     assert seen["minimum"] * seen["ratio"] <= screen, f"the window cannot be narrower than {seen}"
     assert seen["hint"] * seen["ratio"] <= screen, f"the window asks to be wider than the screen: {seen}"
     assert seen["width"] == seen["minimum"] and seen["badge_right"] <= seen["width"], f"the badge falls off: {seen}"
