@@ -26,6 +26,14 @@ TOKEN = "tok_child_0123456789abcdefghijklmnopqrstuvwxyz"
 KEYRING_LIBRARIES = {"keyring", "secretstorage", "jeepney", "cryptography"}
 
 
+def in_process() -> CredentialStore:
+    """The store as the agent would hold it in-process: the Secret Service, named (this test process's global
+    keyring may be another's by now: keyring's chainer picks up every backend class a test module imported)."""
+    from keyring.backends import SecretService
+
+    return CredentialStore(plaintext_dir=None, backend=SecretService.Keyring())
+
+
 @pytest.fixture
 def desktop_keyring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """This process's environment in a desktop session: the Secret Service and nothing else as keyring."""
@@ -48,13 +56,13 @@ def test_a_token_round_trips_through_the_child_into_the_secret_service() -> None
     store = ChildStore()
     store.check()
     store.save(URL, TOKEN)
-    assert CredentialStore(plaintext_dir=None).load(URL) == TOKEN
+    assert in_process().load(URL) == TOKEN
     assert store.load(URL) == TOKEN
     assert store.load("https://other.example.com") is None
     store.delete(URL)
     store.delete(URL)  # nothing stored is already deleted
     assert store.load(URL) is None
-    assert CredentialStore(plaintext_dir=None).load(URL) is None
+    assert in_process().load(URL) is None
 
 
 def test_without_a_keyring_the_childs_refusal_is_the_agents(monkeypatch: pytest.MonkeyPatch) -> None:

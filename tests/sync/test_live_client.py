@@ -218,10 +218,11 @@ def test_event_for_a_user_not_in_the_snapshot_rereads_the_team(server: ServerPro
     late = Person(user_id=body["user"]["id"], login=login, name="Late", role="member", token=body["token"],
                   device_id=body["device_id"])
     put_presence(server, late, "idle", seq=1)
-    recorder.wait(lambda: any(m.user_id == late.user_id for m in recorder.latest.members), 2.0,
-                  "the new teammate appears")
-    assert recorder.member(late.user_id).state is PresenceState.IDLE
-    assert recorder.snapshots() == 2
+    # Either way in: the presence event of a user the snapshot lacks re-reads the team, or the server's
+    # ``roster`` event (its announce pass) adds the member first and the presence event then applies.
+    recorder.wait(lambda: any(m.user_id == late.user_id and m.state is PresenceState.IDLE
+                              for m in recorder.latest.members), 5.0, "the new teammate appears, idle")
+    assert recorder.snapshots() <= 2, "one re-read at most"
 
 
 def test_server_restart_reconnects_rereads_and_polls_meanwhile(server: ServerProcess, open_live: Open,

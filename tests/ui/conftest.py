@@ -33,10 +33,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 def file_keyring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FileKeyring]:
     """The test keyring, in this process and in the keyring child processes the app starts on Linux
     (``sync.credentials``): a JSON file they share through the environment."""
+    previous = keyring.get_keyring()  # before the variable below: a first call chooses the backend from it
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "support.keyrings.FileKeyring")
     monkeypatch.setenv("STAFFPULSE_TEST_KEYRING", str(tmp_path / "keyring.json"))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
-    previous = keyring.get_keyring()
     backend = FileKeyring()
     keyring.set_keyring(backend)
     yield backend
