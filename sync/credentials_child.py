@@ -15,6 +15,7 @@ import json
 import logging
 import subprocess
 import sys
+import time
 from typing import Any
 
 from sync.credentials import CredentialStore
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 #: A locked keyring may ask the person to unlock it: the child waits as long as the agent would have.
 TIMEOUT_S = 120.0
 OPERATIONS = ("check", "load", "save", "delete")
+SPAWN_ATTEMPTS = 3
+SPAWN_RETRY_S = 0.5
 
 
 class ChildStore:
@@ -45,11 +48,19 @@ class ChildStore:
 
 def _ask(operation: str, server_url: str, token: str | None = None) -> str | None:
     request = json.dumps({"operation": operation, "server_url": server_url, "token": token})
-    try:
-        done = subprocess.run([sys.executable, "-m", "sync.credentials_child"], input=request, capture_output=True,
-                              text=True, timeout=TIMEOUT_S)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise KeyringUnavailable(f"the OS keyring did not answer ({type(exc).__name__})") from exc
+    for attempt in range(SPAWN_ATTEMPTS):
+        try:
+            done = subprocess.run([sys.executable, "-m", "sync.credentials_child"], input=request,
+                                  capture_output=True, text=True, timeout=TIMEOUT_S)
+            break
+        except OSError as exc:  # the child could not be started (a busy machine: EAGAIN); the agent's start
+            # must not take that for "not enrolled", so try again before giving up
+            log.warning("the keyring helper process could not start (attempt %d): %s", attempt + 1, exc)
+            if attempt + 1 == SPAWN_ATTEMPTS:
+                raise KeyringUnavailable(f"the OS keyring did not answer ({type(exc).__name__})") from exc
+            time.sleep(SPAWN_RETRY_S * (attempt + 1))
+        except subprocess.TimeoutExpired as exc:
+            raise KeyringUnavailable("the OS keyring did not answer (TimeoutExpired)") from exc
     try:
         answer = json.loads(done.stdout) if done.returncode == 0 else None
     except ValueError:

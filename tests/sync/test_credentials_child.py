@@ -108,3 +108,21 @@ def test_the_agent_reads_its_token_without_loading_keyring(tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr
     loaded = set(json.loads(done.stdout))
     assert "staffpulse" in loaded and loaded & KEYRING_LIBRARIES == set()
+
+
+def test_a_child_that_could_not_start_once_is_started_again(monkeypatch: pytest.MonkeyPatch,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    """A busy machine may refuse a process once (EAGAIN): the agent must not start as "not enrolled" for it."""
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    real_run, calls = subprocess.run, []
+
+    def run_refused_once(*args: object, **kwargs: object) -> object:
+        calls.append(args)
+        if len(calls) == 1:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        return real_run(*args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(subprocess, "run", run_refused_once)
+    with caplog.at_level(logging.WARNING), pytest.raises(KeyringUnavailable, match="no usable OS keyring"):
+        ChildStore().check()  # the second start ran the child, whose answer is the fail keyring's refusal
+    assert len(calls) == 2 and "Resource temporarily unavailable" in caplog.text
