@@ -15,7 +15,7 @@ import json
 import logging
 import subprocess
 import sys
-import time
+import threading
 from typing import Any
 
 from sync.credentials import CredentialStore
@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 TIMEOUT_S = 120.0
 OPERATIONS = ("check", "load", "save", "delete")
 SPAWN_ATTEMPTS = 3
-SPAWN_RETRY_S = 0.5
 
 
 class ChildStore:
@@ -48,19 +47,15 @@ class ChildStore:
 
 def _ask(operation: str, server_url: str, token: str | None = None) -> str | None:
     request = json.dumps({"operation": operation, "server_url": server_url, "token": token})
-    for attempt in range(SPAWN_ATTEMPTS):
+    for attempt in range(1, SPAWN_ATTEMPTS + 1):
         try:
-            done = subprocess.run([sys.executable, "-m", "sync.credentials_child"], input=request,
-                                  capture_output=True, text=True, timeout=TIMEOUT_S)
+            done = _run_child(request)
             break
         except OSError as exc:  # the child could not be started (a busy machine: EAGAIN); the agent's start
-            # must not take that for "not enrolled", so try again before giving up
-            log.warning("the keyring helper process could not start (attempt %d): %s", attempt + 1, exc)
-            if attempt + 1 == SPAWN_ATTEMPTS:
+            # must not take that for "not enrolled", so it tries again at once before giving up
+            log.warning("the keyring helper process could not start (attempt %d): %s", attempt, exc)
+            if attempt == SPAWN_ATTEMPTS:
                 raise KeyringUnavailable(f"the OS keyring did not answer ({type(exc).__name__})") from exc
-            time.sleep(SPAWN_RETRY_S * (attempt + 1))
-        except subprocess.TimeoutExpired as exc:
-            raise KeyringUnavailable("the OS keyring did not answer (TimeoutExpired)") from exc
     try:
         answer = json.loads(done.stdout) if done.returncode == 0 else None
     except ValueError:
@@ -75,6 +70,32 @@ def _ask(operation: str, server_url: str, token: str | None = None) -> str | Non
         raise KeyringUnavailable(answer["refused"])
     stored: str | None = answer["token"]
     return stored
+
+
+def _run_child(request: str) -> subprocess.CompletedProcess[str]:
+    """The child's answer to ``request``, killed after ``TIMEOUT_S``. The deadline is a timer thread rather
+    than ``subprocess.run(timeout=…)``, whose wait polls with ``time.sleep``: under libfaketime (the fault tests
+    run the agent on a faked clock) that sleep fails now and then with EINVAL, and the agent started as "not
+    enrolled". A blocking wait has no such sleep."""
+    with subprocess.Popen([sys.executable, "-m", "sync.credentials_child"], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            child.kill()
+
+        deadline = threading.Timer(TIMEOUT_S, expire)
+        deadline.daemon = True
+        deadline.start()
+        try:
+            stdout, stderr = child.communicate(request)
+        finally:
+            deadline.cancel()
+    if expired.is_set():
+        raise KeyringUnavailable("the OS keyring did not answer within "
+                                 f"{TIMEOUT_S:.0f} s (a locked keyring waiting to be unlocked?)")
+    return subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)
 
 
 class _Collected(logging.Handler):

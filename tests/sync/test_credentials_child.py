@@ -11,8 +11,10 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from faults.fault_harness import FAKETIME_LIB
 
 from bench.memory import secret_service
 from sync.credentials import ALLOW_ENV, NO_KEYRING, CredentialStore, token_store
@@ -114,15 +116,32 @@ def test_a_child_that_could_not_start_once_is_started_again(monkeypatch: pytest.
                                                              caplog: pytest.LogCaptureFixture) -> None:
     """A busy machine may refuse a process once (EAGAIN): the agent must not start as "not enrolled" for it."""
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    real_run, calls = subprocess.run, []
+    real_popen, calls = subprocess.Popen, []
 
-    def run_refused_once(*args: object, **kwargs: object) -> object:
+    def popen_refused_once(*args: Any, **kwargs: Any) -> Any:
         calls.append(args)
         if len(calls) == 1:
             raise BlockingIOError(11, "Resource temporarily unavailable")
-        return real_run(*args, **kwargs)  # type: ignore[call-overload]
+        return real_popen(*args, **kwargs)
 
-    monkeypatch.setattr(subprocess, "run", run_refused_once)
+    monkeypatch.setattr(subprocess, "Popen", popen_refused_once)
     with caplog.at_level(logging.WARNING), pytest.raises(KeyringUnavailable, match="no usable OS keyring"):
         ChildStore().check()  # the second start ran the child, whose answer is the fail keyring's refusal
     assert len(calls) == 2 and "Resource temporarily unavailable" in caplog.text
+
+
+def test_the_child_runs_on_a_faked_clock(tmp_path: Path) -> None:
+    """The fault tests run the agent under libfaketime, whose sleep fails now and then with EINVAL: the keyring
+    child's wait must not sleep (``_run_child``). Forty answers in a row on a faked clock."""
+    offset = tmp_path / "faketime"
+    offset.write_text("+0.000000\n")
+    script = ("import os\nfrom sync.credentials_child import ChildStore\nfrom sync.errors import KeyringUnavailable\n"
+              "for _ in range(40):\n"
+              "    try:\n        ChildStore().check()\n    except KeyringUnavailable as exc:\n"
+              "        assert 'no usable OS keyring' in str(exc), exc\n")
+    env = {**os.environ, "LD_PRELOAD": str(FAKETIME_LIB), "FAKETIME_TIMESTAMP_FILE": str(offset),
+           "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+           "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
