@@ -128,13 +128,17 @@ def test_an_outage_takes_back_up_to_date_and_the_break_is_told_once_across_the_r
         own.start()
         qtbot.waitUntil(lambda: app.link.state is LinkState.LIVE and state(app, teammate.name) == "Offline",
                         timeout=30_000)
-        teammate_socket = LiveClient(own, teammate.token, reconnection=False).connect()  # back, still on break
+        # back, still on break; reconnecting: the restarted server's first regroup pass may drop a socket still
+        # joining its rooms once (server/announce.py), as it would a real agent's, which reconnects
+        teammate_socket = LiveClient(own, teammate.token).connect()
         try:
             qtbot.waitUntil(lambda: state(app, teammate.name) == "Break", timeout=LIVE_TIMEOUT_MS)
         finally:
             teammate_socket.close()
         assert caplog.text.count(told) == 1
         quit_and_collect(app)
+    gc.collect()  # the stopped server's connections are closed here, under this test's ResourceWarning filter,
+    # not by a later test's collection, where pytest reports them as that test's failure
 
 
 def test_a_member_created_and_enrolled_while_the_window_is_open_appears(qtbot: QtBot, server: ServerProcess,
