@@ -4,10 +4,10 @@
 reconnecting are ``sync.service.AgentService``'s) and never waits on the network or the disk: the agent's
 callbacks arrive through ``ui.bridge.Bridge`` signals, and reads (a look into the outbox, an enrollment) run
 through ``ui.worker.background``. The team, today's minutes for the chart and ``/me`` all come with the agent's
-signals (``sync.live``); the one read of its own is a manager's team day for the strips, on a worker when the
-team's numbers changed, at most once a minute (``TEAM_DAY_EVERY_S``); the History tab's reads are its own, on
-workers (``ui.history_tab``), handed who reads with each ``/me``. Days and clock times are
-the account's zone's throughout (``ui.day_view``). The last team view is kept on disk (``ui.last_view``) and shown,
+signals (``sync.live``); the live views' one read of their own is a manager's team day for the strips, on a
+worker when the team's numbers changed, at most once a minute (``TEAM_DAY_EVERY_S``); the History tab's reads
+are its own, on workers (``ui.history_tab``), handed who reads with each ``/me``. Days and clock times are the
+account's zone's throughout (``ui.day_view``). The last team view is kept on disk (``ui.last_view``) and shown,
 marked "as of", when the window starts before the server answers.
 
 ``run_tray_app`` is the process: one QApplication that does not quit when the window closes, Ctrl+C and
